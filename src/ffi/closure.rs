@@ -1,0 +1,331 @@
+//! The `{ctx, call, drop}` callback triple that C hands to transom, and the registration that
+//! enforces its guarantees.
+//!
+//! Guarantees (the invariant every user of [`Registration`] relies on):
+//! - `drop(ctx)` runs exactly once, after the last `call` has returned;
+//! - [`Registration::close`] blocks until calls in flight on *other* threads have returned; when
+//!   it is called from inside one of this registration's own calls it does not wait (that would
+//!   deadlock) and `drop` runs as soon as that outer call returns;
+//! - no call starts after `close` returned, and no transom lock is held while calling out.
+
+use std::cell::RefCell;
+use std::ffi::c_void;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// The C function that releases a callback's context: `void (*drop)(void *ctx)`.
+pub type DropFn = unsafe extern "C" fn(ctx: *mut c_void);
+
+/// A C callback: an opaque context, the function to call (any `Copy` function pointer type)
+/// and an optional `drop`. Dropping the value runs `drop(ctx)` once.
+pub struct Closure<F: Copy> {
+    ctx: *mut c_void,
+    call: F,
+    drop: Option<DropFn>,
+}
+
+// SAFETY: the C API documents that a callback's ctx may be used from any transom thread (calls
+// are serialised per registration only where the API says so); the triple itself is plain data.
+unsafe impl<F: Copy> Send for Closure<F> {}
+// SAFETY: as above; `&Closure` only exposes the context pointer and function pointer copies.
+unsafe impl<F: Copy> Sync for Closure<F> {}
+
+impl<F: Copy> Closure<F> {
+    /// Takes ownership of a C triple. `drop` may be `None` when the context needs no release.
+    pub fn new(ctx: *mut c_void, call: F, drop: Option<DropFn>) -> Self {
+        Closure { ctx, call, drop }
+    }
+
+    /// The context pointer to pass as the first argument of `call`.
+    pub fn ctx(&self) -> *mut c_void {
+        self.ctx
+    }
+
+    /// The function to call.
+    pub fn call(&self) -> F {
+        self.call
+    }
+}
+
+impl<F: Copy> Drop for Closure<F> {
+    fn drop(&mut self) {
+        if let Some(drop) = self.drop.take() {
+            // SAFETY: the C caller gave us ownership of ctx together with this drop function and
+            // promised it may be called once, on any thread; Drop runs once.
+            unsafe { drop(self.ctx) };
+        }
+    }
+}
+
+#[derive(Default)]
+struct CallState {
+    in_flight: usize,
+    closed: bool,
+}
+
+struct Shared<F: Copy> {
+    closure: Closure<F>,
+    state: Mutex<CallState>,
+    idle: Condvar,
+}
+
+thread_local! {
+    /// The registrations whose call is running on this thread (innermost last), so that a
+    /// `close` from inside a callback can tell it must not wait for itself.
+    static ACTIVE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A registered callback: many threads may [`invoke`](Registration::invoke) it; one
+/// [`close`](Registration::close) ends it. Clones share the same registration.
+pub struct Registration<F: Copy> {
+    shared: Arc<Shared<F>>,
+}
+
+impl<F: Copy> Clone for Registration<F> {
+    fn clone(&self) -> Self {
+        Registration {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+fn lock(m: &Mutex<CallState>) -> MutexGuard<'_, CallState> {
+    // A panic while holding this lock cannot leave CallState inconsistent (plain counters), so a
+    // poisoned lock is recovered rather than propagated.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<F: Copy> Registration<F> {
+    /// Registers `closure`.
+    pub fn new(closure: Closure<F>) -> Self {
+        Registration {
+            shared: Arc::new(Shared {
+                closure,
+                state: Mutex::new(CallState::default()),
+                idle: Condvar::new(),
+            }),
+        }
+    }
+
+    fn id(&self) -> usize {
+        Arc::as_ptr(&self.shared) as *const () as usize
+    }
+
+    /// Calls `f` with the closure unless the registration is closed (then returns `None`).
+    /// No lock is held while `f` runs.
+    pub fn invoke<R>(&self, f: impl FnOnce(&Closure<F>) -> R) -> Option<R> {
+        {
+            let mut st = lock(&self.shared.state);
+            if st.closed {
+                return None;
+            }
+            st.in_flight += 1;
+        }
+        struct Exit<'a, F: Copy>(&'a Registration<F>);
+        impl<F: Copy> Drop for Exit<'_, F> {
+            fn drop(&mut self) {
+                ACTIVE.with(|a| {
+                    a.borrow_mut().pop();
+                });
+                let mut st = lock(&self.0.shared.state);
+                st.in_flight -= 1;
+                if st.in_flight == 0 {
+                    self.0.shared.idle.notify_all();
+                }
+            }
+        }
+        ACTIVE.with(|a| a.borrow_mut().push(self.id()));
+        let _exit = Exit(self);
+        Some(f(&self.shared.closure))
+    }
+
+    /// True once [`close`](Registration::close) has been called.
+    pub fn is_closed(&self) -> bool {
+        lock(&self.shared.state).closed
+    }
+
+    /// Ends the registration: no call starts afterwards. Waits for calls in flight on other
+    /// threads; from inside one of this registration's own calls it returns at once (the
+    /// closure's `drop` then runs when the outermost call returns and the last clone is gone).
+    /// Idempotent.
+    pub fn close(&self) {
+        let me = self.id();
+        let reentrant = ACTIVE.with(|a| a.borrow().contains(&me));
+        let mut st = lock(&self.shared.state);
+        st.closed = true;
+        if reentrant {
+            return;
+        }
+        while st.in_flight > 0 {
+            st = self
+                .shared
+                .idle
+                .wait(st)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Barrier;
+    use std::thread;
+
+    type CallFn = unsafe extern "C" fn(*mut c_void, u32) -> u32;
+
+    struct Ctx {
+        calls: AtomicUsize,
+        drops: AtomicUsize,
+        calls_at_drop: AtomicUsize,
+    }
+
+    unsafe extern "C" fn add_one(ctx: *mut c_void, x: u32) -> u32 {
+        // SAFETY: tests pass a pointer to a live Ctx.
+        let c = unsafe { &*(ctx as *const Ctx) };
+        c.calls.fetch_add(1, Ordering::SeqCst);
+        x + 1
+    }
+
+    unsafe extern "C" fn count_drop(ctx: *mut c_void) {
+        // SAFETY: tests pass a pointer to a live Ctx.
+        let c = unsafe { &*(ctx as *const Ctx) };
+        c.calls_at_drop
+            .store(c.calls.load(Ordering::SeqCst), Ordering::SeqCst);
+        c.drops.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn ctx() -> Arc<Ctx> {
+        Arc::new(Ctx {
+            calls: AtomicUsize::new(0),
+            drops: AtomicUsize::new(0),
+            calls_at_drop: AtomicUsize::new(0),
+        })
+    }
+
+    fn register(c: &Arc<Ctx>) -> Registration<CallFn> {
+        Registration::new(Closure::new(
+            Arc::as_ptr(c) as *mut c_void,
+            add_one as CallFn,
+            Some(count_drop),
+        ))
+    }
+
+    fn call(r: &Registration<CallFn>, x: u32) -> Option<u32> {
+        // SAFETY: the closure's ctx is a live Ctx for the whole test.
+        r.invoke(|c| unsafe { (c.call())(c.ctx(), x) })
+    }
+
+    #[test]
+    fn drop_runs_exactly_once_after_the_last_call() {
+        let c = ctx();
+        let r = register(&c);
+        let r2 = r.clone();
+        assert_eq!(call(&r, 1), Some(2));
+        assert_eq!(call(&r2, 2), Some(3));
+        r.close();
+        assert_eq!(call(&r2, 3), None, "no call after close");
+        assert_eq!(c.drops.load(Ordering::SeqCst), 0, "a clone is still alive");
+        drop(r);
+        drop(r2);
+        assert_eq!(c.drops.load(Ordering::SeqCst), 1);
+        assert_eq!(c.calls_at_drop.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn closure_without_drop_is_fine() {
+        let c = ctx();
+        let r: Registration<CallFn> = Registration::new(Closure::new(
+            Arc::as_ptr(&c) as *mut c_void,
+            add_one as CallFn,
+            None,
+        ));
+        assert_eq!(call(&r, 41), Some(42));
+        r.close();
+        drop(r);
+        assert_eq!(c.drops.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn close_waits_for_a_call_in_flight_on_another_thread() {
+        struct Gate {
+            entered: Barrier,
+            release: Barrier,
+            finished: AtomicUsize,
+        }
+        type GateFn = unsafe extern "C" fn(*mut c_void);
+        unsafe extern "C" fn slow(ctx: *mut c_void) {
+            // SAFETY: ctx is a live Gate.
+            let g = unsafe { &*(ctx as *const Gate) };
+            g.entered.wait();
+            g.release.wait();
+            g.finished.fetch_add(1, Ordering::SeqCst);
+        }
+        let gate = Arc::new(Gate {
+            entered: Barrier::new(2),
+            release: Barrier::new(2),
+            finished: AtomicUsize::new(0),
+        });
+        let r: Registration<GateFn> = Registration::new(Closure::new(
+            Arc::as_ptr(&gate) as *mut c_void,
+            slow as GateFn,
+            None,
+        ));
+        let caller = {
+            let r = r.clone();
+            // SAFETY: ctx is a live Gate.
+            thread::spawn(move || r.invoke(|c| unsafe { (c.call())(c.ctx()) }))
+        };
+        gate.entered.wait();
+        let closer = {
+            let r = r.clone();
+            let gate = Arc::clone(&gate);
+            thread::spawn(move || {
+                r.close();
+                gate.finished.load(Ordering::SeqCst)
+            })
+        };
+        // The closer cannot finish before the call does: it waits for in_flight == 0, which
+        // needs the release barrier below.
+        gate.release.wait();
+        assert_eq!(caller.join().unwrap(), Some(()));
+        assert_eq!(closer.join().unwrap(), 1, "close returned before the call finished");
+    }
+
+    #[test]
+    fn close_from_inside_the_callback_does_not_deadlock() {
+        type SelfFn = unsafe extern "C" fn(*mut c_void);
+        struct Holder {
+            reg: Mutex<Option<Registration<SelfFn>>>,
+            drops: AtomicUsize,
+        }
+        unsafe extern "C" fn close_self(ctx: *mut c_void) {
+            // SAFETY: ctx is a live Holder.
+            let h = unsafe { &*(ctx as *const Holder) };
+            let reg = h.reg.lock().unwrap().clone().unwrap();
+            reg.close();
+            assert_eq!(h.drops.load(Ordering::SeqCst), 0, "drop ran inside the call");
+        }
+        unsafe extern "C" fn on_drop(ctx: *mut c_void) {
+            // SAFETY: ctx is a live Holder.
+            let h = unsafe { &*(ctx as *const Holder) };
+            h.drops.fetch_add(1, Ordering::SeqCst);
+        }
+        let h = Arc::new(Holder {
+            reg: Mutex::new(None),
+            drops: AtomicUsize::new(0),
+        });
+        let r = Registration::new(Closure::new(
+            Arc::as_ptr(&h) as *mut c_void,
+            close_self as SelfFn,
+            Some(on_drop),
+        ));
+        *h.reg.lock().unwrap() = Some(r.clone());
+        // SAFETY: ctx is a live Holder.
+        assert_eq!(r.invoke(|c| unsafe { (c.call())(c.ctx()) }), Some(()));
+        assert!(r.is_closed());
+        h.reg.lock().unwrap().take();
+        drop(r);
+        assert_eq!(h.drops.load(Ordering::SeqCst), 1);
+    }
+}

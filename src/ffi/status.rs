@@ -1,0 +1,319 @@
+//! Status codes, the thread-local last error, the panic boundary and the version query.
+//!
+//! Invariant: status numbers are stable forever. Never renumber a code; a retired code stays
+//! reserved. Subsystem errors are mapped to codes here and nowhere else.
+
+use std::cell::RefCell;
+use std::ffi::c_char;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::memory::MemoryError;
+
+/// The result of every fallible transom function: `TRANSOM_OK` (0), a negative error code, or a
+/// positive non-error outcome such as `TRANSOM_TIMEOUT`.
+#[allow(non_camel_case_types)]
+pub type transom_status = i32;
+
+/// Success.
+pub const TRANSOM_OK: transom_status = 0;
+/// A blocking call reached its timeout before anything happened (not an error).
+pub const TRANSOM_TIMEOUT: transom_status = 1;
+
+/// A required pointer argument was NULL.
+pub const TRANSOM_ERR_NULL_ARGUMENT: transom_status = -1;
+/// An argument is out of its documented range (see transom_last_error() for which one).
+pub const TRANSOM_ERR_INVALID_ARGUMENT: transom_status = -2;
+/// transom panicked internally; the call had no effect that can be relied on. Please report it.
+pub const TRANSOM_ERR_PANIC: transom_status = -3;
+/// A caller-provided output buffer is too small; the needed size was written to `*out_len`.
+pub const TRANSOM_ERR_BUFFER_TOO_SMALL: transom_status = -4;
+/// Memory could not be allocated.
+pub const TRANSOM_ERR_OUT_OF_MEMORY: transom_status = -5;
+/// The requested feature or mode is not supported (yet).
+pub const TRANSOM_ERR_UNSUPPORTED: transom_status = -6;
+/// The object was closed, or shut down while the call waited.
+pub const TRANSOM_ERR_CLOSED: transom_status = -7;
+
+/// The token is 0, out of the manager's range, or belongs to another manager.
+pub const TRANSOM_ERR_BAD_TOKEN: transom_status = -10;
+/// The token's slot was freed (and possibly reused) since the token was issued.
+pub const TRANSOM_ERR_STALE_TOKEN: transom_status = -11;
+/// The slot has an outstanding read or write view (or the whole manager has, for clear).
+pub const TRANSOM_ERR_BORROWED: transom_status = -12;
+/// Every slot is in use.
+pub const TRANSOM_ERR_NO_FREE_SLOTS: transom_status = -13;
+/// The payload is larger than the manager's slot size.
+pub const TRANSOM_ERR_TOO_LARGE: transom_status = -14;
+/// The token's slot is not in the state the operation needs: commit or abort of a slot that is
+/// not reserved, a read/write/free of a reserved (uncommitted) slot, a release without a view.
+pub const TRANSOM_ERR_WRONG_STATE: transom_status = -15;
+
+/// A static, NUL-terminated name and description of a status code ("unknown status" for codes
+/// this version does not know). Never NULL; the string lives for the whole program.
+#[no_mangle]
+pub extern "C" fn transom_status_str(status: transom_status) -> *const c_char {
+    let s: &'static [u8] = match status {
+        TRANSOM_OK => b"TRANSOM_OK: success\0",
+        TRANSOM_TIMEOUT => b"TRANSOM_TIMEOUT: the timeout expired\0",
+        TRANSOM_ERR_NULL_ARGUMENT => b"TRANSOM_ERR_NULL_ARGUMENT: a required pointer was NULL\0",
+        TRANSOM_ERR_INVALID_ARGUMENT => b"TRANSOM_ERR_INVALID_ARGUMENT: an argument is out of range\0",
+        TRANSOM_ERR_PANIC => b"TRANSOM_ERR_PANIC: transom panicked internally\0",
+        TRANSOM_ERR_BUFFER_TOO_SMALL => b"TRANSOM_ERR_BUFFER_TOO_SMALL: the output buffer is too small\0",
+        TRANSOM_ERR_OUT_OF_MEMORY => b"TRANSOM_ERR_OUT_OF_MEMORY: allocation failed\0",
+        TRANSOM_ERR_UNSUPPORTED => b"TRANSOM_ERR_UNSUPPORTED: not supported\0",
+        TRANSOM_ERR_CLOSED => b"TRANSOM_ERR_CLOSED: the object is closed\0",
+        TRANSOM_ERR_BAD_TOKEN => b"TRANSOM_ERR_BAD_TOKEN: the token is zero, out of range or from another manager\0",
+        TRANSOM_ERR_STALE_TOKEN => b"TRANSOM_ERR_STALE_TOKEN: the token's slot was freed since it was issued\0",
+        TRANSOM_ERR_BORROWED => b"TRANSOM_ERR_BORROWED: a view of the slot is outstanding\0",
+        TRANSOM_ERR_NO_FREE_SLOTS => b"TRANSOM_ERR_NO_FREE_SLOTS: every slot is in use\0",
+        TRANSOM_ERR_TOO_LARGE => b"TRANSOM_ERR_TOO_LARGE: the payload exceeds the slot size\0",
+        TRANSOM_ERR_WRONG_STATE => b"TRANSOM_ERR_WRONG_STATE: the slot is not in the state this operation needs\0",
+        _ => b"unknown status\0",
+    };
+    s.as_ptr().cast()
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// A failure on its way to C: the status code and the detail for `transom_last_error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub(crate) code: transom_status,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(code: transom_status, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn null(argument: &str) -> Self {
+        Failure::new(
+            TRANSOM_ERR_NULL_ARGUMENT,
+            format!("argument `{argument}` is NULL"),
+        )
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Failure::new(TRANSOM_ERR_INVALID_ARGUMENT, message)
+    }
+}
+
+impl From<MemoryError> for Failure {
+    fn from(e: MemoryError) -> Self {
+        let code = match e {
+            MemoryError::BadToken => TRANSOM_ERR_BAD_TOKEN,
+            MemoryError::StaleToken => TRANSOM_ERR_STALE_TOKEN,
+            MemoryError::Borrowed => TRANSOM_ERR_BORROWED,
+            MemoryError::NoFreeSlots => TRANSOM_ERR_NO_FREE_SLOTS,
+            MemoryError::TooLarge { .. } => TRANSOM_ERR_TOO_LARGE,
+            MemoryError::WrongState(_) => TRANSOM_ERR_WRONG_STATE,
+            MemoryError::InvalidArgument(_) => TRANSOM_ERR_INVALID_ARGUMENT,
+            MemoryError::BufferTooSmall { .. } => TRANSOM_ERR_BUFFER_TOO_SMALL,
+            MemoryError::OutOfMemory => TRANSOM_ERR_OUT_OF_MEMORY,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+/// Records `failure` as this thread's last error and returns its code.
+pub(crate) fn fail(failure: Failure) -> transom_status {
+    LAST_ERROR.with(|slot| {
+        let mut s = slot.borrow_mut();
+        s.clear();
+        s.push_str(&failure.message);
+    });
+    failure.code
+}
+
+/// The panic boundary: runs `body`, maps `Err` to its status (recording the detail) and a panic
+/// to `TRANSOM_ERR_PANIC`. Every exported function that can fail runs its body through this.
+pub(crate) fn guard<F>(body: F) -> transom_status
+where
+    F: FnOnce() -> Result<transom_status, Failure>,
+{
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(status)) => status,
+        Ok(Err(failure)) => fail(failure),
+        Err(payload) => {
+            let detail = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic payload".to_owned());
+            fail(Failure::new(
+                TRANSOM_ERR_PANIC,
+                format!("internal panic: {detail}"),
+            ))
+        }
+    }
+}
+
+/// Copies this thread's last error detail into `buf` as a NUL-terminated string.
+///
+/// `*out_len` receives the detail's length in bytes, without the NUL. The detail is truncated
+/// (still NUL-terminated) when `cap` is too small, and `TRANSOM_ERR_BUFFER_TOO_SMALL` is
+/// returned; `buf` may be NULL only when `cap` is 0, to ask for the length. The detail is that of
+/// the last failed transom call on this thread (empty if none); successful calls leave it as is.
+#[no_mangle]
+pub unsafe extern "C" fn transom_last_error(
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> transom_status {
+    let r = catch_unwind(|| {
+        if out_len.is_null() || (buf.is_null() && cap != 0) {
+            return TRANSOM_ERR_NULL_ARGUMENT;
+        }
+        LAST_ERROR.with(|slot| {
+            let s = slot.borrow();
+            let bytes = s.as_bytes();
+            // SAFETY: out_len was checked non-NULL; the caller promises it is writable.
+            unsafe { *out_len = bytes.len() };
+            if cap == 0 {
+                return if bytes.is_empty() {
+                    TRANSOM_OK
+                } else {
+                    TRANSOM_ERR_BUFFER_TOO_SMALL
+                };
+            }
+            let n = bytes.len().min(cap - 1);
+            // SAFETY: buf is non-NULL (cap != 0) and the caller promises `cap` writable bytes;
+            // n + 1 <= cap.
+            unsafe {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), n);
+                *buf.add(n) = 0;
+            }
+            if n < bytes.len() {
+                TRANSOM_ERR_BUFFER_TOO_SMALL
+            } else {
+                TRANSOM_OK
+            }
+        })
+    });
+    r.unwrap_or(TRANSOM_ERR_PANIC)
+}
+
+/// The library's version at run time, encoded like `TRANSOM_VERSION`:
+/// MAJOR * 10000 + MINOR * 100 + PATCH. Compare it with the header's `TRANSOM_VERSION`.
+#[no_mangle]
+pub extern "C" fn transom_version() -> u32 {
+    version_number()
+}
+
+pub(crate) fn version_number() -> u32 {
+    const fn parse(s: &str) -> u32 {
+        let b = s.as_bytes();
+        let mut i = 0;
+        let mut v = 0u32;
+        while i < b.len() {
+            v = v * 10 + (b[i] - b'0') as u32;
+            i += 1;
+        }
+        v
+    }
+    const V: u32 = parse(env!("CARGO_PKG_VERSION_MAJOR")) * 10000
+        + parse(env!("CARGO_PKG_VERSION_MINOR")) * 100
+        + parse(env!("CARGO_PKG_VERSION_PATCH"));
+    V
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    fn last_error() -> String {
+        let mut buf = [0 as c_char; 256];
+        let mut len = 0usize;
+        // SAFETY: buf has 256 writable bytes; len is a valid usize.
+        let st = unsafe { transom_last_error(buf.as_mut_ptr(), buf.len(), &mut len) };
+        assert_eq!(st, TRANSOM_OK);
+        // SAFETY: transom_last_error NUL-terminates within cap.
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn guard_maps_panic_to_panic_status_with_detail() {
+        let st = guard(|| -> Result<transom_status, Failure> { panic!("boom at the boundary") });
+        assert_eq!(st, TRANSOM_ERR_PANIC);
+        assert!(last_error().contains("boom at the boundary"));
+    }
+
+    #[test]
+    fn guard_maps_failure_to_code_and_records_detail() {
+        let st = guard(|| Err(Failure::invalid("capacity is too large")));
+        assert_eq!(st, TRANSOM_ERR_INVALID_ARGUMENT);
+        assert_eq!(last_error(), "capacity is too large");
+        // A later success leaves the detail in place (errno-like).
+        assert_eq!(guard(|| Ok(TRANSOM_OK)), TRANSOM_OK);
+        assert_eq!(last_error(), "capacity is too large");
+    }
+
+    #[test]
+    fn last_error_truncates_and_reports_needed_length() {
+        fail(Failure::invalid("0123456789"));
+        let mut buf = [0x7f as c_char; 4];
+        let mut len = 0usize;
+        // SAFETY: buf has 4 writable bytes.
+        let st = unsafe { transom_last_error(buf.as_mut_ptr(), buf.len(), &mut len) };
+        assert_eq!(st, TRANSOM_ERR_BUFFER_TOO_SMALL);
+        assert_eq!(len, 10);
+        assert_eq!(buf[3], 0);
+        // SAFETY: NULL buffer with cap 0 is the documented size query.
+        let st = unsafe { transom_last_error(std::ptr::null_mut(), 0, &mut len) };
+        assert_eq!(st, TRANSOM_ERR_BUFFER_TOO_SMALL);
+        assert_eq!(len, 10);
+        // SAFETY: NULL out_len is refused before any write.
+        let st = unsafe { transom_last_error(buf.as_mut_ptr(), 4, std::ptr::null_mut()) };
+        assert_eq!(st, TRANSOM_ERR_NULL_ARGUMENT);
+    }
+
+    #[test]
+    fn every_code_has_a_name() {
+        for code in [
+            TRANSOM_OK,
+            TRANSOM_TIMEOUT,
+            TRANSOM_ERR_NULL_ARGUMENT,
+            TRANSOM_ERR_INVALID_ARGUMENT,
+            TRANSOM_ERR_PANIC,
+            TRANSOM_ERR_BUFFER_TOO_SMALL,
+            TRANSOM_ERR_OUT_OF_MEMORY,
+            TRANSOM_ERR_UNSUPPORTED,
+            TRANSOM_ERR_CLOSED,
+            TRANSOM_ERR_BAD_TOKEN,
+            TRANSOM_ERR_STALE_TOKEN,
+            TRANSOM_ERR_BORROWED,
+            TRANSOM_ERR_NO_FREE_SLOTS,
+            TRANSOM_ERR_TOO_LARGE,
+            TRANSOM_ERR_WRONG_STATE,
+        ] {
+            // SAFETY: transom_status_str always returns a static NUL-terminated string.
+            let s = unsafe { CStr::from_ptr(transom_status_str(code)) };
+            assert!(s.to_str().unwrap().starts_with("TRANSOM_"), "{code}");
+        }
+        // SAFETY: as above.
+        let s = unsafe { CStr::from_ptr(transom_status_str(-9999)) };
+        assert_eq!(s.to_str().unwrap(), "unknown status");
+    }
+
+    #[test]
+    fn version_matches_cargo_metadata() {
+        let expected: Vec<u32> = env!("CARGO_PKG_VERSION")
+            .split('.')
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert_eq!(
+            transom_version(),
+            expected[0] * 10000 + expected[1] * 100 + expected[2]
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! # transom
+//!
+//! Runtime building blocks for C, C++, Python and Rust programs, shipped as one C-ABI library
+//! (`libtransom.so` / `libtransom.a` + `include/transom.h`):
+//!
+//! - [`memory`]: slot memory managers. Store a message (fixed [`memory::Header`] + payload
+//!   bytes), get a by-value [`memory::Token`], read, write or free it by token from any thread.
+//!   Stale, foreign and forged tokens are refused with an error, never honoured.
+//!
+//! The Rust API of each subsystem is complete on its own; [`ffi`] is the C ABI over it and holds
+//! no logic beyond conversion, argument checks and ownership.
+
+#![warn(missing_docs)]
+
+pub mod ffi;
+pub mod memory;

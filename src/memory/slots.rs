@@ -1,0 +1,516 @@
+//! [`SlotManager`]: the one implementation behind all three manager kinds.
+//!
+//! Storage is one region of `capacity` slots of `stride` bytes each:
+//! `[state word u64][free-list link u32][payload len u32][Header, 48 bytes][payload...]`.
+//! Invariant: every byte of a slot other than its state word and link is touched only under the
+//! state word's protocol (see `state.rs`): by the thread that popped or claimed the slot, or by
+//! holders of a read view. The region is zero-initialised at creation; nothing allocates after.
+
+use std::alloc::{self, Layout};
+use std::marker::PhantomData;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
+
+use super::freelist::{FreeList, Links};
+use super::header::{Header, MemoryClass, MemoryClassRaw};
+use super::state::{self, Held};
+use super::token::{next_tag, Token, MAX_SLOTS};
+use super::word::{Flavor, Word};
+use super::MemoryError;
+
+const STATE_OFFSET: usize = 0;
+const LINK_OFFSET: usize = 8;
+const LEN_OFFSET: usize = 12;
+const HEADER_OFFSET: usize = 16;
+const PAYLOAD_OFFSET: usize = 64;
+/// Alignment of the region (and of every slot, since the stride is a multiple of it).
+pub(crate) const REGION_ALIGN: usize = 8;
+/// The largest slot size (a header's `payload_len` is 32 bits).
+pub const MAX_SLOT_SIZE: usize = u32::MAX as usize - PAYLOAD_OFFSET;
+/// The largest capacity (a token's slot index is 24 bits).
+pub const MAX_CAPACITY: usize = MAX_SLOTS - 1;
+
+/// Usage counters of a manager (`transom_manager_stats`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Slots currently reserved or holding a message.
+    pub in_use: usize,
+    /// The largest `in_use` seen since creation.
+    pub high_water: usize,
+    /// Allocations (store or reserve) refused because every slot was in use.
+    pub failed_allocs: u64,
+}
+
+/// Bytes per slot for `slot_size` payload bytes.
+fn stride(slot_size: usize) -> Result<usize, MemoryError> {
+    if slot_size > MAX_SLOT_SIZE {
+        return Err(MemoryError::InvalidArgument("slot_size exceeds the maximum slot size"));
+    }
+    Ok(PAYLOAD_OFFSET + slot_size.div_ceil(REGION_ALIGN) * REGION_ALIGN)
+}
+
+/// Bytes of caller storage a STATIC manager of this shape needs, including up to
+/// `REGION_ALIGN - 1` bytes to align an unaligned buffer. 0 for capacity 0.
+pub fn required_bytes(capacity: usize, slot_size: usize) -> Result<usize, MemoryError> {
+    if capacity > MAX_CAPACITY {
+        return Err(MemoryError::InvalidArgument("capacity exceeds the maximum capacity"));
+    }
+    let stride = stride(slot_size)?;
+    if capacity == 0 {
+        return Ok(0);
+    }
+    capacity
+        .checked_mul(stride)
+        .and_then(|n| n.checked_add(REGION_ALIGN - 1))
+        .filter(|&n| n <= isize::MAX as usize)
+        .ok_or(MemoryError::InvalidArgument(
+            "capacity * slot_size overflows the address space",
+        ))
+}
+
+/// What a read view sees: valid until the matching release.
+#[derive(Debug, Clone, Copy)]
+pub struct RawRead {
+    /// The stored header.
+    pub header: *const Header,
+    /// The payload bytes.
+    pub payload: *const u8,
+    /// The payload length.
+    pub len: usize,
+}
+
+/// What a write view may change: valid until the matching release. Changing the length is done
+/// by writing `header.payload_len`, which the release validates.
+#[derive(Debug, Clone, Copy)]
+pub struct RawWrite {
+    /// The stored header (write `payload_len` to change the length).
+    pub header: *mut Header,
+    /// The payload buffer (`capacity` bytes).
+    pub payload: *mut u8,
+    /// The payload length when the view was taken.
+    pub len: usize,
+    /// The slot size.
+    pub capacity: usize,
+}
+
+/// A slot manager of flavor `F`. Use it through [`HeapManager`](super::HeapManager),
+/// [`ConcurrentManager`](super::ConcurrentManager) or [`StaticManager`](super::StaticManager).
+pub struct SlotManager<F: Flavor> {
+    base: NonNull<u8>,
+    stride: usize,
+    capacity: u32,
+    slot_size: usize,
+    tag: u8,
+    class: MemoryClass,
+    class_raw: MemoryClassRaw,
+    free: FreeList<F::Word>,
+    available: F::Word,
+    high_water: F::Word,
+    failed: F::Word,
+    /// `Some` when the region was allocated here and must be freed on drop.
+    owned: Option<Layout>,
+    _flavor: PhantomData<F>,
+}
+
+// SAFETY: the region is exclusively owned (or exclusively borrowed for the manager's lifetime),
+// so moving the manager to another thread moves all access with it. `F::Word` decides Sync.
+unsafe impl<F: Flavor> Send for SlotManager<F> where F::Word: Send {}
+// SAFETY: for the concurrent flavor every shared mutation goes through atomics and the slot
+// protocol of state.rs; single-threaded words (Cell) are !Sync, so this impl does not apply.
+unsafe impl<F: Flavor> Sync for SlotManager<F> where F::Word: Sync {}
+
+impl<F: Flavor> Links for SlotManager<F> {
+    type L = F::Link;
+    #[inline]
+    fn link(&self, index: u32) -> &F::Link {
+        // SAFETY: index < capacity (free-list indices are slot indices); the link lives at
+        // LINK_OFFSET in an initialised, 8-aligned slot for the manager's lifetime; Link types
+        // have the layout of u32.
+        unsafe { &*(self.slot(index).add(LINK_OFFSET) as *const F::Link) }
+    }
+}
+
+impl<F: Flavor> SlotManager<F> {
+    /// A manager whose storage is allocated here.
+    pub(crate) fn allocate(capacity: usize, slot_size: usize, class: MemoryClass) -> Result<Self, MemoryError> {
+        required_bytes(capacity, slot_size)?;
+        let stride = stride(slot_size)?;
+        if capacity == 0 {
+            // SAFETY: a capacity-0 manager never dereferences its base.
+            return Ok(unsafe { Self::init(NonNull::dangling(), capacity, slot_size, class, None) });
+        }
+        let layout = Layout::from_size_align(capacity * stride, 64)
+            .map_err(|_| MemoryError::InvalidArgument("capacity * slot_size overflows the address space"))?;
+        // SAFETY: layout has a non-zero size (capacity > 0, stride >= 64).
+        let base = NonNull::new(unsafe { alloc::alloc(layout) }).ok_or(MemoryError::OutOfMemory)?;
+        // SAFETY: base points to layout.size() = capacity * stride writable bytes, 64-aligned.
+        Ok(unsafe { Self::init(base, capacity, slot_size, class, Some(layout)) })
+    }
+
+    /// A manager over caller storage (`len` bytes at `ptr`, any alignment).
+    ///
+    /// # Safety
+    /// `ptr..ptr+len` must be writable, unaliased memory that outlives the manager.
+    pub(crate) unsafe fn over(
+        ptr: *mut u8,
+        len: usize,
+        capacity: usize,
+        slot_size: usize,
+        class: MemoryClass,
+    ) -> Result<Self, MemoryError> {
+        let need = required_bytes(capacity, slot_size)?;
+        if capacity == 0 {
+            // SAFETY: a capacity-0 manager never dereferences its base.
+            return Ok(unsafe { Self::init(NonNull::dangling(), 0, slot_size, class, None) });
+        }
+        if len < need {
+            return Err(MemoryError::InvalidArgument(
+                "storage is smaller than transom_manager_required_bytes(capacity, slot_size)",
+            ));
+        }
+        let base = NonNull::new(ptr).ok_or(MemoryError::InvalidArgument("storage is NULL"))?;
+        let pad = base.as_ptr().align_offset(REGION_ALIGN);
+        // SAFETY: pad < REGION_ALIGN and len >= capacity * stride + REGION_ALIGN - 1, so the
+        // aligned region of capacity * stride bytes lies inside the caller's buffer.
+        Ok(unsafe { Self::init(base.add(pad), capacity, slot_size, class, None) })
+    }
+
+    /// # Safety
+    /// `base` is 8-aligned and (for capacity > 0) points to `capacity * stride` writable bytes
+    /// owned by the manager for its lifetime.
+    unsafe fn init(
+        base: NonNull<u8>,
+        capacity: usize,
+        slot_size: usize,
+        class: MemoryClass,
+        owned: Option<Layout>,
+    ) -> Self {
+        let stride = stride(slot_size).expect("checked by the caller");
+        if capacity > 0 {
+            // SAFETY: the caller guarantees capacity * stride writable bytes. Zero is a valid
+            // state word (generation 0, FREE), link, length and header.
+            unsafe { ptr::write_bytes(base.as_ptr(), 0, capacity * stride) };
+        }
+        let mut m = SlotManager {
+            base,
+            stride,
+            capacity: capacity as u32,
+            slot_size,
+            tag: next_tag(),
+            class,
+            class_raw: class.to_raw(),
+            free: FreeList::empty(),
+            available: F::Word::new(capacity as u64),
+            high_water: F::Word::new(0),
+            failed: F::Word::new(0),
+            owned,
+            _flavor: PhantomData,
+        };
+        m.free = FreeList::new_full(&m, capacity as u32);
+        m
+    }
+
+    #[inline]
+    fn slot(&self, index: u32) -> *mut u8 {
+        debug_assert!(index < self.capacity);
+        // SAFETY: index < capacity, so the offset stays inside the region.
+        unsafe { self.base.as_ptr().add(index as usize * self.stride) }
+    }
+
+    #[inline]
+    fn word(&self, index: u32) -> &F::Word {
+        // SAFETY: the state word lives at STATE_OFFSET of an initialised, 8-aligned slot for the
+        // manager's lifetime; Word types have the layout of u64.
+        unsafe { &*(self.slot(index).add(STATE_OFFSET) as *const F::Word) }
+    }
+
+    #[inline]
+    fn len_ptr(&self, index: u32) -> *mut u32 {
+        // SAFETY: inside the slot (see slot()).
+        unsafe { self.slot(index).add(LEN_OFFSET) as *mut u32 }
+    }
+
+    #[inline]
+    fn header_ptr(&self, index: u32) -> *mut Header {
+        // SAFETY: inside the slot; HEADER_OFFSET is 8-aligned.
+        unsafe { self.slot(index).add(HEADER_OFFSET) as *mut Header }
+    }
+
+    #[inline]
+    fn payload_ptr(&self, index: u32) -> *mut u8 {
+        // SAFETY: inside the slot; the payload area is slot_size bytes long.
+        unsafe { self.slot(index).add(PAYLOAD_OFFSET) }
+    }
+
+    /// Splits a token into (index, generation) if it names a slot of this manager.
+    #[inline]
+    fn locate(&self, token: Token) -> Result<(u32, u32), MemoryError> {
+        let index = token.index();
+        if token.tag() != self.tag || index >= self.capacity {
+            return Err(MemoryError::BadToken);
+        }
+        Ok((index, token.generation()))
+    }
+
+    #[inline]
+    fn check_len(&self, len: usize) -> Result<u32, MemoryError> {
+        if len > self.slot_size {
+            return Err(MemoryError::TooLarge {
+                len,
+                slot_size: self.slot_size,
+            });
+        }
+        Ok(len as u32)
+    }
+
+    /// Takes a free slot into RESERVED: (index, generation).
+    #[inline]
+    fn alloc(&self) -> Result<(u32, u32), MemoryError> {
+        let Some(index) = self.free.pop(self) else {
+            self.failed.fetch_add(1, Relaxed);
+            return Err(MemoryError::NoFreeSlots);
+        };
+        // Decrement after the pop and increment before the push keep `available` within
+        // 0..=capacity at every instant (it counts listed slots plus slots in transit).
+        let before = self.available.fetch_sub(1, Relaxed);
+        let in_use = u64::from(self.capacity) - (before - 1);
+        let mut hw = self.high_water.load(Relaxed);
+        while in_use > hw {
+            match self.high_water.cas(hw, in_use, Relaxed, Relaxed) {
+                Ok(_) => break,
+                Err(seen) => hw = seen,
+            }
+        }
+        Ok((index, state::reserve_popped(self.word(index))))
+    }
+
+    /// Returns a slot already moved to FREE to the free list.
+    #[inline]
+    fn recycle(&self, index: u32) {
+        self.available.fetch_add(1, Relaxed);
+        self.free.push(self, index);
+    }
+
+    /// Stores a message: the header (checked and stamped) and a copy of `payload`.
+    pub fn store(&self, header: &Header, payload: &[u8]) -> Result<Token, MemoryError> {
+        let len = self.check_len(payload.len())?;
+        let stamped = header.stamped(len, self.class_raw)?;
+        let (index, gen) = self.alloc()?;
+        // SAFETY: the slot was just popped and is RESERVED by us: no other thread reads or
+        // writes its bytes until finish_claim publishes it. len <= slot_size.
+        unsafe {
+            ptr::write(self.header_ptr(index), stamped);
+            ptr::write(self.len_ptr(index), len);
+            ptr::copy_nonoverlapping(payload.as_ptr(), self.payload_ptr(index), payload.len());
+        }
+        state::finish_claim(self.word(index), gen, true);
+        Ok(Token::pack(self.tag, index, gen))
+    }
+
+    /// Reserves a slot for a `len`-byte payload the caller writes in place through the returned
+    /// pointer, then [`commit`](Self::commit)s or [`abort`](Self::abort)s. Readers cannot see a
+    /// reserved slot.
+    pub fn reserve_raw(&self, len: usize) -> Result<(Token, *mut u8), MemoryError> {
+        let len = self.check_len(len)?;
+        let (index, gen) = self.alloc()?;
+        // SAFETY: the slot is RESERVED by us (see store).
+        unsafe { ptr::write(self.len_ptr(index), len) };
+        Ok((Token::pack(self.tag, index, gen), self.payload_ptr(index)))
+    }
+
+    /// Publishes a reserved slot with `header` (checked and stamped).
+    pub fn commit(&self, token: Token, header: &Header) -> Result<(), MemoryError> {
+        let (index, gen) = self.locate(token)?;
+        let w = self.word(index);
+        state::claim_reserved(w, gen)?;
+        // SAFETY: the claim gives us exclusive access to the slot's bytes.
+        let len = unsafe { ptr::read(self.len_ptr(index)) };
+        match header.stamped(len, self.class_raw) {
+            Ok(stamped) => {
+                // SAFETY: exclusive access (claim).
+                unsafe { ptr::write(self.header_ptr(index), stamped) };
+                state::finish_claim(w, gen, true);
+                Ok(())
+            }
+            Err(e) => {
+                state::finish_claim(w, gen, false);
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives a reserved slot back without publishing it.
+    pub fn abort(&self, token: Token) -> Result<(), MemoryError> {
+        let (index, gen) = self.locate(token)?;
+        state::abort(self.word(index), gen)?;
+        self.recycle(index);
+        Ok(())
+    }
+
+    /// Starts a read view (shared; refused with `Borrowed` while a write view exists).
+    pub fn acquire_read(&self, token: Token) -> Result<RawRead, MemoryError> {
+        let (index, gen) = self.locate(token)?;
+        state::acquire_read(self.word(index), gen)?;
+        Ok(RawRead {
+            header: self.header_ptr(index),
+            payload: self.payload_ptr(index),
+            // SAFETY: we hold a read view; the length only changes under a write view.
+            len: unsafe { ptr::read(self.len_ptr(index)) } as usize,
+        })
+    }
+
+    /// Starts the exclusive write view (refused with `Borrowed` while any view exists).
+    pub fn acquire_write(&self, token: Token) -> Result<RawWrite, MemoryError> {
+        let (index, gen) = self.locate(token)?;
+        state::acquire_write(self.word(index), gen)?;
+        Ok(RawWrite {
+            header: self.header_ptr(index),
+            payload: self.payload_ptr(index),
+            // SAFETY: we hold the write view.
+            len: unsafe { ptr::read(self.len_ptr(index)) } as usize,
+            capacity: self.slot_size,
+        })
+    }
+
+    /// Ends one view of the slot. For a write view the header's `payload_len` is validated: a
+    /// length over the slot size is refused with `TooLarge`, the previous length is restored
+    /// and the view still ends. `memory_class` is re-stamped either way.
+    pub fn release(&self, token: Token) -> Result<(), MemoryError> {
+        let (index, gen) = self.locate(token)?;
+        let w = self.word(index);
+        match state::held(w, gen)? {
+            Held::Reader => state::release_read(w, gen),
+            Held::Writer => {
+                let hp = self.header_ptr(index);
+                // SAFETY: the writer bit is set: the write view's holder (the caller) has
+                // exclusive access to the slot's bytes until release_write below.
+                let result = unsafe {
+                    let new_len = (*hp).payload_len as usize;
+                    (*hp).memory_class = self.class_raw;
+                    match self.check_len(new_len) {
+                        Ok(len) => {
+                            ptr::write(self.len_ptr(index), len);
+                            Ok(())
+                        }
+                        Err(e) => {
+                            (*hp).payload_len = ptr::read(self.len_ptr(index));
+                            Err(e)
+                        }
+                    }
+                };
+                state::release_write(w, gen);
+                result
+            }
+        }
+    }
+
+    /// A copy of the stored header.
+    pub fn peek_header(&self, token: Token) -> Result<Header, MemoryError> {
+        let view = self.acquire_read(token)?;
+        // SAFETY: we hold a read view, so the header is not being written.
+        let h = unsafe { ptr::read(view.header) };
+        self.release(token)?;
+        Ok(h)
+    }
+
+    /// Frees the slot; refused with `Borrowed` while a view is outstanding.
+    pub fn free(&self, token: Token) -> Result<(), MemoryError> {
+        let (index, gen) = self.locate(token)?;
+        state::free(self.word(index), gen)?;
+        self.recycle(index);
+        Ok(())
+    }
+
+    /// Copies the payload into `buf` and frees the slot, in one step. Returns the length. When
+    /// `buf` is too small nothing is freed and `BufferTooSmall` says how much is needed.
+    pub fn take(&self, token: Token, buf: &mut [u8]) -> Result<usize, MemoryError> {
+        let (index, gen) = self.locate(token)?;
+        let w = self.word(index);
+        state::acquire_write(w, gen)?;
+        // SAFETY: the writer bit gives exclusive access.
+        let len = unsafe { ptr::read(self.len_ptr(index)) } as usize;
+        if buf.len() < len {
+            state::release_write(w, gen);
+            return Err(MemoryError::BufferTooSmall {
+                needed: len,
+                cap: buf.len(),
+            });
+        }
+        // SAFETY: exclusive access; buf holds at least len bytes.
+        unsafe { ptr::copy_nonoverlapping(self.payload_ptr(index), buf.as_mut_ptr(), len) };
+        state::free_held(w, gen);
+        self.recycle(index);
+        Ok(len)
+    }
+
+    /// Frees every committed slot. Refused with `Borrowed` (freeing nothing) when a view is
+    /// outstanding. Reserved slots keep their reservation. In a concurrent manager, slots stored
+    /// or borrowed by other threads while `clear` runs may survive it.
+    pub fn clear(&self) -> Result<(), MemoryError> {
+        for index in 0..self.capacity {
+            if let Some(gen) = state::committed_generation(self.word(index)) {
+                if matches!(state::held(self.word(index), gen), Ok(_)) {
+                    return Err(MemoryError::Borrowed);
+                }
+            }
+        }
+        for index in 0..self.capacity {
+            if let Some(gen) = state::committed_generation(self.word(index)) {
+                if state::free(self.word(index), gen).is_ok() {
+                    self.recycle(index);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Free slots, always within `0..=capacity`.
+    pub fn available(&self) -> usize {
+        self.available.load(Relaxed) as usize
+    }
+
+    /// The number of slots.
+    pub fn capacity(&self) -> usize {
+        self.capacity as usize
+    }
+
+    /// The largest payload, in bytes.
+    pub fn slot_size(&self) -> usize {
+        self.slot_size
+    }
+
+    /// The class stamped into every header.
+    pub fn memory_class(&self) -> MemoryClass {
+        self.class
+    }
+
+    /// Usage counters.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            in_use: self.capacity() - self.available(),
+            high_water: self.high_water.load(Acquire) as usize,
+            failed_allocs: self.failed.load(Relaxed),
+        }
+    }
+}
+
+impl<F: Flavor> Drop for SlotManager<F> {
+    fn drop(&mut self) {
+        if let Some(layout) = self.owned {
+            // SAFETY: base was allocated in `allocate` with exactly this layout.
+            unsafe { alloc::dealloc(self.base.as_ptr(), layout) };
+        }
+    }
+}
+
+impl<F: Flavor> std::fmt::Debug for SlotManager<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlotManager")
+            .field("capacity", &self.capacity)
+            .field("slot_size", &self.slot_size)
+            .field("available", &self.available())
+            .field("memory_class", &self.class)
+            .finish()
+    }
+}

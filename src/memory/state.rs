@@ -1,0 +1,243 @@
+//! The per-slot state word and its transitions.
+//!
+//! Layout (most significant first): 32-bit generation | 2-bit phase | writer bit | 29-bit reader
+//! count. Invariant: a slot's bytes may be written only by whoever moved the word into
+//! RESERVED, or set the writer bit; they may be read by whoever holds a reader count or the
+//! writer bit. Every transition is one CAS, so no operation waits for another: a conflicting
+//! borrow is reported (`Borrowed`), never waited for. Freeing bumps the generation, which is
+//! what makes every older token stale.
+
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+use super::word::Word;
+use super::MemoryError;
+
+const READERS_MASK: u64 = (1 << 29) - 1;
+const WRITER: u64 = 1 << 29;
+const PHASE_SHIFT: u32 = 30;
+const PHASE_MASK: u64 = 0b11 << PHASE_SHIFT;
+const GEN_SHIFT: u32 = 32;
+
+/// The slot is on the free list.
+pub(crate) const FREE: u64 = 0;
+/// The slot was handed out by `reserve` and is not visible to readers yet.
+pub(crate) const RESERVED: u64 = 1;
+/// The slot holds a committed message.
+pub(crate) const COMMITTED: u64 = 2;
+
+#[inline]
+pub(crate) fn generation(s: u64) -> u32 {
+    (s >> GEN_SHIFT) as u32
+}
+#[inline]
+fn phase(s: u64) -> u64 {
+    (s & PHASE_MASK) >> PHASE_SHIFT
+}
+#[inline]
+fn readers(s: u64) -> u64 {
+    s & READERS_MASK
+}
+#[inline]
+pub(crate) fn pack(generation: u32, phase: u64) -> u64 {
+    (u64::from(generation) << GEN_SHIFT) | (phase << PHASE_SHIFT)
+}
+
+/// Checks that `s` belongs to `gen` and is in `want`; any borrow is allowed.
+#[inline]
+fn check(s: u64, gen: u32, want: u64) -> Result<(), MemoryError> {
+    if generation(s) != gen {
+        return Err(MemoryError::StaleToken);
+    }
+    match (phase(s), want) {
+        (p, w) if p == w => Ok(()),
+        // A FREE slot at the token's generation never issued that token: it is forged.
+        (FREE, _) => Err(MemoryError::BadToken),
+        (RESERVED, _) => Err(MemoryError::WrongState("the slot is reserved, not committed")),
+        _ => Err(MemoryError::WrongState("the slot is committed, not reserved")),
+    }
+}
+
+/// Takes a FREE slot just popped from the free list into RESERVED; returns its generation.
+/// Only the popper can touch the word now (no live token names it), so a store suffices.
+#[inline]
+pub(crate) fn reserve_popped<W: Word>(w: &W) -> u32 {
+    let gen = generation(w.load(Relaxed));
+    w.store(pack(gen, RESERVED), Relaxed);
+    gen
+}
+
+/// RESERVED (unclaimed) -> RESERVED + writer: exclusive right to fill the header on commit.
+pub(crate) fn claim_reserved<W: Word>(w: &W, gen: u32) -> Result<(), MemoryError> {
+    let s = w.load(Acquire);
+    check(s, gen, RESERVED)?;
+    if s & WRITER != 0 {
+        return Err(MemoryError::Borrowed);
+    }
+    w.cas(s, s | WRITER, Acquire, Relaxed)
+        .map(|_| ())
+        .map_err(|_| MemoryError::Borrowed)
+}
+
+/// Ends a claim: publishes the slot as COMMITTED, or (`commit == false`) back to RESERVED.
+#[inline]
+pub(crate) fn finish_claim<W: Word>(w: &W, gen: u32, commit: bool) {
+    let phase = if commit { COMMITTED } else { RESERVED };
+    w.store(pack(gen, phase), Release);
+}
+
+/// RESERVED (unclaimed) -> FREE with the next generation.
+pub(crate) fn abort<W: Word>(w: &W, gen: u32) -> Result<(), MemoryError> {
+    let s = w.load(Acquire);
+    check(s, gen, RESERVED)?;
+    if s & WRITER != 0 {
+        return Err(MemoryError::Borrowed);
+    }
+    w.cas(s, pack(gen.wrapping_add(1), FREE), AcqRel, Relaxed)
+        .map(|_| ())
+        .map_err(|_| MemoryError::Borrowed)
+}
+
+/// Adds a reader to a COMMITTED slot without a writer.
+pub(crate) fn acquire_read<W: Word>(w: &W, gen: u32) -> Result<(), MemoryError> {
+    let mut s = w.load(Acquire);
+    loop {
+        check(s, gen, COMMITTED)?;
+        if s & WRITER != 0 || readers(s) == READERS_MASK {
+            return Err(MemoryError::Borrowed);
+        }
+        match w.cas(s, s + 1, Acquire, Acquire) {
+            Ok(_) => return Ok(()),
+            Err(seen) => s = seen,
+        }
+    }
+}
+
+/// COMMITTED without borrows -> COMMITTED + writer.
+pub(crate) fn acquire_write<W: Word>(w: &W, gen: u32) -> Result<(), MemoryError> {
+    let s = w.load(Acquire);
+    check(s, gen, COMMITTED)?;
+    if s & (WRITER | READERS_MASK) != 0 {
+        return Err(MemoryError::Borrowed);
+    }
+    w.cas(s, s | WRITER, Acquire, Relaxed)
+        .map(|_| ())
+        .map_err(|_| MemoryError::Borrowed)
+}
+
+/// What a release found: which kind of view it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Held {
+    Reader,
+    Writer,
+}
+
+/// Which view is outstanding on a COMMITTED slot (for `release`, which is by token).
+pub(crate) fn held<W: Word>(w: &W, gen: u32) -> Result<Held, MemoryError> {
+    let s = w.load(Acquire);
+    check(s, gen, COMMITTED)?;
+    if s & WRITER != 0 {
+        Ok(Held::Writer)
+    } else if readers(s) > 0 {
+        Ok(Held::Reader)
+    } else {
+        Err(MemoryError::WrongState("no view of the slot is outstanding"))
+    }
+}
+
+/// Ends one read view.
+pub(crate) fn release_read<W: Word>(w: &W, gen: u32) -> Result<(), MemoryError> {
+    let mut s = w.load(Relaxed);
+    loop {
+        check(s, gen, COMMITTED)?;
+        if readers(s) == 0 || s & WRITER != 0 {
+            return Err(MemoryError::WrongState("no read view of the slot is outstanding"));
+        }
+        match w.cas(s, s - 1, Release, Relaxed) {
+            Ok(_) => return Ok(()),
+            Err(seen) => s = seen,
+        }
+    }
+}
+
+/// Ends the write view (the caller held it, so nobody else changed the word).
+#[inline]
+pub(crate) fn release_write<W: Word>(w: &W, gen: u32) {
+    w.store(pack(gen, COMMITTED), Release);
+}
+
+/// COMMITTED without borrows -> FREE with the next generation.
+pub(crate) fn free<W: Word>(w: &W, gen: u32) -> Result<(), MemoryError> {
+    let s = w.load(Acquire);
+    check(s, gen, COMMITTED)?;
+    if s & (WRITER | READERS_MASK) != 0 {
+        return Err(MemoryError::Borrowed);
+    }
+    w.cas(s, pack(gen.wrapping_add(1), FREE), AcqRel, Relaxed)
+        .map(|_| ())
+        .map_err(|_| MemoryError::Borrowed)
+}
+
+/// A writer-held slot (from `acquire_write` or `claim_reserved`) -> FREE, next generation.
+#[inline]
+pub(crate) fn free_held<W: Word>(w: &W, gen: u32) {
+    w.store(pack(gen.wrapping_add(1), FREE), Release);
+}
+
+/// For `clear`: if the word is COMMITTED, returns its generation.
+#[inline]
+pub(crate) fn committed_generation<W: Word>(w: &W) -> Option<u32> {
+    let s = w.load(Acquire);
+    (phase(s) == COMMITTED).then(|| generation(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn reserve_commit_read_write_free_cycle() {
+        let w = Cell::new(0u64);
+        let g = reserve_popped(&w);
+        assert_eq!(acquire_read(&w, g), Err(MemoryError::WrongState("the slot is reserved, not committed")));
+        claim_reserved(&w, g).unwrap();
+        finish_claim(&w, g, true);
+        acquire_read(&w, g).unwrap();
+        acquire_read(&w, g).unwrap();
+        assert_eq!(held(&w, g), Ok(Held::Reader));
+        assert_eq!(acquire_write(&w, g), Err(MemoryError::Borrowed));
+        assert_eq!(free(&w, g), Err(MemoryError::Borrowed));
+        release_read(&w, g).unwrap();
+        release_read(&w, g).unwrap();
+        assert!(matches!(release_read(&w, g), Err(MemoryError::WrongState(_))));
+        acquire_write(&w, g).unwrap();
+        assert_eq!(acquire_read(&w, g), Err(MemoryError::Borrowed));
+        assert_eq!(held(&w, g), Ok(Held::Writer));
+        release_write(&w, g);
+        free(&w, g).unwrap();
+        assert_eq!(acquire_read(&w, g), Err(MemoryError::StaleToken));
+        assert_eq!(free(&w, g), Err(MemoryError::StaleToken));
+        // The next generation is free, not issued: a token forged for it is bad.
+        assert_eq!(acquire_read(&w, g + 1), Err(MemoryError::BadToken));
+    }
+
+    #[test]
+    fn abort_only_applies_to_unclaimed_reservations() {
+        let w = Cell::new(pack(7, FREE));
+        let g = reserve_popped(&w);
+        assert_eq!(g, 7);
+        claim_reserved(&w, g).unwrap();
+        assert_eq!(abort(&w, g), Err(MemoryError::Borrowed));
+        finish_claim(&w, g, false);
+        abort(&w, g).unwrap();
+        assert_eq!(generation(w.get()), 8);
+        assert!(matches!(abort(&w, g), Err(MemoryError::StaleToken)));
+    }
+
+    #[test]
+    fn generation_wraps_instead_of_overflowing() {
+        let w = Cell::new(pack(u32::MAX, COMMITTED));
+        free(&w, u32::MAX).unwrap();
+        assert_eq!(generation(w.get()), 0);
+    }
+}
