@@ -57,7 +57,7 @@ fn compiler(cpp: bool) -> Command {
         .host(target)
         .opt_level(1)
         .debug(true)
-        .warnings(false);
+        .warnings(true);
     build.get_compiler().to_command()
 }
 
@@ -84,9 +84,11 @@ pub fn compile(src: &Path, exe: &Path, flags: &[&str], cpp: bool) -> Result<(), 
     if out.status.success() {
         Ok(())
     } else {
+        let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy()).collect();
         Err(format!(
-            "{:?} failed:\n{}{}",
-            cmd,
+            "{} {} failed:\n{}{}",
+            cmd.get_program().to_string_lossy(),
+            args.join(" "),
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ))
