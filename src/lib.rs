@@ -6,11 +6,14 @@
 //! - [`memory`]: slot memory managers. Store a message (fixed [`memory::Header`] + payload
 //!   bytes), get a by-value [`memory::Token`], read, write or free it by token from any thread.
 //!   Stale, foreign and forged tokens are refused with an error, never honoured.
+//! - [`canal`]: consumers that pull batches of store events across threads (in progress: the
+//!   subscription buffer with overflow policies, in-band gaps and lossless close).
 //!
 //! The Rust API of each subsystem is complete on its own; [`ffi`] is the C ABI over it and holds
 //! no logic beyond conversion, argument checks and ownership.
 
 #![warn(missing_docs)]
 
+pub mod canal;
 pub mod ffi;
 pub mod memory;
