@@ -6,6 +6,7 @@
 //! - [`memory`]: slot memory managers. Store a message (fixed [`memory::Header`] + payload
 //!   bytes), get a by-value [`memory::Token`], read, write or free it by token from any thread.
 //!   Stale, foreign and forged tokens are refused with an error, never honoured.
+//! - [`conversation`]: supervised conversations (in progress: W3C trace context).
 //! - [`canal`]: consumers that pull batches of store events across threads (in progress: the
 //!   subscription buffer with overflow policies, in-band gaps and lossless close).
 //!
@@ -15,5 +16,6 @@
 #![warn(missing_docs)]
 
 pub mod canal;
+pub mod conversation;
 pub mod ffi;
 pub mod memory;
