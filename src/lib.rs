@@ -6,6 +6,9 @@
 //! - [`memory`]: slot memory managers. Store a message (fixed [`memory::Header`] + payload
 //!   bytes), get a by-value [`memory::Token`], read, write or free it by token from any thread.
 //!   Stale, foreign and forged tokens are refused with an error, never honoured.
+//! - [`store`]: an embedded, append-only event store, in memory or on disk (CRC-checked
+//!   segments, directory lock, crash recovery, group commit), with stable dense sequences,
+//!   streams with expected versions, idempotency keys, gates and a causal graph.
 //!
 //! The Rust API of each subsystem is complete on its own; [`ffi`] is the C ABI over it and holds
 //! no logic beyond conversion, argument checks and ownership.
@@ -14,3 +17,4 @@
 
 pub mod ffi;
 pub mod memory;
+pub mod store;
