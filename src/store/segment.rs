@@ -60,19 +60,36 @@ pub(crate) fn segment_header(first_seq: u64) -> [u8; 16] {
     h
 }
 
-/// Counts data fsyncs (tests assert group commit shares them).
+/// Issues and counts data fsyncs (tests assert group commit shares them).
 #[derive(Debug, Default)]
-pub(crate) struct SyncCounter(AtomicU64);
+pub(crate) struct SyncCounter {
+    count: AtomicU64,
+    #[cfg(test)]
+    fail_next: std::sync::atomic::AtomicBool,
+}
 
 impl SyncCounter {
     pub(crate) fn sync(&self, file: &File, path: &Path) -> Result<(), StoreError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        #[cfg(test)]
+        if self.fail_next.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::io(
+                format!("fsync of {}", path.display()),
+                std::io::Error::other("injected fsync failure"),
+            ));
+        }
         file.sync_data()
             .map_err(|e| StoreError::io(format!("fsync of {}", path.display()), e))
     }
 
     pub(crate) fn count(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Test hook: the next fsync fails with EIO-like error.
+    #[cfg(test)]
+    pub(crate) fn fail_next_sync(&self) {
+        self.fail_next.store(true, Ordering::SeqCst);
     }
 }
 

@@ -514,6 +514,11 @@ impl Store {
     }
 
     #[cfg(test)]
+    pub(crate) fn sync_counter(&self) -> &SyncCounter {
+        &self.counter
+    }
+
+    #[cfg(test)]
     pub(crate) fn journal_position(&self) -> Option<(PathBuf, u64)> {
         let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
         st.journal.as_ref().map(Journal::position)

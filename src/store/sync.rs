@@ -90,9 +90,7 @@ impl GroupCommit {
             st.file = Some((file.clone(), path.to_path_buf()));
         }
         #[cfg(test)]
-        if st.hold_until_written > 0 {
-            self.cv.notify_all();
-        }
+        self.cv.notify_all();
     }
 
     pub(crate) fn written(&self) -> u64 {
@@ -162,6 +160,15 @@ impl GroupCommit {
                     return Err(e);
                 }
             }
+        }
+    }
+
+    /// Test hook: blocks until sequences up to `n` are written (not necessarily durable).
+    #[cfg(test)]
+    pub(crate) fn wait_written(&self, n: u64) {
+        let mut st = self.lock();
+        while st.written < n {
+            st = self.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
         }
     }
 

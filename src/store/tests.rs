@@ -563,3 +563,62 @@ fn segments_roll_over_and_reopen_reads_across_them() {
         .enumerate()
         .all(|(i, e)| e.sequence == i as u64 + 1));
 }
+
+#[test]
+fn under_always_readers_do_not_see_an_event_before_its_fsync() {
+    let dir = TestDir::new("visible-after-fsync");
+    let s = Arc::new(Store::open(disk(&dir, SyncPolicy::Always)).unwrap());
+    let (tx, rx) = mpsc::channel();
+    s.on_commit(move |head| tx.send(head).unwrap_or(()));
+    // The leader of the first group waits until two events are written.
+    s.group().hold_next_sync_until_written(2);
+    let s2 = s.clone();
+    let first = std::thread::spawn(move || s2.append(req("a", b"first")).unwrap());
+    s.group().wait_written(1);
+    // Written and indexed, but not fsynced: invisible.
+    assert_eq!(s.head(), 0);
+    assert!(s.read_from_sequence(1, 10).unwrap().is_empty());
+    assert!(s.read("a", 1, 10).unwrap().is_empty());
+    assert_eq!(s.stream_version("a").unwrap(), 0);
+    assert_eq!(
+        s.wait_for_sequence(0, Some(Duration::ZERO)),
+        WaitOutcome::TimedOut
+    );
+    let second = s.append(req("a", b"second")).unwrap();
+    let first = first.join().unwrap();
+    assert_eq!((first.sequence, second.sequence), (1, 2));
+    assert_eq!(s.head(), 2);
+    assert_eq!(
+        rx.recv().unwrap(),
+        2,
+        "one notification for the whole group"
+    );
+    assert_eq!(s.get(first.id).unwrap().payload, b"first");
+}
+
+#[test]
+fn failed_fsync_fails_the_append_and_poisons_the_store_until_reopened() {
+    let dir = TestDir::new("fsync-fails");
+    let key = b"order-7".to_vec();
+    {
+        let s = Store::open(disk(&dir, SyncPolicy::Always)).unwrap();
+        s.sync_counter().fail_next_sync();
+        let err = s
+            .append(req("a", b"x").with_idempotency_key(key.clone()))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Io { .. }), "{err:?}");
+        assert_eq!(s.head(), 0, "an unacknowledged event is never visible");
+        assert!(matches!(
+            s.append(req("b", b"y")),
+            Err(StoreError::Io { .. })
+        ));
+        assert!(matches!(s.sync(), Err(StoreError::Io { .. })));
+    }
+    // The outcome of the failed append was unknown: the bytes did reach the file here, so the
+    // event exists after reopening, and a retry with its idempotency key is answered from it.
+    let s = Store::open(disk(&dir, SyncPolicy::Always)).unwrap();
+    assert_eq!(s.head(), 1);
+    let retry = s.append(req("a", b"x").with_idempotency_key(key)).unwrap();
+    assert_eq!(retry.sequence, 1);
+    assert_eq!(s.append(req("b", b"y")).unwrap().sequence, 2);
+}
