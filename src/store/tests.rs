@@ -622,3 +622,127 @@ fn failed_fsync_fails_the_append_and_poisons_the_store_until_reopened() {
     assert_eq!(retry.sequence, 1);
     assert_eq!(s.append(req("b", b"y")).unwrap().sequence, 2);
 }
+
+#[test]
+fn batch_retry_returns_all_original_receipts_and_a_partial_repeat_conflicts() {
+    let s = Store::open(Config::in_memory()).unwrap();
+    let batch = || {
+        vec![
+            req("a", b"1").with_idempotency_key(b"k1".to_vec()),
+            req("b", b"2").with_idempotency_key(b"k2".to_vec()),
+        ]
+    };
+    let first = s.append_batch(batch()).unwrap();
+    assert_eq!(s.append_batch(batch()).unwrap(), first);
+    let err = s
+        .append_batch(vec![
+            req("a", b"1").with_idempotency_key(b"k1".to_vec()),
+            req("c", b"3").with_idempotency_key(b"k3".to_vec()),
+        ])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(s.head(), 2);
+}
+
+#[test]
+fn idempotent_retry_is_not_judged_by_gates_again() {
+    let s = Store::open(Config::in_memory()).unwrap();
+    let first = s
+        .append(req("a", b"x").with_idempotency_key(b"k".to_vec()))
+        .unwrap();
+    s.register_gate(|_| Err(Rejection::new(9, "no new events")));
+    let again = s
+        .append(req("a", b"x").with_idempotency_key(b"k".to_vec()))
+        .unwrap();
+    assert_eq!(again, first);
+    assert!(matches!(
+        s.append(req("a", b"y")),
+        Err(StoreError::Rejected { code: 9, .. })
+    ));
+}
+
+#[test]
+fn causal_graph_and_versions_are_rebuilt_on_reopen() {
+    let dir = TestDir::new("graph-reopen");
+    let (root, child, grandchild) = {
+        let s = Store::open(disk(&dir, SyncPolicy::Never)).unwrap();
+        let root = s.append(req("r", b"root")).unwrap();
+        let child = s
+            .append(
+                req("c", b"child")
+                    .with_correlation(root.id)
+                    .with_causation(root.id),
+            )
+            .unwrap();
+        let grandchild = s
+            .append(
+                req("c", b"grandchild")
+                    .with_correlation(root.id)
+                    .with_causation(child.id),
+            )
+            .unwrap();
+        (root, child, grandchild)
+    };
+    let s = Store::open(disk(&dir, SyncPolicy::Never)).unwrap();
+    let ids = |v: Vec<Arc<Event>>| v.iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.ancestors(grandchild.id).unwrap()),
+        [child.id, root.id]
+    );
+    assert_eq!(
+        ids(s.correlated(root.id).unwrap()),
+        [root.id, child.id, grandchild.id]
+    );
+    assert_eq!(s.stream_version("c").unwrap(), 2);
+    let e = s.get(grandchild.id).unwrap();
+    assert_eq!(e.causation_id, Some(child.id));
+    assert_eq!(e.correlation_id, Some(root.id));
+    assert!(e.timestamp_ns >= s.get(root.id).unwrap().timestamp_ns);
+    s.append(req("c", b"next").expecting(ExpectedVersion::Exact(2)))
+        .unwrap();
+}
+
+#[test]
+fn panicking_commit_listener_does_not_break_appends_or_other_listeners() {
+    let s = Store::open(Config::in_memory()).unwrap();
+    s.on_commit(|_| panic!("listener exploded"));
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    s.on_commit(move |head| tx.lock().unwrap().send(head).unwrap());
+    s.append(req("a", b"x")).unwrap();
+    assert_eq!(rx.recv().unwrap(), 1);
+    s.append(req("a", b"y")).unwrap();
+    assert_eq!(rx.recv().unwrap(), 2);
+}
+
+#[test]
+fn gate_sees_each_pending_event_with_its_batch_position() {
+    let s = Store::open(Config::in_memory()).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    s.register_gate(move |p| {
+        let seen = (
+            p.stream.to_owned(),
+            p.kind,
+            p.payload.to_vec(),
+            p.idempotency_key.map(<[u8]>::to_vec),
+            p.index,
+            p.batch_len,
+        );
+        tx.lock().unwrap().send(seen).unwrap();
+        Ok(())
+    });
+    s.append_batch(vec![
+        AppendRequest::new("a", 3, b"p".to_vec()).with_idempotency_key(b"k".to_vec()),
+        AppendRequest::new("b", 4, b"q".to_vec()),
+    ])
+    .unwrap();
+    assert_eq!(
+        rx.recv().unwrap(),
+        ("a".into(), 3, b"p".to_vec(), Some(b"k".to_vec()), 0, 2)
+    );
+    assert_eq!(
+        rx.recv().unwrap(),
+        ("b".into(), 4, b"q".to_vec(), None, 1, 2)
+    );
+}
