@@ -11,6 +11,24 @@
 //! `<first sequence>.seg` of CRC-32C-checked frames ([`frame`] documents the byte layout).
 //! Opening runs recovery: a torn tail is cut, any other damage is [`StoreError::Corrupt`].
 //!
+//! ## For consumers (canals)
+//!
+//! - A position is a sequence. A consumer that has handled everything up to `n` reads from
+//!   `n + 1` with [`Store::read_from_sequence`]; sequences are dense, so nothing is skipped or
+//!   repeated, and they are the same after a restart.
+//! - Waiting is event-driven: [`Store::wait_for_sequence`] parks the thread until the head
+//!   passes `n` (or a timeout, or close); [`Store::on_commit`] calls back on every commit so a
+//!   consumer with its own condition variable (to be woken by `stop` as well) can use that.
+//! - Under [`SyncPolicy::Always`] the head covers only fsynced events, so a sequence a
+//!   consumer saw survives any crash. Under `EveryN` and `Never` the head covers written
+//!   events: after a machine crash the store may reopen with a lower head, and the lost
+//!   sequences will be given to new events; a durable checkpoint above the reopened head
+//!   means exactly that.
+//! - After [`Store::close`] appends fail with `Closed` but reads keep working, and waiters
+//!   wake with `Ready` while the head is above their mark, then `Closed`: consumers can drain.
+//! - Recovery ignores files other than `LOCK` and `*.seg`, so checkpoints can live in the
+//!   store directory.
+//!
 //! ```
 //! use transom::store::{AppendRequest, Config, ExpectedVersion, Store};
 //! let store = Store::open(Config::in_memory()).unwrap();

@@ -304,14 +304,18 @@ impl Store {
                 st.poisoned = Some(e.to_string());
                 return Err(e);
             }
-            let (file, path) = journal.current();
-            self.group.note_written(last_seq, file, path);
         }
         st.last_id = last_id;
         st.last_ts = last_ts;
         let receipts: Vec<Receipt> = events.iter().map(Receipt::from).collect();
         for e in events {
             st.index.insert(Arc::new(e));
+        }
+        // Offer the events to group commit only once they are indexed, so whatever a leader
+        // makes visible is already readable.
+        if let Some(journal) = &st.journal {
+            let (file, path) = journal.current();
+            self.group.note_written(last_seq, file, path);
         }
         let durable_first = self.on_disk() && self.config.sync == SyncPolicy::Always;
         if !durable_first {
