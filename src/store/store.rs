@@ -256,28 +256,25 @@ impl Store {
                 return self.finish_replay(receipts);
             }
         }
-        let mut versions: HashMap<&str, u64> = HashMap::new();
+        // Each request sees the versions left by the batch's earlier requests.
+        let mut current_version: HashMap<&str, u64> = HashMap::new();
+        let mut assigned = Vec::with_capacity(requests.len());
         for r in &requests {
-            let current = match versions.get(r.stream.as_str()) {
+            let current = match current_version.get(r.stream.as_str()) {
                 Some(&v) => v,
                 None => st.index.stream_version(&r.stream),
             };
             r.expected.check(&r.stream, current)?;
-            versions.insert(&r.stream, current + 1);
+            current_version.insert(&r.stream, current + 1);
+            assigned.push(current + 1);
         }
-        versions.clear();
+        drop(current_version);
 
         let first_seq = st.index.last_sequence() + 1;
         let (mut last_id, mut last_ts) = (st.last_id, st.last_ts);
         let n = requests.len();
         let mut events = Vec::with_capacity(n);
-        let mut stream_next: HashMap<String, u64> = HashMap::new();
-        for (i, r) in requests.into_iter().enumerate() {
-            let version = match stream_next.get(&r.stream) {
-                Some(&v) => v,
-                None => st.index.stream_version(&r.stream) + 1,
-            };
-            stream_next.insert(r.stream.clone(), version + 1);
+        for (i, (r, version)) in requests.into_iter().zip(assigned).enumerate() {
             let id = EventId::next_after(last_id);
             last_id = id.as_u128();
             last_ts = last_ts.max(unix_nanos());
