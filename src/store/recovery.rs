@@ -21,7 +21,8 @@ use super::segment::{list_segments, segment_header, SyncCounter, SEGMENT_HEADER_
 pub struct Truncation {
     /// The last segment.
     pub file: PathBuf,
-    /// Its new length: everything from here on was removed.
+    /// Everything from this offset on was removed (0 when a segment header was torn: the
+    /// header was then written again).
     pub offset: u64,
     /// How many bytes were removed.
     pub removed: u64,
@@ -121,8 +122,8 @@ pub(crate) fn recover(dir: &Path, counter: &SyncCounter) -> Result<Recovered, St
             rewrite_header(path, &header, counter)?;
             report.truncated = Some(Truncation {
                 file: path.clone(),
-                offset: SEGMENT_HEADER_LEN,
-                removed: 0,
+                offset: 0,
+                removed: data.len() as u64,
             });
             tail = Some((path.clone(), SEGMENT_HEADER_LEN));
             continue;
@@ -445,6 +446,8 @@ mod tests {
         std::fs::write(&next, &super::segment_header(2)[..5]).unwrap();
         let s = Store::open(cfg(&dir)).unwrap();
         assert_eq!(s.head(), 1);
+        let cut = s.recovery_report().truncated.clone().unwrap();
+        assert_eq!((cut.file, cut.offset, cut.removed), (next.clone(), 0, 5));
         let r = s
             .append(AppendRequest::new(STREAM, 1, vec![0; PAYLOAD]))
             .unwrap();
