@@ -6,6 +6,9 @@
 //! - [`memory`]: slot memory managers. Store a message (fixed [`memory::Header`] + payload
 //!   bytes), get a by-value [`memory::Token`], read, write or free it by token from any thread.
 //!   Stale, foreign and forged tokens are refused with an error, never honoured.
+//! - [`store`]: an embedded, append-only event store, in memory or on disk (CRC-checked
+//!   segments, directory lock, crash recovery, group commit), with stable dense sequences,
+//!   streams with expected versions, idempotency keys, gates and a causal graph.
 //! - [`conversation`]: supervised conversations (in progress: W3C trace context).
 //! - [`canal`]: consumers that pull batches of store events across threads (in progress: the
 //!   subscription buffer with overflow policies, in-band gaps and lossless close).
@@ -19,3 +22,4 @@ pub mod canal;
 pub mod conversation;
 pub mod ffi;
 pub mod memory;
+pub mod store;

@@ -1,0 +1,69 @@
+//! The embedded event store: an append-only log of [`Event`]s, in memory or on disk, with
+//! per-stream versions, a causal graph (correlation / causation), idempotent appends, gates and
+//! event-driven commit notification for the canals built on top.
+//!
+//! Invariant: every event gets a global `sequence` at commit, dense from 1 and written into its
+//! frame, never renumbered; readers see a prefix of the log (everything up to [`Store::head`])
+//! and, under [`SyncPolicy::Always`], only events already fsynced. A sequence once seen is
+//! therefore a stable position: cursors can resume from it after a restart.
+//!
+//! On disk a store is a directory: `LOCK` (exclusive `flock`, see [`lock`]) and segment files
+//! `<first sequence>.seg` of CRC-32C-checked frames ([`frame`] documents the byte layout).
+//! Opening runs recovery: a torn tail is cut, any other damage is [`StoreError::Corrupt`].
+//!
+//! ## For consumers (canals)
+//!
+//! - A position is a sequence. A consumer that has handled everything up to `n` reads from
+//!   `n + 1` with [`Store::read_from_sequence`]; sequences are dense, so nothing is skipped or
+//!   repeated, and they are the same after a restart.
+//! - Waiting is event-driven: [`Store::wait_for_sequence`] parks the thread until the head
+//!   passes `n` (or a timeout, or close); [`Store::on_commit`] calls back on every commit so a
+//!   consumer with its own condition variable (to be woken by `stop` as well) can use that.
+//! - Under [`SyncPolicy::Always`] the head covers only fsynced events, so a sequence a
+//!   consumer saw survives any crash. Under `EveryN` and `Never` the head covers written
+//!   events: after a machine crash the store may reopen with a lower head, and the lost
+//!   sequences will be given to new events; a durable checkpoint above the reopened head
+//!   means exactly that.
+//! - After [`Store::close`] appends fail with `Closed` but reads keep working, and waiters
+//!   wake with `Ready` while the head is above their mark, then `Closed`: consumers can drain.
+//! - Recovery ignores files other than `LOCK` and `*.seg`, so checkpoints can live in the
+//!   store directory.
+//!
+//! ```
+//! use transom::store::{AppendRequest, Config, ExpectedVersion, Store};
+//! let store = Store::open(Config::in_memory()).unwrap();
+//! let r = store
+//!     .append(AppendRequest::new("orders/1", 1, b"created".to_vec()).expecting(ExpectedVersion::NoStream))
+//!     .unwrap();
+//! assert_eq!((r.sequence, r.stream_version), (1, 1));
+//! assert_eq!(store.get(r.id).unwrap().payload, b"created");
+//! ```
+
+mod error;
+mod event;
+pub mod frame;
+mod gate;
+mod index;
+pub mod lock;
+mod notify;
+mod recovery;
+mod segment;
+#[allow(clippy::module_inception)]
+mod store;
+mod sync;
+
+#[cfg(test)]
+mod test_dir;
+#[cfg(test)]
+mod tests;
+
+pub use error::StoreError;
+pub use event::{
+    validate_stream, AppendRequest, Event, EventId, ExpectedVersion, Receipt,
+    MAX_IDEMPOTENCY_KEY_LEN, MAX_STREAM_LEN,
+};
+pub use gate::{GateFn, GateId, PendingEvent, Rejection};
+pub use notify::{CommitListener, ListenerId, WaitOutcome};
+pub use recovery::{RecoveryReport, Truncation};
+pub use store::{Config, Store, MIN_SEGMENT_SIZE};
+pub use sync::SyncPolicy;

@@ -1,0 +1,181 @@
+//! Durability: the sync policies and group commit.
+//!
+//! Under [`SyncPolicy::Always`] an appender writes its frames under the store's writer lock,
+//! releases it, then waits here until an fsync that started after its write has finished. The
+//! first waiter becomes the leader and fsyncs everything written so far; the others wait on the
+//! condition variable and are released by that one fsync, so concurrent appenders share fsyncs
+//! and writers keep writing while the leader syncs.
+//!
+//! Invariant: `synced` only ever moves to a `written` value observed *before* the fsync began,
+//! and `written` is published together with the file holding it (earlier segments were fsynced
+//! at rollover), so `synced >= n` really means "sequence n is on stable storage". After a failed
+//! fsync nothing is ever reported durable again (the page cache may have dropped the dirty
+//! data): the store must be reopened.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use super::error::StoreError;
+use super::segment::SyncCounter;
+
+/// When appends reach stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncPolicy {
+    /// An append returns only after its frames are fsynced (acknowledged = durable), and its
+    /// events become visible to readers only then. Concurrent appenders share fsyncs.
+    #[default]
+    Always,
+    /// The append that brings the number of unsynced events to N or more fsyncs them (sharing
+    /// the fsync with concurrent appenders) before it returns. Events are visible as soon as
+    /// written; a machine crash loses at most the events after the last fsync (fewer than N
+    /// acknowledged ones).
+    EveryN(u32),
+    /// The store fsyncs frames only in [`Store::sync`](super::Store::sync),
+    /// [`Store::close`](super::Store::close) and at segment rollover (segment creation is
+    /// always made durable). Events
+    /// are visible as soon as written. A crash of the process loses nothing (the kernel has the
+    /// data); a crash of the machine may lose any acknowledged event the OS had not written
+    /// back, and since pages are written back in any order it may leave a hole that recovery
+    /// reports as `Corrupt` rather than a clean torn tail.
+    Never,
+}
+
+#[derive(Debug)]
+struct State {
+    written: u64,
+    synced: u64,
+    syncing: bool,
+    file: Option<(Arc<File>, PathBuf)>,
+    failed: Option<String>,
+    #[cfg(test)]
+    hold_until_written: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct GroupCommit {
+    state: Mutex<State>,
+    cv: Condvar,
+}
+
+impl GroupCommit {
+    /// Everything up to `durable` is already on stable storage.
+    pub(crate) fn new(durable: u64) -> Self {
+        GroupCommit {
+            state: Mutex::new(State {
+                written: durable,
+                synced: durable,
+                syncing: false,
+                file: None,
+                failed: None,
+                #[cfg(test)]
+                hold_until_written: 0,
+            }),
+            cv: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records that sequences up to `seq` are written into `file` (the current segment). Called
+    /// under the store's writer lock, so `written` and `file` move together and in order.
+    pub(crate) fn note_written(&self, seq: u64, file: &Arc<File>, path: &Path) {
+        let mut st = self.lock();
+        st.written = seq;
+        let same = st.file.as_ref().is_some_and(|(f, _)| Arc::ptr_eq(f, file));
+        if !same {
+            st.file = Some((file.clone(), path.to_path_buf()));
+        }
+        #[cfg(test)]
+        self.cv.notify_all();
+    }
+
+    pub(crate) fn written(&self) -> u64 {
+        self.lock().written
+    }
+
+    /// Events written but not yet known durable.
+    pub(crate) fn unsynced(&self) -> u64 {
+        let st = self.lock();
+        st.written - st.synced
+    }
+
+    /// The failure that poisoned durability, if any.
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.lock().failed.clone()
+    }
+
+    /// Blocks until `seq` is durable, leading an fsync if none is running. `publish(n)` is
+    /// called (under the internal lock; it must be quick) when this thread made sequences up to
+    /// `n` durable; the return value is then `Some(n)` so the caller can wake readers.
+    pub(crate) fn wait_durable(
+        &self,
+        seq: u64,
+        counter: &SyncCounter,
+        publish: &dyn Fn(u64),
+    ) -> Result<Option<u64>, StoreError> {
+        let mut st = self.lock();
+        loop {
+            if st.synced >= seq {
+                return Ok(None);
+            }
+            if let Some(why) = &st.failed {
+                return Err(StoreError::io(
+                    "durability lost after a failed fsync; reopen the store",
+                    io::Error::other(why.clone()),
+                ));
+            }
+            if st.syncing {
+                st = self.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            st.syncing = true;
+            #[cfg(test)]
+            {
+                while st.written < st.hold_until_written {
+                    st = self.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
+                }
+                st.hold_until_written = 0;
+            }
+            let target = st.written;
+            let (file, path) = st.file.clone().expect("written > synced implies a segment");
+            drop(st);
+            let result = counter.sync(&file, &path);
+            st = self.lock();
+            st.syncing = false;
+            self.cv.notify_all();
+            match result {
+                Ok(()) => {
+                    st.synced = st.synced.max(target);
+                    publish(target);
+                    if st.synced >= seq {
+                        return Ok(Some(target));
+                    }
+                }
+                Err(e) => {
+                    st.failed = Some(e.to_string());
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Test hook: blocks until sequences up to `n` are written (not necessarily durable).
+    #[cfg(test)]
+    pub(crate) fn wait_written(&self, n: u64) {
+        let mut st = self.lock();
+        while st.written < n {
+            st = self.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Test hook: the next leader waits until `n` sequences are written before it fsyncs, so a
+    /// test can gather every concurrent appender into one group without relying on timing.
+    #[cfg(test)]
+    pub(crate) fn hold_next_sync_until_written(&self, n: u64) {
+        self.lock().hold_until_written = n;
+    }
+}
