@@ -1,17 +1,68 @@
-//! The canal subsystem's errors.
+//! The canal subsystem's errors. Each variant maps to one C status code (the mapping lives in
+//! `ffi/status.rs`); `Clone + Eq` because a closed buffer keeps its close reason and hands it to
+//! every later pull, and a finished worker hands its terminal error to every `join`.
+
+use std::path::PathBuf;
 
 use thiserror::Error;
 
 /// Why a canal operation did not deliver.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CanalError {
-    /// The canal is closed and every buffered item was already handed out.
+    /// The canal is closed (its store closed or was dropped) and every buffered or readable
+    /// item was already handed out.
     #[error("the canal is closed")]
     Closed,
     /// A DISCONNECT subscription overflowed; it was closed after its buffered items.
     #[error("the subscription overflowed its buffer and was disconnected")]
     Disconnected,
-    /// An argument is out of range.
+    /// An argument is out of range, or the operation does not apply to this kind of canal.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// A checkpoint file exists but is not a valid checkpoint (truncated, garbage, wrong magic,
+    /// unknown version, bad CRC). The cursor is not opened: resuming from BEGIN silently would
+    /// redeliver everything, resuming from anywhere else would be a guess.
+    #[error("corrupt checkpoint {file}: {reason}")]
+    Corrupt {
+        /// The checkpoint file.
+        file: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// An operating-system I/O call on a checkpoint failed.
+    #[error("I/O error: {context}: {message}")]
+    Io {
+        /// What was being done, with the path.
+        context: String,
+        /// The error kind reported by the OS.
+        kind: std::io::ErrorKind,
+        /// The OS error's message.
+        message: String,
+    },
+    /// Another open cursor of this store already uses the checkpoint name.
+    #[error("the checkpoint name {0:?} is in use by another open cursor of this store")]
+    NameInUse(String),
+    /// The named checkpoint is above the store's head: the store lost events it had once made
+    /// visible (possible after a machine crash under `SyncPolicy::EveryN` / `Never`), and new
+    /// events will reuse those sequences. Resuming would skip them silently, so it is refused;
+    /// reopen with an explicit start, or delete the checkpoint.
+    #[error("checkpoint {name:?} is at sequence {checkpoint}, above the store's head {head}")]
+    CheckpointAhead {
+        /// The checkpoint name.
+        name: String,
+        /// The acknowledged sequence the checkpoint holds.
+        checkpoint: u64,
+        /// The store's head when the cursor was opened.
+        head: u64,
+    },
+}
+
+impl CanalError {
+    pub(crate) fn io(context: impl Into<String>, e: std::io::Error) -> CanalError {
+        CanalError::Io {
+            context: context.into(),
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
 }

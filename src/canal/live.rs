@@ -65,6 +65,19 @@ struct State<T> {
     /// Set once closed: the error pulls report after draining.
     closed: Option<CanalError>,
     dropped: u64,
+    /// Set by [`LiveBuffer::interrupt`], consumed by the next pull that would wait.
+    interrupted: bool,
+}
+
+/// How [`LiveBuffer::pull_until`] ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullWait {
+    /// At least one delivery was moved into `out`.
+    Delivered,
+    /// The deadline passed with nothing to deliver.
+    TimedOut,
+    /// [`LiveBuffer::interrupt`] was called while nothing was deliverable.
+    Interrupted,
 }
 
 /// A bounded, multi-producer, single-consumer buffer of sequenced events with overflow
@@ -114,6 +127,7 @@ impl<T> LiveBuffer<T> {
                 events: 0,
                 closed: None,
                 dropped: 0,
+                interrupted: false,
             }),
             ready: Condvar::new(),
             capacity,
@@ -188,14 +202,29 @@ impl<T> LiveBuffer<T> {
     /// Moves up to `max` deliveries into `out` (cleared first), waiting until at least one is
     /// available or `deadline` passes (`None` = wait without limit).
     ///
-    /// Returns `Ok(true)` when something was delivered, `Ok(false)` on timeout, and the close
-    /// reason once closed and drained.
+    /// Returns `Ok(true)` when something was delivered, `Ok(false)` on timeout (or interrupt,
+    /// see [`LiveBuffer::pull_until`]), and the close reason once closed and drained.
     pub fn pull(
         &self,
         max: usize,
         deadline: Option<Instant>,
         out: &mut Vec<Delivery<T>>,
     ) -> Result<bool, CanalError> {
+        self.pull_until(max, deadline, out)
+            .map(|w| w == PullWait::Delivered)
+    }
+
+    /// [`LiveBuffer::pull`] that also tells a timeout from an interrupt.
+    ///
+    /// Buffered deliveries win over a pending interrupt, and the interrupt wins over the close
+    /// report: an interrupt only ends a pull that would otherwise wait (or report the close),
+    /// and it is consumed by that pull.
+    pub fn pull_until(
+        &self,
+        max: usize,
+        deadline: Option<Instant>,
+        out: &mut Vec<Delivery<T>>,
+    ) -> Result<PullWait, CanalError> {
         out.clear();
         if max == 0 {
             return Err(CanalError::InvalidArgument("max must be at least 1"));
@@ -214,7 +243,11 @@ impl<T> LiveBuffer<T> {
                         None => break,
                     }
                 }
-                return Ok(true);
+                return Ok(PullWait::Delivered);
+            }
+            if st.interrupted {
+                st.interrupted = false;
+                return Ok(PullWait::Interrupted);
             }
             if let Some(reason) = &st.closed {
                 return Err(reason.clone());
@@ -224,7 +257,7 @@ impl<T> LiveBuffer<T> {
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        return Ok(false);
+                        return Ok(PullWait::TimedOut);
                     }
                     self.ready
                         .wait_timeout(st, d - now)
@@ -233,6 +266,18 @@ impl<T> LiveBuffer<T> {
                 }
             };
         }
+    }
+
+    /// Makes the pull now waiting (or, if none waits, the next pull that finds nothing to
+    /// deliver) return [`PullWait::Interrupted`]. Non-blocking; used by worker `stop`.
+    pub fn interrupt(&self) {
+        self.lock().interrupted = true;
+        self.ready.notify_all();
+    }
+
+    /// Whether the buffer was closed (it may still hold deliveries).
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed.is_some()
     }
 
     /// Events dropped so far by the overflow policy.
@@ -445,5 +490,34 @@ mod tests {
         let (r, out) = puller.join().unwrap();
         assert_eq!(r, Ok(true));
         assert_eq!(out, vec![ev(7)]);
+    }
+
+    #[test]
+    fn interrupt_wakes_a_blocked_puller_once_and_never_hides_items() {
+        let b = Arc::new(LiveBuffer::<u32>::new(4, Overflow::DropNewest).unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let puller = {
+            let b = Arc::clone(&b);
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                tx.send(()).unwrap();
+                b.pull_until(4, None, &mut out)
+            })
+        };
+        rx.recv().unwrap();
+        b.interrupt();
+        assert_eq!(puller.join().unwrap(), Ok(PullWait::Interrupted));
+        // Consumed: the next pull times out.
+        let mut out = Vec::new();
+        assert_eq!(
+            b.pull_until(4, Some(Instant::now()), &mut out),
+            Ok(PullWait::TimedOut)
+        );
+        // Items win over a pending interrupt; the interrupt stays for the next empty pull.
+        b.interrupt();
+        b.push(1, 1);
+        assert_eq!(b.pull_until(4, None, &mut out), Ok(PullWait::Delivered));
+        assert_eq!(out, vec![ev(1)]);
+        assert_eq!(b.pull_until(4, None, &mut out), Ok(PullWait::Interrupted));
     }
 }

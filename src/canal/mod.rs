@@ -3,9 +3,58 @@
 //! Invariant: a canal never loses an item silently. Items buffered when a canal closes are
 //! handed out before the close is reported, and a subscription that has to drop events reports
 //! them in-band as gaps.
+//!
+//! - A **cursor** ([`Canal::cursor`]) reads the store's log in sequence order from a start
+//!   ([`Start`]): ordered, at-least-once, with an explicit [`Canal::ack`] and, when named,
+//!   durable [`Canal::checkpoint`]s that a later cursor of the same name resumes after.
+//! - A **subscription** ([`Canal::subscription`]) receives events as they commit, into a
+//!   bounded buffer with an [`Overflow`] policy; drops are reported in-band as
+//!   [`Delivery::Gap`].
+//! - Both pull with [`Canal::pull_batch`]: returns as soon as at least one item is ready,
+//!   [`Pulled::TimedOut`] after the timeout, [`CanalError::Closed`] only after everything was
+//!   handed out. Waiting parks the thread (commit listeners wake it); nothing polls.
+//! - A **worker** ([`spawn_worker`]) runs the pull loop on its own thread with a batch
+//!   callback; [`Worker::stop`] wakes it, [`Worker::join`] returns how it ended.
+//! - Closing the store closes its canals: cursors deliver every committed matching event,
+//!   subscriptions their buffer, then both report `Closed` and workers end with
+//!   [`WorkerExit::Closed`]. Canals hold the store weakly and never keep it alive; a dropped
+//!   store reads as closed.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use transom::canal::{Canal, CursorOptions, Pulled, Start};
+//! use transom::store::{AppendRequest, Config, Store};
+//! let store = Arc::new(Store::open(Config::in_memory()).unwrap());
+//! store.append(AppendRequest::new("orders/1", 1, b"created".to_vec())).unwrap();
+//! let mut cursor = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
+//! let Pulled::Items(items) = cursor.pull_batch(16, Some(Duration::from_secs(1))).unwrap() else {
+//!     panic!("one event is committed")
+//! };
+//! assert_eq!(items.len(), 1);
+//! cursor.ack(1).unwrap();
+//! ```
 
+#[allow(clippy::module_inception)]
+mod canal;
+pub mod checkpoint;
+mod cursor;
 mod error;
+mod filter;
 mod live;
+mod subscription;
+mod worker;
 
+#[cfg(test)]
+mod tests;
+
+pub use canal::{Canal, CanalKind, Interrupter, Item, Pulled};
+pub use cursor::{CursorOptions, Start};
 pub use error::CanalError;
-pub use live::{Delivery, LiveBuffer, Overflow, Pushed};
+pub use filter::Filter;
+pub use live::{Delivery, LiveBuffer, Overflow, PullWait, Pushed};
+pub use subscription::SubscriptionOptions;
+pub use worker::{
+    spawn_worker, JoinError, Worker, WorkerAction, WorkerError, WorkerExit, WorkerOptions,
+    WorkerResult,
+};

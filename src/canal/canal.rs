@@ -1,0 +1,230 @@
+//! [`Canal`]: the one handle type over the two kinds of consumer, and its pull.
+//!
+//! Invariant: the items of a pull live in a buffer the canal owns and are only replaced by the
+//! next pull, so a batch is a borrow of the canal (`&[Item]` tied to `&mut self`): the views
+//! the C API hands out stay valid exactly until the next pull or the canal's destruction.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::store::{Event, Store};
+
+use super::cursor::{Cursor, CursorOptions, CursorPull, Wake};
+use super::live::PullWait;
+use super::subscription::{EventBuffer, Subscription, SubscriptionOptions};
+use super::{CanalError, Delivery};
+
+/// One delivered item: an event (with its sequence), or — subscriptions only — a gap
+/// reporting `count` events in `from_seq..=to_seq` that the overflow policy dropped.
+pub type Item = Delivery<Arc<Event>>;
+
+/// Which kind of canal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CanalKind {
+    /// Ordered, at-least-once, with ack and checkpoints.
+    Cursor,
+    /// Live push into a bounded buffer with an overflow policy.
+    Subscription,
+}
+
+/// What a pull produced, other than an error.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pulled<'a> {
+    /// At least one and at most `max` items, valid until the next pull on this canal.
+    Items(&'a [Item]),
+    /// The timeout passed with nothing to deliver (a non-error outcome).
+    TimedOut,
+    /// An [`Interrupter`] woke the pull with nothing delivered (a non-error outcome).
+    Interrupted,
+}
+
+enum Inner {
+    Cursor(Cursor),
+    Subscription(Subscription),
+}
+
+/// A consumer of a store's events: a cursor or a subscription.
+///
+/// `Send`, not `Sync`: one thread uses a canal at a time (pulls take `&mut self`); many canals
+/// on one store run in parallel with each other and with the writers. A canal holds its store
+/// weakly: it never keeps the store alive, and a dropped store reads as closed.
+pub struct Canal {
+    inner: Inner,
+    batch: Vec<Item>,
+}
+
+impl std::fmt::Debug for Canal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Canal")
+            .field("kind", &self.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Wakes a canal's blocked pull from another thread (cheap to clone, `Send + Sync`).
+#[derive(Clone)]
+pub struct Interrupter(Waker);
+
+#[derive(Clone)]
+enum Waker {
+    Cursor(Arc<Wake>),
+    Subscription(Arc<EventBuffer>),
+}
+
+impl Interrupter {
+    /// Makes the pull blocked now — or, if none is, the next pull that has nothing to deliver
+    /// at once — return [`Pulled::Interrupted`]. Non-blocking. Items ready to deliver win over
+    /// an interrupt, which then stays pending for the next pull that would wait.
+    pub fn interrupt(&self) {
+        match &self.0 {
+            Waker::Cursor(w) => w.interrupt(),
+            Waker::Subscription(b) => b.interrupt(),
+        }
+    }
+}
+
+impl Canal {
+    /// Opens a cursor on `store`. Errors: `InvalidArgument` (start `At(0)`, bad checkpoint name),
+    /// `NameInUse`, `Corrupt` / `Io` (the checkpoint file), `CheckpointAhead`.
+    pub fn cursor(store: &Arc<Store>, options: CursorOptions) -> Result<Canal, CanalError> {
+        Ok(Canal {
+            inner: Inner::Cursor(Cursor::open(store, options)?),
+            batch: Vec::new(),
+        })
+    }
+
+    /// Opens a subscription on `store`: it receives the events committed after this call.
+    /// Errors: `InvalidArgument` (capacity 0). On a closed store the subscription is open and
+    /// immediately reports `Closed`.
+    pub fn subscription(
+        store: &Arc<Store>,
+        options: SubscriptionOptions,
+    ) -> Result<Canal, CanalError> {
+        Ok(Canal {
+            inner: Inner::Subscription(Subscription::open(store, options)?),
+            batch: Vec::new(),
+        })
+    }
+
+    /// Cursor or subscription.
+    pub fn kind(&self) -> CanalKind {
+        match self.inner {
+            Inner::Cursor(_) => CanalKind::Cursor,
+            Inner::Subscription(_) => CanalKind::Subscription,
+        }
+    }
+
+    /// Pulls up to `max` items, waiting until at least one is ready, `timeout` passes
+    /// (`None` = no limit, `Some(ZERO)` = don't wait) or an [`Interrupter`] fires.
+    ///
+    /// Returns as soon as at least one item is ready, with everything ready at that moment up
+    /// to `max`. `Err(Closed)` (or `Disconnected`) only once every buffered item (subscription)
+    /// or every committed matching event (cursor) was handed out. `max == 0` is
+    /// `InvalidArgument`. Waiting parks the thread; nothing polls.
+    ///
+    /// The previous batch is dropped first, whatever the outcome.
+    pub fn pull_batch(
+        &mut self,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Pulled<'_>, CanalError> {
+        let outcome = match &mut self.inner {
+            Inner::Cursor(c) => match c.pull(max, timeout, &mut self.batch)? {
+                CursorPull::Delivered => PullWait::Delivered,
+                CursorPull::TimedOut => PullWait::TimedOut,
+                CursorPull::Interrupted => PullWait::Interrupted,
+            },
+            Inner::Subscription(s) => {
+                let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+                s.buffer().pull_until(max, deadline, &mut self.batch)?
+            }
+        };
+        Ok(match outcome {
+            PullWait::Delivered => Pulled::Items(&self.batch),
+            PullWait::TimedOut => Pulled::TimedOut,
+            PullWait::Interrupted => Pulled::Interrupted,
+        })
+    }
+
+    /// A handle that wakes this canal's blocked pull from another thread.
+    pub fn interrupter(&self) -> Interrupter {
+        Interrupter(match &self.inner {
+            Inner::Cursor(c) => Waker::Cursor(Arc::clone(c.wake())),
+            Inner::Subscription(s) => Waker::Subscription(Arc::clone(s.buffer())),
+        })
+    }
+
+    fn cursor_mut(&mut self) -> Result<&mut Cursor, CanalError> {
+        match &mut self.inner {
+            Inner::Cursor(c) => Ok(c),
+            Inner::Subscription(_) => Err(CanalError::InvalidArgument(
+                "subscriptions have no ack, checkpoint or rewind",
+            )),
+        }
+    }
+
+    fn cursor_ref(&self) -> Option<&Cursor> {
+        match &self.inner {
+            Inner::Cursor(c) => Some(c),
+            Inner::Subscription(_) => None,
+        }
+    }
+
+    /// Cursor: marks everything up to `seq` as handled. `seq` must lie between the current
+    /// acknowledged position and the highest delivered sequence (acking the same position
+    /// again is a no-op), else `InvalidArgument`; subscriptions: `InvalidArgument`.
+    pub fn ack(&mut self, seq: u64) -> Result<(), CanalError> {
+        self.cursor_mut()?.ack(seq)
+    }
+
+    /// Cursor: persists the acknowledged position under the cursor's name (see the
+    /// `checkpoint` module for the file format; durable on return for on-disk stores, kept in
+    /// memory for the store's lifetime otherwise). `InvalidArgument` for unnamed cursors and
+    /// subscriptions; `Io` if writing failed (the previous checkpoint is intact).
+    pub fn checkpoint(&mut self) -> Result<(), CanalError> {
+        self.cursor_mut()?.checkpoint()
+    }
+
+    /// Cursor: moves the read position back to `acked + 1`, so the next pulls deliver every
+    /// unacknowledged event again. Subscriptions: `InvalidArgument`.
+    pub fn rewind(&mut self) -> Result<(), CanalError> {
+        self.cursor_mut()?.rewind();
+        Ok(())
+    }
+
+    /// Cursor: the acknowledged position (0 = nothing yet). `None` for subscriptions.
+    pub fn acked(&self) -> Option<u64> {
+        self.cursor_ref().map(Cursor::acked)
+    }
+
+    /// Cursor: the highest delivered sequence. `None` for subscriptions.
+    pub fn delivered(&self) -> Option<u64> {
+        self.cursor_ref().map(Cursor::delivered)
+    }
+
+    /// Cursor: the next sequence it will read. `None` for subscriptions.
+    pub fn position(&self) -> Option<u64> {
+        self.cursor_ref().map(Cursor::next)
+    }
+
+    /// Cursor: the last persisted (or loaded) checkpoint. `None` for subscriptions and unnamed
+    /// cursors.
+    pub fn checkpointed(&self) -> Option<u64> {
+        self.cursor_ref()
+            .filter(|c| c.name().is_some())
+            .map(Cursor::checkpointed)
+    }
+
+    /// Cursor: the checkpoint name, if opened with one.
+    pub fn name(&self) -> Option<&str> {
+        self.cursor_ref().and_then(Cursor::name)
+    }
+
+    /// Subscription: events dropped by the overflow policy so far. `None` for cursors.
+    pub fn dropped(&self) -> Option<u64> {
+        match &self.inner {
+            Inner::Subscription(s) => Some(s.buffer().dropped()),
+            Inner::Cursor(_) => None,
+        }
+    }
+}

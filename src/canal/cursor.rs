@@ -1,0 +1,334 @@
+//! The cursor: an ordered, at-least-once reader of the store's log with an explicit ack and
+//! optional named, durable checkpoints.
+//!
+//! Invariant: `acked <= delivered < next`, where `next` is the next sequence to read, every
+//! matching event below `next` and above `acked` was handed out, and nothing at or below `acked`
+//! is handed out again unless the cursor is reopened from an older checkpoint. Sequences are
+//! dense and stable, so "read from `acked + 1`" after a restart or a rollback redelivers exactly
+//! the unacknowledged events, in order.
+//!
+//! Waiting is an event count ([`Wake`]): a pull notes the count, checks the store, and parks
+//! only if the count did not move meanwhile. The store's commit listener and `interrupt` bump
+//! it, so no wake-up is lost and an idle cursor is a parked thread.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use crate::store::{ListenerId, Store, WaitOutcome};
+
+use super::checkpoint::NamedCheckpoint;
+use super::{CanalError, Delivery, Filter, Item};
+
+/// Where a new cursor starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// At sequence 1: every event of the store.
+    Begin,
+    /// After the head at open: only events committed later.
+    End,
+    /// At this sequence (inclusive, at least 1; it may be above the head).
+    At(u64),
+    /// After the named checkpoint (at BEGIN if the name has none yet). The name is what
+    /// [`Canal::checkpoint`](super::Canal::checkpoint) persists to.
+    Named(String),
+}
+
+/// How to open a cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorOptions {
+    /// Which events to deliver.
+    pub filter: Filter,
+    /// Where to start.
+    pub start: Start,
+}
+
+impl CursorOptions {
+    /// Every event, from `start`.
+    pub fn new(start: Start) -> CursorOptions {
+        CursorOptions {
+            filter: Filter::all(),
+            start,
+        }
+    }
+
+    /// Replaces the filter.
+    pub fn with_filter(mut self, filter: Filter) -> CursorOptions {
+        self.filter = filter;
+        self
+    }
+}
+
+#[derive(Default)]
+struct WakeState {
+    epoch: u64,
+    interrupted: bool,
+}
+
+/// An event count with an interrupt flag, shared by a cursor, its commit listener and its
+/// interrupters.
+#[derive(Default)]
+pub(crate) struct Wake {
+    state: Mutex<WakeState>,
+    cv: Condvar,
+}
+
+impl Wake {
+    fn lock(&self) -> MutexGuard<'_, WakeState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Something changed: wake the waiter so it re-checks.
+    pub(crate) fn bump(&self) {
+        self.lock().epoch += 1;
+        self.cv.notify_all();
+    }
+
+    pub(crate) fn interrupt(&self) {
+        let mut st = self.lock();
+        st.interrupted = true;
+        st.epoch += 1;
+        drop(st);
+        self.cv.notify_all();
+    }
+
+    /// The current epoch, or `None` (consuming the interrupt) if one is pending.
+    fn begin(&self) -> Option<u64> {
+        let mut st = self.lock();
+        if st.interrupted {
+            st.interrupted = false;
+            return None;
+        }
+        Some(st.epoch)
+    }
+
+    /// Parks until the epoch moves past `seen` or `deadline` passes. Returns false on timeout.
+    fn wait(&self, seen: u64, deadline: Option<Instant>) -> bool {
+        let mut st = self.lock();
+        while st.epoch == seen {
+            st = match deadline {
+                None => self.cv.wait(st).unwrap_or_else(PoisonError::into_inner),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    self.cv
+                        .wait_timeout(st, d - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+        true
+    }
+}
+
+/// How a cursor pull ended without an error.
+pub(crate) enum CursorPull {
+    Delivered,
+    TimedOut,
+    Interrupted,
+}
+
+pub(crate) struct Cursor {
+    /// Weak: a cursor never keeps its store alive. A dropped store reads as closed.
+    store: Weak<Store>,
+    listener: ListenerId,
+    wake: Arc<Wake>,
+    filter: Filter,
+    next: u64,
+    delivered: u64,
+    acked: u64,
+    named: Option<NamedCheckpoint>,
+    /// The last sequence persisted by `checkpoint` (or read at open).
+    checkpointed: u64,
+}
+
+impl Cursor {
+    pub(crate) fn open(store: &Arc<Store>, options: CursorOptions) -> Result<Cursor, CanalError> {
+        let (acked, named) = match options.start {
+            Start::Begin => (0, None),
+            Start::End => (store.head(), None),
+            Start::At(0) => {
+                return Err(CanalError::InvalidArgument(
+                    "a start sequence must be at least 1",
+                ))
+            }
+            Start::At(seq) => (seq - 1, None),
+            Start::Named(name) => {
+                let (held, seq) = NamedCheckpoint::claim(store, &name)?;
+                let seq = seq.unwrap_or(0);
+                let head = store.head();
+                if seq > head {
+                    return Err(CanalError::CheckpointAhead {
+                        name,
+                        checkpoint: seq,
+                        head,
+                    });
+                }
+                (seq, Some(held))
+            }
+        };
+        let wake = Arc::new(Wake::default());
+        let listener = {
+            let wake = Arc::clone(&wake);
+            store.on_commit(move |_| wake.bump())
+        };
+        Ok(Cursor {
+            store: Arc::downgrade(store),
+            listener,
+            wake,
+            filter: options.filter,
+            next: acked + 1,
+            delivered: acked,
+            acked,
+            checkpointed: acked,
+            named,
+        })
+    }
+
+    pub(crate) fn wake(&self) -> &Arc<Wake> {
+        &self.wake
+    }
+
+    /// Fills `out` (cleared first) with up to `max` matching events.
+    pub(crate) fn pull(
+        &mut self,
+        max: usize,
+        timeout: Option<Duration>,
+        out: &mut Vec<Item>,
+    ) -> Result<CursorPull, CanalError> {
+        out.clear();
+        if max == 0 {
+            return Err(CanalError::InvalidArgument("max must be at least 1"));
+        }
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        loop {
+            let Some(epoch) = self.wake.begin() else {
+                return Ok(CursorPull::Interrupted);
+            };
+            let outcome = {
+                // Never hold the store across a park: dropping the last reference here would
+                // close the store and call our listener, which takes the wake lock.
+                let Some(store) = self.store.upgrade() else {
+                    return Err(CanalError::Closed);
+                };
+                match store.wait_for_sequence(self.next - 1, Some(Duration::ZERO)) {
+                    WaitOutcome::Ready(_) => {
+                        self.scan(&store, max, out)?;
+                        if !out.is_empty() {
+                            return Ok(CursorPull::Delivered);
+                        }
+                        continue;
+                    }
+                    other => other,
+                }
+            };
+            match outcome {
+                WaitOutcome::Closed => return Err(CanalError::Closed),
+                _ => {
+                    if !self.wake.wait(epoch, deadline) {
+                        return Ok(CursorPull::TimedOut);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads from `next` until `out` holds `max` events or the head is reached (or, if nothing
+    /// matched yet, after one chunk, so an interrupt is seen during a long filtered scan).
+    fn scan(&mut self, store: &Store, max: usize, out: &mut Vec<Item>) -> Result<(), CanalError> {
+        loop {
+            let want = max - out.len();
+            let chunk = if self.filter.is_all() {
+                want.min(4096)
+            } else {
+                want.clamp(256, 4096)
+            };
+            let events =
+                store
+                    .read_from_sequence(self.next, chunk)
+                    .map_err(|e| CanalError::Io {
+                        context: "reading the store".into(),
+                        kind: std::io::ErrorKind::Other,
+                        message: e.to_string(),
+                    })?;
+            let got = events.len();
+            for e in events {
+                self.next = e.sequence + 1;
+                if self.filter.matches(&e) {
+                    self.delivered = e.sequence;
+                    out.push(Delivery::Event {
+                        sequence: e.sequence,
+                        value: e,
+                    });
+                    if out.len() == max {
+                        return Ok(());
+                    }
+                }
+            }
+            if got < chunk || out.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    pub(crate) fn ack(&mut self, seq: u64) -> Result<(), CanalError> {
+        if seq < self.acked {
+            return Err(CanalError::InvalidArgument(
+                "ack below the current acknowledged position",
+            ));
+        }
+        if seq > self.delivered {
+            return Err(CanalError::InvalidArgument(
+                "ack above the highest delivered sequence",
+            ));
+        }
+        self.acked = seq;
+        Ok(())
+    }
+
+    pub(crate) fn acked(&self) -> u64 {
+        self.acked
+    }
+
+    pub(crate) fn delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    pub(crate) fn next(&self) -> u64 {
+        self.next
+    }
+
+    pub(crate) fn rewind(&mut self) {
+        self.next = self.acked + 1;
+        self.delivered = self.acked;
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.named.as_ref().map(NamedCheckpoint::name)
+    }
+
+    pub(crate) fn checkpointed(&self) -> u64 {
+        self.checkpointed
+    }
+
+    pub(crate) fn checkpoint(&mut self) -> Result<(), CanalError> {
+        let Some(named) = &self.named else {
+            return Err(CanalError::InvalidArgument(
+                "only a cursor opened with a checkpoint name can checkpoint",
+            ));
+        };
+        named.save(self.acked)?;
+        self.checkpointed = self.acked;
+        Ok(())
+    }
+}
+
+impl Drop for Cursor {
+    fn drop(&mut self) {
+        if let Some(store) = self.store.upgrade() {
+            let _ = store.remove_listener(self.listener);
+        }
+    }
+}

@@ -1,0 +1,758 @@
+//! Canal behaviour against a real store: ordering under concurrent writers, lossless close,
+//! durable resume, worker lifecycle, and the refusals.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::checkpoint::{checkpoint_path, encode};
+use super::*;
+use crate::store::{AppendRequest, Config, Event, Store, SyncPolicy};
+
+const LONG: Option<Duration> = Some(Duration::from_secs(60));
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "transom-canal-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn memory_store() -> Arc<Store> {
+    Arc::new(Store::open(Config::in_memory()).unwrap())
+}
+
+fn disk_store(dir: &Path) -> Arc<Store> {
+    let mut config = Config::on_disk(dir);
+    config.sync = SyncPolicy::Never;
+    Arc::new(Store::open(config).unwrap())
+}
+
+fn append_n(store: &Store, n: u64) {
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(1000);
+        let batch = (0..k)
+            .map(|i| AppendRequest::new(format!("s{}", i % 8), (i % 4) as u16, vec![i as u8]))
+            .collect();
+        store.append_batch(batch).unwrap();
+        left -= k;
+    }
+}
+
+fn seqs(items: &[Item]) -> Vec<u64> {
+    items
+        .iter()
+        .map(|i| match i {
+            Delivery::Event { sequence, .. } => *sequence,
+            Delivery::Gap { .. } => panic!("a cursor delivered a gap"),
+        })
+        .collect()
+}
+
+/// Pulls until `Closed` or another error, returning every item and the final error.
+fn drain(canal: &mut Canal, max: usize) -> (Vec<Item>, CanalError) {
+    let mut all = Vec::new();
+    loop {
+        match canal.pull_batch(max, LONG) {
+            Ok(Pulled::Items(items)) => {
+                assert!(!items.is_empty() && items.len() <= max);
+                all.extend_from_slice(items);
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(e) => return (all, e),
+        }
+    }
+}
+
+fn pull_seqs(canal: &mut Canal, max: usize) -> Vec<u64> {
+    match canal.pull_batch(max, LONG).unwrap() {
+        Pulled::Items(items) => seqs(items),
+        other => panic!("expected items, got {other:?}"),
+    }
+}
+
+#[test]
+fn concurrent_writers_cursors_and_subscriptions_each_see_an_ordered_lossless_stream() {
+    const WRITERS: u64 = 4;
+    const PER_WRITER: u64 = 20_000;
+    let store = memory_store();
+    let filters = [
+        Filter::all(),
+        Filter::all().with_stream_prefix("s1").unwrap(),
+        Filter::all().with_kinds([1, 2]),
+        Filter::all()
+            .with_stream_prefix("s3")
+            .unwrap()
+            .with_kinds([0, 3]),
+    ];
+    let start = Arc::new(Barrier::new(WRITERS as usize + 1));
+    let subscriptions: Vec<_> = [(64, Overflow::DropOldest), (64, Overflow::DropNewest)]
+        .into_iter()
+        .map(|(cap, policy)| {
+            let mut canal =
+                Canal::subscription(&store, SubscriptionOptions::new(cap, policy)).unwrap();
+            thread::spawn(move || {
+                let (items, end) = drain(&mut canal, 256);
+                (items, end, canal.dropped().unwrap())
+            })
+        })
+        .collect();
+    let cursors: Vec<_> = filters
+        .iter()
+        .map(|f| {
+            let mut canal = Canal::cursor(
+                &store,
+                CursorOptions::new(Start::Begin).with_filter(f.clone()),
+            )
+            .unwrap();
+            thread::spawn(move || drain(&mut canal, 256))
+        })
+        .collect();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (store, start) = (Arc::clone(&store), Arc::clone(&start));
+            thread::spawn(move || {
+                start.wait();
+                for i in 0..PER_WRITER {
+                    let stream = format!("s{}/w{w}", (i + w) % 8);
+                    store
+                        .append(AppendRequest::new(stream, (i % 4) as u16, vec![w as u8]))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    start.wait();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let total = WRITERS * PER_WRITER;
+    assert_eq!(store.head(), total);
+    store.close().unwrap();
+    let all: Vec<Arc<Event>> = store.read_from_sequence(1, total as usize).unwrap();
+
+    for (filter, cursor) in filters.iter().zip(cursors) {
+        let (items, end) = cursor.join().unwrap();
+        assert_eq!(end, CanalError::Closed);
+        let expected: Vec<u64> = all
+            .iter()
+            .filter(|e| filter.matches(e))
+            .map(|e| e.sequence)
+            .collect();
+        assert!(!expected.is_empty());
+        assert_eq!(
+            seqs(&items),
+            expected,
+            "{filter:?}: exactly its events, in order"
+        );
+    }
+    for sub in subscriptions {
+        let (items, end, dropped) = sub.join().unwrap();
+        assert_eq!(end, CanalError::Closed);
+        let (mut last, mut events, mut gaps) = (0u64, 0u64, 0u64);
+        for item in &items {
+            match item {
+                Delivery::Event { sequence, value } => {
+                    assert!(*sequence > last, "ordered");
+                    assert_eq!(value.sequence, *sequence);
+                    last = *sequence;
+                    events += 1;
+                }
+                Delivery::Gap {
+                    from_seq,
+                    to_seq,
+                    count,
+                } => {
+                    assert!(*from_seq > last && to_seq >= from_seq, "ordered gap");
+                    assert!(*count <= to_seq - from_seq + 1);
+                    last = *to_seq;
+                    gaps += count;
+                }
+            }
+        }
+        assert_eq!(gaps, dropped, "drops equal the reported gaps");
+        assert_eq!(events + gaps, total, "every event delivered or reported");
+    }
+}
+
+#[test]
+fn closing_the_store_wakes_every_blocked_pull_after_everything_is_handed_out() {
+    let store = memory_store();
+    let mut canals = vec![
+        Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap(),
+        Canal::cursor(
+            &store,
+            CursorOptions::new(Start::Begin)
+                .with_filter(Filter::all().with_stream_prefix("s1").unwrap()),
+        )
+        .unwrap(),
+        Canal::subscription(&store, SubscriptionOptions::new(1000, Overflow::DropNewest)).unwrap(),
+        Canal::subscription(&store, SubscriptionOptions::new(1000, Overflow::Disconnect)).unwrap(),
+    ];
+    let expected = [100usize, 13, 100, 100];
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let pullers: Vec<_> = canals
+        .drain(..)
+        .map(|mut canal| {
+            let ready = ready_tx.clone();
+            thread::spawn(move || {
+                // Nothing is committed yet: this pull blocks until the close (or the events).
+                ready.send(()).unwrap();
+                drain(&mut canal, 7)
+            })
+        })
+        .collect();
+    for _ in 0..4 {
+        ready_rx.recv().unwrap();
+    }
+    append_n(&store, 100);
+    store.close().unwrap();
+    for (p, n) in pullers.into_iter().zip(expected) {
+        let (items, end) = p.join().unwrap();
+        assert_eq!(end, CanalError::Closed);
+        assert_eq!(items.len(), n, "nothing lost at close");
+    }
+}
+
+#[test]
+fn pull_after_close_drains_then_keeps_reporting_closed() {
+    let store = memory_store();
+    let mut sub =
+        Canal::subscription(&store, SubscriptionOptions::new(10, Overflow::DropOldest)).unwrap();
+    append_n(&store, 3);
+    store.close().unwrap();
+    let mut cursor = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
+    assert_eq!(pull_seqs(&mut cursor, 10), vec![1, 2, 3]);
+    assert_eq!(pull_seqs(&mut sub, 10), vec![1, 2, 3]);
+    for canal in [&mut cursor, &mut sub] {
+        assert_eq!(canal.pull_batch(10, LONG), Err(CanalError::Closed));
+        assert_eq!(canal.pull_batch(10, None), Err(CanalError::Closed));
+    }
+    // Opened on a closed store: closed at once (after what the cursor can still read).
+    let mut late_sub =
+        Canal::subscription(&store, SubscriptionOptions::new(10, Overflow::DropOldest)).unwrap();
+    assert_eq!(late_sub.pull_batch(10, None), Err(CanalError::Closed));
+    let mut late_cursor = Canal::cursor(&store, CursorOptions::new(Start::End)).unwrap();
+    assert_eq!(late_cursor.pull_batch(10, None), Err(CanalError::Closed));
+}
+
+#[test]
+fn canals_hold_the_store_weakly_and_a_dropped_store_reads_as_closed() {
+    let store = memory_store();
+    append_n(&store, 2);
+    let mut cursor = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
+    let mut sub =
+        Canal::subscription(&store, SubscriptionOptions::new(4, Overflow::DropOldest)).unwrap();
+    assert_eq!(Arc::strong_count(&store), 1);
+    let blocked = thread::spawn(move || {
+        let r = sub.pull_batch(4, None).map(|p| format!("{p:?}"));
+        (r, sub)
+    });
+    drop(store); // closes it: the blocked subscription pull wakes with Closed
+    let (r, _sub) = blocked.join().unwrap();
+    assert_eq!(r, Err(CanalError::Closed));
+    assert_eq!(cursor.pull_batch(4, None), Err(CanalError::Closed));
+}
+
+#[test]
+fn pull_times_out_and_wakes_on_a_commit() {
+    let store = memory_store();
+    let mut cursor = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
+    let t = Instant::now();
+    assert_eq!(
+        cursor.pull_batch(4, Some(Duration::from_millis(30))),
+        Ok(Pulled::TimedOut)
+    );
+    assert!(t.elapsed() >= Duration::from_millis(30));
+    assert_eq!(
+        cursor.pull_batch(4, Some(Duration::ZERO)),
+        Ok(Pulled::TimedOut)
+    );
+    let (tx, rx) = mpsc::channel();
+    let puller = thread::spawn(move || {
+        tx.send(()).unwrap();
+        let got = pull_seqs(&mut cursor, 4);
+        (got, cursor)
+    });
+    rx.recv().unwrap();
+    append_n(&store, 1);
+    assert_eq!(puller.join().unwrap().0, vec![1]);
+}
+
+#[test]
+fn a_pull_returns_what_is_ready_up_to_max() {
+    let store = memory_store();
+    append_n(&store, 10);
+    let mut cursor = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
+    assert_eq!(pull_seqs(&mut cursor, 4), vec![1, 2, 3, 4]);
+    assert_eq!(pull_seqs(&mut cursor, 100), (5..=10).collect::<Vec<_>>());
+}
+
+#[test]
+fn cursor_starts_at_begin_end_or_a_sequence() {
+    let store = memory_store();
+    append_n(&store, 5);
+    let mut end = Canal::cursor(&store, CursorOptions::new(Start::End)).unwrap();
+    let mut at = Canal::cursor(&store, CursorOptions::new(Start::At(4))).unwrap();
+    let mut ahead = Canal::cursor(&store, CursorOptions::new(Start::At(7))).unwrap();
+    assert_eq!(end.acked(), Some(5));
+    assert_eq!(pull_seqs(&mut at, 10), vec![4, 5]);
+    assert_eq!(at.acked(), Some(3));
+    append_n(&store, 3);
+    assert_eq!(pull_seqs(&mut end, 10), vec![6, 7, 8]);
+    assert_eq!(pull_seqs(&mut ahead, 10), vec![7, 8]);
+    assert_eq!(
+        Canal::cursor(&store, CursorOptions::new(Start::At(0))).err(),
+        Some(CanalError::InvalidArgument(
+            "a start sequence must be at least 1"
+        ))
+    );
+}
+
+#[test]
+fn ack_must_lie_between_the_acked_and_the_delivered_position() {
+    let store = memory_store();
+    append_n(&store, 10);
+    let mut cursor = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
+    assert!(matches!(cursor.ack(1), Err(CanalError::InvalidArgument(_))));
+    assert_eq!(pull_seqs(&mut cursor, 5), vec![1, 2, 3, 4, 5]);
+    assert!(matches!(cursor.ack(6), Err(CanalError::InvalidArgument(_))));
+    cursor.ack(3).unwrap();
+    cursor.ack(3).unwrap();
+    assert!(matches!(cursor.ack(2), Err(CanalError::InvalidArgument(_))));
+    cursor.ack(5).unwrap();
+    assert_eq!(cursor.acked(), Some(5));
+    // Rewind re-delivers from the acked position, and forgets the undelivered range.
+    assert_eq!(pull_seqs(&mut cursor, 2), vec![6, 7]);
+    cursor.rewind().unwrap();
+    assert!(matches!(cursor.ack(6), Err(CanalError::InvalidArgument(_))));
+    assert_eq!(pull_seqs(&mut cursor, 2), vec![6, 7]);
+}
+
+#[test]
+fn subscriptions_refuse_cursor_operations() {
+    let store = memory_store();
+    let mut sub =
+        Canal::subscription(&store, SubscriptionOptions::new(4, Overflow::DropOldest)).unwrap();
+    assert!(matches!(sub.ack(0), Err(CanalError::InvalidArgument(_))));
+    assert!(matches!(
+        sub.checkpoint(),
+        Err(CanalError::InvalidArgument(_))
+    ));
+    assert!(matches!(sub.rewind(), Err(CanalError::InvalidArgument(_))));
+    assert_eq!((sub.acked(), sub.dropped()), (None, Some(0)));
+    assert!(
+        Canal::subscription(&store, SubscriptionOptions::new(0, Overflow::DropOldest)).is_err()
+    );
+    let mut unnamed = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
+    assert!(matches!(
+        unnamed.checkpoint(),
+        Err(CanalError::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn max_zero_is_an_invalid_argument() {
+    let store = memory_store();
+    append_n(&store, 1);
+    let mut cursor = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
+    let mut sub =
+        Canal::subscription(&store, SubscriptionOptions::new(4, Overflow::DropOldest)).unwrap();
+    for canal in [&mut cursor, &mut sub] {
+        assert!(matches!(
+            canal.pull_batch(0, LONG),
+            Err(CanalError::InvalidArgument(_))
+        ));
+    }
+    let options = WorkerOptions {
+        max_batch: 0,
+        ..WorkerOptions::default()
+    };
+    assert!(matches!(
+        spawn_worker(cursor, options, |_| WorkerAction::Continue),
+        Err(CanalError::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn bad_or_busy_checkpoint_names_are_refused() {
+    let store = memory_store();
+    for bad in ["", "a/b", "..", "sp ace", &"n".repeat(256)] {
+        assert!(
+            matches!(
+                Canal::cursor(&store, CursorOptions::new(Start::Named(bad.into()))),
+                Err(CanalError::InvalidArgument(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    let held = Canal::cursor(&store, CursorOptions::new(Start::Named("p-1.x_y".into()))).unwrap();
+    assert_eq!(held.name(), Some("p-1.x_y"));
+    assert_eq!(
+        Canal::cursor(&store, CursorOptions::new(Start::Named("p-1.x_y".into()))).err(),
+        Some(CanalError::NameInUse("p-1.x_y".into()))
+    );
+    // Another store has its own names.
+    let other = memory_store();
+    Canal::cursor(&other, CursorOptions::new(Start::Named("p-1.x_y".into()))).unwrap();
+    drop(held);
+    Canal::cursor(&store, CursorOptions::new(Start::Named("p-1.x_y".into()))).unwrap();
+}
+
+#[test]
+fn in_memory_checkpoints_last_for_the_store_and_resume_after_the_acked_position() {
+    let store = memory_store();
+    append_n(&store, 10);
+    let named = || CursorOptions::new(Start::Named("proj".into()));
+    let mut c = Canal::cursor(&store, named()).unwrap();
+    assert_eq!(c.checkpointed(), Some(0));
+    assert_eq!(pull_seqs(&mut c, 6), (1..=6).collect::<Vec<_>>());
+    c.ack(4).unwrap();
+    c.checkpoint().unwrap();
+    drop(c);
+    let mut c = Canal::cursor(&store, named()).unwrap();
+    assert_eq!((c.acked(), c.checkpointed()), (Some(4), Some(4)));
+    assert_eq!(pull_seqs(&mut c, 100), (5..=10).collect::<Vec<_>>());
+    drop(c);
+    // A fresh store knows nothing of it.
+    let fresh = memory_store();
+    assert_eq!(Canal::cursor(&fresh, named()).unwrap().acked(), Some(0));
+}
+
+#[test]
+fn durable_cursor_resumes_at_the_first_unacked_event_after_reopening_the_store() {
+    let dir = TempDir::new("durable");
+    let store = disk_store(dir.path());
+    append_n(&store, 10_000);
+    let named = || CursorOptions::new(Start::Named("projection".into()));
+    let mut cursor = Canal::cursor(&store, named()).unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 6_000 {
+        seen.extend(pull_seqs(&mut cursor, 256));
+    }
+    assert_eq!(seen, (1..=seen.len() as u64).collect::<Vec<_>>());
+    cursor.ack(5_000).unwrap();
+    cursor.checkpoint().unwrap();
+    assert!(checkpoint_path(dir.path(), "projection").is_file());
+    store.close().unwrap();
+    drop(cursor);
+    drop(store);
+
+    let store = disk_store(dir.path());
+    assert_eq!(store.head(), 10_000);
+    let mut cursor = Canal::cursor(&store, named()).unwrap();
+    assert_eq!(cursor.acked(), Some(5_000));
+    let mut rest = Vec::new();
+    while rest.len() < 5_000 {
+        rest.extend(pull_seqs(&mut cursor, 256));
+    }
+    assert_eq!(rest, (5_001..=10_000).collect::<Vec<_>>());
+}
+
+#[test]
+fn truncated_or_garbage_checkpoint_files_are_corrupt_never_a_silent_begin() {
+    let dir = TempDir::new("corrupt");
+    let store = disk_store(dir.path());
+    append_n(&store, 20);
+    let named = || CursorOptions::new(Start::Named("c".into()));
+    let mut cursor = Canal::cursor(&store, named()).unwrap();
+    pull_seqs(&mut cursor, 10);
+    cursor.ack(10).unwrap();
+    cursor.checkpoint().unwrap();
+    drop(cursor);
+    let path = checkpoint_path(dir.path(), "c");
+    let good = std::fs::read(&path).unwrap();
+    for bad in [
+        good[..good.len() - 1].to_vec(),
+        Vec::new(),
+        b"garbage garbage garb".to_vec(),
+    ] {
+        std::fs::write(&path, &bad).unwrap();
+        match Canal::cursor(&store, named()) {
+            Err(CanalError::Corrupt { file, .. }) => assert_eq!(file, path),
+            other => panic!("expected Corrupt for {bad:?}, got {other:?}"),
+        }
+    }
+    // The failed opens released the name; a repaired file resumes.
+    std::fs::write(&path, &good).unwrap();
+    assert_eq!(Canal::cursor(&store, named()).unwrap().acked(), Some(10));
+}
+
+#[test]
+fn a_checkpoint_above_the_head_is_refused() {
+    let dir = TempDir::new("ahead");
+    let store = disk_store(dir.path());
+    append_n(&store, 3);
+    std::fs::create_dir_all(dir.path().join(checkpoint::CHECKPOINT_DIR)).unwrap();
+    std::fs::write(checkpoint_path(dir.path(), "lost"), encode(9)).unwrap();
+    assert_eq!(
+        Canal::cursor(&store, CursorOptions::new(Start::Named("lost".into()))).err(),
+        Some(CanalError::CheckpointAhead {
+            name: "lost".into(),
+            checkpoint: 9,
+            head: 3
+        })
+    );
+}
+
+#[test]
+fn worker_stop_wakes_a_blocked_pull() {
+    for kind in [CanalKind::Cursor, CanalKind::Subscription] {
+        let store = memory_store();
+        let canal = match kind {
+            CanalKind::Cursor => Canal::cursor(&store, CursorOptions::new(Start::Begin)),
+            CanalKind::Subscription => {
+                Canal::subscription(&store, SubscriptionOptions::new(4, Overflow::DropOldest))
+            }
+        }
+        .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let worker = spawn_worker(canal, WorkerOptions::default(), move |items| {
+            tx.send(items.len()).unwrap();
+            WorkerAction::Continue
+        })
+        .unwrap();
+        append_n(&store, 1);
+        // The first batch was handled; the worker is now (or soon) blocked in an empty pull.
+        assert_eq!(rx.recv().unwrap(), 1);
+        assert_eq!(worker.stop_and_join(LONG), Ok(Ok(WorkerExit::Stopped)));
+        assert!(worker.is_finished());
+        assert_eq!(
+            worker.join(Some(Duration::ZERO)),
+            Ok(Ok(WorkerExit::Stopped))
+        );
+        assert!(worker.take_canal().is_some());
+        assert!(worker.take_canal().is_none());
+    }
+}
+
+#[test]
+fn join_times_out_while_the_worker_runs_and_refuses_a_self_join() {
+    let store = memory_store();
+    let cursor = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
+    let slot: Arc<std::sync::Mutex<Option<Arc<Worker>>>> = Arc::default();
+    let (tx, rx) = mpsc::channel();
+    let worker = {
+        let slot = Arc::clone(&slot);
+        Arc::new(
+            spawn_worker(cursor, WorkerOptions::default(), move |_| {
+                let w = slot.lock().unwrap().clone().unwrap();
+                tx.send(w.join(None)).unwrap();
+                w.stop();
+                WorkerAction::Continue
+            })
+            .unwrap(),
+        )
+    };
+    *slot.lock().unwrap() = Some(Arc::clone(&worker));
+    assert_eq!(
+        worker.join(Some(Duration::from_millis(10))),
+        Err(JoinError::Timeout)
+    );
+    append_n(&store, 1);
+    assert_eq!(rx.recv().unwrap(), Err(JoinError::FromWorkerThread));
+    assert_eq!(worker.join(LONG), Ok(Ok(WorkerExit::Stopped)));
+    slot.lock().unwrap().take();
+}
+
+#[test]
+fn join_returns_the_callback_panic_and_the_batch_stays_unacked() {
+    let store = memory_store();
+    append_n(&store, 5);
+    let cursor = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
+    let worker = spawn_worker(cursor, WorkerOptions::default(), |_| {
+        panic!("callback exploded")
+    })
+    .unwrap();
+    assert_eq!(
+        worker.join(LONG),
+        Ok(Err(WorkerError::Panic {
+            message: "callback exploded".into()
+        }))
+    );
+    let mut canal = worker.take_canal().unwrap();
+    assert_eq!((canal.acked(), canal.position()), (Some(0), Some(1)));
+    assert_eq!(pull_seqs(&mut canal, 10), vec![1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn stop_and_rollback_redelivers_its_batch_to_the_next_reader() {
+    let store = memory_store();
+    append_n(&store, 30);
+    let named = || CursorOptions::new(Start::Named("w".into()));
+    let cursor = Canal::cursor(&store, named()).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let mut calls = 0;
+    let options = WorkerOptions {
+        max_batch: 10,
+        ..WorkerOptions::default()
+    };
+    let worker = spawn_worker(cursor, options, move |items| {
+        tx.send(seqs(items)).unwrap();
+        calls += 1;
+        if calls == 1 {
+            WorkerAction::Continue
+        } else {
+            WorkerAction::StopAndRollback
+        }
+    })
+    .unwrap();
+    assert_eq!(worker.join(LONG), Ok(Ok(WorkerExit::CallbackStopped)));
+    assert_eq!(rx.recv().unwrap(), (1..=10).collect::<Vec<_>>());
+    assert_eq!(rx.recv().unwrap(), (11..=20).collect::<Vec<_>>());
+    // Checkpointed at exit with the acked position; the rolled-back batch comes again.
+    drop(worker);
+    let mut again = Canal::cursor(&store, named()).unwrap();
+    assert_eq!(again.acked(), Some(10));
+    assert_eq!(pull_seqs(&mut again, 10), (11..=20).collect::<Vec<_>>());
+}
+
+#[test]
+fn stop_from_the_callback_acks_its_batch() {
+    let store = memory_store();
+    append_n(&store, 30);
+    let cursor = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
+    let options = WorkerOptions {
+        max_batch: 8,
+        ..WorkerOptions::default()
+    };
+    let worker = spawn_worker(cursor, options, |_| WorkerAction::Stop).unwrap();
+    assert_eq!(worker.join(LONG), Ok(Ok(WorkerExit::CallbackStopped)));
+    let canal = worker.take_canal().unwrap();
+    assert_eq!(canal.acked(), Some(8));
+}
+
+#[test]
+fn closing_the_store_ends_workers_after_everything_was_delivered() {
+    let dir = TempDir::new("worker-close");
+    let store = disk_store(dir.path());
+    let cursor = Canal::cursor(&store, CursorOptions::new(Start::Named("wc".into()))).unwrap();
+    let sub = Canal::subscription(
+        &store,
+        SubscriptionOptions::new(100_000, Overflow::DropNewest),
+    )
+    .unwrap();
+    let options = WorkerOptions {
+        max_batch: 64,
+        checkpoint_every: 3,
+        ..WorkerOptions::default()
+    };
+    let counted = |total: Arc<AtomicU64>| {
+        move |items: &[Item]| {
+            total.fetch_add(items.len() as u64, Ordering::SeqCst);
+            WorkerAction::Continue
+        }
+    };
+    let (n_cursor, n_sub) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let w_cursor = spawn_worker(cursor, options, counted(Arc::clone(&n_cursor))).unwrap();
+    let w_sub = spawn_worker(sub, WorkerOptions::default(), counted(Arc::clone(&n_sub))).unwrap();
+    append_n(&store, 5_000);
+    store.close().unwrap();
+    assert_eq!(w_cursor.join(LONG), Ok(Ok(WorkerExit::Closed)));
+    assert_eq!(w_sub.join(LONG), Ok(Ok(WorkerExit::Closed)));
+    assert_eq!(n_cursor.load(Ordering::SeqCst), 5_000);
+    assert_eq!(n_sub.load(Ordering::SeqCst), 5_000);
+    // The worker checkpointed everything at exit, after the store closed.
+    drop(w_cursor);
+    drop(store);
+    let store = disk_store(dir.path());
+    let c = Canal::cursor(&store, CursorOptions::new(Start::Named("wc".into()))).unwrap();
+    assert_eq!(c.acked(), Some(5_000));
+}
+
+#[test]
+fn a_disconnected_subscription_ends_its_worker_with_the_error() {
+    let store = memory_store();
+    let sub =
+        Canal::subscription(&store, SubscriptionOptions::new(2, Overflow::Disconnect)).unwrap();
+    // Overflow before the worker pulls anything: 3 events into a buffer of 2.
+    append_n(&store, 3);
+    let (tx, rx) = mpsc::channel();
+    let worker = spawn_worker(sub, WorkerOptions::default(), move |items| {
+        tx.send(items.len()).unwrap();
+        WorkerAction::Continue
+    })
+    .unwrap();
+    assert_eq!(
+        worker.join(LONG),
+        Ok(Err(WorkerError::Canal(CanalError::Disconnected)))
+    );
+    assert_eq!(rx.iter().sum::<usize>(), 2, "buffered items first");
+}
+
+#[test]
+fn checkpoint_every_needs_a_named_cursor() {
+    let store = memory_store();
+    let cursor = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
+    let options = WorkerOptions {
+        checkpoint_every: 1,
+        ..WorkerOptions::default()
+    };
+    assert!(matches!(
+        spawn_worker(cursor, options, |_| WorkerAction::Continue),
+        Err(CanalError::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn dropping_the_store_ends_a_cursor_worker_and_unread_events_come_again_from_the_checkpoint() {
+    let dir = TempDir::new("worker-drop");
+    let store = disk_store(dir.path());
+    append_n(&store, 100);
+    let named = || CursorOptions::new(Start::Named("wd".into()));
+    let cursor = Canal::cursor(&store, named()).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let options = WorkerOptions {
+        max_batch: 10,
+        ..WorkerOptions::default()
+    };
+    let worker = spawn_worker(cursor, options, move |items| {
+        tx.send(seqs(items)).unwrap();
+        // Hold the first batch until the store is gone.
+        let _ = go_rx.recv();
+        WorkerAction::Continue
+    })
+    .unwrap();
+    assert_eq!(rx.recv().unwrap(), (1..=10).collect::<Vec<_>>());
+    assert_eq!(
+        Arc::strong_count(&store),
+        1,
+        "the worker holds no store reference"
+    );
+    drop(store);
+    drop(go_tx);
+    assert_eq!(worker.join(LONG), Ok(Ok(WorkerExit::Closed)));
+    drop(worker);
+    let store = disk_store(dir.path());
+    let mut again = Canal::cursor(&store, named()).unwrap();
+    assert_eq!(
+        again.acked(),
+        Some(10),
+        "the handled batch was acked and checkpointed"
+    );
+    assert_eq!(pull_seqs(&mut again, 5), vec![11, 12, 13, 14, 15]);
+}

@@ -1,0 +1,348 @@
+//! Workers: a thread that pulls batches from a canal and hands them to a callback.
+//!
+//! Invariant: a cursor worker acknowledges a batch only after its callback returned
+//! `Continue` or `Stop` for it, so every event the callback did not confirm (a
+//! `StopAndRollback`, a panic, a stop between pull and callback) is delivered again by the
+//! next reader of the checkpoint. The worker waits only inside `pull_batch`, which `stop`
+//! interrupts; it never holds the store (canals hold it weakly).
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use super::{Canal, CanalError, CanalKind, Delivery, Interrupter, Item, Pulled};
+
+/// What the batch callback tells the worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerAction {
+    /// The batch is handled: ack it (cursors) and pull the next one.
+    Continue,
+    /// The batch is handled: ack it (cursors) and stop.
+    Stop,
+    /// The batch is not handled: don't ack it, rewind the cursor to the acknowledged position
+    /// and stop (subscriptions just stop: their items cannot be re-delivered).
+    StopAndRollback,
+}
+
+/// How to run a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerOptions {
+    /// Largest batch handed to the callback (at least 1). Default 256.
+    pub max_batch: usize,
+    /// Named cursors: checkpoint after every n-th acknowledged batch (0 = never during the
+    /// run). Default 0. Must be 0 for unnamed cursors and subscriptions.
+    pub checkpoint_every: u32,
+    /// Named cursors: checkpoint when the worker ends, if anything was acknowledged since the
+    /// last checkpoint. Default true; ignored for unnamed cursors and subscriptions.
+    pub checkpoint_on_exit: bool,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            max_batch: 256,
+            checkpoint_every: 0,
+            checkpoint_on_exit: true,
+        }
+    }
+}
+
+/// Why a worker ended normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerExit {
+    /// [`Worker::stop`] was called.
+    Stopped,
+    /// The callback returned `Stop` or `StopAndRollback`.
+    CallbackStopped,
+    /// The canal closed (its store closed or was dropped) after everything was delivered.
+    Closed,
+}
+
+/// Why a worker ended abnormally.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum WorkerError {
+    /// The callback panicked; its batch was not acknowledged (cursors rewind to the acked
+    /// position).
+    #[error("the worker callback panicked: {message}")]
+    Panic {
+        /// The panic message (`"<non-string panic payload>"` if it was not a string).
+        message: String,
+    },
+    /// A checkpoint (periodic or at exit) failed; the worker stopped at once.
+    #[error("checkpoint failed: {0}")]
+    Checkpoint(CanalError),
+    /// Pulling failed for a reason other than a close (e.g. a DISCONNECT subscription
+    /// overflowed: `Canal(Disconnected)`).
+    #[error("pull failed: {0}")]
+    Canal(CanalError),
+}
+
+/// How a worker ended.
+pub type WorkerResult = Result<WorkerExit, WorkerError>;
+
+/// Why [`Worker::join`] returned without the worker's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum JoinError {
+    /// The worker is still running after the timeout.
+    #[error("the worker did not finish in time")]
+    Timeout,
+    /// `join` was called from the worker's own thread (its callback), which would wait for
+    /// itself forever. Call `stop` there instead and join from another thread.
+    #[error("join called from the worker's own callback")]
+    FromWorkerThread,
+}
+
+struct Shared {
+    stop: AtomicBool,
+    interrupter: Interrupter,
+    done: Mutex<Option<(WorkerResult, Option<Canal>)>>,
+    finished: Condvar,
+}
+
+impl Shared {
+    fn done(&self) -> MutexGuard<'_, Option<(WorkerResult, Option<Canal>)>> {
+        self.done.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A running (or finished) worker. `Send + Sync`: stop and join from any thread.
+///
+/// Dropping the handle stops the worker without waiting; the thread ends after its current
+/// callback returns and then drops the canal.
+pub struct Worker {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    thread_id: ThreadId,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a thread that pulls batches of up to `options.max_batch` items from `canal` and calls
+/// `callback` with each. See [`WorkerAction`] for what the answer does, [`Worker::join`] for
+/// how the worker ends. Errors (nothing started, the canal is dropped): `InvalidArgument` for
+/// `max_batch == 0` or a `checkpoint_every` on a canal that cannot checkpoint; `Io` if the OS
+/// refused a thread.
+pub fn spawn_worker<F>(
+    canal: Canal,
+    options: WorkerOptions,
+    callback: F,
+) -> Result<Worker, CanalError>
+where
+    F: FnMut(&[Item]) -> WorkerAction + Send + 'static,
+{
+    if options.max_batch == 0 {
+        return Err(CanalError::InvalidArgument("max_batch must be at least 1"));
+    }
+    if options.checkpoint_every > 0 && canal.name().is_none() {
+        return Err(CanalError::InvalidArgument(
+            "checkpoint_every needs a cursor opened with a checkpoint name",
+        ));
+    }
+    let shared = Arc::new(Shared {
+        stop: AtomicBool::new(false),
+        interrupter: canal.interrupter(),
+        done: Mutex::new(None),
+        finished: Condvar::new(),
+    });
+    let thread = {
+        let shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("transom-worker".into())
+            .spawn(move || {
+                let mut canal = canal;
+                // `run` catches callback panics itself; this only guards the worker's own code,
+                // so that `join` never waits for a result that will not come.
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    run(&mut canal, &options, callback, &shared.stop)
+                }))
+                .unwrap_or_else(|payload| {
+                    Err(WorkerError::Panic {
+                        message: panic_message(&*payload),
+                    })
+                });
+                *shared.done() = Some((result, Some(canal)));
+                shared.finished.notify_all();
+            })
+            .map_err(|e| CanalError::io("spawning the worker thread", e))?
+    };
+    Ok(Worker {
+        shared,
+        thread_id: thread.thread().id(),
+        thread: Mutex::new(Some(thread)),
+    })
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
+}
+
+fn run<F>(
+    canal: &mut Canal,
+    options: &WorkerOptions,
+    mut callback: F,
+    stop: &AtomicBool,
+) -> WorkerResult
+where
+    F: FnMut(&[Item]) -> WorkerAction,
+{
+    let named = canal.name().is_some();
+    let is_cursor = canal.kind() == CanalKind::Cursor;
+    let mut since_checkpoint = 0u32;
+    let result = loop {
+        if stop.load(Ordering::SeqCst) {
+            break Ok(WorkerExit::Stopped);
+        }
+        let items = match canal.pull_batch(options.max_batch, None) {
+            Ok(Pulled::Items(items)) => items,
+            Ok(Pulled::TimedOut | Pulled::Interrupted) => continue,
+            Err(CanalError::Closed) => break Ok(WorkerExit::Closed),
+            Err(e) => break Err(WorkerError::Canal(e)),
+        };
+        // Cursors deliver only events; the last one is the batch's ack point.
+        let last = items.iter().rev().find_map(|i| match i {
+            Delivery::Event { sequence, .. } => Some(*sequence),
+            Delivery::Gap { .. } => None,
+        });
+        let action = match catch_unwind(AssertUnwindSafe(|| callback(items))) {
+            Ok(a) => a,
+            Err(payload) => {
+                if is_cursor {
+                    let _ = canal.rewind();
+                }
+                break Err(WorkerError::Panic {
+                    message: panic_message(&*payload),
+                });
+            }
+        };
+        if action == WorkerAction::StopAndRollback {
+            if is_cursor {
+                let _ = canal.rewind();
+            }
+            break Ok(WorkerExit::CallbackStopped);
+        }
+        if is_cursor {
+            if let Some(seq) = last {
+                canal
+                    .ack(seq)
+                    .expect("the last sequence of the batch just delivered is ackable");
+            }
+        }
+        if action == WorkerAction::Stop {
+            break Ok(WorkerExit::CallbackStopped);
+        }
+        since_checkpoint += 1;
+        if options.checkpoint_every > 0 && since_checkpoint >= options.checkpoint_every {
+            since_checkpoint = 0;
+            if let Err(e) = canal.checkpoint() {
+                return Err(WorkerError::Checkpoint(e));
+            }
+        }
+    };
+    if named && options.checkpoint_on_exit && canal.acked() > canal.checkpointed() {
+        if let Err(e) = canal.checkpoint() {
+            // An earlier error stays the terminal one: it is the cause.
+            return result.and(Err(WorkerError::Checkpoint(e)));
+        }
+    }
+    result
+}
+
+impl Worker {
+    /// Asks the worker to stop and wakes its blocked pull. Non-blocking; callable from any
+    /// thread, including the worker's own callback. The current callback is not interrupted:
+    /// the worker stops after it returns (acking its batch if it said `Continue`).
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.interrupter.interrupt();
+    }
+
+    /// Whether the worker has ended.
+    pub fn is_finished(&self) -> bool {
+        self.shared.done().is_some()
+    }
+
+    /// Waits up to `timeout` (`None` = no limit) for the worker to end and returns how it
+    /// ended; once it has, every call returns the same result at once.
+    ///
+    /// `Ok(WorkerExit::…)` for a normal end (`stop`, the callback said stop, or the store
+    /// closed and everything was delivered); `Err(WorkerError::…)` for a callback panic, a
+    /// failed checkpoint, or a failed pull. `Err(JoinError::Timeout)` leaves the worker
+    /// running; `Err(JoinError::FromWorkerThread)` if called from the callback.
+    pub fn join(&self, timeout: Option<Duration>) -> Result<WorkerResult, JoinError> {
+        if std::thread::current().id() == self.thread_id {
+            return Err(JoinError::FromWorkerThread);
+        }
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut done = self.shared.done();
+        let result = loop {
+            if let Some((result, _)) = &*done {
+                break result.clone();
+            }
+            done = match deadline {
+                None => self
+                    .shared
+                    .finished
+                    .wait(done)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Err(JoinError::Timeout);
+                    }
+                    self.shared
+                        .finished
+                        .wait_timeout(done, d - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+        };
+        drop(done);
+        // The thread has published its result and is returning: reap it.
+        let handle = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        Ok(result)
+    }
+
+    /// [`Worker::stop`] then [`Worker::join`].
+    pub fn stop_and_join(&self, timeout: Option<Duration>) -> Result<WorkerResult, JoinError> {
+        self.stop();
+        self.join(timeout)
+    }
+
+    /// After the worker ended: its canal, positioned after the last acknowledged batch
+    /// (cursors) — for example to pull by hand or reuse the checkpoint name. `None` while the
+    /// worker runs, or if already taken. Dropping the [`Worker`] drops an untaken canal.
+    pub fn take_canal(&self) -> Option<Canal> {
+        self.shared.done().as_mut().and_then(|(_, c)| c.take())
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
