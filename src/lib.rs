@@ -10,8 +10,10 @@
 //!   segments, directory lock, crash recovery, group commit), with stable dense sequences,
 //!   streams with expected versions, idempotency keys, gates and a causal graph.
 //! - [`conversation`]: supervised conversations (in progress: W3C trace context).
-//! - [`canal`]: consumers that pull batches of store events across threads (in progress: the
-//!   subscription buffer with overflow policies, in-band gaps and lossless close).
+//! - [`canal`]: consumers that pull batches of store events across threads: ordered,
+//!   at-least-once cursors with ack and durable named checkpoints, live subscriptions with a
+//!   bounded buffer, overflow policies and in-band gaps, lossless close, and worker threads
+//!   with batch callbacks.
 //!
 //! The Rust API of each subsystem is complete on its own; [`ffi`] is the C ABI over it and holds
 //! no logic beyond conversion, argument checks and ownership.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::store::{Event, Store};
 
-use super::cursor::{Cursor, CursorOptions, CursorPull, Wake};
+use super::cursor::{Cursor, CursorOptions, Wake};
 use super::live::PullWait;
 use super::subscription::{EventBuffer, Subscription, SubscriptionOptions};
 use super::{CanalError, Delivery};
@@ -45,8 +45,9 @@ enum Inner {
 
 /// A consumer of a store's events: a cursor or a subscription.
 ///
-/// `Send`, not `Sync`: one thread uses a canal at a time (pulls take `&mut self`); many canals
-/// on one store run in parallel with each other and with the writers. A canal holds its store
+/// `Send + Sync`, and pulls take `&mut self`: one thread pulls from a canal at a time (move it
+/// between threads freely); many canals on one store run in parallel with each other and with
+/// the writers. A canal holds its store
 /// weakly: it never keeps the store alive, and a dropped store reads as closed.
 pub struct Canal {
     inner: Inner,
@@ -129,11 +130,7 @@ impl Canal {
         timeout: Option<Duration>,
     ) -> Result<Pulled<'_>, CanalError> {
         let outcome = match &mut self.inner {
-            Inner::Cursor(c) => match c.pull(max, timeout, &mut self.batch)? {
-                CursorPull::Delivered => PullWait::Delivered,
-                CursorPull::TimedOut => PullWait::TimedOut,
-                CursorPull::Interrupted => PullWait::Interrupted,
-            },
+            Inner::Cursor(c) => c.pull(max, timeout, &mut self.batch)?,
             Inner::Subscription(s) => {
                 let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
                 s.buffer().pull_until(max, deadline, &mut self.batch)?

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::store::{ListenerId, Store, WaitOutcome};
 
 use super::checkpoint::NamedCheckpoint;
-use super::{CanalError, Delivery, Filter, Item};
+use super::{CanalError, Delivery, Filter, Item, PullWait};
 
 /// Where a new cursor starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,14 +91,13 @@ impl Wake {
         self.cv.notify_all();
     }
 
-    /// The current epoch, or `None` (consuming the interrupt) if one is pending.
-    fn begin(&self) -> Option<u64> {
-        let mut st = self.lock();
-        if st.interrupted {
-            st.interrupted = false;
-            return None;
-        }
-        Some(st.epoch)
+    fn epoch(&self) -> u64 {
+        self.lock().epoch
+    }
+
+    /// Consumes a pending interrupt.
+    fn take_interrupt(&self) -> bool {
+        std::mem::take(&mut self.lock().interrupted)
     }
 
     /// Parks until the epoch moves past `seen` or `deadline` passes. Returns false on timeout.
@@ -121,13 +120,6 @@ impl Wake {
         }
         true
     }
-}
-
-/// How a cursor pull ended without an error.
-pub(crate) enum CursorPull {
-    Delivered,
-    TimedOut,
-    Interrupted,
 }
 
 pub(crate) struct Cursor {
@@ -191,47 +183,65 @@ impl Cursor {
         &self.wake
     }
 
-    /// Fills `out` (cleared first) with up to `max` matching events.
+    /// Fills `out` (cleared first) with up to `max` matching events. Same outcomes, in the same
+    /// order of precedence, as [`LiveBuffer::pull_until`](super::LiveBuffer::pull_until):
+    /// ready events win over a pending interrupt, which wins over the close report.
     pub(crate) fn pull(
         &mut self,
         max: usize,
         timeout: Option<Duration>,
         out: &mut Vec<Item>,
-    ) -> Result<CursorPull, CanalError> {
+    ) -> Result<PullWait, CanalError> {
         out.clear();
         if max == 0 {
             return Err(CanalError::InvalidArgument("max must be at least 1"));
         }
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
-            let Some(epoch) = self.wake.begin() else {
-                return Ok(CursorPull::Interrupted);
-            };
+            // Noted before looking at the store: a commit, close or interrupt after this
+            // moves the epoch, so the park below cannot miss it.
+            let epoch = self.wake.epoch();
             let outcome = {
                 // Never hold the store across a park: dropping the last reference here would
                 // close the store and call our listener, which takes the wake lock.
                 let Some(store) = self.store.upgrade() else {
-                    return Err(CanalError::Closed);
+                    return self.closed_or_interrupted();
                 };
-                match store.wait_for_sequence(self.next - 1, Some(Duration::ZERO)) {
-                    WaitOutcome::Ready(_) => {
-                        self.scan(&store, max, out)?;
-                        if !out.is_empty() {
-                            return Ok(CursorPull::Delivered);
-                        }
-                        continue;
-                    }
-                    other => other,
+                let outcome = store.wait_for_sequence(self.next - 1, Some(Duration::ZERO));
+                if let WaitOutcome::Ready(_) = outcome {
+                    self.scan(&store, max, out)?;
                 }
+                outcome
             };
             match outcome {
-                WaitOutcome::Closed => return Err(CanalError::Closed),
-                _ => {
+                WaitOutcome::Ready(_) if !out.is_empty() => return Ok(PullWait::Delivered),
+                // Scanned events the filter skipped; more may be readable.
+                WaitOutcome::Ready(_) => {
+                    if self.wake.take_interrupt() {
+                        return Ok(PullWait::Interrupted);
+                    }
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Ok(PullWait::TimedOut);
+                    }
+                }
+                WaitOutcome::Closed => return self.closed_or_interrupted(),
+                WaitOutcome::TimedOut => {
+                    if self.wake.take_interrupt() {
+                        return Ok(PullWait::Interrupted);
+                    }
                     if !self.wake.wait(epoch, deadline) {
-                        return Ok(CursorPull::TimedOut);
+                        return Ok(PullWait::TimedOut);
                     }
                 }
             }
+        }
+    }
+
+    fn closed_or_interrupted(&self) -> Result<PullWait, CanalError> {
+        if self.wake.take_interrupt() {
+            Ok(PullWait::Interrupted)
+        } else {
+            Err(CanalError::Closed)
         }
     }
 

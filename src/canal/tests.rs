@@ -756,3 +756,90 @@ fn dropping_the_store_ends_a_cursor_worker_and_unread_events_come_again_from_the
     );
     assert_eq!(pull_seqs(&mut again, 5), vec![11, 12, 13, 14, 15]);
 }
+
+#[test]
+fn handles_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Canal>();
+    send_sync::<Worker>();
+    send_sync::<Interrupter>();
+}
+
+#[test]
+fn an_interrupt_wakes_a_blocked_cursor_pull_but_never_hides_ready_events() {
+    let store = memory_store();
+    let mut cursor = Canal::cursor(
+        &store,
+        CursorOptions::new(Start::Begin).with_filter(Filter::all().with_kinds([3])),
+    )
+    .unwrap();
+    let interrupter = cursor.interrupter();
+    let (tx, rx) = mpsc::channel();
+    let puller = thread::spawn(move || {
+        tx.send(()).unwrap();
+        let r = cursor.pull_batch(4, LONG).map(|p| p == Pulled::Interrupted);
+        (r, cursor)
+    });
+    rx.recv().unwrap();
+    interrupter.interrupt();
+    let (r, mut cursor) = puller.join().unwrap();
+    assert_eq!(r, Ok(true));
+    // Consumed: the next empty pull times out.
+    assert_eq!(
+        cursor.pull_batch(4, Some(Duration::ZERO)),
+        Ok(Pulled::TimedOut)
+    );
+    // Only skipped events readable: the interrupt ends the pull; ready events win over it.
+    append_n(&store, 3); // kinds 0, 1, 2
+    interrupter.interrupt();
+    assert_eq!(cursor.pull_batch(4, LONG), Ok(Pulled::Interrupted));
+    append_n(&store, 4); // sequences 4..=7, kinds 0..=3
+    interrupter.interrupt();
+    assert_eq!(pull_seqs(&mut cursor, 4), vec![7]);
+    assert_eq!(cursor.pull_batch(4, LONG), Ok(Pulled::Interrupted));
+    // After close, a pending interrupt is reported before the close.
+    store.close().unwrap();
+    interrupter.interrupt();
+    assert_eq!(cursor.pull_batch(4, LONG), Ok(Pulled::Interrupted));
+    assert_eq!(cursor.pull_batch(4, LONG), Err(CanalError::Closed));
+}
+
+#[test]
+fn group_committed_appends_wake_cursors_and_feed_subscriptions_in_order() {
+    let dir = TempDir::new("always");
+    let store = Arc::new(Store::open(Config::on_disk(dir.path())).unwrap());
+    assert_eq!(store.config().sync, SyncPolicy::Always);
+    let mut sub = Canal::subscription(
+        &store,
+        SubscriptionOptions::new(10_000, Overflow::Disconnect),
+    )
+    .unwrap();
+    let mut cursor = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
+    let cursor_thread = thread::spawn(move || drain(&mut cursor, 100));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let store = Arc::clone(&store);
+            thread::spawn(move || {
+                for i in 0..250u32 {
+                    store
+                        .append(AppendRequest::new(
+                            format!("w{w}"),
+                            0,
+                            i.to_le_bytes().to_vec(),
+                        ))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    store.close().unwrap();
+    let (items, end) = cursor_thread.join().unwrap();
+    assert_eq!(end, CanalError::Closed);
+    assert_eq!(seqs(&items), (1..=1000).collect::<Vec<_>>());
+    let (items, end) = drain(&mut sub, 100);
+    assert_eq!(end, CanalError::Closed);
+    assert_eq!(seqs(&items), (1..=1000).collect::<Vec<_>>());
+}

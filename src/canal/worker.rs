@@ -256,9 +256,11 @@ where
         }
     };
     if named && options.checkpoint_on_exit && canal.acked() > canal.checkpointed() {
-        if let Err(e) = canal.checkpoint() {
+        match canal.checkpoint() {
+            // An in-memory store that was dropped took its checkpoints with it: nothing to save.
+            Ok(()) | Err(CanalError::Closed) => {}
             // An earlier error stays the terminal one: it is the cause.
-            return result.and(Err(WorkerError::Checkpoint(e)));
+            Err(e) => return result.and(Err(WorkerError::Checkpoint(e))),
         }
     }
     result
