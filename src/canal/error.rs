@@ -7,6 +7,21 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 /// Why a canal operation did not deliver.
+///
+/// Proposed C status codes (the lead owns the final mapping in `ffi/status.rs`):
+///
+/// | variant | C status |
+/// |---|---|
+/// | `Closed` | `TRANSOM_ERR_CLOSED` (-7) |
+/// | `Disconnected` | new, e.g. `TRANSOM_ERR_DISCONNECTED` (-40) |
+/// | `InvalidArgument` | `TRANSOM_ERR_INVALID_ARGUMENT` (-2) |
+/// | `Corrupt` | `TRANSOM_ERR_CORRUPT` (-33, shared with the store) |
+/// | `Io` | `TRANSOM_ERR_IO` (-34, shared with the store) |
+/// | `NameInUse` | new, e.g. `TRANSOM_ERR_NAME_IN_USE` (-41) |
+/// | `CheckpointAhead` | new, e.g. `TRANSOM_ERR_CHECKPOINT_AHEAD` (-42) |
+///
+/// Non-error pull outcomes: `Pulled::TimedOut` → `TRANSOM_TIMEOUT` (1), `Pulled::Interrupted`
+/// → a new positive code, e.g. `TRANSOM_INTERRUPTED` (2).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CanalError {
     /// The canal is closed (its store closed or was dropped) and every buffered or readable

@@ -20,6 +20,22 @@
 //!   [`WorkerExit::Closed`]. Canals hold the store weakly and never keep it alive; a dropped
 //!   store reads as closed.
 //!
+//! ## For the C API
+//!
+//! - **Batch views**: [`Pulled::Items`] borrows the canal's own buffer of `Arc<Event>`s; an
+//!   item (its event, payload and stream bytes) stays valid until the next `pull_batch` on that
+//!   canal (whatever that pull returns) or the canal's destruction — not beyond, even if the
+//!   store is closed or dropped meanwhile (the `Arc`s keep the events).
+//! - **Timeouts**: `None` waits without limit, `Some(ZERO)` does not wait.
+//! - **Workers**: [`spawn_worker`] takes the canal (handed back in [`SpawnError`] if refused).
+//!   [`Worker::join`] → `Ok(Ok(WorkerExit))` for a normal end (`Stopped`, `CallbackStopped`,
+//!   `Closed`), `Ok(Err(WorkerError))` for `Panic { message }`, `Checkpoint(e)` or
+//!   `Canal(e)` (e.g. `Disconnected`), `Err(JoinError::Timeout)` while it runs,
+//!   `Err(JoinError::FromWorkerThread)` from its own callback. After the end,
+//!   [`Worker::take_canal`] gives the canal back; dropping the worker drops it.
+//! - **Checkpoints**: `<store dir>/checkpoints/<name>.ckpt`, 20 bytes, format in
+//!   [`checkpoint`]; in-memory stores keep them in memory for the store's lifetime.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
@@ -55,6 +71,6 @@ pub use filter::Filter;
 pub use live::{Delivery, LiveBuffer, Overflow, PullWait, Pushed};
 pub use subscription::SubscriptionOptions;
 pub use worker::{
-    spawn_worker, JoinError, Worker, WorkerAction, WorkerError, WorkerExit, WorkerOptions,
-    WorkerResult,
+    spawn_worker, JoinError, SpawnError, Worker, WorkerAction, WorkerError, WorkerExit,
+    WorkerOptions, WorkerResult,
 };

@@ -391,10 +391,11 @@ fn max_zero_is_an_invalid_argument() {
         max_batch: 0,
         ..WorkerOptions::default()
     };
-    assert!(matches!(
-        spawn_worker(cursor, options, |_| WorkerAction::Continue),
-        Err(CanalError::InvalidArgument(_))
-    ));
+    let refused = spawn_worker(cursor, options, |_| WorkerAction::Continue).unwrap_err();
+    assert!(matches!(refused.error, CanalError::InvalidArgument(_)));
+    // The canal comes back untouched.
+    let mut cursor = *refused.canal;
+    assert_eq!(pull_seqs(&mut cursor, 4), vec![1]);
 }
 
 #[test]
@@ -711,10 +712,9 @@ fn checkpoint_every_needs_a_named_cursor() {
         checkpoint_every: 1,
         ..WorkerOptions::default()
     };
-    assert!(matches!(
-        spawn_worker(cursor, options, |_| WorkerAction::Continue),
-        Err(CanalError::InvalidArgument(_))
-    ));
+    let refused = spawn_worker(cursor, options, |_| WorkerAction::Continue).unwrap_err();
+    assert!(matches!(refused.error, CanalError::InvalidArgument(_)));
+    assert_eq!(refused.canal.kind(), CanalKind::Cursor);
 }
 
 #[test]

@@ -128,26 +128,43 @@ impl std::fmt::Debug for Worker {
     }
 }
 
+/// Why [`spawn_worker`] did not start a worker. The canal is handed back untouched; the
+/// callback was dropped.
+#[derive(Debug, Error)]
+#[error("{error}")]
+pub struct SpawnError {
+    /// `InvalidArgument` for `max_batch == 0` or a `checkpoint_every` on a canal that cannot
+    /// checkpoint; `Io` if the OS refused a thread.
+    pub error: CanalError,
+    /// The canal passed in (boxed: a canal is a few hundred bytes).
+    pub canal: Box<Canal>,
+}
+
 /// Starts a thread that pulls batches of up to `options.max_batch` items from `canal` and calls
 /// `callback` with each. See [`WorkerAction`] for what the answer does, [`Worker::join`] for
-/// how the worker ends. Errors (nothing started, the canal is dropped): `InvalidArgument` for
-/// `max_batch == 0` or a `checkpoint_every` on a canal that cannot checkpoint; `Io` if the OS
-/// refused a thread.
+/// how the worker ends, [`SpawnError`] for the refusals.
 pub fn spawn_worker<F>(
     canal: Canal,
     options: WorkerOptions,
     callback: F,
-) -> Result<Worker, CanalError>
+) -> Result<Worker, SpawnError>
 where
     F: FnMut(&[Item]) -> WorkerAction + Send + 'static,
 {
+    let refuse = |canal, reason| {
+        Err(SpawnError {
+            error: CanalError::InvalidArgument(reason),
+            canal: Box::new(canal),
+        })
+    };
     if options.max_batch == 0 {
-        return Err(CanalError::InvalidArgument("max_batch must be at least 1"));
+        return refuse(canal, "max_batch must be at least 1");
     }
     if options.checkpoint_every > 0 && canal.name().is_none() {
-        return Err(CanalError::InvalidArgument(
+        return refuse(
+            canal,
             "checkpoint_every needs a cursor opened with a checkpoint name",
-        ));
+        );
     }
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
@@ -155,12 +172,18 @@ where
         done: Mutex::new(None),
         finished: Condvar::new(),
     });
-    let thread = {
-        let shared = Arc::clone(&shared);
+    // The canal travels through a slot, so a failed spawn can hand it back.
+    let handoff = Arc::new(Mutex::new(Some(canal)));
+    let spawned = {
+        let (shared, handoff) = (Arc::clone(&shared), Arc::clone(&handoff));
         std::thread::Builder::new()
             .name("transom-worker".into())
             .spawn(move || {
-                let mut canal = canal;
+                let taken = handoff
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                let mut canal = taken.expect("the canal is handed to the started thread");
                 // `run` catches callback panics itself; this only guards the worker's own code,
                 // so that `join` never waits for a result that will not come.
                 let result = catch_unwind(AssertUnwindSafe(|| {
@@ -174,13 +197,25 @@ where
                 *shared.done() = Some((result, Some(canal)));
                 shared.finished.notify_all();
             })
-            .map_err(|e| CanalError::io("spawning the worker thread", e))?
     };
-    Ok(Worker {
-        shared,
-        thread_id: thread.thread().id(),
-        thread: Mutex::new(Some(thread)),
-    })
+    match spawned {
+        Ok(thread) => Ok(Worker {
+            shared,
+            thread_id: thread.thread().id(),
+            thread: Mutex::new(Some(thread)),
+        }),
+        Err(e) => {
+            let canal = handoff
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+                .expect("a thread that never started did not take the canal");
+            Err(SpawnError {
+                error: CanalError::io("spawning the worker thread", e),
+                canal: Box::new(canal),
+            })
+        }
+    }
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
