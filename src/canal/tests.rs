@@ -843,3 +843,106 @@ fn group_committed_appends_wake_cursors_and_feed_subscriptions_in_order() {
     assert_eq!(end, CanalError::Closed);
     assert_eq!(seqs(&items), (1..=1000).collect::<Vec<_>>());
 }
+
+/// CPU time the calling thread has used.
+#[cfg(target_os = "linux")]
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant the kernel knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0);
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_idle_pull_parks_instead_of_polling() {
+    let store = memory_store();
+    let canals = [
+        Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap(),
+        Canal::subscription(&store, SubscriptionOptions::new(4, Overflow::DropOldest)).unwrap(),
+    ];
+    for mut canal in canals {
+        let cpu = thread_cpu_time();
+        let wall = Instant::now();
+        assert_eq!(
+            canal.pull_batch(4, Some(Duration::from_millis(300))),
+            Ok(Pulled::TimedOut)
+        );
+        assert!(wall.elapsed() >= Duration::from_millis(300));
+        let used = thread_cpu_time() - cpu;
+        assert!(
+            used < Duration::from_millis(30),
+            "{used:?} of CPU while idle"
+        );
+    }
+}
+
+fn read_checkpoint(dir: &Path, name: &str) -> Option<u64> {
+    let path = checkpoint_path(dir, name);
+    std::fs::read(&path)
+        .ok()
+        .map(|b| checkpoint::decode(&path, &b).unwrap())
+}
+
+#[test]
+fn a_worker_checkpoints_every_n_acked_batches() {
+    let dir = TempDir::new("every");
+    let store = disk_store(dir.path());
+    append_n(&store, 30);
+    let cursor = Canal::cursor(&store, CursorOptions::new(Start::Named("every".into()))).unwrap();
+    let options = WorkerOptions {
+        max_batch: 10,
+        checkpoint_every: 1,
+        checkpoint_on_exit: false,
+    };
+    let (tx, rx) = mpsc::channel();
+    let path = dir.path().to_path_buf();
+    let worker = spawn_worker(cursor, options, move |items| {
+        tx.send(read_checkpoint(&path, "every")).unwrap();
+        if seqs(items).contains(&30) {
+            WorkerAction::Stop
+        } else {
+            WorkerAction::Continue
+        }
+    })
+    .unwrap();
+    assert_eq!(worker.join(LONG), Ok(Ok(WorkerExit::CallbackStopped)));
+    assert_eq!(
+        rx.iter().collect::<Vec<_>>(),
+        vec![None, Some(10), Some(20)]
+    );
+    // Stop acked the last batch, but no exit checkpoint was asked for.
+    assert_eq!(worker.take_canal().unwrap().acked(), Some(30));
+    assert_eq!(read_checkpoint(dir.path(), "every"), Some(20));
+}
+
+#[test]
+fn a_failing_checkpoint_ends_the_worker_with_the_error() {
+    let dir = TempDir::new("ckpt-fail");
+    let store = disk_store(dir.path());
+    append_n(&store, 5);
+    let cursor = Canal::cursor(&store, CursorOptions::new(Start::Named("f".into()))).unwrap();
+    // A file where the checkpoint directory should be: creating it fails, even as root.
+    let blocker = dir.path().join(checkpoint::CHECKPOINT_DIR);
+    std::fs::write(&blocker, b"in the way").unwrap();
+    // Opening a named cursor now fails too, with the I/O error rather than a silent BEGIN.
+    assert!(matches!(
+        Canal::cursor(&store, CursorOptions::new(Start::Named("g".into()))),
+        Err(CanalError::Io { .. })
+    ));
+    let options = WorkerOptions {
+        checkpoint_every: 1,
+        ..WorkerOptions::default()
+    };
+    let worker = spawn_worker(cursor, options, |_| WorkerAction::Continue).unwrap();
+    match worker.join(LONG) {
+        Ok(Err(WorkerError::Checkpoint(CanalError::Io { .. }))) => {}
+        other => panic!("expected a checkpoint I/O error, got {other:?}"),
+    }
+    // The batch itself was handled and acked before the checkpoint failed.
+    assert_eq!(worker.take_canal().unwrap().acked(), Some(5));
+}
