@@ -29,7 +29,8 @@ pub enum Start {
     /// At this sequence (inclusive, at least 1; it may be above the head).
     At(u64),
     /// After the named checkpoint (at BEGIN if the name has none yet). The name is what
-    /// [`Canal::checkpoint`](super::Canal::checkpoint) persists to.
+    /// [`Canal::checkpoint`](super::Canal::checkpoint) persists to: 1..=255 bytes of
+    /// `[A-Za-z0-9._-]`, not `.` or `..`, held by at most one open cursor per store.
     Named(String),
 }
 

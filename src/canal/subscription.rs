@@ -55,6 +55,10 @@ impl Feed {
     /// store is closed and everything was fed (or the store is being dropped).
     fn run(&self, store: Option<&Store>) {
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.buffer.is_closed() {
+            // Disconnected (or already closed): it takes nothing more, don't read for it.
+            return;
+        }
         let Some(store) = store else {
             // Only reachable from the store's own drop: no append can be in flight, and every
             // earlier commit already ran this listener to completion.

@@ -304,7 +304,9 @@ where
 impl Worker {
     /// Asks the worker to stop and wakes its blocked pull. Non-blocking; callable from any
     /// thread, including the worker's own callback. The current callback is not interrupted:
-    /// the worker stops after it returns (acking its batch if it said `Continue`).
+    /// the worker stops after it returns (acking its batch if it said `Continue`), and a batch
+    /// the pull already took out when the stop arrived is still handed to the callback (for a
+    /// subscription it could not be delivered again).
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.interrupter.interrupt();
