@@ -946,3 +946,21 @@ fn a_failing_checkpoint_ends_the_worker_with_the_error() {
     // The batch itself was handled and acked before the checkpoint failed.
     assert_eq!(worker.take_canal().unwrap().acked(), Some(5));
 }
+
+#[test]
+fn a_leftover_temporary_checkpoint_file_is_ignored_and_replaced() {
+    let dir = TempDir::new("tmp");
+    let store = disk_store(dir.path());
+    append_n(&store, 4);
+    let ckdir = dir.path().join(checkpoint::CHECKPOINT_DIR);
+    std::fs::create_dir_all(&ckdir).unwrap();
+    // A crash between writing the temporary file and the rename leaves this behind.
+    std::fs::write(ckdir.join("t.ckpt.tmp"), b"half").unwrap();
+    let mut c = Canal::cursor(&store, CursorOptions::new(Start::Named("t".into()))).unwrap();
+    assert_eq!(c.acked(), Some(0));
+    pull_seqs(&mut c, 2);
+    c.ack(2).unwrap();
+    c.checkpoint().unwrap();
+    assert_eq!(read_checkpoint(dir.path(), "t"), Some(2));
+    assert!(!ckdir.join("t.ckpt.tmp").exists());
+}
