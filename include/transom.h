@@ -101,6 +101,37 @@
 #define TRANSOM_HEADER_SIZE 48
 
 /**
+ * Sync policy: an append returns only once it is fsynced (group commit shares fsyncs between
+ * concurrent appenders). The default.
+ */
+#define TRANSOM_SYNC_ALWAYS 0
+
+/**
+ * Sync policy: fsync once every `sync_every_n` appended events.
+ */
+#define TRANSOM_SYNC_EVERY_N 1
+
+/**
+ * Sync policy: fsync only on transom_store_sync, at segment rollover and at close.
+ */
+#define TRANSOM_SYNC_NEVER 2
+
+/**
+ * Expected version: no check.
+ */
+#define TRANSOM_EXPECT_ANY 0
+
+/**
+ * Expected version: the stream must not exist yet.
+ */
+#define TRANSOM_EXPECT_NO_STREAM 1
+
+/**
+ * Expected version: the stream must be exactly at `expected_version`.
+ */
+#define TRANSOM_EXPECT_EXACT 2
+
+/**
  * A slot memory manager: a fixed number of slots, each holding one message (a
  * `transom_header` + up to `slot_size` payload bytes), addressed by `transom_token`s.
  *
@@ -108,6 +139,14 @@
  * or HEAP manager must be used by one thread at a time (it may move between threads).
  */
 typedef struct transom_manager transom_manager;
+
+/**
+ * An embedded, append-only event store.
+ *
+ * Thread safety: every function taking a store may be called from any number of threads at
+ * once, except transom_store_close, which must not race other calls on the same handle.
+ */
+typedef struct transom_store transom_store;
 
 /**
  * The result of every fallible transom function: `TRANSOM_OK` (0), a negative error code, or a
@@ -284,6 +323,274 @@ typedef struct transom_memory_stats {
 } transom_memory_stats;
 
 /**
+ * How to open a store (`transom_store_open`). Zero-initialise it for the defaults.
+ */
+typedef struct transom_store_config {
+  /**
+   * The store directory (UTF-8, not NUL-terminated; created if missing), or NULL with
+   * `dir_len` 0 for an in-memory store.
+   */
+  const char *dir;
+  /**
+   * Length of `dir` in bytes.
+   */
+  size_t dir_len;
+  /**
+   * TRANSOM_SYNC_ALWAYS (0, default), TRANSOM_SYNC_EVERY_N or TRANSOM_SYNC_NEVER.
+   */
+  uint32_t sync;
+  /**
+   * N for TRANSOM_SYNC_EVERY_N (at least 1); ignored otherwise.
+   */
+  uint32_t sync_every_n;
+  /**
+   * Largest payload in bytes; 0 = the default (1 MiB). At most 1 GiB.
+   */
+  size_t max_payload;
+  /**
+   * Segment file size in bytes; 0 = the default (64 MiB). At least 4096.
+   */
+  uint64_t segment_size;
+} transom_store_config;
+
+/**
+ * A 128-bit event id (`hi` holds the most significant bits). `{0, 0}` means "none".
+ */
+typedef struct transom_event_id {
+  /**
+   * Most significant 64 bits.
+   */
+  uint64_t hi;
+  /**
+   * Least significant 64 bits.
+   */
+  uint64_t lo;
+} transom_event_id;
+
+/**
+ * One event to append.
+ */
+typedef struct transom_append {
+  /**
+   * Stream name: UTF-8, 1..=255 bytes, no NUL byte.
+   */
+  const char *stream;
+  /**
+   * Length of `stream` in bytes.
+   */
+  size_t stream_len;
+  /**
+   * Caller-defined kind.
+   */
+  uint16_t kind;
+  /**
+   * Payload bytes (NULL allowed when `payload_len` is 0).
+   */
+  const uint8_t *payload;
+  /**
+   * Payload length; at most the store's max_payload.
+   */
+  size_t payload_len;
+  /**
+   * Correlation group, `{0, 0}` for none.
+   */
+  struct transom_event_id correlation_id;
+  /**
+   * Cause, `{0, 0}` for none.
+   */
+  struct transom_event_id causation_id;
+  /**
+   * Idempotency key (NULL with length 0 for none; otherwise 1..=1024 bytes). A retry with the
+   * same key and the same stream, kind and payload returns the original receipt; with
+   * anything else different it is TRANSOM_ERR_CONFLICT.
+   */
+  const uint8_t *idempotency_key;
+  /**
+   * Length of `idempotency_key`.
+   */
+  size_t idempotency_key_len;
+  /**
+   * TRANSOM_EXPECT_ANY (0), TRANSOM_EXPECT_NO_STREAM or TRANSOM_EXPECT_EXACT.
+   */
+  uint32_t expected;
+  /**
+   * The stream version required with TRANSOM_EXPECT_EXACT.
+   */
+  uint64_t expected_version;
+} transom_append;
+
+/**
+ * Proof of a committed append.
+ */
+typedef struct transom_receipt {
+  /**
+   * The event's id.
+   */
+  struct transom_event_id id;
+  /**
+   * The event's global sequence (dense from 1, never renumbered).
+   */
+  uint64_t sequence;
+  /**
+   * The event's version within its stream (dense from 1).
+   */
+  uint64_t stream_version;
+} transom_receipt;
+
+/**
+ * A stored event, as copied into a `transom_event_buffer`: `stream` and `payload` point into
+ * the buffer's arena.
+ */
+typedef struct transom_event {
+  /**
+   * Unique, time-ordered id.
+   */
+  struct transom_event_id id;
+  /**
+   * Global sequence.
+   */
+  uint64_t sequence;
+  /**
+   * Version within the stream.
+   */
+  uint64_t stream_version;
+  /**
+   * Commit time, Unix nanoseconds.
+   */
+  uint64_t timestamp_ns;
+  /**
+   * Correlation group (`{0, 0}` = none).
+   */
+  struct transom_event_id correlation_id;
+  /**
+   * Cause (`{0, 0}` = none).
+   */
+  struct transom_event_id causation_id;
+  /**
+   * Caller-defined kind.
+   */
+  uint16_t kind;
+  /**
+   * Stream name (not NUL-terminated), in the arena.
+   */
+  const char *stream;
+  /**
+   * Length of `stream`.
+   */
+  size_t stream_len;
+  /**
+   * Payload, in the arena.
+   */
+  const uint8_t *payload;
+  /**
+   * Payload length.
+   */
+  size_t payload_len;
+} transom_event;
+
+/**
+ * Caller memory that read functions fill: an array of events and a byte arena holding their
+ * stream names and payloads. Set `events`/`capacity` and `arena`/`arena_capacity`; the
+ * function sets the rest. When the answer does not fit, the function returns
+ * TRANSOM_ERR_BUFFER_TOO_SMALL after writing the `count` events that fit, with `total` and
+ * `arena_needed` saying what the whole answer needs.
+ */
+typedef struct transom_event_buffer {
+  /**
+   * Array of `capacity` events.
+   */
+  struct transom_event *events;
+  /**
+   * Number of entries in `events`.
+   */
+  size_t capacity;
+  /**
+   * Bytes for stream names and payloads.
+   */
+  uint8_t *arena;
+  /**
+   * Size of `arena`.
+   */
+  size_t arena_capacity;
+  /**
+   * Out: events written.
+   */
+  size_t count;
+  /**
+   * Out: events in the whole answer.
+   */
+  size_t total;
+  /**
+   * Out: arena bytes the whole answer needs.
+   */
+  size_t arena_needed;
+} transom_event_buffer;
+
+/**
+ * What a gate sees of an event about to be appended (pointers valid during the call only).
+ */
+typedef struct transom_gate_event {
+  /**
+   * Stream name (not NUL-terminated).
+   */
+  const char *stream;
+  /**
+   * Length of `stream`.
+   */
+  size_t stream_len;
+  /**
+   * Kind.
+   */
+  uint16_t kind;
+  /**
+   * Payload.
+   */
+  const uint8_t *payload;
+  /**
+   * Payload length.
+   */
+  size_t payload_len;
+  /**
+   * Correlation id (`{0, 0}` = none).
+   */
+  struct transom_event_id correlation_id;
+  /**
+   * Causation id (`{0, 0}` = none).
+   */
+  struct transom_event_id causation_id;
+  /**
+   * Position in the batch (0 for a single append).
+   */
+  size_t index;
+  /**
+   * Events in the batch (1 for a single append).
+   */
+  size_t batch_len;
+} transom_gate_event;
+
+/**
+ * A gate closure: `call` runs on the appending thread before the append commits, possibly on
+ * several threads at once; `drop` (may be NULL) runs exactly once after the last call, when
+ * the gate is removed or the store is closed.
+ */
+typedef struct transom_gate {
+  /**
+   * Passed to `call` and `drop`.
+   */
+  void *ctx;
+  /**
+   * The gate: return 0 to accept the event, or a non-zero rejection code (reported to the
+   * appender as TRANSOM_ERR_REJECTED with transom_last_error_value() == code); it may write a
+   * NUL-terminated reason of at most `reason_cap` bytes into `reason`.
+   */
+  int32_t (*call)(void *ctx, const struct transom_gate_event *event, char *reason, size_t reason_cap);
+  /**
+   * Releases `ctx`; may be NULL.
+   */
+  void (*drop)(void *ctx);
+} transom_gate;
+
+/**
  * Success.
  */
 #define TRANSOM_OK 0
@@ -358,6 +665,38 @@ typedef struct transom_memory_stats {
  * not reserved, a read/write/free of a reserved (uncommitted) slot, a release without a view.
  */
 #define TRANSOM_ERR_WRONG_STATE (-15)
+
+/**
+ * An expected-version check failed, or an idempotency key was reused with a different request.
+ */
+#define TRANSOM_ERR_CONFLICT (-30)
+
+/**
+ * A gate refused the event; transom_last_error_value() gives the gate's code.
+ */
+#define TRANSOM_ERR_REJECTED (-31)
+
+/**
+ * The store directory is locked by another open store (in this or another process).
+ */
+#define TRANSOM_ERR_LOCKED (-32)
+
+/**
+ * Damaged data that must not be repaired silently; transom_last_error_value() gives the byte
+ * offset and transom_last_error() the file.
+ */
+#define TRANSOM_ERR_CORRUPT (-33)
+
+/**
+ * An operating-system I/O call failed (see transom_last_error()). For an append the outcome is
+ * unknown: retry with an idempotency key.
+ */
+#define TRANSOM_ERR_IO (-34)
+
+/**
+ * No such item (event id, gate).
+ */
+#define TRANSOM_ERR_NOT_FOUND (-35)
 
 #ifdef __cplusplus
 extern "C" {
@@ -526,10 +865,110 @@ const char *transom_status_str(transom_status status);
 transom_status transom_last_error(char *buf, size_t cap, size_t *out_len);
 
 /**
+ * Writes the number attached to this thread's last failure to `*out_value`: the gate's code for
+ * TRANSOM_ERR_REJECTED, the byte offset for TRANSOM_ERR_CORRUPT, 0 for every other failure.
+ */
+transom_status transom_last_error_value(int64_t *out_value);
+
+/**
  * The library's version at run time, encoded like `TRANSOM_VERSION`:
  * MAJOR * 10000 + MINOR * 100 + PATCH. Compare it with the header's `TRANSOM_VERSION`.
  */
 uint32_t transom_version(void);
+
+/**
+ * Opens (or creates) a store. On disk this takes the directory's lock (TRANSOM_ERR_LOCKED if
+ * another store holds it) and runs recovery: a torn tail is cut off; any other damage gives
+ * TRANSOM_ERR_CORRUPT with the file in transom_last_error() and the offset in
+ * transom_last_error_value(). `*out_store` is written only on success.
+ */
+transom_status transom_store_open(const struct transom_store_config *config,
+                                  struct transom_store **out_store);
+
+/**
+ * Closes the store and frees the handle (NULL is accepted): waits for the append in progress,
+ * fsyncs everything, releases the directory lock and wakes every waiter; later appends through
+ * other references (canals) fail with TRANSOM_ERR_CLOSED. Gates' `drop` functions run once the
+ * last user of the store is gone: here, unless a canal of the store is still open (then when
+ * the last such canal is freed). The handle is freed even when the final fsync fails
+ * (TRANSOM_ERR_IO).
+ */
+transom_status transom_store_close(struct transom_store *store);
+
+/**
+ * Appends one event and writes its receipt to `*out_receipt` (may be NULL if not wanted).
+ */
+transom_status transom_store_append(const struct transom_store *store,
+                                    const struct transom_append *event,
+                                    struct transom_receipt *out_receipt);
+
+/**
+ * Appends `count` events all-or-nothing (every gate and version check passes, or nothing is
+ * stored) and writes `count` receipts to `out_receipts` (may be NULL if not wanted).
+ */
+transom_status transom_store_append_batch(const struct transom_store *store,
+                                          const struct transom_append *events,
+                                          size_t count,
+                                          struct transom_receipt *out_receipts);
+
+/**
+ * Copies the event with this id into `buffer` (TRANSOM_ERR_NOT_FOUND if none is visible).
+ */
+transom_status transom_store_get(const struct transom_store *store,
+                                 struct transom_event_id id,
+                                 struct transom_event_buffer *buffer);
+
+/**
+ * Copies up to `buffer->capacity` events of a stream, from stream version `from_version`
+ * (1-based, inclusive; 0 = from the start), into `buffer`. An unknown stream reads as empty.
+ */
+transom_status transom_store_read(const struct transom_store *store,
+                                  const char *stream,
+                                  size_t stream_len,
+                                  uint64_t from_version,
+                                  struct transom_event_buffer *buffer);
+
+/**
+ * Copies the causation chain above `id` (its cause, the cause's cause, …, nearest first) into
+ * `buffer`.
+ */
+transom_status transom_store_ancestors(const struct transom_store *store,
+                                       struct transom_event_id id,
+                                       struct transom_event_buffer *buffer);
+
+/**
+ * Copies every event of `id`'s correlation group (in sequence order, `id` included) into
+ * `buffer`.
+ */
+transom_status transom_store_correlated(const struct transom_store *store,
+                                        struct transom_event_id id,
+                                        struct transom_event_buffer *buffer);
+
+/**
+ * Makes every append so far durable (a no-op in memory).
+ */
+transom_status transom_store_sync(const struct transom_store *store);
+
+/**
+ * Writes the highest visible sequence (0 when empty) to `*out_sequence`.
+ */
+transom_status transom_store_head(const struct transom_store *store, uint64_t *out_sequence);
+
+/**
+ * Registers a gate, run on every event of every later append before it commits. The store
+ * owns the closure from now on, also when this fails (then `drop` has run). `*out_gate_id`
+ * names it for transom_store_remove_gate.
+ */
+transom_status transom_store_add_gate(const struct transom_store *store,
+                                      struct transom_gate gate,
+                                      uint64_t *out_gate_id);
+
+/**
+ * Removes a gate: it is not called again once this returns, and this waits for its calls in
+ * flight on other threads (from inside the gate itself it returns at once). Its `drop` runs
+ * after its last call. TRANSOM_ERR_NOT_FOUND for an unknown id.
+ */
+transom_status transom_store_remove_gate(const struct transom_store *store, uint64_t gate_id);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -14,3 +14,4 @@
 pub mod closure;
 pub mod memory;
 pub mod status;
+pub mod store;
