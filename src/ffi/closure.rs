@@ -156,11 +156,7 @@ impl<F: Copy> Registration<F> {
             return;
         }
         while st.in_flight > 0 {
-            st = self
-                .shared
-                .idle
-                .wait(st)
-                .unwrap_or_else(|e| e.into_inner());
+            st = self.shared.idle.wait(st).unwrap_or_else(|e| e.into_inner());
         }
     }
 }
@@ -289,7 +285,11 @@ mod tests {
         // needs the release barrier below.
         gate.release.wait();
         assert_eq!(caller.join().unwrap(), Some(()));
-        assert_eq!(closer.join().unwrap(), 1, "close returned before the call finished");
+        assert_eq!(
+            closer.join().unwrap(),
+            1,
+            "close returned before the call finished"
+        );
     }
 
     #[test]
@@ -304,7 +304,11 @@ mod tests {
             let h = unsafe { &*(ctx as *const Holder) };
             let reg = h.reg.lock().unwrap().clone().unwrap();
             reg.close();
-            assert_eq!(h.drops.load(Ordering::SeqCst), 0, "drop ran inside the call");
+            assert_eq!(
+                h.drops.load(Ordering::SeqCst),
+                0,
+                "drop ran inside the call"
+            );
         }
         unsafe extern "C" fn on_drop(ctx: *mut c_void) {
             // SAFETY: ctx is a live Holder.

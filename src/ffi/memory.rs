@@ -227,7 +227,11 @@ pub unsafe extern "C" fn transom_manager_new(
                     Kind::Concurrent(ConcurrentManager::new(c.capacity, c.slot_size, class)?)
                 }
             }
-            _ => return Err(Failure::invalid("config->kind is not a TRANSOM_MANAGER_* kind")),
+            _ => {
+                return Err(Failure::invalid(
+                    "config->kind is not a TRANSOM_MANAGER_* kind",
+                ))
+            }
         };
         *o = Box::into_raw(Box::new(transom_manager { kind }));
         Ok(TRANSOM_OK)

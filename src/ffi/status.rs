@@ -56,18 +56,28 @@ pub extern "C" fn transom_status_str(status: transom_status) -> *const c_char {
         TRANSOM_OK => b"TRANSOM_OK: success\0",
         TRANSOM_TIMEOUT => b"TRANSOM_TIMEOUT: the timeout expired\0",
         TRANSOM_ERR_NULL_ARGUMENT => b"TRANSOM_ERR_NULL_ARGUMENT: a required pointer was NULL\0",
-        TRANSOM_ERR_INVALID_ARGUMENT => b"TRANSOM_ERR_INVALID_ARGUMENT: an argument is out of range\0",
+        TRANSOM_ERR_INVALID_ARGUMENT => {
+            b"TRANSOM_ERR_INVALID_ARGUMENT: an argument is out of range\0"
+        }
         TRANSOM_ERR_PANIC => b"TRANSOM_ERR_PANIC: transom panicked internally\0",
-        TRANSOM_ERR_BUFFER_TOO_SMALL => b"TRANSOM_ERR_BUFFER_TOO_SMALL: the output buffer is too small\0",
+        TRANSOM_ERR_BUFFER_TOO_SMALL => {
+            b"TRANSOM_ERR_BUFFER_TOO_SMALL: the output buffer is too small\0"
+        }
         TRANSOM_ERR_OUT_OF_MEMORY => b"TRANSOM_ERR_OUT_OF_MEMORY: allocation failed\0",
         TRANSOM_ERR_UNSUPPORTED => b"TRANSOM_ERR_UNSUPPORTED: not supported\0",
         TRANSOM_ERR_CLOSED => b"TRANSOM_ERR_CLOSED: the object is closed\0",
-        TRANSOM_ERR_BAD_TOKEN => b"TRANSOM_ERR_BAD_TOKEN: the token is zero, out of range or from another manager\0",
-        TRANSOM_ERR_STALE_TOKEN => b"TRANSOM_ERR_STALE_TOKEN: the token's slot was freed since it was issued\0",
+        TRANSOM_ERR_BAD_TOKEN => {
+            b"TRANSOM_ERR_BAD_TOKEN: the token is zero, out of range or from another manager\0"
+        }
+        TRANSOM_ERR_STALE_TOKEN => {
+            b"TRANSOM_ERR_STALE_TOKEN: the token's slot was freed since it was issued\0"
+        }
         TRANSOM_ERR_BORROWED => b"TRANSOM_ERR_BORROWED: a view of the slot is outstanding\0",
         TRANSOM_ERR_NO_FREE_SLOTS => b"TRANSOM_ERR_NO_FREE_SLOTS: every slot is in use\0",
         TRANSOM_ERR_TOO_LARGE => b"TRANSOM_ERR_TOO_LARGE: the payload exceeds the slot size\0",
-        TRANSOM_ERR_WRONG_STATE => b"TRANSOM_ERR_WRONG_STATE: the slot is not in the state this operation needs\0",
+        TRANSOM_ERR_WRONG_STATE => {
+            b"TRANSOM_ERR_WRONG_STATE: the slot is not in the state this operation needs\0"
+        }
         _ => b"unknown status\0",
     };
     s.as_ptr().cast()

@@ -164,15 +164,32 @@ mod tests {
 
     #[test]
     fn stamping_refuses_bad_qos_and_unknown_flags() {
-        let bad_qos = Header { qos: 4, ..Header::new() };
-        assert!(matches!(bad_qos.stamped(0, MemoryClassRaw::default()), Err(MemoryError::InvalidArgument(_))));
-        let bad_flags = Header { flags: 8, ..Header::new() };
-        assert!(matches!(bad_flags.stamped(0, MemoryClassRaw::default()), Err(MemoryError::InvalidArgument(_))));
+        let bad_qos = Header {
+            qos: 4,
+            ..Header::new()
+        };
+        assert!(matches!(
+            bad_qos.stamped(0, MemoryClassRaw::default()),
+            Err(MemoryError::InvalidArgument(_))
+        ));
+        let bad_flags = Header {
+            flags: 8,
+            ..Header::new()
+        };
+        assert!(matches!(
+            bad_flags.stamped(0, MemoryClassRaw::default()),
+            Err(MemoryError::InvalidArgument(_))
+        ));
     }
 
     #[test]
     fn memory_class_round_trips_and_rejects_unknown_kinds() {
-        for c in [MemoryClass::Host, MemoryClass::PinnedHost, MemoryClass::Device(255), MemoryClass::Shared] {
+        for c in [
+            MemoryClass::Host,
+            MemoryClass::PinnedHost,
+            MemoryClass::Device(255),
+            MemoryClass::Shared,
+        ] {
             assert_eq!(MemoryClass::from_raw(c.to_raw()).unwrap(), c);
         }
         assert!(MemoryClass::from_raw(MemoryClassRaw { kind: 9, device: 0 }).is_err());

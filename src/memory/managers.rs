@@ -26,7 +26,15 @@ impl<'buf> StaticManager<'buf> {
         class: MemoryClass,
     ) -> Result<Self, MemoryError> {
         // SAFETY: the exclusive borrow of `storage` lasts as long as the manager ('buf).
-        unsafe { Self::from_raw(storage.as_mut_ptr(), storage.len(), capacity, slot_size, class) }
+        unsafe {
+            Self::from_raw(
+                storage.as_mut_ptr(),
+                storage.len(),
+                capacity,
+                slot_size,
+                class,
+            )
+        }
     }
 
     /// Like [`new`](Self::new) over raw memory.

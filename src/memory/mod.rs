@@ -29,19 +29,21 @@ mod state;
 mod token;
 mod word;
 
-#[cfg(all(test, not(loom)))]
-mod tests;
 #[cfg(all(test, loom))]
 mod loom_models;
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 pub use error::MemoryError;
 pub use guard::{ReadGuard, Reservation, WriteGuard};
 pub use header::{
-    Header, MemoryClass, MemoryClassRaw, FLAG_DEGRADE_ALLOWED, FLAG_FIRST_IN_BATCH, FLAG_LAST_IN_BATCH,
-    QOS_BACKGROUND, QOS_BEST_EFFORT, QOS_LATENCY_CRITICAL,
+    Header, MemoryClass, MemoryClassRaw, FLAG_DEGRADE_ALLOWED, FLAG_FIRST_IN_BATCH,
+    FLAG_LAST_IN_BATCH, QOS_BACKGROUND, QOS_BEST_EFFORT, QOS_LATENCY_CRITICAL,
 };
 pub use managers::{ConcurrentManager, HeapManager, StaticManager};
-pub use slots::{required_bytes, RawRead, RawWrite, SlotManager, Stats, MAX_CAPACITY, MAX_SLOT_SIZE};
+pub use slots::{
+    required_bytes, RawRead, RawWrite, SlotManager, Stats, MAX_CAPACITY, MAX_SLOT_SIZE,
+};
 pub use token::Token;
 pub use word::{Concurrent, Flavor, SingleThreaded};
 

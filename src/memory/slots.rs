@@ -45,7 +45,9 @@ pub struct Stats {
 /// Bytes per slot for `slot_size` payload bytes.
 fn stride(slot_size: usize) -> Result<usize, MemoryError> {
     if slot_size > MAX_SLOT_SIZE {
-        return Err(MemoryError::InvalidArgument("slot_size exceeds the maximum slot size"));
+        return Err(MemoryError::InvalidArgument(
+            "slot_size exceeds the maximum slot size",
+        ));
     }
     Ok(PAYLOAD_OFFSET + slot_size.div_ceil(REGION_ALIGN) * REGION_ALIGN)
 }
@@ -54,7 +56,9 @@ fn stride(slot_size: usize) -> Result<usize, MemoryError> {
 /// `REGION_ALIGN - 1` bytes to align an unaligned buffer. 0 for capacity 0.
 pub fn required_bytes(capacity: usize, slot_size: usize) -> Result<usize, MemoryError> {
     if capacity > MAX_CAPACITY {
-        return Err(MemoryError::InvalidArgument("capacity exceeds the maximum capacity"));
+        return Err(MemoryError::InvalidArgument(
+            "capacity exceeds the maximum capacity",
+        ));
     }
     let stride = stride(slot_size)?;
     if capacity == 0 {
@@ -133,15 +137,22 @@ impl<F: Flavor> Links for SlotManager<F> {
 
 impl<F: Flavor> SlotManager<F> {
     /// A manager whose storage is allocated here.
-    pub(crate) fn allocate(capacity: usize, slot_size: usize, class: MemoryClass) -> Result<Self, MemoryError> {
+    pub(crate) fn allocate(
+        capacity: usize,
+        slot_size: usize,
+        class: MemoryClass,
+    ) -> Result<Self, MemoryError> {
         required_bytes(capacity, slot_size)?;
         let stride = stride(slot_size)?;
         if capacity == 0 {
             // SAFETY: a capacity-0 manager never dereferences its base.
-            return Ok(unsafe { Self::init(NonNull::dangling(), capacity, slot_size, class, None) });
+            return Ok(unsafe {
+                Self::init(NonNull::dangling(), capacity, slot_size, class, None)
+            });
         }
-        let layout = Layout::from_size_align(capacity * stride, 64)
-            .map_err(|_| MemoryError::InvalidArgument("capacity * slot_size overflows the address space"))?;
+        let layout = Layout::from_size_align(capacity * stride, 64).map_err(|_| {
+            MemoryError::InvalidArgument("capacity * slot_size overflows the address space")
+        })?;
         // SAFETY: layout has a non-zero size (capacity > 0, stride >= 64).
         let base = NonNull::new(unsafe { alloc::alloc(layout) }).ok_or(MemoryError::OutOfMemory)?;
         // SAFETY: base points to layout.size() = capacity * stride writable bytes, 64-aligned.
@@ -450,7 +461,7 @@ impl<F: Flavor> SlotManager<F> {
     pub fn clear(&self) -> Result<(), MemoryError> {
         for index in 0..self.capacity {
             if let Some(gen) = state::committed_generation(self.word(index)) {
-                if matches!(state::held(self.word(index), gen), Ok(_)) {
+                if state::held(self.word(index), gen).is_ok() {
                     return Err(MemoryError::Borrowed);
                 }
             }

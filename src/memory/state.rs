@@ -52,8 +52,12 @@ fn check(s: u64, gen: u32, want: u64) -> Result<(), MemoryError> {
         (p, w) if p == w => Ok(()),
         // A FREE slot at the token's generation never issued that token: it is forged.
         (FREE, _) => Err(MemoryError::BadToken),
-        (RESERVED, _) => Err(MemoryError::WrongState("the slot is reserved, not committed")),
-        _ => Err(MemoryError::WrongState("the slot is committed, not reserved")),
+        (RESERVED, _) => Err(MemoryError::WrongState(
+            "the slot is reserved, not committed",
+        )),
+        _ => Err(MemoryError::WrongState(
+            "the slot is committed, not reserved",
+        )),
     }
 }
 
@@ -140,7 +144,9 @@ pub(crate) fn held<W: Word>(w: &W, gen: u32) -> Result<Held, MemoryError> {
     } else if readers(s) > 0 {
         Ok(Held::Reader)
     } else {
-        Err(MemoryError::WrongState("no view of the slot is outstanding"))
+        Err(MemoryError::WrongState(
+            "no view of the slot is outstanding",
+        ))
     }
 }
 
@@ -150,7 +156,9 @@ pub(crate) fn release_read<W: Word>(w: &W, gen: u32) -> Result<(), MemoryError> 
     loop {
         check(s, gen, COMMITTED)?;
         if readers(s) == 0 || s & WRITER != 0 {
-            return Err(MemoryError::WrongState("no read view of the slot is outstanding"));
+            return Err(MemoryError::WrongState(
+                "no read view of the slot is outstanding",
+            ));
         }
         match w.cas(s, s - 1, Release, Relaxed) {
             Ok(_) => return Ok(()),
@@ -199,7 +207,12 @@ mod tests {
     fn reserve_commit_read_write_free_cycle() {
         let w = Cell::new(0u64);
         let g = reserve_popped(&w);
-        assert_eq!(acquire_read(&w, g), Err(MemoryError::WrongState("the slot is reserved, not committed")));
+        assert_eq!(
+            acquire_read(&w, g),
+            Err(MemoryError::WrongState(
+                "the slot is reserved, not committed"
+            ))
+        );
         claim_reserved(&w, g).unwrap();
         finish_claim(&w, g, true);
         acquire_read(&w, g).unwrap();
@@ -209,7 +222,10 @@ mod tests {
         assert_eq!(free(&w, g), Err(MemoryError::Borrowed));
         release_read(&w, g).unwrap();
         release_read(&w, g).unwrap();
-        assert!(matches!(release_read(&w, g), Err(MemoryError::WrongState(_))));
+        assert!(matches!(
+            release_read(&w, g),
+            Err(MemoryError::WrongState(_))
+        ));
         acquire_write(&w, g).unwrap();
         assert_eq!(acquire_read(&w, g), Err(MemoryError::Borrowed));
         assert_eq!(held(&w, g), Ok(Held::Writer));

@@ -65,7 +65,10 @@ mod tests {
         let t = Token::pack(1, 0, 0);
         assert_ne!(t.bits(), 0);
         let t = Token::pack(255, (MAX_SLOTS - 1) as u32, u32::MAX);
-        assert_eq!((t.tag(), t.index(), t.generation()), (255, (MAX_SLOTS - 1) as u32, u32::MAX));
+        assert_eq!(
+            (t.tag(), t.index(), t.generation()),
+            (255, (MAX_SLOTS - 1) as u32, u32::MAX)
+        );
     }
 
     #[test]

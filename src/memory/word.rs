@@ -16,7 +16,8 @@ pub trait Word {
     /// Stores `v`.
     fn store(&self, v: u64, order: Ordering);
     /// Replaces `current` with `new` if the word holds `current`; returns the value seen.
-    fn cas(&self, current: u64, new: u64, success: Ordering, failure: Ordering) -> Result<u64, u64>;
+    fn cas(&self, current: u64, new: u64, success: Ordering, failure: Ordering)
+        -> Result<u64, u64>;
     /// Adds `v`, returning the previous value.
     fn fetch_add(&self, v: u64, order: Ordering) -> u64;
     /// Subtracts `v`, returning the previous value.
@@ -125,7 +126,13 @@ macro_rules! atomic_word {
                 <$w>::store(self, v, order)
             }
             #[inline]
-            fn cas(&self, current: u64, new: u64, success: Ordering, failure: Ordering) -> Result<u64, u64> {
+            fn cas(
+                &self,
+                current: u64,
+                new: u64,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<u64, u64> {
                 self.compare_exchange(current, new, success, failure)
             }
             #[inline]
