@@ -6,11 +6,18 @@
 //! - [`memory`]: slot memory managers. Store a message (fixed [`memory::Header`] + payload
 //!   bytes), get a by-value [`memory::Token`], read, write or free it by token from any thread.
 //!   Stale, foreign and forged tokens are refused with an error, never honoured.
+//! - [`actor`]: a native actor runtime in the BEAM's image (no VM, no async runtime):
+//!   processes with never-reused pids, mailboxes, links, monitors and exit reasons as data, on
+//!   a small pool of worker threads.
 //!
 //! The Rust API of each subsystem is complete on its own; [`ffi`] is the C ABI over it and holds
 //! no logic beyond conversion, argument checks and ownership.
 
 #![warn(missing_docs)]
 
+// The actor module is a pure Rust API; its C ABI lives in `ffi/` (cbindgen must not export the
+// Rust types themselves).
+#[doc = "cbindgen:ignore"]
+pub mod actor;
 pub mod ffi;
 pub mod memory;
