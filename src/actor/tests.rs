@@ -335,6 +335,91 @@ fn linking_to_a_dead_pid_delivers_noproc_at_once() {
 }
 
 #[test]
+fn spawn_options_are_atomic_against_a_racing_exit_of_the_link_target() {
+    let rt = runtime(2);
+    let reason = ExitReason::error(11, "racing");
+    for round in 0..200 {
+        let target = rt.spawn(idle(), SpawnOptions::new()).unwrap().pid;
+        let killer = {
+            let (h, reason) = (rt.handle(), reason.clone());
+            thread::spawn(move || h.exit(target, reason))
+        };
+        let trap = round % 2 == 0;
+        let (tx, rx) = mpsc::channel();
+        let (mtx, mrx) = mpsc::channel();
+        let child = rt
+            .spawn(
+                recorder(tx),
+                SpawnOptions::new()
+                    .link(target)
+                    .trap_exit(trap)
+                    .monitor(move |p, r| {
+                        let _ = mtx.send((p, r.clone()));
+                    }),
+            )
+            .unwrap()
+            .pid;
+        killer.join().unwrap().unwrap();
+        // Either the link was made before the exit (the child sees the exit's reason) or the
+        // target was already dead (the child sees NOPROC) — never a child left unlinked.
+        if trap {
+            let Message::Exit { pid, reason: got } = rx.recv_timeout(WAIT).unwrap() else {
+                panic!("expected an EXIT message")
+            };
+            assert_eq!(pid, target);
+            assert!(got == reason || got == ExitReason::noproc(), "got {got}");
+            assert!(rt.is_alive(child));
+            rt.exit(child, ExitReason::kill()).unwrap();
+            mrx.recv_timeout(WAIT).unwrap();
+        } else {
+            let (pid, got) = mrx.recv_timeout(WAIT).unwrap();
+            assert_eq!(pid, child);
+            assert!(got == reason || got == ExitReason::noproc(), "got {got}");
+        }
+    }
+    assert_eq!(rt.process_count(), 0);
+}
+
+#[test]
+fn concurrent_exits_of_one_process_fire_its_monitor_once() {
+    let rt = runtime(2);
+    for _ in 0..100 {
+        let pid = rt.spawn(idle(), SpawnOptions::new()).unwrap().pid;
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::channel();
+        {
+            let calls = Arc::clone(&calls);
+            rt.monitor(pid, move |_, r| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let _ = tx.send(r.clone());
+            })
+            .unwrap();
+        }
+        let start = Arc::new(Barrier::new(4));
+        let exits: Vec<_> = (0..4)
+            .map(|i| {
+                let (h, start) = (rt.handle(), Arc::clone(&start));
+                thread::spawn(move || {
+                    start.wait();
+                    h.exit(pid, ExitReason::error(i, "one of four"))
+                })
+            })
+            .collect();
+        let results: Vec<_> = exits.into_iter().map(|t| t.join().unwrap()).collect();
+        let oks = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(oks, 1, "exactly one exit wins: {results:?}");
+        assert!(results
+            .iter()
+            .all(|r| matches!(r, Ok(()) | Err(ActorError::NoProc))));
+        let got = rx.recv_timeout(WAIT).unwrap();
+        assert_eq!(got.message(), "one of four");
+        let w = watch(&rt, pid); // a duplicate would have been queued before this one
+        exit_of(&w);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+}
+
+#[test]
 fn kill_is_untrappable_but_killed_propagates_as_trappable() {
     let rt = runtime(2);
     let (tx, rx) = mpsc::channel();
