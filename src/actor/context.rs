@@ -5,22 +5,31 @@
 //! the worker running it; every operation goes through the same runtime entry points as the
 //! [`RuntimeHandle`], so a behaviour cannot bypass the table lock or hold it while calling out.
 
+use std::sync::Arc;
+
 use super::error::ActorError;
 use super::pid::{MonitorRef, Pid};
-use super::process::Behaviour;
+use super::process::{Behaviour, Proc};
 use super::reason::ExitReason;
 use super::runtime::{RuntimeHandle, SpawnOptions, Spawned};
 
 /// The calling process's view of the runtime, passed to [`Behaviour::handle`].
+///
+/// A process can be killed (by a link or `exit`) while its `handle` runs; the call is not
+/// interrupted, but from then on [`ProcessContext::send`] returns `Closed`, so a dead process
+/// sends nothing, and the process's exit reason is available from
+/// [`ProcessContext::exit_reason`].
 #[derive(Debug)]
 pub struct ProcessContext {
     handle: RuntimeHandle,
+    proc: Arc<Proc>,
     pid: Pid,
 }
 
 impl ProcessContext {
-    pub(crate) fn new(handle: RuntimeHandle, pid: Pid) -> Self {
-        ProcessContext { handle, pid }
+    pub(crate) fn new(handle: RuntimeHandle, proc: Arc<Proc>) -> Self {
+        let pid = proc.pid();
+        ProcessContext { handle, proc, pid }
     }
 
     /// This process's pid.
@@ -33,9 +42,18 @@ impl ProcessContext {
         &self.handle
     }
 
-    /// Sends `bytes` to `to` from this process (FIFO per receiver). `NoProc` when `to` is dead.
+    /// Sends `bytes` to `to` from this process (FIFO per receiver). `NoProc` when `to` is dead,
+    /// `Closed` when this process itself has already exited.
     pub fn send(&self, to: Pid, bytes: impl Into<Box<[u8]>>) -> Result<(), ActorError> {
+        if self.proc.exit_reason().is_some() {
+            return Err(ActorError::Closed);
+        }
         self.handle.send_from(self.pid, to, bytes)
+    }
+
+    /// Why this process exited, `None` while it is alive (it can be killed mid-`handle`).
+    pub fn exit_reason(&self) -> Option<ExitReason> {
+        self.proc.exit_reason()
     }
 
     /// Sends an exit signal from this process to `to` (see [`RuntimeHandle::exit_from`]).

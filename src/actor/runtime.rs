@@ -204,7 +204,7 @@ impl Inner {
             RuntimeHandle {
                 inner: Arc::clone(self),
             },
-            proc.pid(),
+            Arc::clone(proc),
         );
         for _ in 0..BATCH {
             let (msg, mut behaviour) = {

@@ -515,6 +515,38 @@ fn a_behaviour_can_spawn_a_linked_child_whose_crash_kills_it() {
     assert!(!rt.is_alive(child));
 }
 
+#[test]
+fn a_process_killed_while_handling_sends_nothing_more() {
+    let rt = runtime(2);
+    let inbox = rt.open_mailbox(SpawnOptions::new()).unwrap();
+    let to = inbox.pid();
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (after_tx, after_rx) = mpsc::channel();
+    let pid = rt
+        .spawn(
+            behaviour(move |ctx, _| {
+                entered_tx.send(()).unwrap();
+                go_rx.recv_timeout(WAIT).unwrap();
+                after_tx
+                    .send((ctx.send(to, &b"ghost"[..]), ctx.exit_reason()))
+                    .unwrap();
+                Ok(())
+            }),
+            SpawnOptions::new(),
+        )
+        .unwrap()
+        .pid;
+    rt.send(pid, &b"go"[..]).unwrap();
+    entered_rx.recv_timeout(WAIT).unwrap();
+    rt.exit(pid, ExitReason::kill()).unwrap();
+    go_tx.send(()).unwrap();
+    let (sent, reason) = after_rx.recv_timeout(WAIT).unwrap();
+    assert_eq!(sent, Err(ActorError::Closed));
+    assert_eq!(reason, Some(ExitReason::kill()));
+    assert_eq!(inbox.try_receive(), Err(ActorError::Timeout));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Monitors
 // ---------------------------------------------------------------------------------------------
