@@ -9,6 +9,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crossbeam_utils::Backoff;
+
 use super::error::ActorError;
 use super::message::Message;
 use super::pid::{MonitorRef, Pid};
@@ -58,12 +60,26 @@ impl Mailbox {
     pub fn receive(&self, timeout: Duration) -> Result<Message, ActorError> {
         let deadline = Instant::now().checked_add(timeout);
         let mut st = self.proc.lock();
+        let mut spun = timeout.is_zero();
         loop {
             if st.exit.is_some() {
                 return Err(ActorError::Closed);
             }
             if let Some(msg) = st.queue.pop_front() {
+                self.proc.publish_len(&st);
                 return Ok(msg);
+            }
+            if !spun {
+                // Once, briefly (microseconds), before sleeping: a reply that is about to arrive
+                // is taken without a futex sleep and wake-up.
+                spun = true;
+                drop(st);
+                let backoff = Backoff::new();
+                while self.proc.queued_hint() == 0 && !backoff.is_completed() {
+                    backoff.snooze();
+                }
+                st = self.proc.lock();
+                continue;
             }
             st = match deadline {
                 None => self

@@ -9,6 +9,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::context::ProcessContext;
@@ -71,6 +72,9 @@ pub(crate) struct Proc {
     state: Mutex<ProcState>,
     /// Signalled when a message arrives for, or the exit of, a mailbox process.
     ready: Condvar,
+    /// The queue length of a mailbox process, for its receiver's brief spin before it waits.
+    /// Written only under the state lock; a stale read only changes how long a spin lasts.
+    queued: AtomicUsize,
 }
 
 impl std::fmt::Debug for Proc {
@@ -102,6 +106,7 @@ impl Proc {
                 behaviour,
             }),
             ready: Condvar::new(),
+            queued: AtomicUsize::new(0),
         }
     }
 
@@ -118,6 +123,16 @@ impl Proc {
         &self.ready
     }
 
+    /// The last queue length published under the lock (see `queued`).
+    pub(crate) fn queued_hint(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// Publishes the queue length; call with the state lock held.
+    pub(crate) fn publish_len(&self, st: &ProcState) {
+        self.queued.store(st.queue.len(), Ordering::Release);
+    }
+
     /// Appends `msg`; `NoProc` when the process has exited.
     pub(crate) fn deliver(&self, msg: Message) -> Result<Delivered, ActorError> {
         let mut st = self.lock();
@@ -127,6 +142,7 @@ impl Proc {
         st.queue.push_back(msg);
         match self.kind {
             ProcKind::Mailbox => {
+                self.publish_len(&st);
                 self.ready.notify_all();
                 Ok(Delivered::Queued)
             }
@@ -147,6 +163,7 @@ impl Proc {
         }
         st.exit = Some(reason.clone());
         st.queue.clear();
+        self.publish_len(&st);
         self.ready.notify_all();
         if st.scheduled {
             None
