@@ -678,7 +678,8 @@ impl Runtime {
     pub const MAX_WORKERS: usize = 1024;
 
     /// Starts a runtime with `workers` worker threads; 0 means the available parallelism.
-    /// `InvalidArgument` above [`Runtime::MAX_WORKERS`]; `OutOfResources` when a thread cannot start.
+    /// `InvalidArgument` above [`Runtime::MAX_WORKERS`]; `OutOfResources` when a thread cannot
+    /// start.
     pub fn new(workers: usize) -> Result<Runtime, ActorError> {
         if workers > Self::MAX_WORKERS {
             return Err(ActorError::InvalidArgument("more than MAX_WORKERS workers"));
