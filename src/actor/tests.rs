@@ -979,3 +979,79 @@ fn worker_count_defaults_to_available_parallelism_and_is_bounded() {
         Err(ActorError::InvalidArgument(_))
     ));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Randomised topology
+// ---------------------------------------------------------------------------------------------
+
+/// A small deterministic generator (xorshift64*), so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn random_link_graphs_and_kills_leak_nothing_and_fire_every_monitor_once() {
+    for seed in 1..=8u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let rt = runtime(2);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let fired = Arc::new(Mutex::new(Vec::<Pid>::new()));
+        let mut pids = Vec::new();
+        for i in 0..150 {
+            let mut opts = SpawnOptions::new().trap_exit(rng.below(3) == 0);
+            if i > 0 && rng.below(2) == 0 {
+                opts = opts.link(pids[rng.below(pids.len())]);
+            }
+            let fired = Arc::clone(&fired);
+            opts = opts.monitor(move |p, _| fired.lock().unwrap().push(p));
+            let fail = rng.below(4) == 0;
+            let pid = rt
+                .spawn(
+                    Counted {
+                        inner: behaviour(move |_, msg| match msg {
+                            Message::User { .. } if fail => Err(ExitReason::error(1, "random")),
+                            _ => Ok(()),
+                        }),
+                        drops: Arc::clone(&drops),
+                    },
+                    opts,
+                )
+                .unwrap()
+                .pid;
+            pids.push(pid);
+            if i > 1 && rng.below(3) == 0 {
+                let _ = rt.link(pid, pids[rng.below(pids.len())]);
+            }
+        }
+        // Messages (some behaviours fail on them), explicit exits of every kind, then KILL all.
+        for _ in 0..300 {
+            let _ = rt.send(pids[rng.below(pids.len())], &b"m"[..]);
+        }
+        for _ in 0..40 {
+            let kind = ExitKind::ALL[rng.below(ExitKind::ALL.len())];
+            let _ = rt.exit(pids[rng.below(pids.len())], ExitReason::new(kind, 0, "x"));
+        }
+        let handle = rt.handle();
+        for &pid in &pids {
+            let _ = rt.exit(pid, ExitReason::kill());
+        }
+        assert_eq!(rt.process_count(), 0, "seed {seed}: every process is dead");
+        drop(rt); // drains the queued monitor callbacks and joins the workers
+        assert_eq!(drops.load(Ordering::SeqCst), pids.len(), "seed {seed}");
+        let mut fired = fired.lock().unwrap().clone();
+        fired.sort();
+        assert_eq!(fired, pids, "seed {seed}: each monitor fired exactly once");
+        assert_eq!(Arc::strong_count(&handle.inner), 1);
+    }
+}

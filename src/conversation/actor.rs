@@ -420,7 +420,8 @@ impl Conversation {
     /// Opens a conversation on `rt`. Returns once the actor runs with trap_exit set and every
     /// participant is linked to it. A dead participant fails the open with `NoProc` and leaves
     /// nothing behind (links removed, spawned participants and the actor stopped).
-    /// `Unsupported` for [`Mode::Durable`]; `InvalidArgument` without participants.
+    /// `Unsupported` for [`Mode::Durable`]; `InvalidArgument` without participants, or when an
+    /// external pid is 0 or given twice.
     pub fn open(
         rt: &RuntimeHandle,
         config: ConversationConfig,
@@ -439,6 +440,21 @@ impl Conversation {
         if participants.is_empty() {
             return Err(ConversationError::InvalidArgument(
                 "a conversation needs at least one participant",
+            ));
+        }
+        let mut externals: Vec<Pid> = participants
+            .iter()
+            .filter_map(|p| match p {
+                Participant::External(pid) => Some(*pid),
+                Participant::Spawn(_) => None,
+            })
+            .collect();
+        let n = externals.len();
+        externals.sort_unstable();
+        externals.dedup();
+        if externals.len() != n || externals.contains(&Pid::NONE) {
+            return Err(ConversationError::InvalidArgument(
+                "participants must be distinct, valid pids",
             ));
         }
         let shared = Arc::new(Shared {

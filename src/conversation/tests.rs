@@ -152,7 +152,37 @@ fn durable_mode_is_unsupported_and_participants_are_required() {
     assert!(matches!(r, Err(ConversationError::Unsupported(_))));
     let r = Conversation::open(&rt, ConversationConfig::new(vec![], OnCrash::Fail));
     assert!(matches!(r, Err(ConversationError::InvalidArgument(_))));
-    assert_eq!(rt.process_count(), before);
+    let mb = rt.open_mailbox(SpawnOptions::new()).unwrap();
+    let twice = vec![
+        Participant::External(mb.pid()),
+        Participant::External(mb.pid()),
+    ];
+    let r = Conversation::open(&rt, ConversationConfig::new(twice, OnCrash::Fail));
+    assert!(matches!(r, Err(ConversationError::InvalidArgument(_))));
+    let none = vec![Participant::External(Pid::NONE)];
+    let r = Conversation::open(&rt, ConversationConfig::new(none, OnCrash::Fail));
+    assert!(matches!(r, Err(ConversationError::InvalidArgument(_))));
+    assert_eq!(rt.process_count(), before + 1, "only the test's mailbox");
+}
+
+#[test]
+fn sending_to_a_pid_that_is_not_a_participant_is_refused() {
+    let rt = runtime();
+    let outsider = rt.open_mailbox(SpawnOptions::new()).unwrap();
+    let conv = Conversation::open(
+        &rt,
+        ConversationConfig::new(vec![echo_or_crash()], OnCrash::Fail),
+    )
+    .unwrap();
+    assert!(matches!(
+        conv.send(Some(outsider.pid()), b"x"),
+        Err(ConversationError::InvalidArgument(_))
+    ));
+    assert_eq!(
+        outsider.try_receive(),
+        Err(crate::actor::ActorError::Timeout)
+    );
+    assert_eq!(conv.state().sent, 0);
 }
 
 #[test]
