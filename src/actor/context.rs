@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::error::ActorError;
-use super::pid::{MonitorRef, Pid};
+use super::pid::{MonitorRef, Pid, TimerRef};
 use super::process::{Behaviour, Proc};
 use super::reason::ExitReason;
 use super::runtime::{RuntimeHandle, SpawnOptions, Spawned};
@@ -60,6 +60,18 @@ impl ProcessContext {
     /// Targeting this process itself takes effect when the current `handle` call returns.
     pub fn exit(&self, to: Pid, reason: ExitReason) -> Result<(), ActorError> {
         self.handle.exit_from(self.pid, to, reason)
+    }
+
+    /// Sends `bytes` to `to` (often this process itself, for a timeout) once `delay` has passed,
+    /// from this process. See [`RuntimeHandle::send_after`]; cancel with
+    /// [`RuntimeHandle::cancel_timer`].
+    pub fn send_after(
+        &self,
+        to: Pid,
+        delay: std::time::Duration,
+        bytes: impl Into<Box<[u8]>>,
+    ) -> Result<TimerRef, ActorError> {
+        self.handle.send_after_from(self.pid, to, delay, bytes)
     }
 
     /// Links this process to `other` (see [`RuntimeHandle::link`]).

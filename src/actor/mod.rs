@@ -14,6 +14,8 @@
 //!   trapping ones get [`Message::Exit`](crate::actor::Message::Exit); normal exits kill nobody;
 //!   linking to a dead pid delivers `NOPROC` at once. **Monitors** are one-way callbacks, exactly
 //!   once.
+//! - **Timers** ([`RuntimeHandle::send_after`](crate::actor::RuntimeHandle::send_after)) deliver a
+//!   message after a delay: the way a callback process, which must not block, gets a timeout.
 //!
 //! Invariant: all topology (who is alive, links, monitors, trap flags) changes under one table
 //! lock, so exit cascades are atomic; no user code ever runs under a runtime lock.
@@ -26,6 +28,8 @@
 //!   whose call ended the process (`exit`, a link cascade, `Mailbox` drop), never under a lock.
 //! - Monitor callbacks run on a worker, once, after the exit is final. `demonitor` waits for a
 //!   callback running on another thread and returns at once from inside the callback itself.
+//! - A runtime runs its workers plus one timer thread, all parked (no CPU) when there is nothing
+//!   to do; dropping the runtime joins them all.
 //! - Every call may be made from any thread, including from inside behaviours and monitor
 //!   callbacks. Dropping the [`Runtime`](crate::actor::Runtime) waits for running `handle` calls to
 //!   return, so a behaviour must not block forever (a blocked
@@ -66,6 +70,7 @@ mod process;
 mod reason;
 mod runtime;
 mod scheduler;
+mod timer;
 
 #[cfg(test)]
 mod tests;
@@ -75,7 +80,7 @@ pub use error::ActorError;
 pub use mailbox::Mailbox;
 pub use message::Message;
 pub use monitor::MonitorCallback;
-pub use pid::{MonitorRef, Pid};
+pub use pid::{MonitorRef, Pid, TimerRef};
 pub use process::Behaviour;
 pub use reason::{ExitKind, ExitReason};
 pub use runtime::{Runtime, RuntimeHandle, SpawnOptions, Spawned};

@@ -59,6 +59,24 @@ impl MonitorRef {
     }
 }
 
+/// Identifies one timer, for [`RuntimeHandle::cancel_timer`](super::RuntimeHandle::cancel_timer).
+/// Never 0, never reused within a runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(transparent)]
+pub struct TimerRef(u64);
+
+impl TimerRef {
+    /// The reference with the raw number `raw` (as the C API passes it).
+    pub const fn from_raw(raw: u64) -> TimerRef {
+        TimerRef(raw)
+    }
+
+    /// The raw number (as the C API passes it).
+    pub const fn as_raw(self) -> u64 {
+        self.0
+    }
+}
+
 /// Hands out 1, 2, 3, ... once each. Wrapping would need 2^64 allocations, so it is not handled.
 #[derive(Debug)]
 pub(crate) struct IdSource(AtomicU64);

@@ -13,16 +13,18 @@ use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use super::context::ProcessContext;
 use super::error::ActorError;
 use super::mailbox::Mailbox;
 use super::message::Message;
 use super::monitor::{MonitorCallback, MonitorCell};
-use super::pid::{IdSource, MonitorRef, Pid};
+use super::pid::{IdSource, MonitorRef, Pid, TimerRef};
 use super::process::{drop_behaviour, Behaviour, Delivered, Entry, Proc, ProcKind};
 use super::reason::{ExitKind, ExitReason};
 use super::scheduler::Scheduler;
+use super::timer::{Due, Timers};
 
 /// How many messages a callback process handles before going to the back of the run queue, so
 /// one busy process cannot starve the others.
@@ -114,8 +116,10 @@ pub(crate) struct Inner {
     /// Every monitor whose callback has not finished or been cancelled, for `demonitor`.
     monitors: Mutex<HashMap<MonitorRef, Arc<MonitorCell>>>,
     sched: Scheduler<Job>,
+    timers: Timers,
     pids: IdSource,
     refs: IdSource,
+    timer_ids: IdSource,
 }
 
 fn deliver_into(proc: &Arc<Proc>, msg: Message, fx: &mut Effects) -> Result<(), ActorError> {
@@ -134,8 +138,10 @@ impl Inner {
             }),
             monitors: Mutex::new(HashMap::new()),
             sched: Scheduler::new(),
+            timers: Timers::new(),
             pids: IdSource::new(),
             refs: IdSource::new(),
+            timer_ids: IdSource::new(),
         }
     }
 
@@ -503,6 +509,29 @@ impl Inner {
         cancelled
     }
 
+    pub(crate) fn send_after(
+        &self,
+        from: Pid,
+        to: Pid,
+        delay: Duration,
+        bytes: Box<[u8]>,
+    ) -> Result<TimerRef, ActorError> {
+        if !to.is_valid() {
+            return Err(ActorError::InvalidArgument("timer target is pid 0"));
+        }
+        let at = Instant::now()
+            .checked_add(delay)
+            .ok_or(ActorError::InvalidArgument(
+                "timer delay overflows the clock",
+            ))?;
+        let id = self.timer_ids.next();
+        if self.timers.add(id, at, Due { from, to, bytes }) {
+            Ok(TimerRef::from_raw(id))
+        } else {
+            Err(ActorError::Closed)
+        }
+    }
+
     pub(crate) fn is_alive(&self, pid: Pid) -> bool {
         self.lock_table().entries.contains_key(&pid)
     }
@@ -525,6 +554,7 @@ impl Inner {
                 }
             }
         });
+        self.timers.stop();
         self.sched.stop();
     }
 }
@@ -638,6 +668,36 @@ impl RuntimeHandle {
         self.inner.demonitor(mref)
     }
 
+    /// Sends `bytes` to `to` once `delay` has passed, from outside the runtime
+    /// ([`Pid::NONE`]). Delivery is a normal send (dropped if `to` is dead by then); timers due
+    /// at the same time are delivered in the order they were set. `Closed` after shutdown;
+    /// pending timers are dropped at shutdown.
+    pub fn send_after(
+        &self,
+        to: Pid,
+        delay: Duration,
+        bytes: impl Into<Box<[u8]>>,
+    ) -> Result<TimerRef, ActorError> {
+        self.inner.send_after(Pid::NONE, to, delay, bytes.into())
+    }
+
+    /// [`RuntimeHandle::send_after`] labelled as coming from `from`.
+    pub fn send_after_from(
+        &self,
+        from: Pid,
+        to: Pid,
+        delay: Duration,
+        bytes: impl Into<Box<[u8]>>,
+    ) -> Result<TimerRef, ActorError> {
+        self.inner.send_after(from, to, delay, bytes.into())
+    }
+
+    /// Cancels a timer. True when it had not fired: it never will. False when it already fired
+    /// (or is being delivered right now), was cancelled before, or is unknown.
+    pub fn cancel_timer(&self, timer: TimerRef) -> bool {
+        self.inner.timers.cancel(timer.as_raw())
+    }
+
     /// Whether `pid` is a live process.
     pub fn is_alive(&self, pid: Pid) -> bool {
         self.inner.is_alive(pid)
@@ -663,6 +723,7 @@ impl RuntimeHandle {
 pub struct Runtime {
     handle: RuntimeHandle,
     workers: Vec<JoinHandle<()>>,
+    timer: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -677,7 +738,8 @@ impl Runtime {
     /// The most worker threads a runtime accepts.
     pub const MAX_WORKERS: usize = 1024;
 
-    /// Starts a runtime with `workers` worker threads; 0 means the available parallelism.
+    /// Starts a runtime with `workers` worker threads (0 means the available parallelism) and
+    /// one timer thread.
     /// `InvalidArgument` above [`Runtime::MAX_WORKERS`]; `OutOfResources` when a thread cannot
     /// start.
     pub fn new(workers: usize) -> Result<Runtime, ActorError> {
@@ -695,7 +757,23 @@ impl Runtime {
                 inner: Arc::clone(&inner),
             },
             workers: Vec::with_capacity(n),
+            timer: None,
         };
+        let timer = {
+            let inner = Arc::clone(&inner);
+            thread::Builder::new()
+                .name("transom-timer".to_owned())
+                .spawn(move || {
+                    inner.timers.run(|due| {
+                        // A timer to a dead process is dropped, like any send to it.
+                        let _ = inner.send(due.from, due.to, due.bytes);
+                    })
+                })
+        };
+        match timer {
+            Ok(h) => rt.timer = Some(h),
+            Err(e) => return Err(ActorError::OutOfResources(e.to_string())),
+        }
         for i in 0..n {
             let inner = Arc::clone(&inner);
             let spawned = thread::Builder::new()
@@ -742,7 +820,7 @@ impl Drop for Runtime {
         let inner = &self.handle.inner;
         inner.shutdown();
         let me = thread::current().id();
-        for h in self.workers.drain(..) {
+        for h in self.workers.drain(..).chain(self.timer.take()) {
             // A runtime dropped from one of its own workers (it was moved into a behaviour)
             // cannot join that worker; it finishes its current job and returns on its own.
             if h.thread().id() != me {

@@ -1055,3 +1055,75 @@ fn random_link_graphs_and_kills_leak_nothing_and_fire_every_monitor_once() {
         assert_eq!(Arc::strong_count(&handle.inner), 1);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Timers
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn send_after_delivers_once_the_delay_has_passed() {
+    let rt = runtime(1);
+    let mb = rt.open_mailbox(SpawnOptions::new()).unwrap();
+    let start = Instant::now();
+    rt.send_after(mb.pid(), Duration::from_millis(20), &b"tick"[..])
+        .unwrap();
+    let (from, bytes) = user(mb.receive(WAIT).unwrap());
+    assert!(start.elapsed() >= Duration::from_millis(20), "not early");
+    assert_eq!((from, bytes.as_slice()), (Pid::NONE, &b"tick"[..]));
+}
+
+#[test]
+fn a_cancelled_timer_never_arrives() {
+    let rt = runtime(1);
+    let mb = rt.open_mailbox(SpawnOptions::new()).unwrap();
+    let t = rt
+        .send_after(mb.pid(), Duration::from_millis(5), &b"cancelled"[..])
+        .unwrap();
+    rt.send_after(mb.pid(), Duration::from_millis(15), &b"sentinel"[..])
+        .unwrap();
+    assert!(rt.cancel_timer(t));
+    // Timers are delivered in deadline order, so the cancelled one would have come first.
+    assert_eq!(user(mb.receive(WAIT).unwrap()).1, b"sentinel");
+    assert!(!rt.cancel_timer(t));
+}
+
+#[test]
+fn a_callback_process_can_time_itself_out() {
+    let rt = runtime(1);
+    let pid = rt
+        .spawn(
+            behaviour(|ctx, msg| match msg.bytes() {
+                Some(b"start") => ctx
+                    .send_after(ctx.pid(), Duration::from_millis(10), &b"deadline"[..])
+                    .map(|_| ())
+                    .map_err(|e| ExitReason::error(1, e.to_string())),
+                Some(b"deadline") => Err(ExitReason::timeout()),
+                _ => Ok(()),
+            }),
+            SpawnOptions::new(),
+        )
+        .unwrap()
+        .pid;
+    let w = watch(&rt, pid);
+    rt.send(pid, &b"start"[..]).unwrap();
+    assert_eq!(exit_of(&w), ExitReason::timeout());
+}
+
+#[test]
+fn shutdown_drops_pending_timers_without_waiting_for_them() {
+    let rt = runtime(1);
+    let handle = rt.handle();
+    let mb = rt.open_mailbox(SpawnOptions::new()).unwrap();
+    rt.send_after(mb.pid(), Duration::from_secs(3600), &b"in an hour"[..])
+        .unwrap();
+    drop(rt); // would hang for an hour if the timer thread waited for its timers
+    assert_eq!(
+        handle.send_after(mb.pid(), Duration::ZERO, &b"x"[..]),
+        Err(ActorError::Closed)
+    );
+    assert_eq!(
+        Arc::strong_count(&handle.inner),
+        2,
+        "the handle and the mailbox's"
+    );
+}

@@ -9,9 +9,10 @@
 //! the same condition variable with a timeout, and every change that could end a wait
 //! (a reply, a crash, a phase change, the actor's death) notifies it.
 //!
-//! Deadlines are enforced when observed: every call (and every blocked receive, which wakes at
-//! the deadline) moves a live conversation to TIMED_OUT once its timeout has passed, and from
-//! then on sends fail and receives drain buffered replies, then fail with `TimedOut`.
+//! Deadlines are enforced by the actor — a runtime timer sends it a deadline message, and it
+//! moves a live conversation to TIMED_OUT and wakes every waiter — and, in case a call gets there
+//! first, by every call (a blocked receive also wakes at the deadline by itself). From then on
+//! sends fail and receives drain buffered replies, then fail with `TimedOut`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::actor::{
     ActorError, Behaviour, ExitKind, ExitReason, Message, Pid, ProcessContext, RuntimeHandle,
-    SpawnOptions,
+    SpawnOptions, TimerRef,
 };
 
 use super::error::ConversationError;
@@ -275,6 +276,9 @@ fn run_crash_callbacks(callbacks: &[CrashCallback], info: &CrashInfo) {
     }
 }
 
+/// What the runtime timer sends the actor (from the actor's own pid) at the deadline.
+const DEADLINE_TAG: &[u8] = b"TD\x01deadline";
+
 /// The conversation actor's behaviour.
 struct Actor {
     shared: Arc<Shared>,
@@ -282,6 +286,13 @@ struct Actor {
 }
 
 impl Actor {
+    fn on_deadline(&self) {
+        let mut st = self.shared.lock();
+        if st.enforce_deadline() {
+            self.shared.changed.notify_all();
+        }
+    }
+
     fn on_reply(&self, from: Pid, bytes: &[u8]) {
         let Some((id, payload)) = decode_reply(bytes) else {
             return; // not a reply: ignored
@@ -390,6 +401,9 @@ impl Actor {
 impl Behaviour for Actor {
     fn handle(&mut self, ctx: &ProcessContext, msg: Message) -> Result<(), ExitReason> {
         match msg {
+            Message::User { from, bytes } if from == ctx.pid() && *bytes == *DEADLINE_TAG => {
+                self.on_deadline()
+            }
             Message::User { from, bytes } => self.on_reply(from, &bytes),
             Message::Exit { pid, reason } => self.on_exit(ctx, pid, reason),
         }
@@ -406,6 +420,7 @@ pub struct Conversation {
     rt: RuntimeHandle,
     pid: Pid,
     shared: Arc<Shared>,
+    deadline_timer: Option<TimerRef>,
 }
 
 impl std::fmt::Debug for Conversation {
@@ -491,11 +506,17 @@ impl Conversation {
                     watcher.changed.notify_all();
                 }),
         )?;
-        let conv = Conversation {
+        let has_deadline = shared.lock().deadline.is_some();
+        // From here on, dropping `conv` (on an early return) closes everything opened so far.
+        let mut conv = Conversation {
             rt: rt.clone(),
             pid: spawned.pid,
             shared,
+            deadline_timer: None,
         };
+        if let (Some(t), true) = (timeout, has_deadline) {
+            conv.deadline_timer = Some(rt.send_after_from(conv.pid, conv.pid, t, DEADLINE_TAG)?);
+        }
         for p in participants {
             let linked = match p {
                 Participant::External(pid) => {
@@ -714,6 +735,9 @@ impl Conversation {
         }
         // No links are left, so the actor's exit cascades nowhere. It traps exits: turn that
         // off first so the exit is immediate rather than a message.
+        if let Some(t) = self.deadline_timer {
+            self.rt.cancel_timer(t);
+        }
         let _ = self.rt.set_trap_exit(self.pid, false);
         let _ = self.rt.exit(
             self.pid,
