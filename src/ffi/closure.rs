@@ -44,6 +44,18 @@ impl<F: Copy> Closure<F> {
     pub fn call(&self) -> F {
         self.call
     }
+
+    /// Moves the context and `drop` into a closure whose function is `f(call)`. When `f` gives
+    /// `None` (e.g. a NULL function pointer) `self` is dropped, running its `drop`.
+    pub fn try_map<G: Copy>(mut self, f: impl FnOnce(F) -> Option<G>) -> Option<Closure<G>> {
+        let call = f(self.call)?;
+        let drop = self.drop.take();
+        Some(Closure {
+            ctx: self.ctx,
+            call,
+            drop,
+        })
+    }
 }
 
 impl<F: Copy> Drop for Closure<F> {
@@ -226,6 +238,28 @@ mod tests {
         drop(r2);
         assert_eq!(c.drops.load(Ordering::SeqCst), 1);
         assert_eq!(c.calls_at_drop.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn try_map_moves_ownership_or_drops_on_none() {
+        let c = ctx();
+        let raw: Closure<Option<CallFn>> = Closure::new(
+            Arc::as_ptr(&c) as *mut c_void,
+            Some(add_one as CallFn),
+            Some(count_drop),
+        );
+        let mapped = raw.try_map(|f| f).expect("non-NULL call");
+        assert_eq!(c.drops.load(Ordering::SeqCst), 0, "moved, not dropped");
+        drop(mapped);
+        assert_eq!(c.drops.load(Ordering::SeqCst), 1);
+        let none: Closure<Option<CallFn>> =
+            Closure::new(Arc::as_ptr(&c) as *mut c_void, None, Some(count_drop));
+        assert!(none.try_map(|f| f).is_none());
+        assert_eq!(
+            c.drops.load(Ordering::SeqCst),
+            2,
+            "a refused closure is dropped once"
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@ use std::cell::{Cell, RefCell};
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use crate::actor::ActorError;
+use crate::conversation::ConversationError;
 use crate::memory::MemoryError;
 use crate::store::StoreError;
 
@@ -48,6 +50,13 @@ pub const TRANSOM_ERR_TOO_LARGE: transom_status = -14;
 /// The token's slot is not in the state the operation needs: commit or abort of a slot that is
 /// not reserved, a read/write/free of a reserved (uncommitted) slot, a release without a view.
 pub const TRANSOM_ERR_WRONG_STATE: transom_status = -15;
+
+/// The pid names no live process (it exited, or this runtime never spawned it).
+pub const TRANSOM_ERR_NOPROC: transom_status = -20;
+/// A participant crashed and the conversation's crash policy failed it.
+pub const TRANSOM_ERR_PARTICIPANT_CRASHED: transom_status = -21;
+/// The conversation's own configured timeout expired (phase TIMED_OUT).
+pub const TRANSOM_ERR_TIMED_OUT: transom_status = -22;
 
 /// An expected-version check failed, or an idempotency key was reused with a different request.
 pub const TRANSOM_ERR_CONFLICT: transom_status = -30;
@@ -94,6 +103,11 @@ pub extern "C" fn transom_status_str(status: transom_status) -> *const c_char {
         TRANSOM_ERR_WRONG_STATE => {
             b"TRANSOM_ERR_WRONG_STATE: the slot is not in the state this operation needs\0"
         }
+        TRANSOM_ERR_NOPROC => b"TRANSOM_ERR_NOPROC: no such process\0",
+        TRANSOM_ERR_PARTICIPANT_CRASHED => {
+            b"TRANSOM_ERR_PARTICIPANT_CRASHED: a participant crashed\0"
+        }
+        TRANSOM_ERR_TIMED_OUT => b"TRANSOM_ERR_TIMED_OUT: the conversation timed out\0",
         TRANSOM_ERR_CONFLICT => b"TRANSOM_ERR_CONFLICT: version or idempotency conflict\0",
         TRANSOM_ERR_REJECTED => b"TRANSOM_ERR_REJECTED: a gate rejected the event\0",
         TRANSOM_ERR_LOCKED => b"TRANSOM_ERR_LOCKED: the store directory is locked\0",
@@ -142,6 +156,35 @@ impl Failure {
     pub(crate) fn with_value(mut self, value: i64) -> Self {
         self.value = value;
         self
+    }
+}
+
+impl From<ActorError> for Failure {
+    fn from(e: ActorError) -> Self {
+        let code = match e {
+            ActorError::NoProc => TRANSOM_ERR_NOPROC,
+            ActorError::Closed => TRANSOM_ERR_CLOSED,
+            ActorError::Timeout => TRANSOM_TIMEOUT,
+            ActorError::InvalidArgument(_) => TRANSOM_ERR_INVALID_ARGUMENT,
+            ActorError::OutOfResources(_) => TRANSOM_ERR_OUT_OF_MEMORY,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+impl From<ConversationError> for Failure {
+    fn from(e: ConversationError) -> Self {
+        let code = match e {
+            ConversationError::Closed => TRANSOM_ERR_CLOSED,
+            ConversationError::NoProc => TRANSOM_ERR_NOPROC,
+            ConversationError::ParticipantCrashed => TRANSOM_ERR_PARTICIPANT_CRASHED,
+            ConversationError::Timeout => TRANSOM_TIMEOUT,
+            ConversationError::TimedOut => TRANSOM_ERR_TIMED_OUT,
+            ConversationError::WrongPhase(_) => TRANSOM_ERR_WRONG_STATE,
+            ConversationError::Unsupported(_) => TRANSOM_ERR_UNSUPPORTED,
+            ConversationError::InvalidArgument(_) => TRANSOM_ERR_INVALID_ARGUMENT,
+        };
+        Failure::new(code, e.to_string())
     }
 }
 
@@ -199,6 +242,8 @@ where
 {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(status)) => status,
+        // A positive code (TRANSOM_TIMEOUT) is an outcome, not a failure: no detail recorded.
+        Ok(Err(failure)) if failure.code > 0 => failure.code,
         Ok(Err(failure)) => fail(failure),
         Err(payload) => {
             let detail = payload
@@ -367,6 +412,9 @@ mod tests {
             TRANSOM_ERR_NO_FREE_SLOTS,
             TRANSOM_ERR_TOO_LARGE,
             TRANSOM_ERR_WRONG_STATE,
+            TRANSOM_ERR_NOPROC,
+            TRANSOM_ERR_PARTICIPANT_CRASHED,
+            TRANSOM_ERR_TIMED_OUT,
             TRANSOM_ERR_CONFLICT,
             TRANSOM_ERR_REJECTED,
             TRANSOM_ERR_LOCKED,
