@@ -1516,8 +1516,10 @@ transom_status transom_conversation_close(const struct transom_conversation *con
 /**
  * Closes (if needed) and frees the conversation (NULL is accepted). Waits for crash callbacks
  * running on other threads; from inside one of this conversation's crash callbacks it does not
- * wait (that callback's drop then runs when it returns). Every callback's drop has run, or
- * runs right after the callback in progress, when this returns.
+ * wait (that callback's drop then runs when it returns). Every crash and compensate
+ * callback's drop has run (or runs right after the callback in progress) when this returns;
+ * spawned participants' behaviours are dropped once their processes have exited (at the
+ * latest by transom_runtime_free).
  */
 void transom_conversation_free(struct transom_conversation *conversation);
 

@@ -70,6 +70,8 @@ pub const TRANSOM_HEALTH_CRASHED: i32 = 2;
 pub struct transom_conversation {
     conversation: Conversation,
     callbacks: Mutex<Vec<Registration<CrashFn>>>,
+    /// The COMPENSATE callback, closed (and dropped) by transom_conversation_free.
+    compensate: Option<Registration<CompensateCall>>,
     /// A reply that did not fit the caller's buffer: handed out first by the next receive.
     pending: Mutex<Option<Reply>>,
 }
@@ -263,7 +265,7 @@ fn traceparent(s: &str) -> [c_char; 56] {
 }
 
 fn compensate_fn(
-    cb: Closure<CompensateCall>,
+    reg: Registration<CompensateCall>,
 ) -> impl FnMut(Pid, &ExitReason, &[InFlight]) -> Compensation + Send {
     move |pid: Pid, reason: &ExitReason, requests: &[InFlight]| {
         let r = transom_exit_reason::of(reason);
@@ -279,9 +281,11 @@ fn compensate_fn(
             .collect();
         // SAFETY: the C callback promised to accept these arguments; r and list (and the
         // payloads they point to) live across the call.
-        let decision =
-            unsafe { (cb.call())(cb.ctx(), pid.as_raw(), &r, list.as_ptr(), list.len()) };
-        if decision == TRANSOM_COMPENSATE_CONTINUE {
+        let decision = reg.invoke(|cb| unsafe {
+            (cb.call())(cb.ctx(), pid.as_raw(), &r, list.as_ptr(), list.len())
+        });
+        // A closed registration means the conversation is being freed: fail.
+        if decision == Some(TRANSOM_COMPENSATE_CONTINUE) {
             Compensation::Continue
         } else {
             Compensation::Fail
@@ -307,9 +311,13 @@ fn out<'a, T>(p: *mut T, name: &str) -> Result<&'a mut T, Failure> {
 
 /// Takes ownership of every closure in the config (participants' behaviours, compensate) and
 /// builds the Rust config; on error everything taken so far has been dropped.
-fn config_arg(cfg: &transom_conversation_config) -> Result<ConversationConfig, Failure> {
-    let compensate =
-        Closure::new(cfg.compensate.ctx, cfg.compensate.call, cfg.compensate.drop).try_map(|f| f);
+fn config_arg(
+    cfg: &transom_conversation_config,
+) -> Result<(ConversationConfig, Option<Registration<CompensateCall>>), Failure> {
+    let compensate = Closure::new(cfg.compensate.ctx, cfg.compensate.call, cfg.compensate.drop)
+        .try_map(|f| f)
+        .map(Registration::new);
+    let kept = compensate.clone();
     if cfg.participant_count > 0 && cfg.participants.is_null() {
         return Err(Failure::null("config->participants"));
     }
@@ -335,7 +343,9 @@ fn config_arg(cfg: &transom_conversation_config) -> Result<ConversationConfig, F
     let on_crash = match (cfg.on_crash, compensate) {
         (TRANSOM_ON_CRASH_FAIL, None) => OnCrash::Fail,
         (TRANSOM_ON_CRASH_ROUTE_TO_NEXT, None) => OnCrash::RouteToNext,
-        (TRANSOM_ON_CRASH_COMPENSATE, Some(cb)) => OnCrash::Compensate(Box::new(compensate_fn(cb))),
+        (TRANSOM_ON_CRASH_COMPENSATE, Some(reg)) => {
+            OnCrash::Compensate(Box::new(compensate_fn(reg)))
+        }
         (TRANSOM_ON_CRASH_COMPENSATE, None) => {
             return Err(Failure::null(
                 "config->compensate.call (required by COMPENSATE)",
@@ -363,7 +373,7 @@ fn config_arg(cfg: &transom_conversation_config) -> Result<ConversationConfig, F
     if cfg.timeout_ns > 0 {
         c = c.timeout(timeout(cfg.timeout_ns));
     }
-    Ok(c)
+    Ok((c, kept))
 }
 
 /// Opens a conversation on `runtime`: returns once its actor traps exits and is linked to every
@@ -380,12 +390,20 @@ pub unsafe extern "C" fn transom_conversation_open(
     guard(|| {
         // SAFETY: the caller promises a non-NULL config is readable.
         let cfg = unsafe { config.as_ref() }.ok_or_else(|| Failure::null("config"))?;
-        let cfg = config_arg(cfg)?;
-        let rt = runtime_handle(runtime)?;
-        let o = out(out_conversation, "out_conversation")?;
-        let conversation = Conversation::open(rt, cfg)?;
+        let (cfg, compensate) = config_arg(cfg)?;
+        // A failed open below drops `cfg`; closing the registration then runs its drop now.
+        let close_on_error = |e: Failure| {
+            if let Some(reg) = &compensate {
+                reg.close();
+            }
+            e
+        };
+        let rt = runtime_handle(runtime).map_err(close_on_error)?;
+        let o = out(out_conversation, "out_conversation").map_err(close_on_error)?;
+        let conversation = Conversation::open(rt, cfg).map_err(|e| close_on_error(e.into()))?;
         *o = Box::into_raw(Box::new(transom_conversation {
             conversation,
+            compensate,
             callbacks: Mutex::new(Vec::new()),
             pending: Mutex::new(None),
         }));
@@ -632,8 +650,10 @@ pub unsafe extern "C" fn transom_conversation_close(
 
 /// Closes (if needed) and frees the conversation (NULL is accepted). Waits for crash callbacks
 /// running on other threads; from inside one of this conversation's crash callbacks it does not
-/// wait (that callback's drop then runs when it returns). Every callback's drop has run, or
-/// runs right after the callback in progress, when this returns.
+/// wait (that callback's drop then runs when it returns). Every crash and compensate
+/// callback's drop has run (or runs right after the callback in progress) when this returns;
+/// spawned participants' behaviours are dropped once their processes have exited (at the
+/// latest by transom_runtime_free).
 #[no_mangle]
 pub unsafe extern "C" fn transom_conversation_free(conversation: *mut transom_conversation) {
     if conversation.is_null() {
@@ -644,6 +664,9 @@ pub unsafe extern "C" fn transom_conversation_free(conversation: *mut transom_co
         let c = unsafe { Box::from_raw(conversation) };
         c.conversation.close();
         for reg in lock(&c.callbacks).iter() {
+            reg.close();
+        }
+        if let Some(reg) = &c.compensate {
             reg.close();
         }
         drop(c);
