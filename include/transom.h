@@ -31,6 +31,138 @@
 
 
 /**
+ * Exit kind: a normal exit (does not kill linked processes).
+ */
+#define TRANSOM_EXIT_NORMAL 0
+
+/**
+ * Exit kind: the runtime or a supervisor shut the process down.
+ */
+#define TRANSOM_EXIT_SHUTDOWN 1
+
+/**
+ * Exit kind: an error (a C behaviour's non-zero status is the code).
+ */
+#define TRANSOM_EXIT_ERROR 2
+
+/**
+ * Exit kind: a Rust behaviour panicked (the message is the panic text).
+ */
+#define TRANSOM_EXIT_PANIC 3
+
+/**
+ * Exit kind: killed with TRANSOM_EXIT_KILLED (untrappable when sent with transom_runtime_exit).
+ */
+#define TRANSOM_EXIT_KILLED 4
+
+/**
+ * Exit kind: a mailbox handle was freed without a prior exit.
+ */
+#define TRANSOM_EXIT_DROPPED 5
+
+/**
+ * Exit kind: the linked or monitored process did not exist.
+ */
+#define TRANSOM_EXIT_NOPROC 6
+
+/**
+ * Exit kind: a deadline expired.
+ */
+#define TRANSOM_EXIT_TIMEOUT 7
+
+/**
+ * Message kind: bytes sent with a send function.
+ */
+#define TRANSOM_MESSAGE_USER 0
+
+/**
+ * Message kind: an exit signal received while trapping exits.
+ */
+#define TRANSOM_MESSAGE_EXIT 1
+
+/**
+ * Crash policy: the conversation fails; buffered replies are still received, then
+ * TRANSOM_ERR_PARTICIPANT_CRASHED.
+ */
+#define TRANSOM_ON_CRASH_FAIL 1
+
+/**
+ * Crash policy: the dead participant's in-flight requests are re-sent to the next live
+ * participant; the conversation fails only when none is left.
+ */
+#define TRANSOM_ON_CRASH_ROUTE_TO_NEXT 2
+
+/**
+ * Crash policy: a compensation callback gets the in-flight requests and decides.
+ */
+#define TRANSOM_ON_CRASH_COMPENSATE 3
+
+/**
+ * Compensation decision: carry on without the dead participant.
+ */
+#define TRANSOM_COMPENSATE_CONTINUE 0
+
+/**
+ * Compensation decision: fail the conversation.
+ */
+#define TRANSOM_COMPENSATE_FAIL 1
+
+/**
+ * Conversation mode: nothing is kept beyond the conversation's life.
+ */
+#define TRANSOM_MODE_EPHEMERAL 0
+
+/**
+ * Conversation mode: journal into a store — refused with TRANSOM_ERR_UNSUPPORTED for now.
+ */
+#define TRANSOM_MODE_DURABLE 1
+
+/**
+ * Phase: opened, nothing sent or received yet.
+ */
+#define TRANSOM_PHASE_CREATED 0
+
+/**
+ * Phase: at least one send or receive happened.
+ */
+#define TRANSOM_PHASE_ACTIVE 1
+
+/**
+ * Phase: no more sends; replies can still be received.
+ */
+#define TRANSOM_PHASE_COMPLETING 2
+
+/**
+ * Phase: closed (final).
+ */
+#define TRANSOM_PHASE_CLOSED 3
+
+/**
+ * Phase: failed by a crash policy.
+ */
+#define TRANSOM_PHASE_FAILED 4
+
+/**
+ * Phase: the configured timeout expired.
+ */
+#define TRANSOM_PHASE_TIMED_OUT 5
+
+/**
+ * Participant health: alive.
+ */
+#define TRANSOM_HEALTH_ALIVE 0
+
+/**
+ * Participant health: exited normally.
+ */
+#define TRANSOM_HEALTH_EXITED 1
+
+/**
+ * Participant health: crashed (exited abnormally).
+ */
+#define TRANSOM_HEALTH_CRASHED 2
+
+/**
  * Manager kind: single-threaded, over caller-provided storage; never allocates after creation.
  */
 #define TRANSOM_MANAGER_STATIC 1
@@ -101,6 +233,54 @@
 #define TRANSOM_HEADER_SIZE 48
 
 /**
+ * Sync policy: an append returns only once it is fsynced (group commit shares fsyncs between
+ * concurrent appenders). The default.
+ */
+#define TRANSOM_SYNC_ALWAYS 0
+
+/**
+ * Sync policy: fsync once every `sync_every_n` appended events.
+ */
+#define TRANSOM_SYNC_EVERY_N 1
+
+/**
+ * Sync policy: fsync only on transom_store_sync, at segment rollover and at close.
+ */
+#define TRANSOM_SYNC_NEVER 2
+
+/**
+ * Expected version: no check.
+ */
+#define TRANSOM_EXPECT_ANY 0
+
+/**
+ * Expected version: the stream must not exist yet.
+ */
+#define TRANSOM_EXPECT_NO_STREAM 1
+
+/**
+ * Expected version: the stream must be exactly at `expected_version`.
+ */
+#define TRANSOM_EXPECT_EXACT 2
+
+/**
+ * A supervised conversation.
+ *
+ * Thread safety: every function may be called from any number of threads at once (receive and
+ * await_crash may block several threads), except transom_conversation_free, which must not
+ * race other calls on the same handle.
+ */
+typedef struct transom_conversation transom_conversation;
+
+/**
+ * A mailbox process owned by a C thread: it receives with a timeout.
+ *
+ * Thread safety: one thread at a time (the view a receive returns belongs to the handle); the
+ * handle may move between threads.
+ */
+typedef struct transom_mailbox transom_mailbox;
+
+/**
  * A slot memory manager: a fixed number of slots, each holding one message (a
  * `transom_header` + up to `slot_size` payload bytes), addressed by `transom_token`s.
  *
@@ -110,10 +290,405 @@
 typedef struct transom_manager transom_manager;
 
 /**
+ * An actor runtime: a process table and a pool of worker threads.
+ *
+ * Thread safety: every function taking a runtime may be called from any number of threads at
+ * once, including from inside transom callbacks, except transom_runtime_free, which must not
+ * race other calls on the same handle.
+ */
+typedef struct transom_runtime transom_runtime;
+
+/**
+ * An embedded, append-only event store.
+ *
+ * Thread safety: every function taking a store may be called from any number of threads at
+ * once, except transom_store_close, which must not race other calls on the same handle.
+ */
+typedef struct transom_store transom_store;
+
+/**
  * The result of every fallible transom function: `TRANSOM_OK` (0), a negative error code, or a
  * positive non-error outcome such as `TRANSOM_TIMEOUT`.
  */
 typedef int32_t transom_status;
+
+/**
+ * A process id: never reused within a runtime; 0 names no process.
+ */
+typedef uint64_t transom_pid;
+
+/**
+ * Why a process exited: data that reaches links, monitors and conversations unchanged.
+ * Initialise inputs like `transom_exit_reason r = {TRANSOM_EXIT_ERROR, 42, "boom"};`.
+ */
+typedef struct transom_exit_reason {
+  /**
+   * One of the TRANSOM_EXIT_* kinds.
+   */
+  int32_t kind;
+  /**
+   * A caller-defined code (a C behaviour's status for TRANSOM_EXIT_ERROR).
+   */
+  int32_t code;
+  /**
+   * A NUL-terminated UTF-8 message of at most 255 bytes.
+   */
+  char message[256];
+} transom_exit_reason;
+
+/**
+ * A message as a behaviour or mailbox sees it. For TRANSOM_MESSAGE_USER: `from` sent `bytes`
+ * (`from` is 0 when a plain thread sent it through the runtime). For TRANSOM_MESSAGE_EXIT:
+ * linked process `from` exited with `*reason`.
+ */
+typedef struct transom_message {
+  /**
+   * TRANSOM_MESSAGE_USER or TRANSOM_MESSAGE_EXIT.
+   */
+  int32_t kind;
+  /**
+   * The sender, or the exited process.
+   */
+  transom_pid from;
+  /**
+   * The payload (USER); NULL for EXIT.
+   */
+  const uint8_t *bytes;
+  /**
+   * Payload length (USER); 0 for EXIT.
+   */
+  size_t len;
+  /**
+   * The exit reason (EXIT); NULL for USER.
+   */
+  const struct transom_exit_reason *reason;
+} transom_message;
+
+/**
+ * A callback process's code: `handle` is called for one message at a time, on a runtime
+ * worker thread; return 0 to continue, non-zero to end the process with reason
+ * TRANSOM_EXIT_ERROR whose code is that status. `drop` (may be NULL) runs exactly once after
+ * the process has exited and its last `handle` returned.
+ */
+typedef struct transom_behaviour {
+  /**
+   * Passed to `handle` and `drop`.
+   */
+  void *ctx;
+  /**
+   * Handles one message; the message and its bytes are valid during the call only.
+   */
+  int32_t (*handle)(void *ctx, transom_pid self_pid, const struct transom_message *message);
+  /**
+   * Releases `ctx`; may be NULL.
+   */
+  void (*drop)(void *ctx);
+} transom_behaviour;
+
+/**
+ * A monitor callback: `call` runs at most once, on a runtime worker thread, with the monitored
+ * pid and its exit reason; `drop` (may be NULL) runs exactly once afterwards, or when the
+ * monitor is removed without firing.
+ */
+typedef struct transom_monitor_callback {
+  /**
+   * Passed to `call` and `drop`.
+   */
+  void *ctx;
+  /**
+   * Called once when the monitored process exits (NULL: no monitor, where optional).
+   */
+  void (*call)(void *ctx, transom_pid pid, const struct transom_exit_reason *reason);
+  /**
+   * Releases `ctx`; may be NULL.
+   */
+  void (*drop)(void *ctx);
+} transom_monitor_callback;
+
+/**
+ * Options applied atomically with the creation of a process. Zero-initialise for none.
+ */
+typedef struct transom_spawn_options {
+  /**
+   * Link the new process to this pid (0: no link). When that process is already dead the
+   * new one receives the NOPROC exit signal at once.
+   */
+  transom_pid link;
+  /**
+   * Non-zero: start trapping exits (exit signals arrive as TRANSOM_MESSAGE_EXIT messages).
+   */
+  uint32_t trap_exit;
+  /**
+   * Monitor the new process with this callback (`monitor.call` NULL: no monitor).
+   */
+  struct transom_monitor_callback monitor;
+} transom_spawn_options;
+
+/**
+ * A request as a participant receives it from a conversation (`transom_request_parse`).
+ */
+typedef struct transom_request {
+  /**
+   * Echo it in the reply.
+   */
+  uint64_t request_id;
+  /**
+   * The request's W3C `traceparent` (55 characters + NUL): a child span of the
+   * conversation's trace.
+   */
+  char traceparent[56];
+  /**
+   * The request payload (points into the message).
+   */
+  const uint8_t *payload;
+  /**
+   * Payload length.
+   */
+  size_t payload_len;
+} transom_request;
+
+/**
+ * One participant of `transom_conversation_open`.
+ */
+typedef struct transom_participant {
+  /**
+   * An existing process (linked at open, unlinked at close), or 0 to spawn `behaviour`.
+   */
+  transom_pid pid;
+  /**
+   * With `pid` 0: a callback process the conversation spawns (linked atomically) and stops
+   * at close. Ignored (and not dropped) when `pid` is set.
+   */
+  struct transom_behaviour behaviour;
+} transom_participant;
+
+/**
+ * A request in flight, as a compensation callback sees it (valid during the call).
+ */
+typedef struct transom_in_flight {
+  /**
+   * The request id.
+   */
+  uint64_t request_id;
+  /**
+   * The participant it was sent to.
+   */
+  transom_pid participant;
+  /**
+   * Its payload.
+   */
+  const uint8_t *payload;
+  /**
+   * Payload length.
+   */
+  size_t payload_len;
+  /**
+   * Its W3C traceparent, NUL-terminated.
+   */
+  char traceparent[56];
+} transom_in_flight;
+
+/**
+ * The COMPENSATE policy's callback: gets the crashed participant, its reason and exactly its
+ * in-flight requests, on the conversation's worker thread; returns
+ * TRANSOM_COMPENSATE_CONTINUE or TRANSOM_COMPENSATE_FAIL (any other value fails).
+ */
+typedef struct transom_compensate {
+  /**
+   * Passed to `call` and `drop`.
+   */
+  void *ctx;
+  /**
+   * The decision function.
+   */
+  int32_t (*call)(void *ctx,
+                  transom_pid participant,
+                  const struct transom_exit_reason *reason,
+                  const struct transom_in_flight *requests,
+                  size_t count);
+  /**
+   * Releases `ctx`; may be NULL. Runs once when the conversation is freed.
+   */
+  void (*drop)(void *ctx);
+} transom_compensate;
+
+/**
+ * How to open a conversation. There is no default crash policy: `on_crash` 0 is refused.
+ */
+typedef struct transom_conversation_config {
+  /**
+   * At least one participant.
+   */
+  const struct transom_participant *participants;
+  /**
+   * Number of participants.
+   */
+  size_t participant_count;
+  /**
+   * TRANSOM_ON_CRASH_FAIL, _ROUTE_TO_NEXT or _COMPENSATE (required).
+   */
+  uint32_t on_crash;
+  /**
+   * Required (non-NULL `call`) with TRANSOM_ON_CRASH_COMPENSATE; must have a NULL `call`
+   * otherwise.
+   */
+  struct transom_compensate compensate;
+  /**
+   * The conversation times out this many nanoseconds after open (phase TIMED_OUT, enforced
+   * by its actor); 0 for none.
+   */
+  uint64_t timeout_ns;
+  /**
+   * TRANSOM_MODE_EPHEMERAL (0) or TRANSOM_MODE_DURABLE (refused: TRANSOM_ERR_UNSUPPORTED).
+   */
+  uint32_t mode;
+} transom_conversation_config;
+
+/**
+ * A received reply's header (`transom_conversation_receive`); the payload is copied into the
+ * caller's buffer.
+ */
+typedef struct transom_reply {
+  /**
+   * The request it answers.
+   */
+  uint64_t request_id;
+  /**
+   * The participant that sent it.
+   */
+  transom_pid from;
+  /**
+   * Payload length (the needed capacity on TRANSOM_ERR_BUFFER_TOO_SMALL).
+   */
+  size_t len;
+} transom_reply;
+
+/**
+ * A participant crash: given to crash callbacks and by transom_conversation_await_crash.
+ */
+typedef struct transom_crash_info {
+  /**
+   * The conversation's pid.
+   */
+  transom_pid conversation;
+  /**
+   * The participant that crashed.
+   */
+  transom_pid participant;
+  /**
+   * Its exit reason, unchanged.
+   */
+  struct transom_exit_reason reason;
+  /**
+   * The policy applied: TRANSOM_ON_CRASH_*.
+   */
+  uint32_t policy;
+  /**
+   * When the conversation observed the exit, on transom_monotonic_ns()'s clock.
+   */
+  uint64_t observed_at_ns;
+} transom_crash_info;
+
+/**
+ * A crash callback: `call` runs exactly once per crashed participant — on the conversation's
+ * worker thread, or at once on the registering thread for crashes that already happened —
+ * with no transom lock held. `drop` (may be NULL) runs exactly once after the last call.
+ */
+typedef struct transom_crash_callback {
+  /**
+   * Passed to `call` and `drop`.
+   */
+  void *ctx;
+  /**
+   * Called once per crash; `info` is valid during the call.
+   */
+  void (*call)(void *ctx, const struct transom_crash_info *info);
+  /**
+   * Releases `ctx`; may be NULL.
+   */
+  void (*drop)(void *ctx);
+} transom_crash_callback;
+
+/**
+ * One participant in a state snapshot.
+ */
+typedef struct transom_participant_state {
+  /**
+   * Its pid.
+   */
+  transom_pid pid;
+  /**
+   * 1 when the conversation spawned it (close stops it).
+   */
+  uint32_t spawned;
+  /**
+   * TRANSOM_HEALTH_*.
+   */
+  int32_t health;
+  /**
+   * Its exit reason once exited (kind TRANSOM_EXIT_NORMAL with code 0 while alive).
+   */
+  struct transom_exit_reason exit_reason;
+  /**
+   * When the exit was observed (transom_monotonic_ns clock); 0 while alive.
+   */
+  uint64_t exited_at_ns;
+} transom_participant_state;
+
+/**
+ * A snapshot (`transom_conversation_state`). Set `participants`/`participants_capacity` to
+ * receive the participants (may be NULL/0); `participant_count` says how many there are.
+ */
+typedef struct transom_conversation_snapshot {
+  /**
+   * The conversation actor's pid.
+   */
+  transom_pid pid;
+  /**
+   * TRANSOM_PHASE_*.
+   */
+  int32_t phase;
+  /**
+   * When the configured timeout expires (transom_monotonic_ns clock); 0 for none.
+   */
+  uint64_t deadline_ns;
+  /**
+   * Requests sent (re-forwards not counted).
+   */
+  uint64_t sent;
+  /**
+   * Replies received.
+   */
+  uint64_t received;
+  /**
+   * Participants that crashed.
+   */
+  uint64_t crashed;
+  /**
+   * Requests without a reply yet.
+   */
+  size_t in_flight;
+  /**
+   * Replies buffered for receive.
+   */
+  size_t buffered;
+  /**
+   * The conversation's W3C traceparent, NUL-terminated (requests carry child spans).
+   */
+  char traceparent[56];
+  /**
+   * Caller array for the participants (may be NULL when `participants_capacity` is 0).
+   */
+  struct transom_participant_state *participants;
+  /**
+   * Entries in `participants`.
+   */
+  size_t participants_capacity;
+  /**
+   * Out: the number of participants (more than the capacity: only that many were written).
+   */
+  size_t participant_count;
+} transom_conversation_snapshot;
 
 /**
  * `transom_memory_class`: the C form of [`MemoryClass`]; `kind` is one of the
@@ -284,6 +859,274 @@ typedef struct transom_memory_stats {
 } transom_memory_stats;
 
 /**
+ * How to open a store (`transom_store_open`). Zero-initialise it for the defaults.
+ */
+typedef struct transom_store_config {
+  /**
+   * The store directory (UTF-8, not NUL-terminated; created if missing), or NULL with
+   * `dir_len` 0 for an in-memory store.
+   */
+  const char *dir;
+  /**
+   * Length of `dir` in bytes.
+   */
+  size_t dir_len;
+  /**
+   * TRANSOM_SYNC_ALWAYS (0, default), TRANSOM_SYNC_EVERY_N or TRANSOM_SYNC_NEVER.
+   */
+  uint32_t sync;
+  /**
+   * N for TRANSOM_SYNC_EVERY_N (at least 1); ignored otherwise.
+   */
+  uint32_t sync_every_n;
+  /**
+   * Largest payload in bytes; 0 = the default (1 MiB). At most 1 GiB.
+   */
+  size_t max_payload;
+  /**
+   * Segment file size in bytes; 0 = the default (64 MiB). At least 4096.
+   */
+  uint64_t segment_size;
+} transom_store_config;
+
+/**
+ * A 128-bit event id (`hi` holds the most significant bits). `{0, 0}` means "none".
+ */
+typedef struct transom_event_id {
+  /**
+   * Most significant 64 bits.
+   */
+  uint64_t hi;
+  /**
+   * Least significant 64 bits.
+   */
+  uint64_t lo;
+} transom_event_id;
+
+/**
+ * One event to append.
+ */
+typedef struct transom_append {
+  /**
+   * Stream name: UTF-8, 1..=255 bytes, no NUL byte.
+   */
+  const char *stream;
+  /**
+   * Length of `stream` in bytes.
+   */
+  size_t stream_len;
+  /**
+   * Caller-defined kind.
+   */
+  uint16_t kind;
+  /**
+   * Payload bytes (NULL allowed when `payload_len` is 0).
+   */
+  const uint8_t *payload;
+  /**
+   * Payload length; at most the store's max_payload.
+   */
+  size_t payload_len;
+  /**
+   * Correlation group, `{0, 0}` for none.
+   */
+  struct transom_event_id correlation_id;
+  /**
+   * Cause, `{0, 0}` for none.
+   */
+  struct transom_event_id causation_id;
+  /**
+   * Idempotency key (NULL with length 0 for none; otherwise 1..=1024 bytes). A retry with the
+   * same key and the same stream, kind and payload returns the original receipt; with
+   * anything else different it is TRANSOM_ERR_CONFLICT.
+   */
+  const uint8_t *idempotency_key;
+  /**
+   * Length of `idempotency_key`.
+   */
+  size_t idempotency_key_len;
+  /**
+   * TRANSOM_EXPECT_ANY (0), TRANSOM_EXPECT_NO_STREAM or TRANSOM_EXPECT_EXACT.
+   */
+  uint32_t expected;
+  /**
+   * The stream version required with TRANSOM_EXPECT_EXACT.
+   */
+  uint64_t expected_version;
+} transom_append;
+
+/**
+ * Proof of a committed append.
+ */
+typedef struct transom_receipt {
+  /**
+   * The event's id.
+   */
+  struct transom_event_id id;
+  /**
+   * The event's global sequence (dense from 1, never renumbered).
+   */
+  uint64_t sequence;
+  /**
+   * The event's version within its stream (dense from 1).
+   */
+  uint64_t stream_version;
+} transom_receipt;
+
+/**
+ * A stored event, as copied into a `transom_event_buffer`: `stream` and `payload` point into
+ * the buffer's arena.
+ */
+typedef struct transom_event {
+  /**
+   * Unique, time-ordered id.
+   */
+  struct transom_event_id id;
+  /**
+   * Global sequence.
+   */
+  uint64_t sequence;
+  /**
+   * Version within the stream.
+   */
+  uint64_t stream_version;
+  /**
+   * Commit time, Unix nanoseconds.
+   */
+  uint64_t timestamp_ns;
+  /**
+   * Correlation group (`{0, 0}` = none).
+   */
+  struct transom_event_id correlation_id;
+  /**
+   * Cause (`{0, 0}` = none).
+   */
+  struct transom_event_id causation_id;
+  /**
+   * Caller-defined kind.
+   */
+  uint16_t kind;
+  /**
+   * Stream name (not NUL-terminated), in the arena.
+   */
+  const char *stream;
+  /**
+   * Length of `stream`.
+   */
+  size_t stream_len;
+  /**
+   * Payload, in the arena.
+   */
+  const uint8_t *payload;
+  /**
+   * Payload length.
+   */
+  size_t payload_len;
+} transom_event;
+
+/**
+ * Caller memory that read functions fill: an array of events and a byte arena holding their
+ * stream names and payloads. Set `events`/`capacity` and `arena`/`arena_capacity`; the
+ * function sets the rest. When the answer does not fit, the function returns
+ * TRANSOM_ERR_BUFFER_TOO_SMALL after writing the `count` events that fit, with `total` and
+ * `arena_needed` saying what the whole answer needs.
+ */
+typedef struct transom_event_buffer {
+  /**
+   * Array of `capacity` events.
+   */
+  struct transom_event *events;
+  /**
+   * Number of entries in `events`.
+   */
+  size_t capacity;
+  /**
+   * Bytes for stream names and payloads.
+   */
+  uint8_t *arena;
+  /**
+   * Size of `arena`.
+   */
+  size_t arena_capacity;
+  /**
+   * Out: events written.
+   */
+  size_t count;
+  /**
+   * Out: events in the whole answer.
+   */
+  size_t total;
+  /**
+   * Out: arena bytes the whole answer needs.
+   */
+  size_t arena_needed;
+} transom_event_buffer;
+
+/**
+ * What a gate sees of an event about to be appended (pointers valid during the call only).
+ */
+typedef struct transom_gate_event {
+  /**
+   * Stream name (not NUL-terminated).
+   */
+  const char *stream;
+  /**
+   * Length of `stream`.
+   */
+  size_t stream_len;
+  /**
+   * Kind.
+   */
+  uint16_t kind;
+  /**
+   * Payload.
+   */
+  const uint8_t *payload;
+  /**
+   * Payload length.
+   */
+  size_t payload_len;
+  /**
+   * Correlation id (`{0, 0}` = none).
+   */
+  struct transom_event_id correlation_id;
+  /**
+   * Causation id (`{0, 0}` = none).
+   */
+  struct transom_event_id causation_id;
+  /**
+   * Position in the batch (0 for a single append).
+   */
+  size_t index;
+  /**
+   * Events in the batch (1 for a single append).
+   */
+  size_t batch_len;
+} transom_gate_event;
+
+/**
+ * A gate closure: `call` runs on the appending thread before the append commits, possibly on
+ * several threads at once; `drop` (may be NULL) runs exactly once after the last call, when
+ * the gate is removed or the store is closed.
+ */
+typedef struct transom_gate {
+  /**
+   * Passed to `call` and `drop`.
+   */
+  void *ctx;
+  /**
+   * The gate: return 0 to accept the event, or a non-zero rejection code (reported to the
+   * appender as TRANSOM_ERR_REJECTED with transom_last_error_value() == code); it may write a
+   * NUL-terminated reason of at most `reason_cap` bytes into `reason`.
+   */
+  int32_t (*call)(void *ctx, const struct transom_gate_event *event, char *reason, size_t reason_cap);
+  /**
+   * Releases `ctx`; may be NULL.
+   */
+  void (*drop)(void *ctx);
+} transom_gate;
+
+/**
  * Success.
  */
 #define TRANSOM_OK 0
@@ -359,9 +1202,331 @@ typedef struct transom_memory_stats {
  */
 #define TRANSOM_ERR_WRONG_STATE (-15)
 
+/**
+ * The pid names no live process (it exited, or this runtime never spawned it).
+ */
+#define TRANSOM_ERR_NOPROC (-20)
+
+/**
+ * A participant crashed and the conversation's crash policy failed it.
+ */
+#define TRANSOM_ERR_PARTICIPANT_CRASHED (-21)
+
+/**
+ * The conversation's own configured timeout expired (phase TIMED_OUT).
+ */
+#define TRANSOM_ERR_TIMED_OUT (-22)
+
+/**
+ * An expected-version check failed, or an idempotency key was reused with a different request.
+ */
+#define TRANSOM_ERR_CONFLICT (-30)
+
+/**
+ * A gate refused the event; transom_last_error_value() gives the gate's code.
+ */
+#define TRANSOM_ERR_REJECTED (-31)
+
+/**
+ * The store directory is locked by another open store (in this or another process).
+ */
+#define TRANSOM_ERR_LOCKED (-32)
+
+/**
+ * Damaged data that must not be repaired silently; transom_last_error_value() gives the byte
+ * offset and transom_last_error() the file.
+ */
+#define TRANSOM_ERR_CORRUPT (-33)
+
+/**
+ * An operating-system I/O call failed (see transom_last_error()). For an append the outcome is
+ * unknown: retry with an idempotency key.
+ */
+#define TRANSOM_ERR_IO (-34)
+
+/**
+ * No such item (event id, gate).
+ */
+#define TRANSOM_ERR_NOT_FOUND (-35)
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Creates a runtime with `workers` worker threads (0: the available parallelism; at most
+ * 1024). Idle workers spin briefly, then park (no CPU while idle). `*out_runtime` is written
+ * only on success.
+ */
+transom_status transom_runtime_new(size_t workers, struct transom_runtime **out_runtime);
+
+/**
+ * Shuts the runtime down and frees it (NULL is accepted): every live process exits with
+ * TRANSOM_EXIT_SHUTDOWN (monitors and crash callbacks see it), every blocked call on its
+ * mailboxes and conversations returns TRANSOM_ERR_CLOSED, the workers are joined, and every
+ * behaviour's and callback's drop has run when this returns. Called from inside a transom
+ * callback (on a worker) it does the same but cannot join the calling worker, which exits as
+ * soon as the callback returns. Mailbox and conversation handles stay valid to free.
+ */
+void transom_runtime_free(struct transom_runtime *runtime);
+
+/**
+ * Spawns a callback process running `behaviour` with `options` (NULL: none), writing its pid
+ * to `*out_pid` and, when `options->monitor.call` is set, the monitor's reference to
+ * `*out_monitor` (may be NULL). The runtime owns the behaviour and the monitor callback from
+ * now on, also when this fails (their drops have then run).
+ */
+transom_status transom_runtime_spawn(const struct transom_runtime *runtime,
+                                     struct transom_behaviour behaviour,
+                                     const struct transom_spawn_options *options,
+                                     transom_pid *out_pid,
+                                     uint64_t *out_monitor);
+
+/**
+ * Sends `len` bytes (NULL allowed when len is 0) to `to`, from no process (the receiver sees
+ * from == 0). Delivery is FIFO per sender/receiver pair. TRANSOM_ERR_NOPROC when `to` is dead
+ * (the message is dropped, as in Erlang).
+ */
+transom_status transom_runtime_send(const struct transom_runtime *runtime,
+                                    transom_pid to,
+                                    const uint8_t *data,
+                                    size_t len);
+
+/**
+ * Like transom_runtime_send, labelled as sent by process `from` (e.g. a C behaviour sending
+ * as itself: pass its `self_pid`). The label is not checked against the calling code.
+ */
+transom_status transom_runtime_send_from(const struct transom_runtime *runtime,
+                                         transom_pid from,
+                                         transom_pid to,
+                                         const uint8_t *data,
+                                         size_t len);
+
+/**
+ * Sends exit signal `*reason` to `pid`: a process that traps exits receives it as a
+ * TRANSOM_MESSAGE_EXIT message, unless the kind is TRANSOM_EXIT_KILLED, which is untrappable;
+ * any other process exits with that reason (TRANSOM_EXIT_NORMAL included: this is an explicit
+ * termination). TRANSOM_ERR_NOPROC when `pid` is dead.
+ */
+transom_status transom_runtime_exit(const struct transom_runtime *runtime,
+                                    transom_pid pid,
+                                    const struct transom_exit_reason *reason);
+
+/**
+ * Links `a` and `b` (bidirectional: an abnormal exit of one kills the other unless it traps
+ * exits). When one is already dead the other receives the NOPROC exit signal at once and
+ * TRANSOM_ERR_NOPROC is returned.
+ */
+transom_status transom_runtime_link(const struct transom_runtime *runtime,
+                                    transom_pid a,
+                                    transom_pid b);
+
+/**
+ * Removes the link between `a` and `b` (no effect when there is none).
+ */
+transom_status transom_runtime_unlink(const struct transom_runtime *runtime,
+                                      transom_pid a,
+                                      transom_pid b);
+
+/**
+ * Monitors `pid`: `callback.call` runs exactly once with its exit reason (at once, on a
+ * worker, with TRANSOM_EXIT_NOPROC when `pid` is already dead). Monitors stack and never kill
+ * the watcher. `*out_monitor` receives the reference for transom_runtime_demonitor. The
+ * runtime owns the callback from now on, also on failure (its drop has then run).
+ */
+transom_status transom_runtime_monitor(const struct transom_runtime *runtime,
+                                       transom_pid pid,
+                                       struct transom_monitor_callback callback,
+                                       uint64_t *out_monitor);
+
+/**
+ * Removes a monitor: once this returns its callback is not running and will never run (from
+ * inside that very callback it returns at once). TRANSOM_OK when this stopped the callback,
+ * TRANSOM_ERR_NOT_FOUND when it already ran (or the reference is unknown).
+ */
+transom_status transom_runtime_demonitor(const struct transom_runtime *runtime, uint64_t monitor);
+
+/**
+ * Opens a mailbox process owned by the calling C code, with `options` (NULL: none; the monitor
+ * callback is owned from now on, also on failure). `*out_mailbox` is written only on success;
+ * `*out_pid` (may be NULL) receives its pid.
+ */
+transom_status transom_mailbox_open(const struct transom_runtime *runtime,
+                                    const struct transom_spawn_options *options,
+                                    struct transom_mailbox **out_mailbox,
+                                    transom_pid *out_pid);
+
+/**
+ * Waits up to `timeout_ns` nanoseconds (UINT64_MAX: no limit of its own) for the next message
+ * and describes it in `*out_message`, whose pointers stay valid until the next receive on this
+ * mailbox or its free. TRANSOM_TIMEOUT when nothing came (a message arriving later is not
+ * lost); TRANSOM_ERR_CLOSED once the process has exited (e.g. killed through a link) or the
+ * runtime shut down.
+ */
+transom_status transom_mailbox_receive(struct transom_mailbox *mailbox,
+                                       uint64_t timeout_ns,
+                                       struct transom_message *out_message);
+
+/**
+ * Sends bytes from this mailbox's process to `to` (see transom_runtime_send).
+ */
+transom_status transom_mailbox_send(struct transom_mailbox *mailbox,
+                                    transom_pid to,
+                                    const uint8_t *data,
+                                    size_t len);
+
+/**
+ * Writes this mailbox's pid to `*out_pid` (also after it exited).
+ */
+transom_status transom_mailbox_pid(const struct transom_mailbox *mailbox, transom_pid *out_pid);
+
+/**
+ * Ends this mailbox's process with `*reason` (TRANSOM_EXIT_NORMAL for a clean exit: linked
+ * processes survive). Later receives return TRANSOM_ERR_CLOSED; free the handle as usual.
+ */
+transom_status transom_mailbox_exit(struct transom_mailbox *mailbox,
+                                    const struct transom_exit_reason *reason);
+
+/**
+ * Frees the handle (NULL is accepted). If its process has not exited through
+ * transom_mailbox_exit, it exits now with TRANSOM_EXIT_DROPPED (abnormal: linked processes and
+ * conversations see a crash), so a C thread that dies holding a mailbox crashes cleanly.
+ */
+void transom_mailbox_free(struct transom_mailbox *mailbox);
+
+/**
+ * Parses a conversation request out of a received message: TRANSOM_ERR_INVALID_ARGUMENT when
+ * the message is not one. The payload points into the message (same lifetime).
+ */
+transom_status transom_request_parse(const struct transom_message *message,
+                                     struct transom_request *out_request);
+
+/**
+ * Replies to request `request_id` of conversation `conversation` (the `from` of the request
+ * message), as process `from` — how a C behaviour replies (pass its `self_pid`).
+ */
+transom_status transom_runtime_reply(const struct transom_runtime *runtime,
+                                     transom_pid from,
+                                     transom_pid conversation,
+                                     uint64_t request_id,
+                                     const uint8_t *payload,
+                                     size_t len);
+
+/**
+ * Replies to request `request_id` of conversation `conversation` from this mailbox's process
+ * — how a C thread owning a mailbox replies.
+ */
+transom_status transom_mailbox_reply(struct transom_mailbox *mailbox,
+                                     transom_pid conversation,
+                                     uint64_t request_id,
+                                     const uint8_t *payload,
+                                     size_t len);
+
+/**
+ * Opens a conversation on `runtime`: returns once its actor traps exits and is linked to every
+ * participant. A dead participant fails the open with TRANSOM_ERR_NOPROC and leaves nothing
+ * behind. The conversation owns every behaviour and the compensate callback of `*config` from
+ * the call on, also when it fails (their drops have then run). `*out_conversation` is written
+ * only on success.
+ */
+transom_status transom_conversation_open(const struct transom_runtime *runtime,
+                                         const struct transom_conversation_config *config,
+                                         struct transom_conversation **out_conversation);
+
+/**
+ * Sends `len` payload bytes as a new request to participant `to` (0: the next live one,
+ * round-robin), writing its request id to `*out_request_id` (may be NULL). Requests carry the
+ * id and a child span of the conversation's trace. TRANSOM_ERR_NOPROC when no live participant
+ * can take it; TRANSOM_ERR_PARTICIPANT_CRASHED, _TIMED_OUT, _CLOSED or _WRONG_STATE
+ * (COMPLETING) when the phase refuses sends; TRANSOM_ERR_INVALID_ARGUMENT for a pid that is
+ * not a participant.
+ */
+transom_status transom_conversation_send(const struct transom_conversation *conversation,
+                                         transom_pid to,
+                                         const uint8_t *payload,
+                                         size_t len,
+                                         uint64_t *out_request_id);
+
+/**
+ * Receives the oldest reply, waiting up to `timeout_ns` (UINT64_MAX: no limit of its own; the
+ * conversation's timeout, close and death still end the wait). The payload is copied into
+ * `buf` (`cap` bytes; NULL allowed when cap is 0); `*out_reply` gets its request id, sender
+ * and length. When `cap` is too small: TRANSOM_ERR_BUFFER_TOO_SMALL with `out_reply->len` set,
+ * and the reply is kept for the next receive. TRANSOM_TIMEOUT when nothing came (a later reply
+ * is not lost). After a FAIL-policy crash buffered replies come first, then
+ * TRANSOM_ERR_PARTICIPANT_CRASHED; after the conversation's own timeout TRANSOM_ERR_TIMED_OUT;
+ * after close TRANSOM_ERR_CLOSED.
+ */
+transom_status transom_conversation_receive(const struct transom_conversation *conversation,
+                                            uint64_t timeout_ns,
+                                            struct transom_reply *out_reply,
+                                            uint8_t *buf,
+                                            size_t cap);
+
+/**
+ * Declares that no more requests will be sent (phase COMPLETING); replies can still be
+ * received.
+ */
+transom_status transom_conversation_complete(const struct transom_conversation *conversation);
+
+/**
+ * Registers a crash callback (see transom_crash_callback): called exactly once per crashed
+ * participant, also for crashes that happened before it was registered (then at once, on this
+ * thread). The conversation owns the callback from now on, also on failure.
+ */
+transom_status transom_conversation_on_crash(const struct transom_conversation *conversation,
+                                             struct transom_crash_callback callback);
+
+/**
+ * Waits up to `timeout_ns` (event-driven, no polling) for the first participant crash and
+ * describes it in `*out_info`. TRANSOM_TIMEOUT when none came; TRANSOM_ERR_CLOSED when the
+ * conversation closed without one.
+ */
+transom_status transom_conversation_await_crash(const struct transom_conversation *conversation,
+                                                uint64_t timeout_ns,
+                                                struct transom_crash_info *out_info);
+
+/**
+ * Writes 1 to `*out_crashed` when a participant has crashed, 0 otherwise (never blocks).
+ */
+transom_status transom_conversation_has_crashed(const struct transom_conversation *conversation,
+                                                uint32_t *out_crashed);
+
+/**
+ * Fills `*out_state` with a snapshot (see transom_conversation_snapshot for the participants
+ * array). TRANSOM_ERR_NULL_ARGUMENT when `participants` is NULL with a non-zero capacity.
+ */
+transom_status transom_conversation_state(const struct transom_conversation *conversation,
+                                          struct transom_conversation_snapshot *out_state);
+
+/**
+ * Writes the conversation actor's pid to `*out_pid` (participants reply to it).
+ */
+transom_status transom_conversation_pid(const struct transom_conversation *conversation,
+                                        transom_pid *out_pid);
+
+/**
+ * Closes the conversation: idempotent, valid in every phase (FAILED and TIMED_OUT included).
+ * Pending receives and crash waits return TRANSOM_ERR_CLOSED; spawned participants are
+ * stopped, external ones unlinked; the actor stops. Never waits for a callback, so it may be
+ * called from inside one.
+ */
+transom_status transom_conversation_close(const struct transom_conversation *conversation);
+
+/**
+ * Closes (if needed) and frees the conversation (NULL is accepted). Waits for crash callbacks
+ * running on other threads; from inside one of this conversation's crash callbacks it does not
+ * wait (that callback's drop then runs when it returns). Every crash and compensate
+ * callback's drop has run (or runs right after the callback in progress) when this returns;
+ * spawned participants' behaviours are dropped once their processes have exited (at the
+ * latest by transom_runtime_free).
+ */
+void transom_conversation_free(struct transom_conversation *conversation);
+
+/**
+ * Nanoseconds on transom's monotonic clock (the clock of crash and state timestamps).
+ */
+uint64_t transom_monotonic_ns(void);
 
 /**
  * Fills `*out` with the default header: every field zero, qos best-effort.
@@ -526,10 +1691,110 @@ const char *transom_status_str(transom_status status);
 transom_status transom_last_error(char *buf, size_t cap, size_t *out_len);
 
 /**
+ * Writes the number attached to this thread's last failure to `*out_value`: the gate's code for
+ * TRANSOM_ERR_REJECTED, the byte offset for TRANSOM_ERR_CORRUPT, 0 for every other failure.
+ */
+transom_status transom_last_error_value(int64_t *out_value);
+
+/**
  * The library's version at run time, encoded like `TRANSOM_VERSION`:
  * MAJOR * 10000 + MINOR * 100 + PATCH. Compare it with the header's `TRANSOM_VERSION`.
  */
 uint32_t transom_version(void);
+
+/**
+ * Opens (or creates) a store. On disk this takes the directory's lock (TRANSOM_ERR_LOCKED if
+ * another store holds it) and runs recovery: a torn tail is cut off; any other damage gives
+ * TRANSOM_ERR_CORRUPT with the file in transom_last_error() and the offset in
+ * transom_last_error_value(). `*out_store` is written only on success.
+ */
+transom_status transom_store_open(const struct transom_store_config *config,
+                                  struct transom_store **out_store);
+
+/**
+ * Closes the store and frees the handle (NULL is accepted): waits for the append in progress,
+ * fsyncs everything, releases the directory lock and wakes every waiter; later appends through
+ * other references (canals) fail with TRANSOM_ERR_CLOSED. Gates' `drop` functions run once the
+ * last user of the store is gone: here, unless a canal of the store is still open (then when
+ * the last such canal is freed). The handle is freed even when the final fsync fails
+ * (TRANSOM_ERR_IO).
+ */
+transom_status transom_store_close(struct transom_store *store);
+
+/**
+ * Appends one event and writes its receipt to `*out_receipt` (may be NULL if not wanted).
+ */
+transom_status transom_store_append(const struct transom_store *store,
+                                    const struct transom_append *event,
+                                    struct transom_receipt *out_receipt);
+
+/**
+ * Appends `count` events all-or-nothing (every gate and version check passes, or nothing is
+ * stored) and writes `count` receipts to `out_receipts` (may be NULL if not wanted).
+ */
+transom_status transom_store_append_batch(const struct transom_store *store,
+                                          const struct transom_append *events,
+                                          size_t count,
+                                          struct transom_receipt *out_receipts);
+
+/**
+ * Copies the event with this id into `buffer` (TRANSOM_ERR_NOT_FOUND if none is visible).
+ */
+transom_status transom_store_get(const struct transom_store *store,
+                                 struct transom_event_id id,
+                                 struct transom_event_buffer *buffer);
+
+/**
+ * Copies up to `buffer->capacity` events of a stream, from stream version `from_version`
+ * (1-based, inclusive; 0 = from the start), into `buffer`. An unknown stream reads as empty.
+ */
+transom_status transom_store_read(const struct transom_store *store,
+                                  const char *stream,
+                                  size_t stream_len,
+                                  uint64_t from_version,
+                                  struct transom_event_buffer *buffer);
+
+/**
+ * Copies the causation chain above `id` (its cause, the cause's cause, …, nearest first) into
+ * `buffer`.
+ */
+transom_status transom_store_ancestors(const struct transom_store *store,
+                                       struct transom_event_id id,
+                                       struct transom_event_buffer *buffer);
+
+/**
+ * Copies every event of `id`'s correlation group (in sequence order, `id` included) into
+ * `buffer`.
+ */
+transom_status transom_store_correlated(const struct transom_store *store,
+                                        struct transom_event_id id,
+                                        struct transom_event_buffer *buffer);
+
+/**
+ * Makes every append so far durable (a no-op in memory).
+ */
+transom_status transom_store_sync(const struct transom_store *store);
+
+/**
+ * Writes the highest visible sequence (0 when empty) to `*out_sequence`.
+ */
+transom_status transom_store_head(const struct transom_store *store, uint64_t *out_sequence);
+
+/**
+ * Registers a gate, run on every event of every later append before it commits. The store
+ * owns the closure from now on, also when this fails (then `drop` has run). `*out_gate_id`
+ * names it for transom_store_remove_gate.
+ */
+transom_status transom_store_add_gate(const struct transom_store *store,
+                                      struct transom_gate gate,
+                                      uint64_t *out_gate_id);
+
+/**
+ * Removes a gate: it is not called again once this returns, and this waits for its calls in
+ * flight on other threads (from inside the gate itself it returns at once). Its `drop` runs
+ * after its last call. TRANSOM_ERR_NOT_FOUND for an unknown id.
+ */
+transom_status transom_store_remove_gate(const struct transom_store *store, uint64_t gate_id);
 
 #ifdef __cplusplus
 }  // extern "C"

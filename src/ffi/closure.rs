@@ -3,9 +3,10 @@
 //!
 //! Guarantees (the invariant every user of [`Registration`] relies on):
 //! - `drop(ctx)` runs exactly once, after the last `call` has returned;
-//! - [`Registration::close`] blocks until calls in flight on *other* threads have returned; when
-//!   it is called from inside one of this registration's own calls it does not wait (that would
-//!   deadlock) and `drop` runs as soon as that outer call returns;
+//! - [`Registration::close`] blocks until calls in flight on *other* threads have returned and
+//!   then runs `drop` before it returns; when it is called from inside one of this
+//!   registration's own calls it does not wait (that would deadlock) and `drop` runs as soon as
+//!   that outer call returns;
 //! - no call starts after `close` returned, and no transom lock is held while calling out.
 
 use std::cell::RefCell;
@@ -44,6 +45,18 @@ impl<F: Copy> Closure<F> {
     pub fn call(&self) -> F {
         self.call
     }
+
+    /// Moves the context and `drop` into a closure whose function is `f(call)`. When `f` gives
+    /// `None` (e.g. a NULL function pointer) `self` is dropped, running its `drop`.
+    pub fn try_map<G: Copy>(mut self, f: impl FnOnce(F) -> Option<G>) -> Option<Closure<G>> {
+        let call = f(self.call)?;
+        let drop = self.drop.take();
+        Some(Closure {
+            ctx: self.ctx,
+            call,
+            drop,
+        })
+    }
 }
 
 impl<F: Copy> Drop for Closure<F> {
@@ -56,16 +69,40 @@ impl<F: Copy> Drop for Closure<F> {
     }
 }
 
-#[derive(Default)]
 struct CallState {
     in_flight: usize,
     closed: bool,
+    /// The closure's `drop`, taken out of it at registration: run by `close` (or by the last
+    /// call to finish after a re-entrant `close`, or when the last clone goes) exactly once.
+    drop: Option<DropFn>,
 }
 
 struct Shared<F: Copy> {
     closure: Closure<F>,
     state: Mutex<CallState>,
     idle: Condvar,
+}
+
+impl<F: Copy> Shared<F> {
+    /// Runs the C `drop` outside any lock, if it is still pending.
+    fn run_drop(&self, drop: Option<DropFn>) {
+        if let Some(d) = drop {
+            // SAFETY: the C caller gave us ownership of ctx with this drop function; it is
+            // taken out of the state under the lock, so it runs once.
+            unsafe { d(self.closure.ctx) };
+        }
+    }
+}
+
+impl<F: Copy> Drop for Shared<F> {
+    fn drop(&mut self) {
+        let d = self
+            .state
+            .get_mut()
+            .map(|s| s.drop.take())
+            .unwrap_or_else(|e| e.into_inner().drop.take());
+        self.run_drop(d);
+    }
 }
 
 thread_local! {
@@ -75,7 +112,7 @@ thread_local! {
 }
 
 /// A registered callback: many threads may [`invoke`](Registration::invoke) it; one
-/// [`close`](Registration::close) ends it. Clones share the same registration.
+/// [`close`](Registration::close) ends it and runs its `drop`. Clones share the registration.
 pub struct Registration<F: Copy> {
     shared: Arc<Shared<F>>,
 }
@@ -89,18 +126,23 @@ impl<F: Copy> Clone for Registration<F> {
 }
 
 fn lock(m: &Mutex<CallState>) -> MutexGuard<'_, CallState> {
-    // A panic while holding this lock cannot leave CallState inconsistent (plain counters), so a
+    // A panic while holding this lock cannot leave CallState inconsistent (plain fields), so a
     // poisoned lock is recovered rather than propagated.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<F: Copy> Registration<F> {
     /// Registers `closure`.
-    pub fn new(closure: Closure<F>) -> Self {
+    pub fn new(mut closure: Closure<F>) -> Self {
+        let drop = closure.drop.take();
         Registration {
             shared: Arc::new(Shared {
                 closure,
-                state: Mutex::new(CallState::default()),
+                state: Mutex::new(CallState {
+                    in_flight: 0,
+                    closed: false,
+                    drop,
+                }),
                 idle: Condvar::new(),
             }),
         }
@@ -126,11 +168,21 @@ impl<F: Copy> Registration<F> {
                 ACTIVE.with(|a| {
                     a.borrow_mut().pop();
                 });
-                let mut st = lock(&self.0.shared.state);
-                st.in_flight -= 1;
-                if st.in_flight == 0 {
-                    self.0.shared.idle.notify_all();
-                }
+                let shared = &self.0.shared;
+                let pending = {
+                    let mut st = lock(&shared.state);
+                    st.in_flight -= 1;
+                    if st.in_flight == 0 {
+                        shared.idle.notify_all();
+                    }
+                    // After a close from inside a call, the last call to end runs the drop.
+                    if st.closed && st.in_flight == 0 {
+                        st.drop.take()
+                    } else {
+                        None
+                    }
+                };
+                shared.run_drop(pending);
             }
         }
         ACTIVE.with(|a| a.borrow_mut().push(self.id()));
@@ -144,9 +196,9 @@ impl<F: Copy> Registration<F> {
     }
 
     /// Ends the registration: no call starts afterwards. Waits for calls in flight on other
-    /// threads; from inside one of this registration's own calls it returns at once (the
-    /// closure's `drop` then runs when the outermost call returns and the last clone is gone).
-    /// Idempotent.
+    /// threads, then runs the closure's `drop` before returning. From inside one of this
+    /// registration's own calls it returns at once, and `drop` runs as soon as that outermost
+    /// call returns. Idempotent.
     pub fn close(&self) {
         let me = self.id();
         let reentrant = ACTIVE.with(|a| a.borrow().contains(&me));
@@ -158,6 +210,9 @@ impl<F: Copy> Registration<F> {
         while st.in_flight > 0 {
             st = self.shared.idle.wait(st).unwrap_or_else(|e| e.into_inner());
         }
+        let pending = st.drop.take();
+        drop(st);
+        self.shared.run_drop(pending);
     }
 }
 
@@ -220,12 +275,47 @@ mod tests {
         assert_eq!(call(&r, 1), Some(2));
         assert_eq!(call(&r2, 2), Some(3));
         r.close();
+        assert_eq!(
+            c.drops.load(Ordering::SeqCst),
+            1,
+            "close runs drop, clones or not"
+        );
         assert_eq!(call(&r2, 3), None, "no call after close");
-        assert_eq!(c.drops.load(Ordering::SeqCst), 0, "a clone is still alive");
         drop(r);
         drop(r2);
-        assert_eq!(c.drops.load(Ordering::SeqCst), 1);
+        assert_eq!(c.drops.load(Ordering::SeqCst), 1, "exactly once");
         assert_eq!(c.calls_at_drop.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn try_map_moves_ownership_or_drops_on_none() {
+        let c = ctx();
+        let raw: Closure<Option<CallFn>> = Closure::new(
+            Arc::as_ptr(&c) as *mut c_void,
+            Some(add_one as CallFn),
+            Some(count_drop),
+        );
+        let mapped = raw.try_map(|f| f).expect("non-NULL call");
+        assert_eq!(c.drops.load(Ordering::SeqCst), 0, "moved, not dropped");
+        drop(mapped);
+        assert_eq!(c.drops.load(Ordering::SeqCst), 1);
+        let none: Closure<Option<CallFn>> =
+            Closure::new(Arc::as_ptr(&c) as *mut c_void, None, Some(count_drop));
+        assert!(none.try_map(|f| f).is_none());
+        assert_eq!(
+            c.drops.load(Ordering::SeqCst),
+            2,
+            "a refused closure is dropped once"
+        );
+    }
+
+    #[test]
+    fn dropping_the_last_clone_without_close_runs_drop() {
+        let c = ctx();
+        let r = register(&c);
+        assert_eq!(call(&r, 1), Some(2));
+        drop(r);
+        assert_eq!(c.drops.load(Ordering::SeqCst), 1);
     }
 
     #[test]
@@ -328,6 +418,11 @@ mod tests {
         // SAFETY: ctx is a live Holder.
         assert_eq!(r.invoke(|c| unsafe { (c.call())(c.ctx()) }), Some(()));
         assert!(r.is_closed());
+        assert_eq!(
+            h.drops.load(Ordering::SeqCst),
+            1,
+            "drop ran when the outer call ended"
+        );
         h.reg.lock().unwrap().take();
         drop(r);
         assert_eq!(h.drops.load(Ordering::SeqCst), 1);

@@ -11,6 +11,9 @@
 
 #![allow(non_camel_case_types, clippy::missing_safety_doc)]
 
+pub mod actor;
 pub mod closure;
+pub mod conversation;
 pub mod memory;
 pub mod status;
+pub mod store;

@@ -3,11 +3,14 @@
 //! Invariant: status numbers are stable forever. Never renumber a code; a retired code stays
 //! reserved. Subsystem errors are mapped to codes here and nowhere else.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use crate::actor::ActorError;
+use crate::conversation::ConversationError;
 use crate::memory::MemoryError;
+use crate::store::StoreError;
 
 /// The result of every fallible transom function: `TRANSOM_OK` (0), a negative error code, or a
 /// positive non-error outcome such as `TRANSOM_TIMEOUT`.
@@ -48,6 +51,28 @@ pub const TRANSOM_ERR_TOO_LARGE: transom_status = -14;
 /// not reserved, a read/write/free of a reserved (uncommitted) slot, a release without a view.
 pub const TRANSOM_ERR_WRONG_STATE: transom_status = -15;
 
+/// The pid names no live process (it exited, or this runtime never spawned it).
+pub const TRANSOM_ERR_NOPROC: transom_status = -20;
+/// A participant crashed and the conversation's crash policy failed it.
+pub const TRANSOM_ERR_PARTICIPANT_CRASHED: transom_status = -21;
+/// The conversation's own configured timeout expired (phase TIMED_OUT).
+pub const TRANSOM_ERR_TIMED_OUT: transom_status = -22;
+
+/// An expected-version check failed, or an idempotency key was reused with a different request.
+pub const TRANSOM_ERR_CONFLICT: transom_status = -30;
+/// A gate refused the event; transom_last_error_value() gives the gate's code.
+pub const TRANSOM_ERR_REJECTED: transom_status = -31;
+/// The store directory is locked by another open store (in this or another process).
+pub const TRANSOM_ERR_LOCKED: transom_status = -32;
+/// Damaged data that must not be repaired silently; transom_last_error_value() gives the byte
+/// offset and transom_last_error() the file.
+pub const TRANSOM_ERR_CORRUPT: transom_status = -33;
+/// An operating-system I/O call failed (see transom_last_error()). For an append the outcome is
+/// unknown: retry with an idempotency key.
+pub const TRANSOM_ERR_IO: transom_status = -34;
+/// No such item (event id, gate).
+pub const TRANSOM_ERR_NOT_FOUND: transom_status = -35;
+
 /// A static, NUL-terminated name and description of a status code ("unknown status" for codes
 /// this version does not know). Never NULL; the string lives for the whole program.
 #[no_mangle]
@@ -78,6 +103,17 @@ pub extern "C" fn transom_status_str(status: transom_status) -> *const c_char {
         TRANSOM_ERR_WRONG_STATE => {
             b"TRANSOM_ERR_WRONG_STATE: the slot is not in the state this operation needs\0"
         }
+        TRANSOM_ERR_NOPROC => b"TRANSOM_ERR_NOPROC: no such process\0",
+        TRANSOM_ERR_PARTICIPANT_CRASHED => {
+            b"TRANSOM_ERR_PARTICIPANT_CRASHED: a participant crashed\0"
+        }
+        TRANSOM_ERR_TIMED_OUT => b"TRANSOM_ERR_TIMED_OUT: the conversation timed out\0",
+        TRANSOM_ERR_CONFLICT => b"TRANSOM_ERR_CONFLICT: version or idempotency conflict\0",
+        TRANSOM_ERR_REJECTED => b"TRANSOM_ERR_REJECTED: a gate rejected the event\0",
+        TRANSOM_ERR_LOCKED => b"TRANSOM_ERR_LOCKED: the store directory is locked\0",
+        TRANSOM_ERR_CORRUPT => b"TRANSOM_ERR_CORRUPT: corrupt data\0",
+        TRANSOM_ERR_IO => b"TRANSOM_ERR_IO: I/O error\0",
+        TRANSOM_ERR_NOT_FOUND => b"TRANSOM_ERR_NOT_FOUND: not found\0",
         _ => b"unknown status\0",
     };
     s.as_ptr().cast()
@@ -85,6 +121,7 @@ pub extern "C" fn transom_status_str(status: transom_status) -> *const c_char {
 
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+    static LAST_VALUE: Cell<i64> = const { Cell::new(0) };
 }
 
 /// A failure on its way to C: the status code and the detail for `transom_last_error`.
@@ -92,6 +129,8 @@ thread_local! {
 pub(crate) struct Failure {
     pub(crate) code: transom_status,
     pub(crate) message: String,
+    /// The number transom_last_error_value() reports (a gate's code, a corrupt offset).
+    pub(crate) value: i64,
 }
 
 impl Failure {
@@ -99,6 +138,7 @@ impl Failure {
         Failure {
             code,
             message: message.into(),
+            value: 0,
         }
     }
 
@@ -111,6 +151,58 @@ impl Failure {
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Failure::new(TRANSOM_ERR_INVALID_ARGUMENT, message)
+    }
+
+    pub(crate) fn with_value(mut self, value: i64) -> Self {
+        self.value = value;
+        self
+    }
+}
+
+impl From<ActorError> for Failure {
+    fn from(e: ActorError) -> Self {
+        let code = match e {
+            ActorError::NoProc => TRANSOM_ERR_NOPROC,
+            ActorError::Closed => TRANSOM_ERR_CLOSED,
+            ActorError::Timeout => TRANSOM_TIMEOUT,
+            ActorError::InvalidArgument(_) => TRANSOM_ERR_INVALID_ARGUMENT,
+            ActorError::OutOfResources(_) => TRANSOM_ERR_OUT_OF_MEMORY,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+impl From<ConversationError> for Failure {
+    fn from(e: ConversationError) -> Self {
+        let code = match e {
+            ConversationError::Closed => TRANSOM_ERR_CLOSED,
+            ConversationError::NoProc => TRANSOM_ERR_NOPROC,
+            ConversationError::ParticipantCrashed => TRANSOM_ERR_PARTICIPANT_CRASHED,
+            ConversationError::Timeout => TRANSOM_TIMEOUT,
+            ConversationError::TimedOut => TRANSOM_ERR_TIMED_OUT,
+            ConversationError::WrongPhase(_) => TRANSOM_ERR_WRONG_STATE,
+            ConversationError::Unsupported(_) => TRANSOM_ERR_UNSUPPORTED,
+            ConversationError::InvalidArgument(_) => TRANSOM_ERR_INVALID_ARGUMENT,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        let (code, value) = match &e {
+            StoreError::Conflict(_) => (TRANSOM_ERR_CONFLICT, 0),
+            StoreError::Rejected { code, .. } => (TRANSOM_ERR_REJECTED, i64::from(*code)),
+            StoreError::GatePanicked(_) => (TRANSOM_ERR_PANIC, 0),
+            StoreError::Locked(_) => (TRANSOM_ERR_LOCKED, 0),
+            StoreError::Corrupt { offset, .. } => (TRANSOM_ERR_CORRUPT, *offset as i64),
+            StoreError::Io { .. } => (TRANSOM_ERR_IO, 0),
+            StoreError::NotFound => (TRANSOM_ERR_NOT_FOUND, 0),
+            StoreError::InvalidArgument(_) => (TRANSOM_ERR_INVALID_ARGUMENT, 0),
+            StoreError::TooLarge { .. } => (TRANSOM_ERR_TOO_LARGE, 0),
+            StoreError::Closed => (TRANSOM_ERR_CLOSED, 0),
+        };
+        Failure::new(code, e.to_string()).with_value(value)
     }
 }
 
@@ -133,6 +225,7 @@ impl From<MemoryError> for Failure {
 
 /// Records `failure` as this thread's last error and returns its code.
 pub(crate) fn fail(failure: Failure) -> transom_status {
+    LAST_VALUE.with(|v| v.set(failure.value));
     LAST_ERROR.with(|slot| {
         let mut s = slot.borrow_mut();
         s.clear();
@@ -149,6 +242,8 @@ where
 {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(status)) => status,
+        // A positive code (TRANSOM_TIMEOUT) is an outcome, not a failure: no detail recorded.
+        Ok(Err(failure)) if failure.code > 0 => failure.code,
         Ok(Err(failure)) => fail(failure),
         Err(payload) => {
             let detail = payload
@@ -207,6 +302,18 @@ pub unsafe extern "C" fn transom_last_error(
         })
     });
     r.unwrap_or(TRANSOM_ERR_PANIC)
+}
+
+/// Writes the number attached to this thread's last failure to `*out_value`: the gate's code for
+/// TRANSOM_ERR_REJECTED, the byte offset for TRANSOM_ERR_CORRUPT, 0 for every other failure.
+#[no_mangle]
+pub unsafe extern "C" fn transom_last_error_value(out_value: *mut i64) -> transom_status {
+    if out_value.is_null() {
+        return TRANSOM_ERR_NULL_ARGUMENT;
+    }
+    // SAFETY: non-NULL, and the caller promises it is writable.
+    unsafe { *out_value = LAST_VALUE.with(Cell::get) };
+    TRANSOM_OK
 }
 
 /// The library's version at run time, encoded like `TRANSOM_VERSION`:
@@ -305,6 +412,15 @@ mod tests {
             TRANSOM_ERR_NO_FREE_SLOTS,
             TRANSOM_ERR_TOO_LARGE,
             TRANSOM_ERR_WRONG_STATE,
+            TRANSOM_ERR_NOPROC,
+            TRANSOM_ERR_PARTICIPANT_CRASHED,
+            TRANSOM_ERR_TIMED_OUT,
+            TRANSOM_ERR_CONFLICT,
+            TRANSOM_ERR_REJECTED,
+            TRANSOM_ERR_LOCKED,
+            TRANSOM_ERR_CORRUPT,
+            TRANSOM_ERR_IO,
+            TRANSOM_ERR_NOT_FOUND,
         ] {
             // SAFETY: transom_status_str always returns a static NUL-terminated string.
             let s = unsafe { CStr::from_ptr(transom_status_str(code)) };

@@ -23,12 +23,19 @@ pub fn repo_root() -> PathBuf {
 /// programs link and load exactly like they would against an installed library.
 pub fn lib_dir() -> PathBuf {
     let profile = profile_dir();
-    let built = profile.join("libtransom.so");
-    assert!(
-        built.exists(),
-        "{} was not built (crate-type cdylib)",
-        built.display()
-    );
+    // `cargo test` and `cargo run --example` build the library only as a dependency: the fresh
+    // cdylib is in <profile>/deps/, and <profile>/libtransom.so exists only after a `cargo
+    // build` (and may be older than the sources). Prefer deps/.
+    let built = [profile.join("deps"), profile.clone()]
+        .into_iter()
+        .map(|d| d.join("libtransom.so"))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "{}/deps/libtransom.so was not built (crate-type cdylib)",
+                profile.display()
+            )
+        });
     let dir = profile.join("transom-c").join("lib");
     std::fs::create_dir_all(&dir).expect("create lib dir");
     let soname = format!("libtransom.so.{}", env!("CARGO_PKG_VERSION_MAJOR"));

@@ -1,0 +1,198 @@
+//! A process: its mailbox queue, its exit state and (for callback processes) its behaviour, plus
+//! the process-table entry that holds its links, monitors and trap flag.
+//!
+//! Invariant: `exit` in [`ProcState`] goes from `None` to `Some` once and never back; after
+//! that no message is queued and the behaviour is dropped exactly once — by whoever finds the
+//! process unscheduled (the terminator), or else by the worker that has it scheduled.
+//! `scheduled` is true from the moment a callback process is queued until its worker gives it
+//! up, so it runs on at most one worker at a time.
+
+use std::collections::{HashSet, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use super::context::ProcessContext;
+use super::error::ActorError;
+use super::message::Message;
+use super::monitor::MonitorCell;
+use super::pid::Pid;
+use super::reason::ExitReason;
+
+/// The code of a callback process: called for one message at a time, on a worker thread.
+///
+/// Returning `Err(reason)` ends the process with `reason` (which may be
+/// [`ExitReason::normal`] to stop normally). A panic ends it with an `ExitKind::Panic` reason
+/// whose message is the panic text; the worker and every other process carry on. The
+/// behaviour is dropped exactly once when the process has exited, on whichever thread saw it
+/// last (a worker, or the thread that terminated it) and with no runtime lock held.
+pub trait Behaviour: Send + 'static {
+    /// Handles one message.
+    fn handle(&mut self, ctx: &ProcessContext, msg: Message) -> Result<(), ExitReason>;
+}
+
+impl<F> Behaviour for F
+where
+    F: FnMut(&ProcessContext, Message) -> Result<(), ExitReason> + Send + 'static,
+{
+    fn handle(&mut self, ctx: &ProcessContext, msg: Message) -> Result<(), ExitReason> {
+        self(ctx, msg)
+    }
+}
+
+impl Behaviour for Box<dyn Behaviour> {
+    fn handle(&mut self, ctx: &ProcessContext, msg: Message) -> Result<(), ExitReason> {
+        (**self).handle(ctx, msg)
+    }
+}
+
+/// Drops user code without letting a panic escape into the runtime.
+pub(crate) fn drop_behaviour(b: Box<dyn Behaviour>) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(b)));
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProcKind {
+    /// Runs a [`Behaviour`] on the workers.
+    Callback,
+    /// Owned by an external thread through a [`Mailbox`](super::Mailbox).
+    Mailbox,
+}
+
+pub(crate) struct ProcState {
+    pub(crate) queue: VecDeque<Message>,
+    pub(crate) exit: Option<ExitReason>,
+    pub(crate) scheduled: bool,
+    pub(crate) behaviour: Option<Box<dyn Behaviour>>,
+}
+
+pub(crate) struct Proc {
+    pid: Pid,
+    kind: ProcKind,
+    state: Mutex<ProcState>,
+    /// Signalled when a message arrives for, or the exit of, a mailbox process.
+    ready: Condvar,
+    /// The queue length of a mailbox process, for its receiver's brief spin before it waits.
+    /// Written only under the state lock; a stale read only changes how long a spin lasts.
+    queued: AtomicUsize,
+}
+
+impl std::fmt::Debug for Proc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proc")
+            .field("pid", &self.pid())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a successful delivery asks of the caller.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Delivered {
+    /// Nothing more to do.
+    Queued,
+    /// The process was idle: the caller must push it on the run queue (once).
+    Schedule,
+}
+
+impl Proc {
+    pub(crate) fn new(pid: Pid, kind: ProcKind, behaviour: Option<Box<dyn Behaviour>>) -> Self {
+        Proc {
+            pid,
+            kind,
+            state: Mutex::new(ProcState {
+                queue: VecDeque::new(),
+                exit: None,
+                scheduled: false,
+                behaviour,
+            }),
+            ready: Condvar::new(),
+            queued: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ProcState> {
+        // No user code runs under this lock, so poisoning cannot leave the state half-updated.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn ready(&self) -> &Condvar {
+        &self.ready
+    }
+
+    /// The last queue length published under the lock (see `queued`).
+    pub(crate) fn queued_hint(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// Publishes the queue length; call with the state lock held.
+    pub(crate) fn publish_len(&self, st: &ProcState) {
+        self.queued.store(st.queue.len(), Ordering::Release);
+    }
+
+    /// Appends `msg`; `NoProc` when the process has exited.
+    pub(crate) fn deliver(&self, msg: Message) -> Result<Delivered, ActorError> {
+        let mut st = self.lock();
+        if st.exit.is_some() {
+            return Err(ActorError::NoProc);
+        }
+        st.queue.push_back(msg);
+        match self.kind {
+            ProcKind::Mailbox => {
+                self.publish_len(&st);
+                self.ready.notify_all();
+                Ok(Delivered::Queued)
+            }
+            ProcKind::Callback if st.scheduled => Ok(Delivered::Queued),
+            ProcKind::Callback => {
+                st.scheduled = true;
+                Ok(Delivered::Schedule)
+            }
+        }
+    }
+
+    /// Records the exit (first reason wins) and discards the queue. Returns the behaviour when
+    /// the caller must drop it (the process is not scheduled, so no worker will).
+    pub(crate) fn mark_dead(&self, reason: &ExitReason) -> Option<Box<dyn Behaviour>> {
+        let mut st = self.lock();
+        if st.exit.is_some() {
+            return None;
+        }
+        st.exit = Some(reason.clone());
+        st.queue.clear();
+        self.publish_len(&st);
+        self.ready.notify_all();
+        if st.scheduled {
+            None
+        } else {
+            st.behaviour.take()
+        }
+    }
+
+    pub(crate) fn exit_reason(&self) -> Option<ExitReason> {
+        self.lock().exit.clone()
+    }
+}
+
+/// A live process in the process table. Links are kept symmetric: `b ∈ links(a)` iff
+/// `a ∈ links(b)`, both updated under the table lock.
+pub(crate) struct Entry {
+    pub(crate) proc: Arc<Proc>,
+    pub(crate) links: HashSet<Pid>,
+    pub(crate) monitors: Vec<Arc<MonitorCell>>,
+    pub(crate) trap_exit: bool,
+}
+
+impl Entry {
+    pub(crate) fn new(proc: Arc<Proc>, trap_exit: bool) -> Self {
+        Entry {
+            proc,
+            links: HashSet::new(),
+            monitors: Vec::new(),
+            trap_exit,
+        }
+    }
+}
