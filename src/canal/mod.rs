@@ -17,8 +17,11 @@
 //!   callback; [`Worker::stop`] wakes it, [`Worker::join`] returns how it ended.
 //! - Closing the store closes its canals: cursors deliver every committed matching event,
 //!   subscriptions their buffer, then both report `Closed` and workers end with
-//!   [`WorkerExit::Closed`]. Canals hold the store weakly and never keep it alive; a dropped
-//!   store reads as closed.
+//!   [`WorkerExit::Closed`]. Canals hold the store weakly and never keep it alive: once the
+//!   last `Arc<Store>` is dropped, a cursor reports `Closed` at its next pull even if it had
+//!   not read everything (nothing is lost for at-least-once: the unacknowledged events are
+//!   still on disk and come again from the checkpoint), while a subscription still hands out
+//!   its buffer first.
 //!
 //! ## For the C API
 //!
