@@ -81,6 +81,83 @@
 #define TRANSOM_MESSAGE_EXIT 1
 
 /**
+ * Cursor start: at sequence 1 (every event).
+ */
+#define TRANSOM_START_BEGIN 0
+
+/**
+ * Cursor start: after the head at open (only later events).
+ */
+#define TRANSOM_START_END 1
+
+/**
+ * Cursor start: at `start_sequence` (inclusive, at least 1).
+ */
+#define TRANSOM_START_AT 2
+
+/**
+ * Cursor start: after the named checkpoint `name` (at BEGIN if it has none yet).
+ */
+#define TRANSOM_START_NAMED 3
+
+/**
+ * Subscription overflow: drop the oldest buffered event (reported as a gap).
+ */
+#define TRANSOM_OVERFLOW_DROP_OLDEST 0
+
+/**
+ * Subscription overflow: drop the incoming event (reported as a gap).
+ */
+#define TRANSOM_OVERFLOW_DROP_NEWEST 1
+
+/**
+ * Subscription overflow: close the subscription (after its buffered items) with
+ * TRANSOM_ERR_DISCONNECTED.
+ */
+#define TRANSOM_OVERFLOW_DISCONNECT 2
+
+/**
+ * Item kind: an event.
+ */
+#define TRANSOM_ITEM_EVENT 0
+
+/**
+ * Item kind: events dropped by a subscription's overflow policy at this position.
+ */
+#define TRANSOM_ITEM_GAP 1
+
+/**
+ * Batch callback answer: the batch is handled; ack it (cursors) and continue.
+ */
+#define TRANSOM_WORKER_CONTINUE 0
+
+/**
+ * Batch callback answer: the batch is handled; ack it (cursors) and stop.
+ */
+#define TRANSOM_WORKER_STOP 1
+
+/**
+ * Batch callback answer: the batch is not handled; do not ack it, rewind and stop (any other
+ * value means the same).
+ */
+#define TRANSOM_WORKER_STOP_AND_ROLLBACK 2
+
+/**
+ * Worker exit: transom_worker_stop was called.
+ */
+#define TRANSOM_WORKER_EXIT_STOPPED 0
+
+/**
+ * Worker exit: the callback returned STOP or STOP_AND_ROLLBACK.
+ */
+#define TRANSOM_WORKER_EXIT_CALLBACK_STOPPED 1
+
+/**
+ * Worker exit: the canal closed (its store closed) after everything was delivered.
+ */
+#define TRANSOM_WORKER_EXIT_CLOSED 2
+
+/**
  * Crash policy: the conversation fails; buffered replies are still received, then
  * TRANSOM_ERR_PARTICIPANT_CRASHED.
  */
@@ -264,6 +341,14 @@
 #define TRANSOM_EXPECT_EXACT 2
 
 /**
+ * A consumer of a store's events: a cursor or a subscription.
+ *
+ * Thread safety: one thread at a time (a pull's items belong to the handle until the next
+ * pull); transom_canal_interrupt may be called from any thread at any time.
+ */
+typedef struct transom_canal transom_canal;
+
+/**
  * A supervised conversation.
  *
  * Thread safety: every function may be called from any number of threads at once (receive and
@@ -305,6 +390,14 @@ typedef struct transom_runtime transom_runtime;
  * once, except transom_store_close, which must not race other calls on the same handle.
  */
 typedef struct transom_store transom_store;
+
+/**
+ * A thread pulling batches from a canal and handing them to a callback.
+ *
+ * Thread safety: every function may be called from any thread, except transom_worker_free,
+ * which must not race other calls on the same handle.
+ */
+typedef struct transom_worker transom_worker;
 
 /**
  * The result of every fallible transom function: `TRANSOM_OK` (0), a negative error code, or a
@@ -446,6 +539,204 @@ typedef struct transom_request {
    */
   size_t payload_len;
 } transom_request;
+
+/**
+ * Which events a canal delivers: a stream-name prefix and a set of kinds (empty = all).
+ */
+typedef struct transom_filter {
+  /**
+   * Byte prefix of the stream name (NULL with length 0: every stream).
+   */
+  const char *stream_prefix;
+  /**
+   * Length of `stream_prefix` (at most 255).
+   */
+  size_t stream_prefix_len;
+  /**
+   * Kinds to deliver (NULL with count 0: every kind).
+   */
+  const uint16_t *kinds;
+  /**
+   * Number of entries in `kinds`.
+   */
+  size_t kind_count;
+} transom_filter;
+
+/**
+ * How to open a cursor. Zero-initialise for "every event from the beginning".
+ */
+typedef struct transom_cursor_options {
+  /**
+   * Which events.
+   */
+  struct transom_filter filter;
+  /**
+   * TRANSOM_START_BEGIN, _END, _AT or _NAMED.
+   */
+  uint32_t start;
+  /**
+   * The first sequence with TRANSOM_START_AT.
+   */
+  uint64_t start_sequence;
+  /**
+   * The checkpoint name with TRANSOM_START_NAMED: 1..=255 bytes of [A-Za-z0-9._-].
+   */
+  const char *name;
+  /**
+   * Length of `name`.
+   */
+  size_t name_len;
+} transom_cursor_options;
+
+/**
+ * How to open a subscription (live events from the moment it opens).
+ */
+typedef struct transom_subscription_options {
+  /**
+   * Which events.
+   */
+  struct transom_filter filter;
+  /**
+   * Events buffered at most (at least 1); gaps take no room.
+   */
+  size_t capacity;
+  /**
+   * TRANSOM_OVERFLOW_DROP_OLDEST, _DROP_NEWEST or _DISCONNECT.
+   */
+  uint32_t overflow;
+} transom_subscription_options;
+
+/**
+ * A 128-bit event id (`hi` holds the most significant bits). `{0, 0}` means "none".
+ */
+typedef struct transom_event_id {
+  /**
+   * Most significant 64 bits.
+   */
+  uint64_t hi;
+  /**
+   * Least significant 64 bits.
+   */
+  uint64_t lo;
+} transom_event_id;
+
+/**
+ * A stored event, as copied into a `transom_event_buffer`: `stream` and `payload` point into
+ * the buffer's arena.
+ */
+typedef struct transom_event {
+  /**
+   * Unique, time-ordered id.
+   */
+  struct transom_event_id id;
+  /**
+   * Global sequence.
+   */
+  uint64_t sequence;
+  /**
+   * Version within the stream.
+   */
+  uint64_t stream_version;
+  /**
+   * Commit time, Unix nanoseconds.
+   */
+  uint64_t timestamp_ns;
+  /**
+   * Correlation group (`{0, 0}` = none).
+   */
+  struct transom_event_id correlation_id;
+  /**
+   * Cause (`{0, 0}` = none).
+   */
+  struct transom_event_id causation_id;
+  /**
+   * Caller-defined kind.
+   */
+  uint16_t kind;
+  /**
+   * Stream name (not NUL-terminated), in the arena.
+   */
+  const char *stream;
+  /**
+   * Length of `stream`.
+   */
+  size_t stream_len;
+  /**
+   * Payload, in the arena.
+   */
+  const uint8_t *payload;
+  /**
+   * Payload length.
+   */
+  size_t payload_len;
+} transom_event;
+
+/**
+ * One pulled item. For TRANSOM_ITEM_EVENT, `event` describes it (its pointers stay valid until
+ * the next pull on the canal or its free). For TRANSOM_ITEM_GAP, `gap_count` events with
+ * sequences in `gap_from..=gap_to` were dropped here by the overflow policy.
+ */
+typedef struct transom_item {
+  /**
+   * TRANSOM_ITEM_EVENT or TRANSOM_ITEM_GAP.
+   */
+  int32_t kind;
+  /**
+   * The event (zeroed for a gap).
+   */
+  struct transom_event event;
+  /**
+   * First dropped sequence (gaps).
+   */
+  uint64_t gap_from;
+  /**
+   * Last dropped sequence (gaps).
+   */
+  uint64_t gap_to;
+  /**
+   * Number of dropped events (gaps).
+   */
+  uint64_t gap_count;
+} transom_item;
+
+/**
+ * A worker's batch callback: gets each batch (valid during the call) on the worker thread and
+ * returns TRANSOM_WORKER_CONTINUE, _STOP or _STOP_AND_ROLLBACK. `drop` (may be NULL) runs
+ * exactly once after the last call, when the worker thread ends.
+ */
+typedef struct transom_batch_callback {
+  /**
+   * Passed to `call` and `drop`.
+   */
+  void *ctx;
+  /**
+   * Handles one batch.
+   */
+  int32_t (*call)(void *ctx, const struct transom_item *items, size_t count);
+  /**
+   * Releases `ctx`; may be NULL.
+   */
+  void (*drop)(void *ctx);
+} transom_batch_callback;
+
+/**
+ * How to run a worker. Zero-initialise for the defaults.
+ */
+typedef struct transom_worker_options {
+  /**
+   * Largest batch (0: the default, 256).
+   */
+  size_t max_batch;
+  /**
+   * Named cursors: checkpoint after every n-th acknowledged batch (0: not during the run).
+   */
+  uint32_t checkpoint_every;
+  /**
+   * Non-zero: do not checkpoint when the worker ends (by default a named cursor
+   * checkpoints what it acknowledged since the last checkpoint).
+   */
+  uint32_t no_checkpoint_on_exit;
+} transom_worker_options;
 
 /**
  * One participant of `transom_conversation_open`.
@@ -890,20 +1181,6 @@ typedef struct transom_store_config {
 } transom_store_config;
 
 /**
- * A 128-bit event id (`hi` holds the most significant bits). `{0, 0}` means "none".
- */
-typedef struct transom_event_id {
-  /**
-   * Most significant 64 bits.
-   */
-  uint64_t hi;
-  /**
-   * Least significant 64 bits.
-   */
-  uint64_t lo;
-} transom_event_id;
-
-/**
  * One event to append.
  */
 typedef struct transom_append {
@@ -972,57 +1249,6 @@ typedef struct transom_receipt {
    */
   uint64_t stream_version;
 } transom_receipt;
-
-/**
- * A stored event, as copied into a `transom_event_buffer`: `stream` and `payload` point into
- * the buffer's arena.
- */
-typedef struct transom_event {
-  /**
-   * Unique, time-ordered id.
-   */
-  struct transom_event_id id;
-  /**
-   * Global sequence.
-   */
-  uint64_t sequence;
-  /**
-   * Version within the stream.
-   */
-  uint64_t stream_version;
-  /**
-   * Commit time, Unix nanoseconds.
-   */
-  uint64_t timestamp_ns;
-  /**
-   * Correlation group (`{0, 0}` = none).
-   */
-  struct transom_event_id correlation_id;
-  /**
-   * Cause (`{0, 0}` = none).
-   */
-  struct transom_event_id causation_id;
-  /**
-   * Caller-defined kind.
-   */
-  uint16_t kind;
-  /**
-   * Stream name (not NUL-terminated), in the arena.
-   */
-  const char *stream;
-  /**
-   * Length of `stream`.
-   */
-  size_t stream_len;
-  /**
-   * Payload, in the arena.
-   */
-  const uint8_t *payload;
-  /**
-   * Payload length.
-   */
-  size_t payload_len;
-} transom_event;
 
 /**
  * Caller memory that read functions fill: an array of events and a byte arena holding their
@@ -1137,6 +1363,12 @@ typedef struct transom_gate {
 #define TRANSOM_TIMEOUT 1
 
 /**
+ * A blocking pull was woken by transom_canal_interrupt before anything was ready (not an
+ * error).
+ */
+#define TRANSOM_INTERRUPTED 2
+
+/**
  * A required pointer argument was NULL.
  */
 #define TRANSOM_ERR_NULL_ARGUMENT (-1)
@@ -1248,6 +1480,22 @@ typedef struct transom_gate {
  * No such item (event id, gate).
  */
 #define TRANSOM_ERR_NOT_FOUND (-35)
+
+/**
+ * A DISCONNECT subscription overflowed and was closed (after its buffered items).
+ */
+#define TRANSOM_ERR_DISCONNECTED (-40)
+
+/**
+ * Another open cursor of the store uses this checkpoint name.
+ */
+#define TRANSOM_ERR_NAME_IN_USE (-41)
+
+/**
+ * The named checkpoint is above the store's head (the store lost events it had made visible):
+ * resuming would skip events silently, so the cursor is not opened.
+ */
+#define TRANSOM_ERR_CHECKPOINT_AHEAD (-42)
 
 #ifdef __cplusplus
 extern "C" {
@@ -1421,6 +1669,112 @@ transom_status transom_mailbox_reply(struct transom_mailbox *mailbox,
                                      uint64_t request_id,
                                      const uint8_t *payload,
                                      size_t len);
+
+/**
+ * Opens a cursor on `store`: ordered, at-least-once delivery of the events that match the
+ * filter, from the chosen start; `transom_canal_ack` moves its acknowledged position and
+ * `transom_canal_checkpoint` persists it for a named cursor. A damaged checkpoint file gives
+ * TRANSOM_ERR_CORRUPT (never a silent restart). `*out_canal` is written only on success.
+ */
+transom_status transom_canal_open_cursor(const struct transom_store *store,
+                                         const struct transom_cursor_options *options,
+                                         struct transom_canal **out_canal);
+
+/**
+ * Opens a subscription on `store`: events committed from now on that match the filter, pushed
+ * into a bounded buffer; drops under the overflow policy are reported in-band as
+ * TRANSOM_ITEM_GAP items. `*out_canal` is written only on success.
+ */
+transom_status transom_canal_open_subscription(const struct transom_store *store,
+                                               const struct transom_subscription_options *options,
+                                               struct transom_canal **out_canal);
+
+/**
+ * Pulls up to `max` items into `items` (an array of at least `max` entries; `*out_count` gets
+ * how many). Returns as soon as at least one item is ready; TRANSOM_TIMEOUT after `timeout_ns`
+ * (UINT64_MAX: no limit) with none; TRANSOM_INTERRUPTED when transom_canal_interrupt woke it
+ * with none; TRANSOM_ERR_CLOSED (or TRANSOM_ERR_DISCONNECTED) only after every buffered item
+ * was handed out. Waiting parks the thread: an idle pull uses no CPU. The items' pointers stay
+ * valid until the next pull on this canal or its free. `max` 0 is TRANSOM_ERR_INVALID_ARGUMENT.
+ */
+transom_status transom_canal_pull_batch(struct transom_canal *canal,
+                                        size_t max,
+                                        uint64_t timeout_ns,
+                                        struct transom_item *items,
+                                        size_t *out_count);
+
+/**
+ * Wakes a pull blocked on this canal (or the next one, if none is blocked) with
+ * TRANSOM_INTERRUPTED. Safe from any thread at any time.
+ */
+transom_status transom_canal_interrupt(const struct transom_canal *canal);
+
+/**
+ * Cursors: acknowledges every delivered event up to `sequence` (at least the current
+ * acknowledged position, at most the last delivered sequence). TRANSOM_ERR_INVALID_ARGUMENT
+ * otherwise, and for subscriptions.
+ */
+transom_status transom_canal_ack(struct transom_canal *canal, uint64_t sequence);
+
+/**
+ * Named cursors: persists the acknowledged position atomically and durably (written, fsynced,
+ * renamed into place, directory fsynced); reopening with the name resumes after it.
+ */
+transom_status transom_canal_checkpoint(struct transom_canal *canal);
+
+/**
+ * Cursors: moves the read position back to the first unacknowledged event, so the next pull
+ * delivers it again.
+ */
+transom_status transom_canal_rewind(struct transom_canal *canal);
+
+/**
+ * Frees the canal (NULL is accepted). A named cursor's unsaved acknowledgements are not
+ * checkpointed: call transom_canal_checkpoint first.
+ */
+void transom_canal_free(struct transom_canal *canal);
+
+/**
+ * Starts a worker thread that pulls batches from `canal` and calls `callback` with each. On
+ * success the worker owns the canal and the canal handle is freed: do not use it again. On
+ * failure the canal handle stays yours and the callback's drop has run. The worker ends when
+ * stopped, when the callback says so, or when the canal closes (its store closed).
+ */
+transom_status transom_canal_spawn_worker(struct transom_canal *canal,
+                                          struct transom_batch_callback callback,
+                                          const struct transom_worker_options *options,
+                                          struct transom_worker **out_worker);
+
+/**
+ * Asks the worker to stop, without waiting: a blocked pull wakes; a batch already pulled is
+ * still handed to the callback. Safe from any thread, the callback included.
+ */
+transom_status transom_worker_stop(const struct transom_worker *worker);
+
+/**
+ * Waits up to `timeout_ns` (UINT64_MAX: no limit) for the worker to end. TRANSOM_OK when it
+ * ended normally, with `*out_exit` (may be NULL) = TRANSOM_WORKER_EXIT_*; its terminal error
+ * otherwise (e.g. TRANSOM_ERR_IO for a failed checkpoint, TRANSOM_ERR_DISCONNECTED);
+ * TRANSOM_TIMEOUT while it runs; TRANSOM_ERR_WRONG_STATE from inside its own callback.
+ * Repeated joins return the same result.
+ */
+transom_status transom_worker_join(const struct transom_worker *worker,
+                                   uint64_t timeout_ns,
+                                   int32_t *out_exit);
+
+/**
+ * transom_worker_stop then transom_worker_join.
+ */
+transom_status transom_worker_stop_and_join(const struct transom_worker *worker,
+                                            uint64_t timeout_ns,
+                                            int32_t *out_exit);
+
+/**
+ * Stops the worker, waits for its thread to end (its callback's drop has then run), and frees
+ * it with its canal (NULL is accepted). From inside the worker's own callback it stops it and
+ * returns at once; the thread then ends after the callback returns.
+ */
+void transom_worker_free(struct transom_worker *worker);
 
 /**
  * Opens a conversation on `runtime`: returns once its actor traps exits and is linked to every

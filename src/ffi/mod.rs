@@ -12,6 +12,7 @@
 #![allow(non_camel_case_types, clippy::missing_safety_doc)]
 
 pub mod actor;
+pub mod canal;
 pub mod closure;
 pub mod conversation;
 pub mod memory;

@@ -8,6 +8,7 @@ use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::actor::ActorError;
+use crate::canal::CanalError;
 use crate::conversation::ConversationError;
 use crate::memory::MemoryError;
 use crate::store::StoreError;
@@ -21,6 +22,9 @@ pub type transom_status = i32;
 pub const TRANSOM_OK: transom_status = 0;
 /// A blocking call reached its timeout before anything happened (not an error).
 pub const TRANSOM_TIMEOUT: transom_status = 1;
+/// A blocking pull was woken by transom_canal_interrupt before anything was ready (not an
+/// error).
+pub const TRANSOM_INTERRUPTED: transom_status = 2;
 
 /// A required pointer argument was NULL.
 pub const TRANSOM_ERR_NULL_ARGUMENT: transom_status = -1;
@@ -73,6 +77,14 @@ pub const TRANSOM_ERR_IO: transom_status = -34;
 /// No such item (event id, gate).
 pub const TRANSOM_ERR_NOT_FOUND: transom_status = -35;
 
+/// A DISCONNECT subscription overflowed and was closed (after its buffered items).
+pub const TRANSOM_ERR_DISCONNECTED: transom_status = -40;
+/// Another open cursor of the store uses this checkpoint name.
+pub const TRANSOM_ERR_NAME_IN_USE: transom_status = -41;
+/// The named checkpoint is above the store's head (the store lost events it had made visible):
+/// resuming would skip events silently, so the cursor is not opened.
+pub const TRANSOM_ERR_CHECKPOINT_AHEAD: transom_status = -42;
+
 /// A static, NUL-terminated name and description of a status code ("unknown status" for codes
 /// this version does not know). Never NULL; the string lives for the whole program.
 #[no_mangle]
@@ -80,6 +92,7 @@ pub extern "C" fn transom_status_str(status: transom_status) -> *const c_char {
     let s: &'static [u8] = match status {
         TRANSOM_OK => b"TRANSOM_OK: success\0",
         TRANSOM_TIMEOUT => b"TRANSOM_TIMEOUT: the timeout expired\0",
+        TRANSOM_INTERRUPTED => b"TRANSOM_INTERRUPTED: the wait was interrupted\0",
         TRANSOM_ERR_NULL_ARGUMENT => b"TRANSOM_ERR_NULL_ARGUMENT: a required pointer was NULL\0",
         TRANSOM_ERR_INVALID_ARGUMENT => {
             b"TRANSOM_ERR_INVALID_ARGUMENT: an argument is out of range\0"
@@ -104,6 +117,13 @@ pub extern "C" fn transom_status_str(status: transom_status) -> *const c_char {
             b"TRANSOM_ERR_WRONG_STATE: the slot is not in the state this operation needs\0"
         }
         TRANSOM_ERR_NOPROC => b"TRANSOM_ERR_NOPROC: no such process\0",
+        TRANSOM_ERR_DISCONNECTED => {
+            b"TRANSOM_ERR_DISCONNECTED: the subscription overflowed and was disconnected\0"
+        }
+        TRANSOM_ERR_NAME_IN_USE => b"TRANSOM_ERR_NAME_IN_USE: the checkpoint name is in use\0",
+        TRANSOM_ERR_CHECKPOINT_AHEAD => {
+            b"TRANSOM_ERR_CHECKPOINT_AHEAD: the checkpoint is above the store's head\0"
+        }
         TRANSOM_ERR_PARTICIPANT_CRASHED => {
             b"TRANSOM_ERR_PARTICIPANT_CRASHED: a participant crashed\0"
         }
@@ -183,6 +203,21 @@ impl From<ConversationError> for Failure {
             ConversationError::WrongPhase(_) => TRANSOM_ERR_WRONG_STATE,
             ConversationError::Unsupported(_) => TRANSOM_ERR_UNSUPPORTED,
             ConversationError::InvalidArgument(_) => TRANSOM_ERR_INVALID_ARGUMENT,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+impl From<CanalError> for Failure {
+    fn from(e: CanalError) -> Self {
+        let code = match e {
+            CanalError::Closed => TRANSOM_ERR_CLOSED,
+            CanalError::Disconnected => TRANSOM_ERR_DISCONNECTED,
+            CanalError::InvalidArgument(_) => TRANSOM_ERR_INVALID_ARGUMENT,
+            CanalError::Corrupt { .. } => TRANSOM_ERR_CORRUPT,
+            CanalError::Io { .. } => TRANSOM_ERR_IO,
+            CanalError::NameInUse(_) => TRANSOM_ERR_NAME_IN_USE,
+            CanalError::CheckpointAhead { .. } => TRANSOM_ERR_CHECKPOINT_AHEAD,
         };
         Failure::new(code, e.to_string())
     }
@@ -399,6 +434,7 @@ mod tests {
         for code in [
             TRANSOM_OK,
             TRANSOM_TIMEOUT,
+            TRANSOM_INTERRUPTED,
             TRANSOM_ERR_NULL_ARGUMENT,
             TRANSOM_ERR_INVALID_ARGUMENT,
             TRANSOM_ERR_PANIC,
@@ -421,6 +457,9 @@ mod tests {
             TRANSOM_ERR_CORRUPT,
             TRANSOM_ERR_IO,
             TRANSOM_ERR_NOT_FOUND,
+            TRANSOM_ERR_DISCONNECTED,
+            TRANSOM_ERR_NAME_IN_USE,
+            TRANSOM_ERR_CHECKPOINT_AHEAD,
         ] {
             // SAFETY: transom_status_str always returns a static NUL-terminated string.
             let s = unsafe { CStr::from_ptr(transom_status_str(code)) };

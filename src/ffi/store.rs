@@ -54,7 +54,7 @@ impl transom_event_id {
         EventId::from_u128((u128::from(self.hi) << 64) | u128::from(self.lo))
     }
 
-    fn of(id: Option<EventId>) -> Self {
+    pub(crate) fn of(id: Option<EventId>) -> Self {
         let v = id.map_or(0, EventId::as_u128);
         transom_event_id {
             hi: (v >> 64) as u64,
@@ -229,6 +229,30 @@ pub struct transom_gate {
     >,
     /// Releases `ctx`; may be NULL.
     pub drop: Option<unsafe extern "C" fn(ctx: *mut c_void)>,
+}
+
+pub(crate) fn store_ref_arc(s: *const transom_store) -> Result<Arc<Store>, Failure> {
+    // SAFETY: as in store_ref.
+    unsafe { s.as_ref() }
+        .map(|s| Arc::clone(&s.store))
+        .ok_or_else(|| Failure::null("store"))
+}
+
+/// A view of `e` whose pointers point into `e` itself.
+pub(crate) fn event_view(e: &Event) -> transom_event {
+    transom_event {
+        id: transom_event_id::of(Some(e.id)),
+        sequence: e.sequence,
+        stream_version: e.stream_version,
+        timestamp_ns: e.timestamp_ns,
+        correlation_id: transom_event_id::of(e.correlation_id),
+        causation_id: transom_event_id::of(e.causation_id),
+        kind: e.kind,
+        stream: e.stream.as_ptr().cast(),
+        stream_len: e.stream.len(),
+        payload: e.payload.as_ptr(),
+        payload_len: e.payload.len(),
+    }
 }
 
 fn store_ref<'a>(s: *const transom_store) -> Result<&'a Store, Failure> {
