@@ -170,7 +170,8 @@
 #define TRANSOM_ON_CRASH_ROUTE_TO_NEXT 2
 
 /**
- * Crash policy: a compensation callback gets the in-flight requests and decides.
+ * Crash policy: a compensation callback gets the in-flight requests and decides. A CONTINUE
+ * with no live participant left keeps the phase; later sends return TRANSOM_ERR_NOPROC.
  */
 #define TRANSOM_ON_CRASH_COMPENSATE 3
 
@@ -1510,9 +1511,10 @@ transom_status transom_runtime_new(size_t workers, struct transom_runtime **out_
 
 /**
  * Shuts the runtime down and frees it (NULL is accepted): every live process exits with
- * TRANSOM_EXIT_SHUTDOWN (monitors and crash callbacks see it), every blocked call on its
- * mailboxes and conversations returns TRANSOM_ERR_CLOSED, the workers are joined, and every
- * behaviour's and callback's drop has run when this returns. Called from inside a transom
+ * TRANSOM_EXIT_SHUTDOWN (monitors see it), every blocked call on its mailboxes and
+ * conversations returns TRANSOM_ERR_CLOSED, the workers are joined, and every behaviour's and
+ * monitor's drop has run when this returns. An orderly shutdown is not a crash: conversations
+ * end without crash reports (their later calls return TRANSOM_ERR_CLOSED). Called from inside a transom
  * callback (on a worker) it does the same but cannot join the calling worker, which exits as
  * soon as the callback returns. Mailbox and conversation handles stay valid to free.
  */
@@ -1520,8 +1522,8 @@ void transom_runtime_free(struct transom_runtime *runtime);
 
 /**
  * Spawns a callback process running `behaviour` with `options` (NULL: none), writing its pid
- * to `*out_pid` and, when `options->monitor.call` is set, the monitor's reference to
- * `*out_monitor` (may be NULL). The runtime owns the behaviour and the monitor callback from
+ * to `*out_pid` and the monitor's reference to `*out_monitor` (may be NULL; 0 when
+ * `options->monitor.call` is NULL). The runtime owns the behaviour and the monitor callback from
  * now on, also when this fails (their drops have then run).
  */
 transom_status transom_runtime_spawn(const struct transom_runtime *runtime,
@@ -1570,7 +1572,8 @@ transom_status transom_runtime_link(const struct transom_runtime *runtime,
                                     transom_pid b);
 
 /**
- * Removes the link between `a` and `b` (no effect when there is none).
+ * Removes the link between `a` and `b` (no effect when there is none). TRANSOM_ERR_NOPROC when
+ * `a` is not a live process.
  */
 transom_status transom_runtime_unlink(const struct transom_runtime *runtime,
                                       transom_pid a,
@@ -1826,7 +1829,8 @@ transom_status transom_conversation_complete(const struct transom_conversation *
 /**
  * Registers a crash callback (see transom_crash_callback): called exactly once per crashed
  * participant, also for crashes that happened before it was registered (then at once, on this
- * thread). The conversation owns the callback from now on, also on failure.
+ * thread; also after close, which reports no new crashes). The conversation owns the callback
+ * from now on, also on failure.
  */
 transom_status transom_conversation_on_crash(const struct transom_conversation *conversation,
                                              struct transom_crash_callback callback);

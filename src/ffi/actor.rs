@@ -345,9 +345,10 @@ pub unsafe extern "C" fn transom_runtime_new(
 }
 
 /// Shuts the runtime down and frees it (NULL is accepted): every live process exits with
-/// TRANSOM_EXIT_SHUTDOWN (monitors and crash callbacks see it), every blocked call on its
-/// mailboxes and conversations returns TRANSOM_ERR_CLOSED, the workers are joined, and every
-/// behaviour's and callback's drop has run when this returns. Called from inside a transom
+/// TRANSOM_EXIT_SHUTDOWN (monitors see it), every blocked call on its mailboxes and
+/// conversations returns TRANSOM_ERR_CLOSED, the workers are joined, and every behaviour's and
+/// monitor's drop has run when this returns. An orderly shutdown is not a crash: conversations
+/// end without crash reports (their later calls return TRANSOM_ERR_CLOSED). Called from inside a transom
 /// callback (on a worker) it does the same but cannot join the calling worker, which exits as
 /// soon as the callback returns. Mailbox and conversation handles stay valid to free.
 #[no_mangle]
@@ -363,8 +364,8 @@ pub unsafe extern "C" fn transom_runtime_free(runtime: *mut transom_runtime) {
 }
 
 /// Spawns a callback process running `behaviour` with `options` (NULL: none), writing its pid
-/// to `*out_pid` and, when `options->monitor.call` is set, the monitor's reference to
-/// `*out_monitor` (may be NULL). The runtime owns the behaviour and the monitor callback from
+/// to `*out_pid` and the monitor's reference to `*out_monitor` (may be NULL; 0 when
+/// `options->monitor.call` is NULL). The runtime owns the behaviour and the monitor callback from
 /// now on, also when this fails (their drops have then run).
 #[no_mangle]
 pub unsafe extern "C" fn transom_runtime_spawn(
@@ -460,7 +461,8 @@ pub unsafe extern "C" fn transom_runtime_link(
     })
 }
 
-/// Removes the link between `a` and `b` (no effect when there is none).
+/// Removes the link between `a` and `b` (no effect when there is none). TRANSOM_ERR_NOPROC when
+/// `a` is not a live process.
 #[no_mangle]
 pub unsafe extern "C" fn transom_runtime_unlink(
     runtime: *const transom_runtime,

@@ -72,9 +72,13 @@ impl<F: Copy> Drop for Closure<F> {
 struct CallState {
     in_flight: usize,
     closed: bool,
-    /// The closure's `drop`, taken out of it at registration: run by `close` (or by the last
-    /// call to finish after a re-entrant `close`, or when the last clone goes) exactly once.
+    /// `close` was called from inside a call: the last call to end runs the drop.
+    deferred: bool,
+    /// The closure's `drop`, taken out of it at registration: run exactly once, by `close`, by
+    /// the last call to end after a re-entrant `close`, or when the last clone goes.
     drop: Option<DropFn>,
+    /// The drop has finished running (or there was none): a `close` waits for this.
+    dropped: bool,
 }
 
 struct Shared<F: Copy> {
@@ -84,12 +88,15 @@ struct Shared<F: Copy> {
 }
 
 impl<F: Copy> Shared<F> {
-    /// Runs the C `drop` outside any lock, if it is still pending.
+    /// Runs the C `drop` taken out of the state (outside the lock), then records that it has
+    /// finished and wakes any `close` waiting for it.
     fn run_drop(&self, drop: Option<DropFn>) {
         if let Some(d) = drop {
             // SAFETY: the C caller gave us ownership of ctx with this drop function; it is
             // taken out of the state under the lock, so it runs once.
             unsafe { d(self.closure.ctx) };
+            lock(&self.state).dropped = true;
+            self.idle.notify_all();
         }
     }
 }
@@ -141,6 +148,8 @@ impl<F: Copy> Registration<F> {
                 state: Mutex::new(CallState {
                     in_flight: 0,
                     closed: false,
+                    deferred: false,
+                    dropped: drop.is_none(),
                     drop,
                 }),
                 idle: Condvar::new(),
@@ -175,8 +184,9 @@ impl<F: Copy> Registration<F> {
                     if st.in_flight == 0 {
                         shared.idle.notify_all();
                     }
-                    // After a close from inside a call, the last call to end runs the drop.
-                    if st.closed && st.in_flight == 0 {
+                    // After a close from inside a call, the last call to end runs the drop; any
+                    // other close runs it itself once the calls are done.
+                    if st.deferred && st.in_flight == 0 {
                         st.drop.take()
                     } else {
                         None
@@ -205,14 +215,21 @@ impl<F: Copy> Registration<F> {
         let mut st = lock(&self.shared.state);
         st.closed = true;
         if reentrant {
+            st.deferred = true;
             return;
         }
         while st.in_flight > 0 {
             st = self.shared.idle.wait(st).unwrap_or_else(|e| e.into_inner());
         }
-        let pending = st.drop.take();
-        drop(st);
-        self.shared.run_drop(pending);
+        if let Some(pending) = st.drop.take() {
+            drop(st);
+            self.shared.run_drop(Some(pending));
+            return;
+        }
+        // A deferred close's last call took the drop: wait until it has finished running.
+        while !st.dropped {
+            st = self.shared.idle.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
     }
 }
 
@@ -307,6 +324,65 @@ mod tests {
             2,
             "a refused closure is dropped once"
         );
+    }
+
+    #[test]
+    fn close_from_another_thread_returns_only_after_the_drop_has_run() {
+        // The call closes its own registration (deferring the drop to its end) while another
+        // thread closes too: that close must not return before the drop has finished.
+        type SlowFn = unsafe extern "C" fn(*mut c_void);
+        struct Slow {
+            reg: Mutex<Option<Registration<SlowFn>>>,
+            entered: Barrier,
+            dropping: Barrier,
+            dropped: AtomicUsize,
+        }
+        unsafe extern "C" fn call(ctx: *mut c_void) {
+            // SAFETY: ctx is a live Slow.
+            let s = unsafe { &*(ctx as *const Slow) };
+            let reg = s.reg.lock().unwrap().clone().unwrap();
+            reg.close(); // deferred: this call's end runs the drop
+            s.entered.wait();
+        }
+        unsafe extern "C" fn slow_drop(ctx: *mut c_void) {
+            // SAFETY: ctx is a live Slow.
+            let s = unsafe { &*(ctx as *const Slow) };
+            s.dropping.wait(); // the other closer is already waiting
+            s.dropped.fetch_add(1, Ordering::SeqCst);
+        }
+        let s = Arc::new(Slow {
+            reg: Mutex::new(None),
+            entered: Barrier::new(2),
+            dropping: Barrier::new(2),
+            dropped: AtomicUsize::new(0),
+        });
+        let r: Registration<SlowFn> = Registration::new(Closure::new(
+            Arc::as_ptr(&s) as *mut c_void,
+            call as SlowFn,
+            Some(slow_drop),
+        ));
+        *s.reg.lock().unwrap() = Some(r.clone());
+        let caller = {
+            let r = r.clone();
+            // SAFETY: ctx is a live Slow.
+            thread::spawn(move || r.invoke(|c| unsafe { (c.call())(c.ctx()) }))
+        };
+        s.entered.wait();
+        let closer = {
+            let (r, s) = (r.clone(), Arc::clone(&s));
+            thread::spawn(move || {
+                r.close();
+                s.dropped.load(Ordering::SeqCst)
+            })
+        };
+        s.dropping.wait();
+        assert_eq!(caller.join().unwrap(), Some(()));
+        assert_eq!(
+            closer.join().unwrap(),
+            1,
+            "close returned before the drop finished"
+        );
+        s.reg.lock().unwrap().take();
     }
 
     #[test]

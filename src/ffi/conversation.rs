@@ -29,7 +29,8 @@ pub const TRANSOM_ON_CRASH_FAIL: u32 = 1;
 /// Crash policy: the dead participant's in-flight requests are re-sent to the next live
 /// participant; the conversation fails only when none is left.
 pub const TRANSOM_ON_CRASH_ROUTE_TO_NEXT: u32 = 2;
-/// Crash policy: a compensation callback gets the in-flight requests and decides.
+/// Crash policy: a compensation callback gets the in-flight requests and decides. A CONTINUE
+/// with no live participant left keeps the phase; later sends return TRANSOM_ERR_NOPROC.
 pub const TRANSOM_ON_CRASH_COMPENSATE: u32 = 3;
 
 /// Compensation decision: carry on without the dead participant.
@@ -465,7 +466,11 @@ pub unsafe extern "C" fn transom_conversation_receive(
         if cap > 0 && buf.is_null() {
             return Err(Failure::null("buf"));
         }
-        let pending = lock(&c.pending).take();
+        let mut pending = lock(&c.pending).take();
+        // After close every receive is CLOSED, a reply kept from a too-small buffer included.
+        if pending.is_some() && c.conversation.state().phase == crate::conversation::Phase::Closed {
+            pending = None;
+        }
         let reply = match pending {
             Some(r) => r,
             None => match c.conversation.receive(timeout(timeout_ns)) {
@@ -511,7 +516,8 @@ pub unsafe extern "C" fn transom_conversation_complete(
 
 /// Registers a crash callback (see transom_crash_callback): called exactly once per crashed
 /// participant, also for crashes that happened before it was registered (then at once, on this
-/// thread). The conversation owns the callback from now on, also on failure.
+/// thread; also after close, which reports no new crashes). The conversation owns the callback
+/// from now on, also on failure.
 #[no_mangle]
 pub unsafe extern "C" fn transom_conversation_on_crash(
     conversation: *const transom_conversation,
