@@ -580,7 +580,7 @@ typedef struct transom_cursor_options {
    */
   uint64_t start_sequence;
   /**
-   * The checkpoint name with TRANSOM_START_NAMED: 1..=255 bytes of [A-Za-z0-9._-].
+   * The checkpoint name with TRANSOM_START_NAMED: 1..=240 bytes of [A-Za-z0-9._-] (so that its files fit the 255-byte file-name limit).
    */
   const char *name;
   /**
@@ -1733,7 +1733,8 @@ transom_status transom_canal_rewind(struct transom_canal *canal);
 
 /**
  * Frees the canal (NULL is accepted). A named cursor's unsaved acknowledgements are not
- * checkpointed: call transom_canal_checkpoint first.
+ * checkpointed: call transom_canal_checkpoint first. A canal keeps its closed store's events
+ * readable (in memory) until it is freed.
  */
 void transom_canal_free(struct transom_canal *canal);
 
@@ -2071,8 +2072,9 @@ transom_status transom_store_open(const struct transom_store_config *config,
 
 /**
  * Closes the store and frees the handle (NULL is accepted): waits for the append in progress,
- * fsyncs everything, releases the directory lock and wakes every waiter; later appends through
- * other references (canals) fail with TRANSOM_ERR_CLOSED. Gates' `drop` functions run once the
+ * fsyncs everything, releases the directory lock and wakes every waiter. Open canals and
+ * workers of the store keep its events readable until they are freed, so they hand out every
+ * committed event before reporting TRANSOM_ERR_CLOSED. Gates' `drop` functions run once the
  * last user of the store is gone: here, unless a canal of the store is still open (then when
  * the last such canal is freed). The handle is freed even when the final fsync fails
  * (TRANSOM_ERR_IO).

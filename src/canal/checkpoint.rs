@@ -33,7 +33,7 @@ use super::CanalError;
 /// Longest checkpoint name, in bytes.
 ///
 /// cbindgen:ignore
-pub const MAX_CHECKPOINT_NAME_LEN: usize = 255;
+pub const MAX_CHECKPOINT_NAME_LEN: usize = 240;
 
 const MAGIC: [u8; 4] = *b"TRCK";
 const VERSION: u16 = 1;
@@ -41,11 +41,11 @@ const FILE_LEN: usize = 20;
 /// The subdirectory of the store directory holding checkpoint files.
 pub const CHECKPOINT_DIR: &str = "checkpoints";
 
-/// Checks a checkpoint name: 1..=255 bytes of `[A-Za-z0-9._-]`, and not `.` or `..`.
+/// Checks a checkpoint name: 1..=240 bytes of `[A-Za-z0-9._-]`, and not `.` or `..`.
 pub fn validate_name(name: &str) -> Result<(), CanalError> {
     if name.is_empty() || name.len() > MAX_CHECKPOINT_NAME_LEN {
         return Err(CanalError::InvalidArgument(
-            "checkpoint name must be 1 to 255 bytes",
+            "checkpoint name must be 1 to 240 bytes",
         ));
     }
     if !name
@@ -275,10 +275,10 @@ mod tests {
 
     #[test]
     fn checkpoint_names_are_validated() {
-        for ok in ["a", "orders-v2.projection_1", &"x".repeat(255)] {
+        for ok in ["a", "orders-v2.projection_1", &"x".repeat(240)] {
             assert_eq!(validate_name(ok), Ok(()), "{ok}");
         }
-        for bad in ["", ".", "..", "a/b", "a b", "é", "a\0", &"x".repeat(256)] {
+        for bad in ["", ".", "..", "a/b", "a b", "é", "a\0", &"x".repeat(241)] {
             assert!(
                 matches!(validate_name(bad), Err(CanalError::InvalidArgument(_))),
                 "{bad:?}"

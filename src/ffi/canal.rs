@@ -18,6 +18,7 @@ use crate::canal::{
     Pulled, Start, SubscriptionOptions, Worker, WorkerAction, WorkerError, WorkerExit,
     WorkerOptions,
 };
+use crate::store::Store;
 
 /// Cursor start: at sequence 1 (every event).
 pub const TRANSOM_START_BEGIN: u32 = 0;
@@ -63,6 +64,10 @@ pub const TRANSOM_WORKER_EXIT_CLOSED: i32 = 2;
 pub struct transom_canal {
     canal: Canal,
     interrupter: Interrupter,
+    /// The canal reads its store through a weak reference; the handle keeps the store readable
+    /// after transom_store_close so that pulls hand out every committed event before CLOSED.
+    /// (A closed store holds no lock and no file open for writing: only memory.)
+    store: Arc<Store>,
 }
 
 /// A thread pulling batches from a canal and handing them to a callback.
@@ -71,6 +76,8 @@ pub struct transom_canal {
 /// which must not race other calls on the same handle.
 pub struct transom_worker {
     worker: Worker,
+    /// See `transom_canal::store`: the worker drains a closed store before it ends.
+    _store: Arc<Store>,
 }
 
 /// Which events a canal delivers: a stream-name prefix and a set of kinds (empty = all).
@@ -97,7 +104,7 @@ pub struct transom_cursor_options {
     pub start: u32,
     /// The first sequence with TRANSOM_START_AT.
     pub start_sequence: u64,
-    /// The checkpoint name with TRANSOM_START_NAMED: 1..=255 bytes of [A-Za-z0-9._-].
+    /// The checkpoint name with TRANSOM_START_NAMED: 1..=240 bytes of [A-Za-z0-9._-] (so that its files fit the 255-byte file-name limit).
     pub name: *const c_char,
     /// Length of `name`.
     pub name_len: usize,
@@ -256,9 +263,13 @@ fn worker_ref<'a>(w: *const transom_worker) -> Result<&'a Worker, Failure> {
         .ok_or_else(|| Failure::null("worker"))
 }
 
-fn new_canal(canal: Canal, o: &mut *mut transom_canal) {
+fn new_canal(canal: Canal, store: Arc<Store>, o: &mut *mut transom_canal) {
     let interrupter = canal.interrupter();
-    *o = Box::into_raw(Box::new(transom_canal { canal, interrupter }));
+    *o = Box::into_raw(Box::new(transom_canal {
+        canal,
+        interrupter,
+        store,
+    }));
 }
 
 /// Opens a cursor on `store`: ordered, at-least-once delivery of the events that match the
@@ -299,7 +310,7 @@ pub unsafe extern "C" fn transom_canal_open_cursor(
             &s,
             CursorOptions::new(start).with_filter(filter_arg(&o.filter)?),
         )?;
-        new_canal(canal, out_c);
+        new_canal(canal, s, out_c);
         Ok(TRANSOM_OK)
     })
 }
@@ -331,7 +342,7 @@ pub unsafe extern "C" fn transom_canal_open_subscription(
         let opts =
             SubscriptionOptions::new(o.capacity, overflow).with_filter(filter_arg(&o.filter)?);
         let canal = Canal::subscription(&s, opts)?;
-        new_canal(canal, out_c);
+        new_canal(canal, s, out_c);
         Ok(TRANSOM_OK)
     })
 }
@@ -424,7 +435,8 @@ pub unsafe extern "C" fn transom_canal_rewind(canal: *mut transom_canal) -> tran
 }
 
 /// Frees the canal (NULL is accepted). A named cursor's unsaved acknowledgements are not
-/// checkpointed: call transom_canal_checkpoint first.
+/// checkpointed: call transom_canal_checkpoint first. A canal keeps its closed store's events
+/// readable (in memory) until it is freed.
 #[no_mangle]
 pub unsafe extern "C" fn transom_canal_free(canal: *mut transom_canal) {
     if canal.is_null() {
@@ -470,6 +482,7 @@ pub unsafe extern "C" fn transom_canal_spawn_worker(
         let transom_canal {
             canal: inner,
             interrupter,
+            store,
         } = unsafe { std::ptr::read(canal) };
         let mut scratch = Scratch(Vec::new());
         let call = move |batch: &[Item]| {
@@ -490,7 +503,10 @@ pub unsafe extern "C" fn transom_canal_spawn_worker(
                 drop(unsafe {
                     Box::from_raw(canal.cast::<std::mem::ManuallyDrop<transom_canal>>())
                 });
-                *o = Box::into_raw(Box::new(transom_worker { worker }));
+                *o = Box::into_raw(Box::new(transom_worker {
+                    worker,
+                    _store: store,
+                }));
                 Ok(TRANSOM_OK)
             }
             Err(e) => {
@@ -502,6 +518,7 @@ pub unsafe extern "C" fn transom_canal_spawn_worker(
                         transom_canal {
                             canal: *e.canal,
                             interrupter,
+                            store,
                         },
                     )
                 };
@@ -610,9 +627,3 @@ pub unsafe extern "C" fn transom_worker_free(worker: *mut transom_worker) {
         Ok(TRANSOM_OK)
     });
 }
-
-// The canal keeps the store only weakly: the handle never keeps a closed store alive.
-const _: fn() = || {
-    fn assert_send<T: Send>() {}
-    assert_send::<Arc<crate::store::Store>>();
-};

@@ -428,8 +428,9 @@ pub unsafe extern "C" fn transom_store_open(
 }
 
 /// Closes the store and frees the handle (NULL is accepted): waits for the append in progress,
-/// fsyncs everything, releases the directory lock and wakes every waiter; later appends through
-/// other references (canals) fail with TRANSOM_ERR_CLOSED. Gates' `drop` functions run once the
+/// fsyncs everything, releases the directory lock and wakes every waiter. Open canals and
+/// workers of the store keep its events readable until they are freed, so they hand out every
+/// committed event before reporting TRANSOM_ERR_CLOSED. Gates' `drop` functions run once the
 /// last user of the store is gone: here, unless a canal of the store is still open (then when
 /// the last such canal is freed). The handle is freed even when the final fsync fails
 /// (TRANSOM_ERR_IO).
