@@ -48,8 +48,8 @@ impl<F: Flavor> Deref for ReadGuard<'_, F> {
 
 impl<F: Flavor> Drop for ReadGuard<'_, F> {
     fn drop(&mut self) {
-        // Cannot fail: the guard holds a read view of a live slot.
-        let _ = self.slots.release(self.token);
+        // The guard proves the read view: no token or state checks needed.
+        self.slots.release_read_held(self.token);
     }
 }
 

@@ -416,6 +416,12 @@ impl<F: Flavor> SlotManager<F> {
         }
     }
 
+    /// Ends a read view held by a `ReadGuard` (the guard proves the view: nothing to check).
+    #[inline]
+    pub(crate) fn release_read_held(&self, token: Token) {
+        state::release_read_held(self.word(token.index()));
+    }
+
     /// A copy of the stored header.
     pub fn peek_header(&self, token: Token) -> Result<Header, MemoryError> {
         let view = self.acquire_read(token)?;

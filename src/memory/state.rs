@@ -101,19 +101,26 @@ pub(crate) fn abort<W: Word>(w: &W, gen: u32) -> Result<(), MemoryError> {
         .map_err(|_| MemoryError::Borrowed)
 }
 
-/// Adds a reader to a COMMITTED slot without a writer.
+/// Adds a reader to a COMMITTED slot without a writer. The first CAS guesses "no borrows", so
+/// the common case is one RMW with no load before it (no shared-then-exclusive line upgrade).
 pub(crate) fn acquire_read<W: Word>(w: &W, gen: u32) -> Result<(), MemoryError> {
-    let mut s = w.load(Acquire);
+    let mut s = pack(gen, COMMITTED);
     loop {
-        check(s, gen, COMMITTED)?;
-        if s & WRITER != 0 || readers(s) == READERS_MASK {
-            return Err(MemoryError::Borrowed);
-        }
         match w.cas(s, s + 1, Acquire, Acquire) {
             Ok(_) => return Ok(()),
             Err(seen) => s = seen,
         }
+        check(s, gen, COMMITTED)?;
+        if s & WRITER != 0 || readers(s) == READERS_MASK {
+            return Err(MemoryError::Borrowed);
+        }
     }
+}
+
+/// Ends a read view its holder is known to have (a `ReadGuard`): one RMW, nothing to check.
+#[inline]
+pub(crate) fn release_read_held<W: Word>(w: &W) {
+    w.fetch_sub(1, Release);
 }
 
 /// COMMITTED without borrows -> COMMITTED + writer.
@@ -173,16 +180,21 @@ pub(crate) fn release_write<W: Word>(w: &W, gen: u32) {
     w.store(pack(gen, COMMITTED), Release);
 }
 
-/// COMMITTED without borrows -> FREE with the next generation.
+/// COMMITTED without borrows -> FREE with the next generation: one CAS from the expected word,
+/// whose failure value says why it was refused.
 pub(crate) fn free<W: Word>(w: &W, gen: u32) -> Result<(), MemoryError> {
-    let s = w.load(Acquire);
-    check(s, gen, COMMITTED)?;
-    if s & (WRITER | READERS_MASK) != 0 {
-        return Err(MemoryError::Borrowed);
+    match w.cas(
+        pack(gen, COMMITTED),
+        pack(gen.wrapping_add(1), FREE),
+        AcqRel,
+        Acquire,
+    ) {
+        Ok(_) => Ok(()),
+        Err(seen) => {
+            check(seen, gen, COMMITTED)?;
+            Err(MemoryError::Borrowed)
+        }
     }
-    w.cas(s, pack(gen.wrapping_add(1), FREE), AcqRel, Relaxed)
-        .map(|_| ())
-        .map_err(|_| MemoryError::Borrowed)
 }
 
 /// A writer-held slot (from `acquire_write` or `claim_reserved`) -> FREE, next generation.
