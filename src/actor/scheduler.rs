@@ -5,16 +5,20 @@
 //! parked wakes one. After [`Scheduler::stop`], workers keep taking jobs until the queue is
 //! empty and only then return, so no job accepted before or during the drain is lost.
 //!
-//! An idle worker spins briefly (a bounded [`Backoff`]: a few spins, then a few yields, some
-//! microseconds in all) before parking, so a job that arrives right away — the reply in a
-//! request/response exchange — is taken without a futex sleep and wake-up. After that it
-//! parks and uses no CPU until a push wakes it.
+//! An idle worker spins for a bounded time ([`SPIN`]: spins, then yields) before parking, so a
+//! job that arrives soon after the last one — the reply in a request/response exchange, the
+//! next crash in a burst — is taken without a futex sleep and wake-up, which costs several
+//! microseconds on a virtual machine. After that it parks and uses no CPU until a push wakes it.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crossbeam_utils::Backoff;
+
+/// How long an idle worker keeps looking for work before it parks.
+pub(crate) const SPIN: Duration = Duration::from_micros(50);
 
 struct State<J> {
     jobs: VecDeque<J>,
@@ -60,7 +64,11 @@ impl<J> Scheduler<J> {
         }
         st.jobs.push_back(job);
         self.queued.store(st.jobs.len(), Ordering::Release);
-        if st.parked > 0 {
+        let wake = st.parked > 0;
+        // Notify after unlocking, so the woken worker does not block on the lock we hold. No
+        // wake-up is lost: a counted worker is already waiting on the condition variable.
+        drop(st);
+        if wake {
             self.wake.notify_one();
         }
         Ok(())
@@ -79,8 +87,15 @@ impl<J> Scheduler<J> {
             }
             drop(st);
             let backoff = Backoff::new();
-            while self.queued.load(Ordering::Acquire) == 0 && !backoff.is_completed() {
-                backoff.snooze();
+            let spin_until = Instant::now() + SPIN;
+            while self.queued.load(Ordering::Acquire) == 0 {
+                if !backoff.is_completed() {
+                    backoff.snooze();
+                } else if Instant::now() < spin_until {
+                    std::thread::yield_now();
+                } else {
+                    break;
+                }
             }
             st = self.lock();
             if !st.jobs.is_empty() || st.stopping {
