@@ -1,0 +1,683 @@
+"""The raw ctypes layer: the shared library, every C struct, callback type and function.
+
+Every exported function of ``include/transom.h`` is declared in :data:`FUNCTIONS` with its exact
+``restype`` and ``argtypes`` and applied to the loaded library at import time
+(``tests/test_header.py`` parses the header and fails when this table drifts from it).
+
+Type mapping (the header test applies the same rules): ``int32_t``/``transom_status`` ->
+``c_int32``; ``uint8_t``/``uint16_t``/``uint32_t``/``uint64_t``/``int64_t`` -> the same-width
+ctypes integer; ``size_t`` -> ``c_size_t``; ``transom_pid`` -> ``c_uint64``; ``const char *`` ->
+``c_char_p`` (``POINTER(c_char)`` in struct fields C fills with strings that are not
+NUL-terminated); ``char *`` (a buffer C writes) -> ``POINTER(c_char)``; ``void *`` -> ``c_void_p``; ``T *`` -> ``POINTER(T)``; ``void`` return ->
+``None``; ``struct transom_x`` -> the :class:`ctypes.Structure` of the same name below (opaque
+handles are empty structures, so handle pointers of different types are not interchangeable).
+
+The library is a ``CDLL``: ctypes releases the GIL for the duration of every foreign call, so a
+Python thread blocked in ``transom_mailbox_receive``, ``transom_conversation_await_crash`` or
+``transom_canal_pull_batch`` lets every other Python thread run.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_char,
+    c_char_p,
+    c_int32,
+    c_int64,
+    c_size_t,
+    c_uint8,
+    c_uint16,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from typing import Any, Dict, List, Optional, Tuple
+
+__all__ = ["lib", "library_path", "FUNCTIONS", "load_library"]
+
+transom_status = c_int32
+transom_pid = c_uint64
+
+
+# --- opaque handles -------------------------------------------------------------------------
+
+
+class transom_canal(Structure):
+    """Opaque: a cursor or a subscription."""
+
+
+class transom_conversation(Structure):
+    """Opaque: a supervised conversation."""
+
+
+class transom_mailbox(Structure):
+    """Opaque: a mailbox process owned by the calling code."""
+
+
+class transom_manager(Structure):
+    """Opaque: a slot memory manager."""
+
+
+class transom_runtime(Structure):
+    """Opaque: an actor runtime."""
+
+
+class transom_store(Structure):
+    """Opaque: an event store."""
+
+
+class transom_worker(Structure):
+    """Opaque: a canal worker thread."""
+
+
+# --- actor ----------------------------------------------------------------------------------
+
+
+class transom_exit_reason(Structure):
+    _fields_ = [("kind", c_int32), ("code", c_int32), ("message", c_char * 256)]
+
+
+class transom_message(Structure):
+    _fields_ = [
+        ("kind", c_int32),
+        ("from", transom_pid),
+        ("bytes", POINTER(c_uint8)),
+        ("len", c_size_t),
+        ("reason", POINTER(transom_exit_reason)),
+    ]
+
+
+HANDLE_FN = CFUNCTYPE(c_int32, c_void_p, transom_pid, POINTER(transom_message))
+DROP_FN = CFUNCTYPE(None, c_void_p)
+MONITOR_FN = CFUNCTYPE(None, c_void_p, transom_pid, POINTER(transom_exit_reason))
+
+
+class transom_behaviour(Structure):
+    _fields_ = [("ctx", c_void_p), ("handle", HANDLE_FN), ("drop", DROP_FN)]
+
+
+class transom_monitor_callback(Structure):
+    _fields_ = [("ctx", c_void_p), ("call", MONITOR_FN), ("drop", DROP_FN)]
+
+
+class transom_spawn_options(Structure):
+    _fields_ = [
+        ("link", transom_pid),
+        ("trap_exit", c_uint32),
+        ("monitor", transom_monitor_callback),
+    ]
+
+
+class transom_request(Structure):
+    _fields_ = [
+        ("request_id", c_uint64),
+        ("traceparent", c_char * 56),
+        ("payload", POINTER(c_uint8)),
+        ("payload_len", c_size_t),
+    ]
+
+
+# --- store and canals -----------------------------------------------------------------------
+
+
+class transom_filter(Structure):
+    _fields_ = [
+        ("stream_prefix", c_char_p),
+        ("stream_prefix_len", c_size_t),
+        ("kinds", POINTER(c_uint16)),
+        ("kind_count", c_size_t),
+    ]
+
+
+class transom_cursor_options(Structure):
+    _fields_ = [
+        ("filter", transom_filter),
+        ("start", c_uint32),
+        ("start_sequence", c_uint64),
+        ("name", c_char_p),
+        ("name_len", c_size_t),
+    ]
+
+
+class transom_subscription_options(Structure):
+    _fields_ = [("filter", transom_filter), ("capacity", c_size_t), ("overflow", c_uint32)]
+
+
+class transom_event_id(Structure):
+    _fields_ = [("hi", c_uint64), ("lo", c_uint64)]
+
+
+class transom_event(Structure):
+    _fields_ = [
+        ("id", transom_event_id),
+        ("sequence", c_uint64),
+        ("stream_version", c_uint64),
+        ("timestamp_ns", c_uint64),
+        ("correlation_id", transom_event_id),
+        ("causation_id", transom_event_id),
+        ("kind", c_uint16),
+        # `const char *` not NUL-terminated: kept as a raw pointer (c_char_p would read to NUL).
+        ("stream", POINTER(c_char)),
+        ("stream_len", c_size_t),
+        ("payload", POINTER(c_uint8)),
+        ("payload_len", c_size_t),
+    ]
+
+
+class transom_item(Structure):
+    _fields_ = [
+        ("kind", c_int32),
+        ("event", transom_event),
+        ("gap_from", c_uint64),
+        ("gap_to", c_uint64),
+        ("gap_count", c_uint64),
+    ]
+
+
+BATCH_FN = CFUNCTYPE(c_int32, c_void_p, POINTER(transom_item), c_size_t)
+
+
+class transom_batch_callback(Structure):
+    _fields_ = [("ctx", c_void_p), ("call", BATCH_FN), ("drop", DROP_FN)]
+
+
+class transom_worker_options(Structure):
+    _fields_ = [
+        ("max_batch", c_size_t),
+        ("checkpoint_every", c_uint32),
+        ("no_checkpoint_on_exit", c_uint32),
+    ]
+
+
+# --- conversations --------------------------------------------------------------------------
+
+
+class transom_participant(Structure):
+    _fields_ = [("pid", transom_pid), ("behaviour", transom_behaviour)]
+
+
+class transom_in_flight(Structure):
+    _fields_ = [
+        ("request_id", c_uint64),
+        ("participant", transom_pid),
+        ("payload", POINTER(c_uint8)),
+        ("payload_len", c_size_t),
+        ("traceparent", c_char * 56),
+    ]
+
+
+COMPENSATE_FN = CFUNCTYPE(
+    c_int32,
+    c_void_p,
+    transom_pid,
+    POINTER(transom_exit_reason),
+    POINTER(transom_in_flight),
+    c_size_t,
+)
+
+
+class transom_compensate(Structure):
+    _fields_ = [("ctx", c_void_p), ("call", COMPENSATE_FN), ("drop", DROP_FN)]
+
+
+class transom_conversation_config(Structure):
+    _fields_ = [
+        ("participants", POINTER(transom_participant)),
+        ("participant_count", c_size_t),
+        ("on_crash", c_uint32),
+        ("compensate", transom_compensate),
+        ("timeout_ns", c_uint64),
+        ("mode", c_uint32),
+    ]
+
+
+class transom_reply(Structure):
+    _fields_ = [("request_id", c_uint64), ("from", transom_pid), ("len", c_size_t)]
+
+
+class transom_crash_info(Structure):
+    _fields_ = [
+        ("conversation", transom_pid),
+        ("participant", transom_pid),
+        ("reason", transom_exit_reason),
+        ("policy", c_uint32),
+        ("observed_at_ns", c_uint64),
+    ]
+
+
+CRASH_FN = CFUNCTYPE(None, c_void_p, POINTER(transom_crash_info))
+
+
+class transom_crash_callback(Structure):
+    _fields_ = [("ctx", c_void_p), ("call", CRASH_FN), ("drop", DROP_FN)]
+
+
+class transom_participant_state(Structure):
+    _fields_ = [
+        ("pid", transom_pid),
+        ("spawned", c_uint32),
+        ("health", c_int32),
+        ("exit_reason", transom_exit_reason),
+        ("exited_at_ns", c_uint64),
+    ]
+
+
+class transom_conversation_snapshot(Structure):
+    _fields_ = [
+        ("pid", transom_pid),
+        ("phase", c_int32),
+        ("deadline_ns", c_uint64),
+        ("sent", c_uint64),
+        ("received", c_uint64),
+        ("crashed", c_uint64),
+        ("in_flight", c_size_t),
+        ("buffered", c_size_t),
+        ("traceparent", c_char * 56),
+        ("participants", POINTER(transom_participant_state)),
+        ("participants_capacity", c_size_t),
+        ("participant_count", c_size_t),
+    ]
+
+
+# --- memory ---------------------------------------------------------------------------------
+
+
+class transom_memory_class(Structure):
+    _fields_ = [("kind", c_uint8), ("device", c_uint8)]
+
+
+class transom_header(Structure):
+    _fields_ = [
+        ("trace_id", c_uint64),
+        ("sequence", c_uint64),
+        ("creation_tick", c_uint64),
+        ("deadline_ns", c_uint64),
+        ("flags", c_uint32),
+        ("payload_len", c_uint32),
+        ("qos", c_uint8),
+        ("reserved0", c_uint8),
+        ("memory_class", transom_memory_class),
+        ("reserved1", c_uint32),
+    ]
+
+
+class transom_manager_config(Structure):
+    _fields_ = [
+        ("kind", c_uint32),
+        ("capacity", c_size_t),
+        ("slot_size", c_size_t),
+        ("memory_class", transom_memory_class),
+        ("storage", c_void_p),
+        ("storage_len", c_size_t),
+    ]
+
+
+class transom_token(Structure):
+    _fields_ = [("bits", c_uint64)]
+
+
+class transom_read_view(Structure):
+    _fields_ = [
+        ("header", POINTER(transom_header)),
+        ("payload", POINTER(c_uint8)),
+        ("len", c_size_t),
+    ]
+
+
+class transom_write_view(Structure):
+    _fields_ = [
+        ("header", POINTER(transom_header)),
+        ("payload", POINTER(c_uint8)),
+        ("len", c_size_t),
+        ("capacity", c_size_t),
+    ]
+
+
+class transom_memory_stats(Structure):
+    _fields_ = [("in_use", c_size_t), ("high_water", c_size_t), ("failed_allocs", c_uint64)]
+
+
+# --- store ----------------------------------------------------------------------------------
+
+
+class transom_store_config(Structure):
+    _fields_ = [
+        ("dir", c_char_p),
+        ("dir_len", c_size_t),
+        ("sync", c_uint32),
+        ("sync_every_n", c_uint32),
+        ("max_payload", c_size_t),
+        ("segment_size", c_uint64),
+    ]
+
+
+class transom_append(Structure):
+    _fields_ = [
+        ("stream", c_char_p),
+        ("stream_len", c_size_t),
+        ("kind", c_uint16),
+        ("payload", POINTER(c_uint8)),
+        ("payload_len", c_size_t),
+        ("correlation_id", transom_event_id),
+        ("causation_id", transom_event_id),
+        ("idempotency_key", POINTER(c_uint8)),
+        ("idempotency_key_len", c_size_t),
+        ("expected", c_uint32),
+        ("expected_version", c_uint64),
+    ]
+
+
+class transom_receipt(Structure):
+    _fields_ = [("id", transom_event_id), ("sequence", c_uint64), ("stream_version", c_uint64)]
+
+
+class transom_event_buffer(Structure):
+    _fields_ = [
+        ("events", POINTER(transom_event)),
+        ("capacity", c_size_t),
+        ("arena", POINTER(c_uint8)),
+        ("arena_capacity", c_size_t),
+        ("count", c_size_t),
+        ("total", c_size_t),
+        ("arena_needed", c_size_t),
+    ]
+
+
+class transom_gate_event(Structure):
+    _fields_ = [
+        ("stream", POINTER(c_char)),
+        ("stream_len", c_size_t),
+        ("kind", c_uint16),
+        ("payload", POINTER(c_uint8)),
+        ("payload_len", c_size_t),
+        ("correlation_id", transom_event_id),
+        ("causation_id", transom_event_id),
+        ("index", c_size_t),
+        ("batch_len", c_size_t),
+    ]
+
+
+GATE_FN = CFUNCTYPE(c_int32, c_void_p, POINTER(transom_gate_event), POINTER(c_char), c_size_t)
+
+
+class transom_gate(Structure):
+    _fields_ = [("ctx", c_void_p), ("call", GATE_FN), ("drop", DROP_FN)]
+
+
+# Callback function-pointer types by the struct field that holds them (used by the header test).
+CALLBACK_TYPES: Dict[Tuple[str, str], Any] = {
+    ("transom_behaviour", "handle"): HANDLE_FN,
+    ("transom_monitor_callback", "call"): MONITOR_FN,
+    ("transom_batch_callback", "call"): BATCH_FN,
+    ("transom_compensate", "call"): COMPENSATE_FN,
+    ("transom_crash_callback", "call"): CRASH_FN,
+    ("transom_gate", "call"): GATE_FN,
+}
+
+# --- functions: name -> (restype, argtypes) --------------------------------------------------
+
+P = POINTER
+u8p = P(c_uint8)
+
+FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
+    # runtime, processes, mailboxes
+    "transom_runtime_new": (transom_status, [c_size_t, P(P(transom_runtime))]),
+    "transom_runtime_free": (None, [P(transom_runtime)]),
+    "transom_runtime_spawn": (
+        transom_status,
+        [P(transom_runtime), transom_behaviour, P(transom_spawn_options), P(transom_pid), P(c_uint64)],
+    ),
+    "transom_runtime_send": (transom_status, [P(transom_runtime), transom_pid, u8p, c_size_t]),
+    "transom_runtime_send_from": (
+        transom_status,
+        [P(transom_runtime), transom_pid, transom_pid, u8p, c_size_t],
+    ),
+    "transom_runtime_exit": (transom_status, [P(transom_runtime), transom_pid, P(transom_exit_reason)]),
+    "transom_runtime_link": (transom_status, [P(transom_runtime), transom_pid, transom_pid]),
+    "transom_runtime_unlink": (transom_status, [P(transom_runtime), transom_pid, transom_pid]),
+    "transom_runtime_monitor": (
+        transom_status,
+        [P(transom_runtime), transom_pid, transom_monitor_callback, P(c_uint64)],
+    ),
+    "transom_runtime_demonitor": (transom_status, [P(transom_runtime), c_uint64]),
+    "transom_mailbox_open": (
+        transom_status,
+        [P(transom_runtime), P(transom_spawn_options), P(P(transom_mailbox)), P(transom_pid)],
+    ),
+    "transom_mailbox_receive": (transom_status, [P(transom_mailbox), c_uint64, P(transom_message)]),
+    "transom_mailbox_send": (transom_status, [P(transom_mailbox), transom_pid, u8p, c_size_t]),
+    "transom_mailbox_pid": (transom_status, [P(transom_mailbox), P(transom_pid)]),
+    "transom_mailbox_exit": (transom_status, [P(transom_mailbox), P(transom_exit_reason)]),
+    "transom_mailbox_free": (None, [P(transom_mailbox)]),
+    "transom_request_parse": (transom_status, [P(transom_message), P(transom_request)]),
+    "transom_runtime_reply": (
+        transom_status,
+        [P(transom_runtime), transom_pid, transom_pid, c_uint64, u8p, c_size_t],
+    ),
+    "transom_mailbox_reply": (
+        transom_status,
+        [P(transom_mailbox), transom_pid, c_uint64, u8p, c_size_t],
+    ),
+    # canals and workers
+    "transom_canal_open_cursor": (
+        transom_status,
+        [P(transom_store), P(transom_cursor_options), P(P(transom_canal))],
+    ),
+    "transom_canal_open_subscription": (
+        transom_status,
+        [P(transom_store), P(transom_subscription_options), P(P(transom_canal))],
+    ),
+    "transom_canal_pull_batch": (
+        transom_status,
+        [P(transom_canal), c_size_t, c_uint64, P(transom_item), P(c_size_t)],
+    ),
+    "transom_canal_interrupt": (transom_status, [P(transom_canal)]),
+    "transom_canal_ack": (transom_status, [P(transom_canal), c_uint64]),
+    "transom_canal_checkpoint": (transom_status, [P(transom_canal)]),
+    "transom_canal_rewind": (transom_status, [P(transom_canal)]),
+    "transom_canal_free": (None, [P(transom_canal)]),
+    "transom_canal_spawn_worker": (
+        transom_status,
+        [P(transom_canal), transom_batch_callback, P(transom_worker_options), P(P(transom_worker))],
+    ),
+    "transom_worker_stop": (transom_status, [P(transom_worker)]),
+    "transom_worker_join": (transom_status, [P(transom_worker), c_uint64, P(c_int32)]),
+    "transom_worker_stop_and_join": (transom_status, [P(transom_worker), c_uint64, P(c_int32)]),
+    "transom_worker_free": (None, [P(transom_worker)]),
+    # conversations
+    "transom_conversation_open": (
+        transom_status,
+        [P(transom_runtime), P(transom_conversation_config), P(P(transom_conversation))],
+    ),
+    "transom_conversation_send": (
+        transom_status,
+        [P(transom_conversation), transom_pid, u8p, c_size_t, P(c_uint64)],
+    ),
+    "transom_conversation_receive": (
+        transom_status,
+        [P(transom_conversation), c_uint64, P(transom_reply), u8p, c_size_t],
+    ),
+    "transom_conversation_complete": (transom_status, [P(transom_conversation)]),
+    "transom_conversation_on_crash": (transom_status, [P(transom_conversation), transom_crash_callback]),
+    "transom_conversation_await_crash": (
+        transom_status,
+        [P(transom_conversation), c_uint64, P(transom_crash_info)],
+    ),
+    "transom_conversation_has_crashed": (transom_status, [P(transom_conversation), P(c_uint32)]),
+    "transom_conversation_state": (
+        transom_status,
+        [P(transom_conversation), P(transom_conversation_snapshot)],
+    ),
+    "transom_conversation_pid": (transom_status, [P(transom_conversation), P(transom_pid)]),
+    "transom_conversation_close": (transom_status, [P(transom_conversation)]),
+    "transom_conversation_free": (None, [P(transom_conversation)]),
+    "transom_monotonic_ns": (c_uint64, []),
+    # memory managers
+    "transom_header_init": (transom_status, [P(transom_header)]),
+    "transom_manager_required_bytes": (transom_status, [c_size_t, c_size_t, P(c_size_t)]),
+    "transom_manager_new": (transom_status, [P(transom_manager_config), P(P(transom_manager))]),
+    "transom_manager_free": (None, [P(transom_manager)]),
+    "transom_manager_store": (
+        transom_status,
+        [P(transom_manager), P(transom_header), u8p, c_size_t, P(transom_token)],
+    ),
+    "transom_manager_reserve": (
+        transom_status,
+        [P(transom_manager), c_size_t, P(transom_token), P(u8p)],
+    ),
+    "transom_manager_commit": (transom_status, [P(transom_manager), transom_token, P(transom_header)]),
+    "transom_manager_abort": (transom_status, [P(transom_manager), transom_token]),
+    "transom_manager_read": (transom_status, [P(transom_manager), transom_token, P(transom_read_view)]),
+    "transom_manager_write": (transom_status, [P(transom_manager), transom_token, P(transom_write_view)]),
+    "transom_manager_release": (transom_status, [P(transom_manager), transom_token]),
+    "transom_manager_peek_header": (
+        transom_status,
+        [P(transom_manager), transom_token, P(transom_header)],
+    ),
+    "transom_manager_remove": (transom_status, [P(transom_manager), transom_token]),
+    "transom_manager_take": (
+        transom_status,
+        [P(transom_manager), transom_token, u8p, c_size_t, P(c_size_t)],
+    ),
+    "transom_manager_clear": (transom_status, [P(transom_manager)]),
+    "transom_manager_available": (transom_status, [P(transom_manager), P(c_size_t)]),
+    "transom_manager_capacity": (transom_status, [P(transom_manager), P(c_size_t)]),
+    "transom_manager_slot_size": (transom_status, [P(transom_manager), P(c_size_t)]),
+    "transom_manager_memory_class": (transom_status, [P(transom_manager), P(transom_memory_class)]),
+    "transom_manager_stats": (transom_status, [P(transom_manager), P(transom_memory_stats)]),
+    # status and version
+    "transom_status_str": (c_char_p, [transom_status]),
+    "transom_last_error": (transom_status, [P(c_char), c_size_t, P(c_size_t)]),
+    "transom_last_error_value": (transom_status, [P(c_int64)]),
+    "transom_version": (c_uint32, []),
+    # store
+    "transom_store_open": (transom_status, [P(transom_store_config), P(P(transom_store))]),
+    "transom_store_close": (transom_status, [P(transom_store)]),
+    "transom_store_append": (transom_status, [P(transom_store), P(transom_append), P(transom_receipt)]),
+    "transom_store_append_batch": (
+        transom_status,
+        [P(transom_store), P(transom_append), c_size_t, P(transom_receipt)],
+    ),
+    "transom_store_get": (transom_status, [P(transom_store), transom_event_id, P(transom_event_buffer)]),
+    "transom_store_read": (
+        transom_status,
+        [P(transom_store), c_char_p, c_size_t, c_uint64, P(transom_event_buffer)],
+    ),
+    "transom_store_ancestors": (
+        transom_status,
+        [P(transom_store), transom_event_id, P(transom_event_buffer)],
+    ),
+    "transom_store_correlated": (
+        transom_status,
+        [P(transom_store), transom_event_id, P(transom_event_buffer)],
+    ),
+    "transom_store_sync": (transom_status, [P(transom_store)]),
+    "transom_store_head": (transom_status, [P(transom_store), P(c_uint64)]),
+    "transom_store_add_gate": (transom_status, [P(transom_store), transom_gate, P(c_uint64)]),
+    "transom_store_remove_gate": (transom_status, [P(transom_store), c_uint64]),
+}
+
+
+# --- loading --------------------------------------------------------------------------------
+
+_NAMES = ("libtransom.so", "libtransom.so.0", "libtransom.dylib", "transom.dll")
+
+
+def _candidates() -> List[str]:
+    found: List[str] = []
+    env = os.environ.get("TRANSOM_LIBRARY")
+    if env:
+        found.append(env)
+    here = os.path.dirname(os.path.abspath(__file__))
+    found.extend(os.path.join(here, n) for n in _NAMES if os.path.exists(os.path.join(here, n)))
+    system = ctypes.util.find_library("transom")
+    if system:
+        found.append(system)
+    found.append("libtransom.so.0")
+    return found
+
+
+def load_library(path: Optional[str] = None) -> Tuple[ctypes.CDLL, str]:
+    """Loads the shared library (``path``, else ``$TRANSOM_LIBRARY``, else the package's own
+    directory, else the system's search path) and declares every function on it."""
+    paths = [path] if path else _candidates()
+    errors: List[str] = []
+    for p in paths:
+        env_given = p == os.environ.get("TRANSOM_LIBRARY")
+        try:
+            handle = ctypes.CDLL(p)
+        except OSError as e:
+            if env_given or path:
+                raise OSError(f"transom: cannot load {p!r} (from TRANSOM_LIBRARY): {e}") from e
+            errors.append(f"{p}: {e}")
+            continue
+        declare(handle)
+        return handle, p
+    raise OSError(
+        "transom: libtransom not found; set TRANSOM_LIBRARY to its path, copy it next to the "
+        "package, or install it on the system's search path (" + "; ".join(errors) + ")"
+    )
+
+
+def declare(handle: ctypes.CDLL) -> None:
+    """Sets ``restype`` and ``argtypes`` of every function in :data:`FUNCTIONS` on ``handle``."""
+    for name, (restype, argtypes) in FUNCTIONS.items():
+        fn = getattr(handle, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+
+
+lib, library_path = load_library()
+
+# Zero-copy memoryviews over C memory (PyMemoryView_FromMemory keeps no copy and no owner).
+_from_memory = ctypes.pythonapi.PyMemoryView_FromMemory
+_from_memory.restype = ctypes.py_object
+_from_memory.argtypes = [c_void_p, ctypes.c_ssize_t, ctypes.c_int]
+_PyBUF_READ = 0x100
+_PyBUF_WRITE = 0x200
+_EMPTY = memoryview(b"")
+
+
+def view(address: Optional[int], length: int, writable: bool = False) -> memoryview:
+    """A memoryview of ``length`` bytes at ``address``, without copying. The caller guarantees
+    the memory outlives the view (and releases the view when it ends)."""
+    if not length or not address:
+        return _EMPTY if not writable else memoryview(bytearray())
+    mv: memoryview = _from_memory(address, length, _PyBUF_WRITE if writable else _PyBUF_READ)
+    return mv
+
+
+def address_of(ptr: Any) -> int:
+    """The integer address a ctypes pointer holds (0 for NULL)."""
+    return ctypes.cast(ptr, c_void_p).value or 0
+
+
+def as_u8(data: Any) -> Tuple[Any, int]:
+    """``(pointer-compatible object, length)`` for a bytes-like input, without copying when the
+    object allows it (bytes, writable buffers). Raises TypeError for anything else."""
+    if isinstance(data, bytes):
+        n = len(data)
+        return (ctypes.cast(c_char_p(data), u8p) if n else None), n
+    if isinstance(data, (bytearray, memoryview)) or hasattr(data, "__buffer__"):
+        mv = memoryview(data)
+        n = mv.nbytes
+        if n == 0:
+            return None, 0
+        if mv.readonly or not mv.c_contiguous:
+            b = mv.tobytes()
+            return ctypes.cast(c_char_p(b), u8p), n
+        return (c_uint8 * n).from_buffer(mv.cast("B") if mv.format != "B" else mv), n
+    try:
+        mv = memoryview(data)
+    except TypeError:
+        raise TypeError(
+            f"expected a bytes-like object (bytes, bytearray, memoryview), got {type(data).__name__}"
+        ) from None
+    b = mv.tobytes()
+    return (ctypes.cast(c_char_p(b), u8p) if b else None), len(b)

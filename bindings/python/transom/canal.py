@@ -1,0 +1,533 @@
+"""Canals (cursors and subscriptions) as iterators of batches, and workers running a Python
+callable per batch on their own thread.
+
+A :class:`Batch` is a sequence of :class:`Item` over the C item array, without copies: an item's
+``payload`` is a memoryview into the canal's memory, valid until the next pull on that canal
+(for a worker: until its callback returns). The binding releases every such view then, so a
+stale view raises ``ValueError`` instead of reading freed memory; copy what you keep."""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import struct
+from ctypes import byref, c_int32, c_size_t
+from typing import Any, Callable, Iterator, List, Literal, Optional, Sequence, Union
+
+from . import _callbacks, _ffi
+from ._ffi import lib
+from ._handle import Handle
+from ._util import UINT16_MAX, UINT32_MAX, check_callable, check_int, check_str, require, timeout_ns
+from .errors import (
+    INTERRUPTED,
+    TIMEOUT,
+    ClosedError,
+    check,
+    closed,
+    error_for,
+)
+from .store import Store
+
+__all__ = [
+    "Overflow",
+    "ItemKind",
+    "WorkerAnswer",
+    "WorkerExit",
+    "Item",
+    "Batch",
+    "Canal",
+    "Worker",
+]
+
+
+class Overflow(enum.IntEnum):
+    DROP_OLDEST = 0
+    DROP_NEWEST = 1
+    DISCONNECT = 2
+
+
+class ItemKind(enum.IntEnum):
+    EVENT = 0
+    GAP = 1
+
+
+class WorkerAnswer(enum.IntEnum):
+    CONTINUE = 0
+    STOP = 1
+    STOP_AND_ROLLBACK = 2
+
+
+class WorkerExit(enum.IntEnum):
+    STOPPED = 0
+    CALLBACK_STOPPED = 1
+    CLOSED = 2
+
+
+def _off(struct: Any, *path: str) -> int:
+    off = 0
+    for name in path:
+        field = getattr(struct, name)
+        off += field.offset
+        struct = dict(struct._fields_)[name]
+    return off
+
+
+# Field offsets in transom_item: items are read straight out of the C array through one
+# read-only memoryview (struct.unpack_from), which costs far less than ctypes attribute access.
+_ITEM_SIZE = ctypes.sizeof(_ffi.transom_item)
+_I = _ffi.transom_item
+_O_KIND = _off(_I, "kind")
+_O_ID = _off(_I, "event", "id")
+_O_SEQ = _off(_I, "event", "sequence")
+_O_VERSION = _off(_I, "event", "stream_version")
+_O_TS = _off(_I, "event", "timestamp_ns")
+_O_CORR = _off(_I, "event", "correlation_id")
+_O_CAUSE = _off(_I, "event", "causation_id")
+_O_EKIND = _off(_I, "event", "kind")
+_O_STREAM = _off(_I, "event", "stream")
+_O_STREAM_LEN = _off(_I, "event", "stream_len")
+_O_PAYLOAD = _off(_I, "event", "payload")
+_O_PAYLOAD_LEN = _off(_I, "event", "payload_len")
+_O_GAP = _off(_I, "gap_from")
+_U64 = struct.Struct("=Q").unpack_from
+_I32 = struct.Struct("=i").unpack_from
+_U16 = struct.Struct("=H").unpack_from
+_PTR_LEN = struct.Struct("=QQ").unpack_from  # (pointer, size_t) pairs: stream, payload
+_ID = struct.Struct("=QQ").unpack_from
+_GAP = struct.Struct("=QQQ").unpack_from
+assert _O_STREAM_LEN == _O_STREAM + 8 and _O_PAYLOAD_LEN == _O_PAYLOAD + 8
+assert ctypes.sizeof(ctypes.c_void_p) == 8 and ctypes.sizeof(ctypes.c_size_t) == 8
+assert _ITEM_SIZE % 8 == 0 and _O_SEQ % 8 == 0 and _O_KIND % 4 == 0
+
+
+class Item:
+    """One pulled item: an event (``item_kind`` EVENT) or a gap (``is_gap``: ``gap_count``
+    events ``gap_from..=gap_to`` dropped by the overflow policy). Valid until the next pull."""
+
+    __slots__ = ("_batch", "_o")
+
+    def __init__(self, batch: "Batch", offset: int) -> None:
+        self._batch = batch
+        self._o = offset
+
+    def _mv(self) -> memoryview:
+        mv = self._batch._mv
+        if mv is None:
+            raise closed("item (its batch ended at the next pull)")
+        return mv
+
+    @property
+    def is_gap(self) -> bool:
+        return _I32(self._mv(), self._o + _O_KIND)[0] == ItemKind.GAP
+
+    @property
+    def item_kind(self) -> ItemKind:
+        return ItemKind(_I32(self._mv(), self._o + _O_KIND)[0])
+
+    @property
+    def sequence(self) -> int:
+        return _U64(self._mv(), self._o + _O_SEQ)[0]
+
+    @property
+    def stream_version(self) -> int:
+        return _U64(self._mv(), self._o + _O_VERSION)[0]
+
+    @property
+    def timestamp_ns(self) -> int:
+        return _U64(self._mv(), self._o + _O_TS)[0]
+
+    @property
+    def kind(self) -> int:
+        """The event's caller-defined kind."""
+        return _U16(self._mv(), self._o + _O_EKIND)[0]
+
+    def _id(self, off: int) -> int:
+        hi, lo = _ID(self._mv(), self._o + off)
+        return (hi << 64) | lo
+
+    @property
+    def id(self) -> int:
+        return self._id(_O_ID)
+
+    @property
+    def correlation_id(self) -> int:
+        return self._id(_O_CORR)
+
+    @property
+    def causation_id(self) -> int:
+        return self._id(_O_CAUSE)
+
+    @property
+    def stream(self) -> str:
+        ptr, n = _PTR_LEN(self._mv(), self._o + _O_STREAM)
+        return ctypes.string_at(ptr, n).decode("utf-8") if n else ""
+
+    @property
+    def payload(self) -> memoryview:
+        """The payload without copy (read-only; released at the next pull)."""
+        ptr, n = _PTR_LEN(self._mv(), self._o + _O_PAYLOAD)
+        if not n:
+            return _ffi.view(0, 0)
+        mv = _ffi.view(ptr, n)
+        self._batch._views.append(mv)
+        return mv
+
+    def payload_bytes(self) -> bytes:
+        ptr, n = _PTR_LEN(self._mv(), self._o + _O_PAYLOAD)
+        return ctypes.string_at(ptr, n) if n else b""
+
+    def _gap(self) -> Any:
+        return _GAP(self._mv(), self._o + _O_GAP)
+
+    @property
+    def gap_from(self) -> int:
+        return self._gap()[0]
+
+    @property
+    def gap_to(self) -> int:
+        return self._gap()[1]
+
+    @property
+    def gap_count(self) -> int:
+        return self._gap()[2]
+
+    def __repr__(self) -> str:
+        if self._batch._mv is None:
+            return "<transom.Item (ended)>"
+        if self.is_gap:
+            return f"<transom.Item GAP {self.gap_from}..={self.gap_to} ({self.gap_count})>"
+        return f"<transom.Item seq={self.sequence} stream={self.stream!r} kind={self.kind}>"
+
+
+class Batch(Sequence[Item]):
+    """The items of one pull (possibly none: ``timed_out`` or ``interrupted`` says why), read in
+    place from the C array; valid until the next pull on the canal (or the end of a worker's
+    callback)."""
+
+    __slots__ = ("_mv", "_n", "_views", "timed_out", "interrupted")
+
+    def __init__(self, address: int, n: int, status: int = 0) -> None:
+        self._n = n
+        self._mv: Optional[memoryview] = _ffi.view(address, n * _ITEM_SIZE) if n else memoryview(b"")
+        self._views: List[memoryview] = []
+        self.timed_out = status == TIMEOUT
+        self.interrupted = status == INTERRUPTED
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError("batch index out of range")
+        if self._mv is None:
+            raise closed("batch (it ended at the next pull)")
+        return Item(self, i * _ITEM_SIZE)
+
+    def __iter__(self) -> Iterator[Item]:
+        if self._mv is None:
+            raise closed("batch (it ended at the next pull)")
+        for off in range(0, self._n * _ITEM_SIZE, _ITEM_SIZE):
+            yield Item(self, off)
+
+    @property
+    def valid(self) -> bool:
+        return self._mv is not None
+
+    def _column(self, fmt: "Literal['Q', 'i']", offset: int) -> List[int]:
+        """One field of every item, read through a strided view (no per-item Python work)."""
+        mv = self._mv
+        if mv is None:
+            raise closed("batch (it ended at the next pull)")
+        if not self._n:
+            return []
+        size = 8 if fmt == "Q" else 4
+        assert offset % size == 0 and _ITEM_SIZE % size == 0
+        col = mv[offset:].cast(fmt)
+        values: List[int] = col[:: _ITEM_SIZE // size][: self._n].tolist()
+        return values
+
+    def sequences(self) -> List[int]:
+        """The sequences of the batch's events (gaps skipped), read in one strided pass."""
+        seqs = self._column("Q", _O_SEQ)
+        kinds = self._column("i", _O_KIND)
+        if any(kinds):
+            return [s for s, k in zip(seqs, kinds) if k == ItemKind.EVENT]
+        return seqs
+
+    @property
+    def last_sequence(self) -> int:
+        """The highest event sequence in the batch (0 when it holds no event): ack this."""
+        seqs = self.sequences()
+        return seqs[-1] if seqs else 0
+
+    def payloads(self) -> List[bytes]:
+        """Every event's payload, copied (gaps skipped)."""
+        return [it.payload_bytes() for it in self if not it.is_gap]
+
+    def _end(self) -> None:
+        for mv in self._views:
+            try:
+                mv.release()
+            except BufferError:
+                pass
+        self._views = []
+        if self._mv is not None:
+            try:
+                self._mv.release()
+            except BufferError:
+                pass
+        self._mv = None
+
+    def __repr__(self) -> str:
+        return f"<transom.Batch {self._n} items{'' if self._mv is not None else ' (ended)'}>"
+
+
+def _filter(f: _ffi.transom_filter, prefix: Any, kinds: Any, keep: List[Any]) -> None:
+    p = check_str("stream_prefix", prefix)
+    if p:
+        f.stream_prefix = p
+        f.stream_prefix_len = len(p)
+        keep.append(p)
+    if isinstance(kinds, (str, bytes)) or not isinstance(kinds, Sequence):
+        raise TypeError("kinds must be a sequence of ints")
+    if kinds:
+        arr = (ctypes.c_uint16 * len(kinds))(*[check_int("kinds[]", k, 0, UINT16_MAX) for k in kinds])
+        keep.append(arr)
+        f.kinds = arr
+        f.kind_count = len(kinds)
+
+
+_NO_LIMIT = (1 << 64) - 1
+
+
+class Canal(Handle):
+    """A cursor or a subscription. One thread pulls at a time; :meth:`interrupt` and
+    :meth:`close` may come from any thread (close wakes a blocked pull). Iterating a canal
+    yields batches of up to 256 items until it closes (its store closed), is interrupted, or
+    (with :meth:`batches` and a timeout) stays idle for that long."""
+
+    _what = "canal"
+    _exit_order = 10
+
+    def __init__(self, ptr: Any, store: Store, is_cursor: bool) -> None:
+        super().__init__(ptr, self._free)
+        self._store = store
+        self.is_cursor = is_cursor
+        self._cap = 0
+        self._items: Any = None
+        self._count = c_size_t(0)
+        self._count_ref = byref(self._count)
+        self._items_addr = 0
+        self._batch: Optional[Batch] = None
+
+    @classmethod
+    def _cursor(cls, store: Store, start: Any, name: Any, prefix: Any, kinds: Any) -> "Canal":
+        require("store", store, Store)
+        o = _ffi.transom_cursor_options()
+        keep: List[Any] = []
+        _filter(o.filter, prefix, kinds, keep)
+        if name is not None:
+            n = check_str("name", name)
+            o.start = 3
+            o.name = n
+            o.name_len = len(n)
+        elif start == "begin":
+            o.start = 0
+        elif start == "end":
+            o.start = 1
+        elif isinstance(start, int) and not isinstance(start, bool):
+            o.start = 2
+            o.start_sequence = check_int("start", start)
+        else:
+            raise TypeError('start must be "begin", "end" or an int sequence')
+        out = ctypes.POINTER(_ffi.transom_canal)()
+        with store._use() as s:
+            check(lib.transom_canal_open_cursor(s, byref(o), byref(out)))
+        return cls(out, store, True)
+
+    @classmethod
+    def _subscription(cls, store: Store, capacity: Any, overflow: Any, prefix: Any, kinds: Any) -> "Canal":
+        require("store", store, Store)
+        o = _ffi.transom_subscription_options()
+        keep: List[Any] = []
+        _filter(o.filter, prefix, kinds, keep)
+        o.capacity = check_int("capacity", capacity)
+        o.overflow = check_int("overflow", overflow, 0, UINT32_MAX)
+        out = ctypes.POINTER(_ffi.transom_canal)()
+        with store._use() as s:
+            check(lib.transom_canal_open_subscription(s, byref(o), byref(out)))
+        return cls(out, store, False)
+
+    def _end_batch(self) -> None:
+        if self._batch is not None:
+            self._batch._end()
+            self._batch = None
+
+    def _free(self, ptr: Any) -> None:
+        self._end_batch()
+        lib.transom_canal_free(ptr)
+
+    def _wake(self, ptr: Any) -> None:
+        lib.transom_canal_interrupt(ptr)
+
+    def pull_batch(self, max: int = 256, timeout: Optional[float] = None) -> Batch:
+        """Pulls up to ``max`` items, waiting up to ``timeout`` seconds (None: no limit) with
+        the GIL released. Returns at once when at least one is ready; an empty batch on timeout
+        or interrupt. ClosedError (or DisconnectedError) only after every buffered item was
+        handed out. The previous batch of this canal ends here."""
+        if type(max) is not int or max < 1:
+            check_int("max", max, 1)
+        ns = _NO_LIMIT if timeout is None else timeout_ns("timeout", timeout)
+        c = self._enter()
+        try:
+            self._end_batch()
+            if max > self._cap:
+                self._items = (_ffi.transom_item * max)()
+                self._items_addr = ctypes.addressof(self._items)
+                self._cap = max
+            count = self._count
+            st = lib.transom_canal_pull_batch(c, max, ns, self._items, self._count_ref)
+            if st < 0:
+                raise error_for(st)
+            b = Batch(self._items_addr, count.value, st)
+            self._batch = b
+            return b
+        finally:
+            self._leave()
+
+    def batches(self, max: int = 256, timeout: Optional[float] = None) -> Iterator[Batch]:
+        """Yields batches until the canal closes, a pull is interrupted, or nothing came for
+        ``timeout`` seconds. DisconnectedError (a DISCONNECT subscription overflowed) is raised
+        after the buffered items."""
+        while True:
+            try:
+                b = self.pull_batch(max, timeout)
+            except ClosedError:
+                return
+            if not b:
+                return
+            yield b
+
+    def __iter__(self) -> Iterator[Batch]:
+        return self.batches()
+
+    def interrupt(self) -> None:
+        """Wakes a blocked pull (or the next one) with an empty, ``interrupted`` batch."""
+        with self._use() as c:
+            check(lib.transom_canal_interrupt(c))
+
+    def ack(self, sequence: int) -> None:
+        """Cursors: acknowledges every delivered event up to ``sequence``."""
+        check_int("sequence", sequence)
+        with self._use() as c:
+            check(lib.transom_canal_ack(c, sequence))
+
+    def checkpoint(self) -> None:
+        """Named cursors: persists the acknowledged position durably."""
+        with self._use() as c:
+            check(lib.transom_canal_checkpoint(c))
+
+    def rewind(self) -> None:
+        """Cursors: the next pull starts again at the first unacknowledged event."""
+        with self._use() as c:
+            check(lib.transom_canal_rewind(c))
+
+    def spawn_worker(
+        self,
+        callback: Callable[[Batch], Union[None, int, bool]],
+        *,
+        max_batch: int = 0,
+        checkpoint_every: int = 0,
+        checkpoint_on_exit: bool = True,
+    ) -> "Worker":
+        """Starts a worker thread calling ``callback(batch)`` per batch; it returns
+        None/CONTINUE, STOP or STOP_AND_ROLLBACK. An exception is reported on stderr and
+        answers STOP_AND_ROLLBACK (the batch is not acknowledged). The worker takes this canal:
+        it is closed for Python on success."""
+        check_callable("callback", callback)
+        o = _ffi.transom_worker_options()
+        o.max_batch = check_int("max_batch", max_batch)
+        o.checkpoint_every = check_int("checkpoint_every", checkpoint_every, 0, UINT32_MAX)
+        if not isinstance(checkpoint_on_exit, bool):
+            raise TypeError("checkpoint_on_exit must be a bool")
+        o.no_checkpoint_on_exit = 0 if checkpoint_on_exit else 1
+        self._end_batch()
+        free_fn = self._free_fn
+        ptr = self._detach()
+        cb = _ffi.transom_batch_callback()
+        cb.ctx = _callbacks.register(_callbacks.Entry(callback))
+        cb.call = _batch_tramp
+        cb.drop = _callbacks.DROP
+        out = ctypes.POINTER(_ffi.transom_worker)()
+        st = lib.transom_canal_spawn_worker(ptr, cb, byref(o), byref(out))
+        if st < 0:
+            err = error_for(st)
+            with self._cond:  # the canal stays ours: reopen the handle
+                self._ptr, self._free_fn, self._closing = ptr, free_fn, False
+            raise err
+        return Worker(out, self._store)
+
+
+@_ffi.BATCH_FN
+def _batch_tramp(ctx: Optional[int], items: Any, count: int) -> int:
+    try:
+        entry = _callbacks.lookup(ctx)
+        if entry is None:
+            return WorkerAnswer.STOP_AND_ROLLBACK
+        b = Batch(_ffi.address_of(items), count)
+        try:
+            answer = entry.call(b)
+        finally:
+            b._end()
+        if answer is None or answer is True:
+            return 0
+        if answer is False:
+            return WorkerAnswer.STOP
+        if isinstance(answer, int):
+            return int(answer)
+        raise TypeError(f"a batch callback must return None or a WorkerAnswer, not {answer!r}")
+    except BaseException:
+        _callbacks.report("a worker's batch callback (the batch is not acknowledged; the worker stops)")
+        return WorkerAnswer.STOP_AND_ROLLBACK
+
+
+class Worker(Handle):
+    """A worker thread (from :meth:`Canal.spawn_worker`). ``close()`` stops it, waits for its
+    thread and frees it with its canal."""
+
+    _what = "worker"
+    _exit_order = 5
+
+    def __init__(self, ptr: Any, store: Store) -> None:
+        super().__init__(ptr, lib.transom_worker_free)
+        self._store = store
+
+    def stop(self) -> None:
+        """Asks the worker to stop, without waiting."""
+        with self._use() as w:
+            check(lib.transom_worker_stop(w))
+
+    def join(self, timeout: Optional[float] = None) -> Optional[WorkerExit]:
+        """Waits up to ``timeout`` seconds (GIL released) for the worker to end: its
+        :class:`WorkerExit`, None while it still runs; raises its terminal error."""
+        return self._join(lib.transom_worker_join, timeout)
+
+    def stop_and_join(self, timeout: Optional[float] = None) -> Optional[WorkerExit]:
+        return self._join(lib.transom_worker_stop_and_join, timeout)
+
+    def _join(self, fn: Any, timeout: Optional[float]) -> Optional[WorkerExit]:
+        ns = timeout_ns("timeout", timeout)
+        ex = c_int32(0)
+        with self._use() as w:
+            st = fn(w, ns, byref(ex))
+        if st == TIMEOUT:
+            return None
+        check(st)
+        return WorkerExit(ex.value)
+
+
+

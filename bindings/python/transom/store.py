@@ -1,0 +1,380 @@
+"""The embedded event store: appends (single, batch, idempotent, version-checked), reads over
+streams and the causal graph, and gates as Python callables."""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import os
+from ctypes import byref, c_uint64
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Sequence, Tuple, Union
+
+from . import _callbacks, _ffi
+from ._ffi import lib
+from ._handle import Handle
+from ._util import UINT16_MAX, UINT32_MAX, check_callable, check_int, check_str
+from .errors import ERR_BUFFER_TOO_SMALL, check
+
+if TYPE_CHECKING:
+    from .canal import Canal
+
+__all__ = ["Sync", "Store", "Event", "Receipt", "AppendEvent", "GateEvent", "NO_STREAM", "EventId"]
+
+EventId = int
+"""A 128-bit event id as a Python int (0 = none)."""
+
+NO_STREAM = "no_stream"
+"""``expected_version=NO_STREAM``: the stream must not exist yet."""
+
+
+class Sync(enum.IntEnum):
+    ALWAYS = 0
+    EVERY_N = 1
+    NEVER = 2
+
+
+def id_to_c(name: str, value: Any) -> _ffi.transom_event_id:
+    v = check_int(name, value, 0, (1 << 128) - 1)
+    return _ffi.transom_event_id(v >> 64, v & 0xFFFFFFFFFFFFFFFF)
+
+
+def id_from_c(c: _ffi.transom_event_id) -> int:
+    return (c.hi << 64) | c.lo
+
+
+@dataclass(frozen=True)
+class Receipt:
+    id: int
+    sequence: int
+    stream_version: int
+
+
+@dataclass(frozen=True)
+class Event:
+    """A stored event (copied out of the store)."""
+
+    id: int
+    sequence: int
+    stream_version: int
+    timestamp_ns: int
+    correlation_id: int
+    causation_id: int
+    kind: int
+    stream: str
+    payload: bytes
+
+    @classmethod
+    def from_c(cls, e: _ffi.transom_event) -> "Event":
+        return cls(
+            id_from_c(e.id),
+            e.sequence,
+            e.stream_version,
+            e.timestamp_ns,
+            id_from_c(e.correlation_id),
+            id_from_c(e.causation_id),
+            e.kind,
+            ctypes.string_at(e.stream, e.stream_len).decode("utf-8") if e.stream_len else "",
+            ctypes.string_at(e.payload, e.payload_len) if e.payload_len else b"",
+        )
+
+
+Expected = Union[None, int, str]
+
+
+@dataclass(frozen=True)
+class AppendEvent:
+    """One event of :meth:`Store.append_batch` (the same fields as :meth:`Store.append`)."""
+
+    stream: str
+    payload: Any = b""
+    kind: int = 0
+    correlation_id: int = 0
+    causation_id: int = 0
+    idempotency_key: Optional[bytes] = None
+    expected_version: Expected = None
+
+
+def _fill_append(a: _ffi.transom_append, ev: AppendEvent, keep: List[Any]) -> None:
+    stream = check_str("stream", ev.stream)
+    a.stream = stream
+    a.stream_len = len(stream)
+    a.kind = check_int("kind", ev.kind, 0, UINT16_MAX)
+    ptr, n = _ffi.as_u8(ev.payload)
+    keep.append(ptr)
+    a.payload = ptr
+    a.payload_len = n
+    a.correlation_id = id_to_c("correlation_id", ev.correlation_id)
+    a.causation_id = id_to_c("causation_id", ev.causation_id)
+    if ev.idempotency_key is not None:
+        kp, kn = _ffi.as_u8(ev.idempotency_key)
+        keep.append(kp)
+        a.idempotency_key = kp
+        a.idempotency_key_len = kn
+    exp = ev.expected_version
+    if exp is None:
+        a.expected = 0
+    elif exp == NO_STREAM:
+        a.expected = 1
+    elif isinstance(exp, int) and not isinstance(exp, bool):
+        a.expected = 2
+        a.expected_version = check_int("expected_version", exp)
+    else:
+        raise TypeError("expected_version must be None, NO_STREAM or an int version")
+
+
+@dataclass(frozen=True)
+class GateEvent:
+    """What a gate sees of an event about to be appended."""
+
+    stream: str
+    kind: int
+    payload: bytes
+    correlation_id: int
+    causation_id: int
+    index: int
+    batch_len: int
+
+
+GateResult = Union[None, int, Tuple[int, str]]
+
+
+@_ffi.GATE_FN
+def _gate_tramp(ctx: Optional[int], event: Any, reason: Any, cap: int) -> int:
+    code: int
+    text = b""
+    try:
+        entry = _callbacks.lookup(ctx)
+        if entry is None:
+            return 0
+        e = event.contents
+        ge = GateEvent(
+            ctypes.string_at(e.stream, e.stream_len).decode("utf-8", "replace"),
+            e.kind,
+            ctypes.string_at(e.payload, e.payload_len) if e.payload_len else b"",
+            id_from_c(e.correlation_id),
+            id_from_c(e.causation_id),
+            e.index,
+            e.batch_len,
+        )
+        answer = entry.call(ge)
+        if answer is None or answer is True:
+            return 0
+        if isinstance(answer, tuple):
+            code, why = answer
+            text = str(why).encode("utf-8", "replace")
+        else:
+            code = answer
+        if isinstance(code, bool) or not isinstance(code, int) or not -(1 << 31) <= code < (1 << 31):
+            raise TypeError(f"a gate must return None, an int code or (code, reason), not {answer!r}")
+    except BaseException as exc:
+        _callbacks.report("a gate (the event is rejected with code -3)")
+        code = -3
+        text = f"gate raised {type(exc).__name__}: {exc}".encode("utf-8", "replace")
+    if code and text and reason and cap:
+        n = min(len(text), cap - 1)
+        ctypes.memmove(reason, text, n)
+        reason[n] = b"\0"
+    return code
+
+
+class Store(Handle):
+    """An append-only event store (``path`` None: in memory). Every method may be called from
+    any thread; ``close()`` closes every canal (they deliver what is buffered, then end) and
+    stops workers."""
+
+    _what = "store"
+    _exit_order = 50
+
+    def __init__(
+        self,
+        path: Union[None, str, "os.PathLike[str]"] = None,
+        *,
+        sync: Sync = Sync.ALWAYS,
+        sync_every_n: int = 0,
+        max_payload: int = 0,
+        segment_size: int = 0,
+    ) -> None:
+        cfg = _ffi.transom_store_config()
+        if path is not None:
+            if not isinstance(path, (str, os.PathLike)):
+                raise TypeError(f"path must be str, os.PathLike or None, not {type(path).__name__}")
+            d = os.fsencode(path)
+            cfg.dir = d
+            cfg.dir_len = len(d)
+        cfg.sync = check_int("sync", sync, 0, UINT32_MAX)
+        cfg.sync_every_n = check_int("sync_every_n", sync_every_n, 0, UINT32_MAX)
+        cfg.max_payload = check_int("max_payload", max_payload)
+        cfg.segment_size = check_int("segment_size", segment_size)
+        out = ctypes.POINTER(_ffi.transom_store)()
+        check(lib.transom_store_open(byref(cfg), byref(out)))
+        super().__init__(out, lib.transom_store_close)
+        self.path = path
+
+    def close(self) -> None:
+        """Closes the store (idempotent); raises TransomIOError if the final fsync failed."""
+        first = not self.closed
+        super().close()
+        if first and isinstance(self._free_result, int) and self._free_result < 0:
+            st, self._free_result = self._free_result, None
+            check(st)
+
+    def append(
+        self,
+        stream: str,
+        payload: Any = b"",
+        *,
+        kind: int = 0,
+        correlation_id: int = 0,
+        causation_id: int = 0,
+        idempotency_key: Optional[bytes] = None,
+        expected_version: Expected = None,
+    ) -> Receipt:
+        """Appends one event; ``expected_version`` None (any), NO_STREAM or an exact version."""
+        a = _ffi.transom_append()
+        keep: List[Any] = []
+        _fill_append(
+            a,
+            AppendEvent(stream, payload, kind, correlation_id, causation_id, idempotency_key, expected_version),
+            keep,
+        )
+        r = _ffi.transom_receipt()
+        with self._use() as s:
+            check(lib.transom_store_append(s, byref(a), byref(r)))
+        return Receipt(id_from_c(r.id), r.sequence, r.stream_version)
+
+    def append_batch(self, events: Iterable[AppendEvent]) -> List[Receipt]:
+        """Appends every event or none (all-or-nothing)."""
+        evs = list(events)
+        for i, e in enumerate(evs):
+            if not isinstance(e, AppendEvent):
+                raise TypeError(f"events[{i}] must be an AppendEvent, not {type(e).__name__}")
+        n = len(evs)
+        arr = (_ffi.transom_append * max(n, 1))()
+        keep: List[Any] = []
+        for i, e in enumerate(evs):
+            _fill_append(arr[i], e, keep)
+        rs = (_ffi.transom_receipt * max(n, 1))()
+        with self._use() as s:
+            check(lib.transom_store_append_batch(s, arr, n, rs))
+        return [Receipt(id_from_c(r.id), r.sequence, r.stream_version) for r in rs[:n]]
+
+    def _fill(self, call: Any, capacity: int = 64, arena: int = 1 << 16) -> List[Event]:
+        """Runs a read function into a buffer, growing it until the answer fits."""
+        while True:
+            events = (_ffi.transom_event * capacity)()
+            space = (ctypes.c_uint8 * arena)()
+            buf = _ffi.transom_event_buffer()
+            buf.events = events
+            buf.capacity = capacity
+            buf.arena = space
+            buf.arena_capacity = arena
+            with self._use() as s:
+                st = call(s, byref(buf))
+            if st == ERR_BUFFER_TOO_SMALL:
+                capacity = max(capacity, buf.total)
+                arena = max(arena, buf.arena_needed)
+                continue
+            check(st)
+            return [Event.from_c(events[i]) for i in range(buf.count)]
+
+    def get(self, event_id: int) -> Event:
+        """The event with this id (NotFoundError if none is visible)."""
+        cid = id_to_c("event_id", event_id)
+        return self._fill(lambda s, b: lib.transom_store_get(s, cid, b), 1)[0]
+
+    def read(self, stream: str, from_version: int = 0, limit: Optional[int] = None) -> List[Event]:
+        """Events of ``stream`` from ``from_version`` (1-based, inclusive; 0 = from the start),
+        at most ``limit`` (None: all)."""
+        name = check_str("stream", stream)
+        check_int("from_version", from_version)
+        if limit is not None:
+            check_int("limit", limit)
+        out: List[Event] = []
+        version = max(from_version, 1)
+        page = 256
+        while limit is None or len(out) < limit:
+            want = page if limit is None else min(page, limit - len(out))
+            if want == 0:
+                break
+            got = self._fill(
+                lambda s, b, v=version: lib.transom_store_read(s, name, len(name), v, b), want
+            )
+            out.extend(got)
+            if len(got) < want:
+                break
+            version = got[-1].stream_version + 1
+        return out
+
+    def ancestors(self, event_id: int) -> List[Event]:
+        """The causation chain above ``event_id``, nearest first."""
+        cid = id_to_c("event_id", event_id)
+        return self._fill(lambda s, b: lib.transom_store_ancestors(s, cid, b))
+
+    def correlated(self, event_id: int) -> List[Event]:
+        """Every event of ``event_id``'s correlation group, in sequence order."""
+        cid = id_to_c("event_id", event_id)
+        return self._fill(lambda s, b: lib.transom_store_correlated(s, cid, b))
+
+    def sync(self) -> None:
+        with self._use() as s:
+            check(lib.transom_store_sync(s))
+
+    @property
+    def head(self) -> int:
+        """The highest visible sequence (0 when empty)."""
+        v = c_uint64(0)
+        with self._use() as s:
+            check(lib.transom_store_head(s, byref(v)))
+        return v.value
+
+    def add_gate(self, gate: Any) -> int:
+        """Registers ``gate(GateEvent)``, run before every later append commits (on the
+        appending thread): return None/0 to accept, a non-zero code or ``(code, reason)`` to
+        reject (RejectedError with ``value`` = code). An exception rejects with code -3 and is
+        reported on stderr. Returns the gate id for :meth:`remove_gate`."""
+        check_callable("gate", gate)
+        with self._use() as s:
+            g = _ffi.transom_gate()
+            g.ctx = _callbacks.register(_callbacks.Entry(gate))
+            g.call = _gate_tramp
+            g.drop = _callbacks.DROP
+            gid = c_uint64(0)
+            check(lib.transom_store_add_gate(s, g, byref(gid)))
+        return gid.value
+
+    def remove_gate(self, gate_id: int) -> None:
+        check_int("gate_id", gate_id)
+        with self._use() as s:
+            check(lib.transom_store_remove_gate(s, gate_id))
+
+    def cursor(
+        self,
+        *,
+        start: Union[str, int] = "begin",
+        name: Optional[str] = None,
+        stream_prefix: Union[str, bytes] = b"",
+        kinds: Sequence[int] = (),
+    ) -> "Canal":
+        """Opens a cursor: ``start`` "begin", "end" or a sequence (int, inclusive); ``name``
+        opens a named, checkpointed cursor resuming after its last checkpoint."""
+        from .canal import Canal
+
+        return Canal._cursor(self, start, name, stream_prefix, kinds)
+
+    def subscribe(
+        self,
+        capacity: int = 1024,
+        *,
+        overflow: int = 0,
+        stream_prefix: Union[str, bytes] = b"",
+        kinds: Sequence[int] = (),
+    ) -> "Canal":
+        """Opens a subscription: live events from now, ``capacity`` buffered at most,
+        ``overflow`` an :class:`~transom.canal.Overflow` policy."""
+        from .canal import Canal
+
+        return Canal._subscription(self, capacity, overflow, stream_prefix, kinds)
+
+
+
