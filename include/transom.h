@@ -2107,6 +2107,10 @@ transom_status transom_store_get(const struct transom_store *store,
 /**
  * Copies up to `buffer->capacity` events of a stream, from stream version `from_version`
  * (1-based, inclusive; 0 = from the start), into `buffer`. An unknown stream reads as empty.
+ * Here the capacity is the page size: the answer is at most `capacity` events (`total` never
+ * exceeds it), and fewer than `capacity` means the end of the stream; read the next page from
+ * the last `stream_version + 1`. TRANSOM_ERR_BUFFER_TOO_SMALL only when the arena cannot hold
+ * the page.
  */
 transom_status transom_store_read(const struct transom_store *store,
                                   const char *stream,

@@ -520,6 +520,10 @@ pub unsafe extern "C" fn transom_store_get(
 
 /// Copies up to `buffer->capacity` events of a stream, from stream version `from_version`
 /// (1-based, inclusive; 0 = from the start), into `buffer`. An unknown stream reads as empty.
+/// Here the capacity is the page size: the answer is at most `capacity` events (`total` never
+/// exceeds it), and fewer than `capacity` means the end of the stream; read the next page from
+/// the last `stream_version + 1`. TRANSOM_ERR_BUFFER_TOO_SMALL only when the arena cannot hold
+/// the page.
 #[no_mangle]
 pub unsafe extern "C" fn transom_store_read(
     store: *const transom_store,
