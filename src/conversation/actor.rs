@@ -16,7 +16,10 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+
+use crossbeam_utils::Backoff;
 use std::time::{Duration, Instant};
 
 use crate::actor::{
@@ -234,9 +237,17 @@ impl State {
 struct Shared {
     state: Mutex<State>,
     changed: Condvar,
+    /// Bumped by every notification, so a receiver can spin briefly on it before sleeping.
+    epoch: AtomicU64,
 }
 
 impl Shared {
+    /// Wakes every waiter (call it with the state changed, usually under the lock).
+    fn notify(&self) {
+        self.epoch.fetch_add(1, Ordering::Release);
+        self.changed.notify_all();
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // User callbacks never run under this lock; a poisoned lock still guards valid data.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -289,7 +300,7 @@ impl Actor {
     fn on_deadline(&self) {
         let mut st = self.shared.lock();
         if st.enforce_deadline() {
-            self.shared.changed.notify_all();
+            self.shared.notify();
         }
     }
 
@@ -308,7 +319,7 @@ impl Actor {
                 from,
                 payload: payload.into(),
             });
-            self.shared.changed.notify_all();
+            self.shared.notify();
         }
     }
 
@@ -326,7 +337,7 @@ impl Actor {
         p.exited_at_ns = Some(observed_at_ns);
         if reason.is_normal() {
             p.health = Health::Exited;
-            self.shared.changed.notify_all();
+            self.shared.notify();
             return;
         }
         p.health = Health::Crashed;
@@ -392,7 +403,7 @@ impl Actor {
         };
         st.crashes.push(info.clone());
         let callbacks = st.on_crash.clone();
-        self.shared.changed.notify_all();
+        self.shared.notify();
         drop(st);
         run_crash_callbacks(&callbacks, &info);
     }
@@ -490,6 +501,7 @@ impl Conversation {
                 actor_exit: None,
             }),
             changed: Condvar::new(),
+            epoch: AtomicU64::new(0),
         });
         let watcher = Arc::clone(&shared);
         let spawned = rt.spawn(
@@ -503,7 +515,7 @@ impl Conversation {
                     let mut st = watcher.lock();
                     st.actor_exit = Some(reason.clone());
                     st.phase = Phase::Closed;
-                    watcher.changed.notify_all();
+                    watcher.notify();
                 }),
         )?;
         let has_deadline = shared.lock().deadline.is_some();
@@ -561,7 +573,7 @@ impl Conversation {
     pub fn send(&self, to: Option<Pid>, payload: &[u8]) -> Result<u64, ConversationError> {
         let mut st = self.shared.lock();
         if st.enforce_deadline() {
-            self.shared.changed.notify_all();
+            self.shared.notify();
         }
         if st.phase.is_ended() {
             return Err(st.ended_error());
@@ -616,10 +628,11 @@ impl Conversation {
     /// actor's death, `Closed`. `Timeout` when this call's own timeout expired.
     pub fn receive(&self, timeout: Duration) -> Result<Reply, ConversationError> {
         let until = Instant::now().checked_add(timeout);
+        let mut spun = timeout.is_zero();
         let mut st = self.shared.lock();
         loop {
             if st.enforce_deadline() {
-                self.shared.changed.notify_all();
+                self.shared.notify();
             }
             if st.phase == Phase::Closed {
                 return Err(ConversationError::Closed);
@@ -637,6 +650,19 @@ impl Conversation {
             if until.is_some_and(|u| Instant::now() >= u) {
                 return Err(ConversationError::Timeout);
             }
+            if !spun {
+                // Once, briefly (microseconds), before sleeping: a reply that is about to arrive
+                // is taken without a futex sleep and wake-up.
+                spun = true;
+                let seen = self.shared.epoch.load(Ordering::Acquire);
+                drop(st);
+                let backoff = Backoff::new();
+                while self.shared.epoch.load(Ordering::Acquire) == seen && !backoff.is_completed() {
+                    backoff.snooze();
+                }
+                st = self.shared.lock();
+                continue;
+            }
             // Wake at the conversation's deadline too, to move it to TIMED_OUT on time.
             let wake = earliest(until, st.deadline);
             st = self.shared.wait(st, wake);
@@ -652,7 +678,7 @@ impl Conversation {
             return Err(st.ended_error());
         }
         st.phase = st.phase.apply(PhaseEvent::Complete)?;
-        self.shared.changed.notify_all();
+        self.shared.notify();
         Ok(())
     }
 
@@ -699,7 +725,7 @@ impl Conversation {
     pub fn state(&self) -> ConversationState {
         let mut st = self.shared.lock();
         if st.enforce_deadline() {
-            self.shared.changed.notify_all();
+            self.shared.notify();
         }
         ConversationState {
             phase: st.phase,
@@ -724,7 +750,7 @@ impl Conversation {
                 return;
             }
             st.phase = Phase::Closed;
-            self.shared.changed.notify_all();
+            self.shared.notify();
             st.participants.clone()
         };
         for p in &participants {
