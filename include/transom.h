@@ -1256,7 +1256,8 @@ typedef struct transom_receipt {
  * stream names and payloads. Set `events`/`capacity` and `arena`/`arena_capacity`; the
  * function sets the rest. When the answer does not fit, the function returns
  * TRANSOM_ERR_BUFFER_TOO_SMALL after writing the `count` events that fit, with `total` and
- * `arena_needed` saying what the whole answer needs.
+ * `arena_needed` saying what the whole answer needs. (transom_store_read is paged instead:
+ * there `capacity` is the page size, see its documentation.)
  */
 typedef struct transom_event_buffer {
   /**
