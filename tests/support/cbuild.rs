@@ -101,3 +101,63 @@ pub fn compile(src: &Path, exe: &Path, flags: &[&str], cpp: bool) -> Result<(), 
         ))
     }
 }
+
+/// Every file in `dir` ending in `.ext`, sorted; panics when there is none.
+pub fn sources(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut sources: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    sources.sort();
+    assert!(!sources.is_empty(), "no *.{ext} tests in {}", dir.display());
+    sources
+}
+
+/// Compiles each of `sources` into `bin_dir(kind)` and runs it (killed after 600 s). Each
+/// program prints `ok <case>` per passing case and exits non-zero on the first failure. Writes
+/// the failures and `<label>: N passed, N failed` straight to stderr (not captured by libtest,
+/// so the summary is always visible) and panics if any program failed.
+pub fn run_suite(label: &str, kind: &str, sources: &[PathBuf], flags: &[&str], cpp: bool) {
+    use std::io::Write;
+    use std::time::Instant;
+
+    let bin = bin_dir(kind);
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let mut failures = Vec::new();
+    for src in sources {
+        let name = src.file_stem().unwrap().to_string_lossy().into_owned();
+        let exe = bin.join(&name);
+        if let Err(e) = compile(src, &exe, flags, cpp) {
+            failed += 1;
+            failures.push(format!("{name}: does not compile\n{e}"));
+            continue;
+        }
+        let start = Instant::now();
+        let out = Command::new("timeout")
+            .args(["--signal=KILL", "600"])
+            .arg(&exe)
+            .output()
+            .expect("run a test program");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let cases = stdout.lines().filter(|l| l.starts_with("ok ")).count();
+        passed += cases;
+        if out.status.success() {
+            println!("{kind}/{name}: {cases} ok in {:.2?}", start.elapsed());
+        } else {
+            failed += 1;
+            failures.push(format!(
+                "{name}: {} after {cases} passing cases\n{stdout}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    let mut report = String::new();
+    for f in &failures {
+        report.push_str(&format!("FAILED {f}\n"));
+    }
+    report.push_str(&format!("{label}: {passed} passed, {failed} failed\n"));
+    let _ = std::io::stderr().write_all(report.as_bytes());
+    assert_eq!(failed, 0, "{failed} test program(s) failed");
+}
