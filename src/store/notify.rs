@@ -5,7 +5,7 @@
 //! the publisher takes before notifying, so no wakeup is lost and nobody polls.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,10 @@ pub(crate) struct CommitNotifier {
     head: AtomicU64,
     closed: Mutex<bool>,
     cv: Condvar,
+    /// Threads in `wait_beyond`. A waiter counts itself *before* it reads the head, so a
+    /// notifier that advanced the head and then reads 0 here is ordered before that read
+    /// (SeqCst), and the waiter sees the new head: skipping the wake-up loses nothing.
+    waiters: AtomicUsize,
     listeners: RwLock<Vec<(u64, Arc<CommitListener>)>>,
     next: AtomicU64,
 }
@@ -54,10 +58,23 @@ impl CommitNotifier {
         self.head.fetch_max(seq, Ordering::SeqCst);
     }
 
-    /// Wakes waiters and calls listeners. Listener panics are caught and ignored.
+    /// Wakes waiters and calls listeners. Listener panics are caught and ignored. Without
+    /// waiters or listeners (the common case of a plain append) this takes no lock and makes no
+    /// system call.
     pub(crate) fn notify(&self) {
-        drop(self.closed.lock().unwrap_or_else(PoisonError::into_inner));
-        self.cv.notify_all();
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            // Taking the lock orders us after a waiter's head check or into its wait.
+            drop(self.closed.lock().unwrap_or_else(PoisonError::into_inner));
+            self.cv.notify_all();
+        }
+        if self
+            .listeners
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+        {
+            return;
+        }
         let listeners: Vec<Arc<CommitListener>> = self
             .listeners
             .read()
@@ -91,6 +108,14 @@ impl CommitNotifier {
     pub(crate) fn wait_beyond(&self, after: u64, timeout: Option<Duration>) -> WaitOutcome {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut closed = self.closed.lock().unwrap_or_else(PoisonError::into_inner);
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        struct Counted<'a>(&'a AtomicUsize);
+        impl Drop for Counted<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let _counted = Counted(&self.waiters);
         loop {
             let head = self.head();
             if head > after {
