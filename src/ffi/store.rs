@@ -380,6 +380,23 @@ fn fill(buf: &mut transom_event_buffer, events: &[Arc<Event>]) -> Result<transom
     }
 }
 
+/// The body of the queries by event id: checks the arguments, runs `query`, copies its answer.
+fn by_id(
+    store: *const transom_store,
+    id: transom_event_id,
+    buffer: *mut transom_event_buffer,
+    query: impl FnOnce(&Store, EventId) -> Result<Vec<Arc<Event>>, crate::store::StoreError>,
+) -> transom_status {
+    guard(|| {
+        let s = store_ref(store)?;
+        let b = out(buffer, "buffer")?;
+        let id = id
+            .get()
+            .ok_or_else(|| Failure::invalid("id {0, 0} names no event"))?;
+        fill(b, &query(s, id)?)
+    })
+}
+
 /// Opens (or creates) a store. On disk this takes the directory's lock (TRANSOM_ERR_LOCKED if
 /// another store holds it) and runs recovery: a torn tail is cut off; any other damage gives
 /// TRANSOM_ERR_CORRUPT with the file in transom_last_error() and the offset in
@@ -508,15 +525,7 @@ pub unsafe extern "C" fn transom_store_get(
     id: transom_event_id,
     buffer: *mut transom_event_buffer,
 ) -> transom_status {
-    guard(|| {
-        let s = store_ref(store)?;
-        let b = out(buffer, "buffer")?;
-        let id = id
-            .get()
-            .ok_or_else(|| Failure::invalid("id {0, 0} names no event"))?;
-        let e = s.get(id)?;
-        fill(b, &[e])
-    })
+    by_id(store, id, buffer, |s, id| Ok(vec![s.get(id)?]))
 }
 
 /// Copies up to `buffer->capacity` events of a stream, from stream version `from_version`
@@ -550,14 +559,7 @@ pub unsafe extern "C" fn transom_store_ancestors(
     id: transom_event_id,
     buffer: *mut transom_event_buffer,
 ) -> transom_status {
-    guard(|| {
-        let s = store_ref(store)?;
-        let b = out(buffer, "buffer")?;
-        let id = id
-            .get()
-            .ok_or_else(|| Failure::invalid("id {0, 0} names no event"))?;
-        fill(b, &s.ancestors(id)?)
-    })
+    by_id(store, id, buffer, |s, id| s.ancestors(id))
 }
 
 /// Copies every event of `id`'s correlation group (in sequence order, `id` included) into
@@ -568,14 +570,7 @@ pub unsafe extern "C" fn transom_store_correlated(
     id: transom_event_id,
     buffer: *mut transom_event_buffer,
 ) -> transom_status {
-    guard(|| {
-        let s = store_ref(store)?;
-        let b = out(buffer, "buffer")?;
-        let id = id
-            .get()
-            .ok_or_else(|| Failure::invalid("id {0, 0} names no event"))?;
-        fill(b, &s.correlated(id)?)
-    })
+    by_id(store, id, buffer, |s, id| s.correlated(id))
 }
 
 /// Makes every append so far durable (a no-op in memory).
