@@ -9,7 +9,7 @@ use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
 use super::closure::Closure;
-use super::status::{guard, transom_status, Failure, TRANSOM_OK, TRANSOM_TIMEOUT};
+use super::status::{free_handle, guard, transom_status, Failure, TRANSOM_OK, TRANSOM_TIMEOUT};
 use crate::actor::{
     ActorError, Behaviour, ExitKind, ExitReason, Mailbox, Message, MonitorRef, Pid, ProcessContext,
     Runtime, RuntimeHandle, SpawnOptions,
@@ -353,14 +353,8 @@ pub unsafe extern "C" fn transom_runtime_new(
 /// soon as the callback returns. Mailbox and conversation handles stay valid to free.
 #[no_mangle]
 pub unsafe extern "C" fn transom_runtime_free(runtime: *mut transom_runtime) {
-    if runtime.is_null() {
-        return;
-    }
-    let _ = guard(|| {
-        // SAFETY: a non-NULL runtime comes from transom_runtime_new and is freed once.
-        drop(unsafe { Box::from_raw(runtime) });
-        Ok(TRANSOM_OK)
-    });
+    // SAFETY: a non-NULL runtime comes from transom_runtime_new and is freed once (the C contract).
+    unsafe { free_handle(runtime) }
 }
 
 /// Spawns a callback process running `behaviour` with `options` (NULL: none), writing its pid
@@ -646,14 +640,8 @@ pub unsafe extern "C" fn transom_mailbox_exit(
 /// conversations see a crash), so a C thread that dies holding a mailbox crashes cleanly.
 #[no_mangle]
 pub unsafe extern "C" fn transom_mailbox_free(mailbox: *mut transom_mailbox) {
-    if mailbox.is_null() {
-        return;
-    }
-    let _ = guard(|| {
-        // SAFETY: a non-NULL mailbox comes from transom_mailbox_open and is freed once.
-        drop(unsafe { Box::from_raw(mailbox) });
-        Ok(TRANSOM_OK)
-    });
+    // SAFETY: a non-NULL mailbox comes from transom_mailbox_open and is freed once (the C contract).
+    unsafe { free_handle(mailbox) }
 }
 
 /// Parses a conversation request out of a received message: TRANSOM_ERR_INVALID_ARGUMENT when

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::actor::timeout;
 use super::closure::Closure;
 use super::status::{
-    guard, transom_status, Failure, TRANSOM_ERR_PANIC, TRANSOM_ERR_WRONG_STATE,
+    free_handle, guard, transom_status, Failure, TRANSOM_ERR_PANIC, TRANSOM_ERR_WRONG_STATE,
     TRANSOM_INTERRUPTED, TRANSOM_OK, TRANSOM_TIMEOUT,
 };
 use super::store::{event_view, store_ref_arc, transom_event, transom_store};
@@ -439,14 +439,8 @@ pub unsafe extern "C" fn transom_canal_rewind(canal: *mut transom_canal) -> tran
 /// readable (in memory) until it is freed.
 #[no_mangle]
 pub unsafe extern "C" fn transom_canal_free(canal: *mut transom_canal) {
-    if canal.is_null() {
-        return;
-    }
-    let _ = guard(|| {
-        // SAFETY: a non-NULL canal comes from transom_canal_open_* and is freed once.
-        drop(unsafe { Box::from_raw(canal) });
-        Ok(TRANSOM_OK)
-    });
+    // SAFETY: a non-NULL canal comes from transom_canal_open_* and is freed once (the C contract).
+    unsafe { free_handle(canal) }
 }
 
 /// Starts a worker thread that pulls batches from `canal` and calls `callback` with each. On

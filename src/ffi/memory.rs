@@ -5,7 +5,7 @@
 
 use std::ffi::c_void;
 
-use super::status::{guard, transom_status, Failure, TRANSOM_OK};
+use super::status::{free_handle, guard, transom_status, Failure, TRANSOM_OK};
 use crate::memory::{
     self, ConcurrentManager, HeapManager, MemoryClass, MemoryClassRaw, SlotManager, StaticManager,
     Stats,
@@ -242,13 +242,8 @@ pub unsafe extern "C" fn transom_manager_new(
 /// storage may be reused once this returns.
 #[no_mangle]
 pub unsafe extern "C" fn transom_manager_free(manager: *mut transom_manager) {
-    if !manager.is_null() {
-        // SAFETY: a non-NULL manager comes from transom_manager_new and is freed once.
-        let _ = guard(|| {
-            drop(unsafe { Box::from_raw(manager) });
-            Ok(TRANSOM_OK)
-        });
-    }
+    // SAFETY: a non-NULL manager comes from transom_manager_new and is freed once (the C contract).
+    unsafe { free_handle(manager) }
 }
 
 /// Copies `len` payload bytes (NULL allowed when len is 0) into a free slot under `*header`
