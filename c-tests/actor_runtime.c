@@ -39,7 +39,7 @@ static void messages_arrive_in_order_per_sender(void) {
     c.rt = rt;
     c.report_to = me;
     c.expect = (uint32_t)scaled(20000);
-    transom_behaviour b = {&c, counter_handle, counter_drop};
+    transom_behaviour_callback b = {&c, counter_handle, counter_drop};
     transom_pid p;
     CHECK_OK(transom_runtime_spawn(rt, b, NULL, &p, NULL));
     CHECK(p != 0 && p != me);
@@ -74,7 +74,7 @@ static void plain_drop(void *ctx) {
 }
 
 static transom_pid spawn_plain(transom_runtime *rt, const transom_spawn_options *o) {
-    transom_behaviour b = {NULL, status_handle, plain_drop};
+    transom_behaviour_callback b = {NULL, status_handle, plain_drop};
     transom_pid p;
     CHECK_OK(transom_runtime_spawn(rt, b, o, &p, NULL));
     return p;
@@ -89,7 +89,7 @@ static void a_nonzero_status_ends_only_that_process_with_error(void) {
     memset(&o, 0, sizeof o);
     o.monitor = monitor_of(&mon);
     uint64_t mref = 0;
-    transom_behaviour b = {NULL, status_handle, plain_drop};
+    transom_behaviour_callback b = {NULL, status_handle, plain_drop};
     transom_pid p;
     CHECK_OK(transom_runtime_spawn(rt, b, &o, &p, &mref));
     CHECK(mref != 0);

@@ -13,10 +13,10 @@ typedef struct {
 static int32_t echo_handle(void *ctx, transom_pid self, const transom_message *m) {
     echo_ctx *e = ctx;
     transom_request req;
-    if (transom_request_parse(m, &req) != TRANSOM_OK) return 0; /* not a request: ignore */
+    if (transom_conversation_parse_request(m, &req) != TRANSOM_OK) return 0; /* not a request: ignore */
     atomic_fetch_add(&e->handled, 1);
     if (req.payload_len == 3 && memcmp(req.payload, "die", 3) == 0) return 99;
-    return transom_runtime_reply(e->rt, self, m->from, req.request_id, req.payload, req.payload_len) ==
+    return transom_conversation_reply(e->rt, self, m->from, req.request_id, req.payload, req.payload_len) ==
                    TRANSOM_OK
                ? 0
                : 1;
@@ -75,7 +75,7 @@ static transom_participant spawned(echo_ctx *e) {
     transom_participant p;
     memset(&p, 0, sizeof p);
     p.behaviour.ctx = e;
-    p.behaviour.handle = echo_handle;
+    p.behaviour.call = echo_handle;
     return p;
 }
 
@@ -280,7 +280,7 @@ static void a_normal_exit_is_not_a_crash(void) {
 static transom_message next_request(transom_mailbox *mb, transom_request *req) {
     transom_message m;
     CHECK_OK(transom_mailbox_receive(mb, 10 * SECOND_NS, &m));
-    CHECK_OK(transom_request_parse(&m, req));
+    CHECK_OK(transom_conversation_parse_request(&m, req));
     return m;
 }
 
@@ -324,7 +324,7 @@ static void route_to_next_reforwards_in_flight_requests(void) {
         int n = snprintf(payload, sizeof payload, "job-%d", k);
         CHECK(req.payload_len == (size_t)n && memcmp(req.payload, payload, (size_t)n) == 0);
         seen[k]++;
-        CHECK_OK(transom_mailbox_reply(p2, m.from, req.request_id, req.payload, req.payload_len));
+        CHECK_OK(transom_conversation_reply_from_mailbox(p2, m.from, req.request_id, req.payload, req.payload_len));
     }
     for (int k = 0; k < N; k++) CHECK(seen[k] == 1);
     transom_message extra;
@@ -420,7 +420,7 @@ static void compensate_gets_exactly_the_in_flight_requests(void) {
         for (int i = 0; i < 4; i++) {
             transom_request req;
             transom_message m = next_request(p1, &req);
-            if (req.request_id == answered) CHECK_OK(transom_mailbox_reply(p1, m.from, req.request_id, NULL, 0));
+            if (req.request_id == answered) CHECK_OK(transom_conversation_reply_from_mailbox(p1, m.from, req.request_id, NULL, 0));
         }
         transom_reply r;
         uint8_t buf[8];
@@ -445,7 +445,7 @@ static void compensate_gets_exactly_the_in_flight_requests(void) {
             transom_request req;
             transom_message m = next_request(p2, &req);
             CHECK(req.request_id == b1);
-            CHECK_OK(transom_mailbox_reply(p2, m.from, req.request_id, (const uint8_t *)"B", 1));
+            CHECK_OK(transom_conversation_reply_from_mailbox(p2, m.from, req.request_id, (const uint8_t *)"B", 1));
             CHECK_OK(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf));
             CHECK(r.request_id == b1 && r.len == 1 && buf[0] == 'B');
         } else {
@@ -479,7 +479,7 @@ static void receive_semantics_timeouts_buffers_and_fail(void) {
     CHECK(phase_of(c) == TRANSOM_PHASE_ACTIVE);
     transom_request req;
     transom_message m = next_request(p, &req);
-    CHECK_OK(transom_mailbox_reply(p, m.from, req.request_id, (const uint8_t *)"r1", 2));
+    CHECK_OK(transom_conversation_reply_from_mailbox(p, m.from, req.request_id, (const uint8_t *)"r1", 2));
     CHECK_OK(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf));
     CHECK(r.request_id == id && r.len == 2 && memcmp(buf, "r1", 2) == 0);
     /* Two replies buffered, then the participant crashes: replies first, then the crash. */
@@ -488,7 +488,7 @@ static void receive_semantics_timeouts_buffers_and_fail(void) {
     CHECK_OK(transom_conversation_send(c, 0, (const uint8_t *)"q3", 2, &id3));
     for (int i = 0; i < 2; i++) {
         m = next_request(p, &req);
-        CHECK_OK(transom_mailbox_reply(p, m.from, req.request_id, (const uint8_t *)"rr", 2));
+        CHECK_OK(transom_conversation_reply_from_mailbox(p, m.from, req.request_id, (const uint8_t *)"rr", 2));
     }
     /* Make sure both replies are buffered before the crash (state counts them). */
     transom_conversation_snapshot s;
@@ -561,12 +561,12 @@ static void the_timeout_is_enforced_and_releases_receivers(void) {
     CHECK(latch_wait(&rc.started, 1, 10));
     pthread_join(t, NULL);
     uint64_t elapsed = transom_monotonic_ns() - opened;
-    CHECK(rc.result == TRANSOM_ERR_TIMED_OUT);
+    CHECK(rc.result == TRANSOM_ERR_DEADLINE_EXCEEDED);
     CHECK(elapsed >= timeout_ns);
     CHECK(elapsed < timeout_ns + 2 * SECOND_NS); /* scheduling slack on a loaded 2-core box */
     printf("# TIMED_OUT after %.1f ms (timeout 100 ms)\n", (double)elapsed / 1e6);
-    CHECK(phase_of(c) == TRANSOM_PHASE_TIMED_OUT);
-    CHECK_STATUS(transom_conversation_send(c, 0, (const uint8_t *)"x", 1, NULL), TRANSOM_ERR_TIMED_OUT);
+    CHECK(phase_of(c) == TRANSOM_PHASE_DEADLINE_EXCEEDED);
+    CHECK_STATUS(transom_conversation_send(c, 0, (const uint8_t *)"x", 1, NULL), TRANSOM_ERR_DEADLINE_EXCEEDED);
     CHECK_OK(transom_conversation_close(c));
     transom_conversation_free(c);
     transom_mailbox_free(p);

@@ -96,7 +96,7 @@ static int32_t participant_handle(void *ctx, transom_pid self, const transom_mes
     probe *p = ctx;
     atomic_fetch_add(&p->calls, 1);
     transom_request req;
-    if (transom_request_parse(m, &req) != TRANSOM_OK) return 0;
+    if (transom_conversation_parse_request(m, &req) != TRANSOM_OK) return 0;
     if (req.payload_len == 5 && memcmp(req.payload, "crash", 5) == 0) return 5;
     const uint8_t *out = req.payload;
     size_t len = req.payload_len;
@@ -106,7 +106,7 @@ static int32_t participant_handle(void *ctx, transom_pid self, const transom_mes
     } else if (len == 5 && memcmp(out, "empty", 5) == 0) {
         len = 0;
     }
-    atomic_store(&p->status, transom_runtime_reply(g_rt, self, m->from, req.request_id, out, len));
+    atomic_store(&p->status, transom_conversation_reply(g_rt, self, m->from, req.request_id, out, len));
     return 0;
 }
 
@@ -136,13 +136,13 @@ static int32_t compensate_continue(void *ctx, transom_pid participant, const tra
     return TRANSOM_COMPENSATE_CONTINUE;
 }
 
-static transom_behaviour sink(probe *p) {
-    transom_behaviour b = {p, sink_handle, probe_drop};
+static transom_behaviour_callback sink(probe *p) {
+    transom_behaviour_callback b = {p, sink_handle, probe_drop};
     return b;
 }
 
-static transom_behaviour participant(probe *p) {
-    transom_behaviour b = {p, participant_handle, probe_drop};
+static transom_behaviour_callback participant(probe *p) {
+    transom_behaviour_callback b = {p, participant_handle, probe_drop};
     return b;
 }
 
@@ -246,7 +246,7 @@ static void null_arguments_to_runtime_and_mailbox_functions(void) {
     CHECK(atomic_load(&b.drops) == 1 && atomic_load(&m.drops) == 1);
     CHECK_STATUS(transom_runtime_spawn(rt, sink(&b), &o, NULL, &mref), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK(atomic_load(&b.drops) == 2 && atomic_load(&m.drops) == 2);
-    transom_behaviour no_handle = {&b, NULL, probe_drop};
+    transom_behaviour_callback no_handle = {&b, NULL, probe_drop};
     CHECK_STATUS(transom_runtime_spawn(rt, no_handle, &o, &pid, &mref), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK(atomic_load(&b.drops) == 3 && atomic_load(&m.drops) == 3);
     CHECK(pid == 0 && mref == 0);
@@ -319,27 +319,27 @@ static void null_arguments_to_runtime_and_mailbox_functions(void) {
     user.kind = TRANSOM_MESSAGE_USER;
     user.bytes = data;
     user.len = 1;
-    CHECK_STATUS(transom_request_parse(NULL, &req), TRANSOM_ERR_NULL_ARGUMENT);
-    CHECK_STATUS(transom_request_parse(&user, NULL), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(transom_conversation_parse_request(NULL, &req), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(transom_conversation_parse_request(&user, NULL), TRANSOM_ERR_NULL_ARGUMENT);
     user.bytes = NULL;
     user.len = 80;
-    CHECK_STATUS(transom_request_parse(&user, &req), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(transom_conversation_parse_request(&user, &req), TRANSOM_ERR_NULL_ARGUMENT);
     /* Not a request: INVALID_ARGUMENT (no NULL involved). */
     user.bytes = (const uint8_t *)"hello, this is not a conversation request at all.........................";
     user.len = strlen((const char *)user.bytes);
-    CHECK_STATUS(transom_request_parse(&user, &req), TRANSOM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(transom_conversation_parse_request(&user, &req), TRANSOM_ERR_INVALID_ARGUMENT);
     user.len = 0;
     user.bytes = NULL;
-    CHECK_STATUS(transom_request_parse(&user, &req), TRANSOM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(transom_conversation_parse_request(&user, &req), TRANSOM_ERR_INVALID_ARGUMENT);
     transom_exit_reason normal = {TRANSOM_EXIT_NORMAL, 0, ""};
     transom_message exitmsg = {TRANSOM_MESSAGE_EXIT, pid, NULL, 0, &normal};
-    CHECK_STATUS(transom_request_parse(&exitmsg, &req), TRANSOM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(transom_conversation_parse_request(&exitmsg, &req), TRANSOM_ERR_INVALID_ARGUMENT);
 
     /* replies */
-    CHECK_STATUS(transom_runtime_reply(NULL, pid, self, 1, data, 1), TRANSOM_ERR_NULL_ARGUMENT);
-    CHECK_STATUS(transom_runtime_reply(rt, pid, self, 1, NULL, 1), TRANSOM_ERR_NULL_ARGUMENT);
-    CHECK_STATUS(transom_mailbox_reply(NULL, pid, 1, data, 1), TRANSOM_ERR_NULL_ARGUMENT);
-    CHECK_STATUS(transom_mailbox_reply(mb, pid, 1, NULL, 1), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(transom_conversation_reply(NULL, pid, self, 1, data, 1), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(transom_conversation_reply(rt, pid, self, 1, NULL, 1), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(transom_conversation_reply_from_mailbox(NULL, pid, 1, data, 1), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(transom_conversation_reply_from_mailbox(mb, pid, 1, NULL, 1), TRANSOM_ERR_NULL_ARGUMENT);
 
     /* None of it had an effect: the mailbox got nothing and is alive. */
     check_mailbox_alive_and_empty(mb);
@@ -483,10 +483,10 @@ static void pid_zero_is_invalid_and_unknown_pids_are_noproc(void) {
     CHECK_STATUS(transom_runtime_monitor(rt, 0, monitor_cb(&m), &mref), TRANSOM_ERR_INVALID_ARGUMENT);
     CHECK(atomic_load(&m.drops) == 1 && atomic_load(&m.calls) == 0 && mref == 77);
 
-    CHECK_STATUS(transom_runtime_reply(rt, self, 0, 1, data, 1), TRANSOM_ERR_INVALID_ARGUMENT);
-    CHECK_STATUS(transom_runtime_reply(rt, self, UNKNOWN_PID, 1, data, 1), TRANSOM_ERR_NOPROC);
-    CHECK_STATUS(transom_mailbox_reply(mb, 0, 1, data, 1), TRANSOM_ERR_INVALID_ARGUMENT);
-    CHECK_STATUS(transom_mailbox_reply(mb, UNKNOWN_PID, 1, data, 1), TRANSOM_ERR_NOPROC);
+    CHECK_STATUS(transom_conversation_reply(rt, self, 0, 1, data, 1), TRANSOM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(transom_conversation_reply(rt, self, UNKNOWN_PID, 1, data, 1), TRANSOM_ERR_NOPROC);
+    CHECK_STATUS(transom_conversation_reply_from_mailbox(mb, 0, 1, data, 1), TRANSOM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(transom_conversation_reply_from_mailbox(mb, UNKNOWN_PID, 1, data, 1), TRANSOM_ERR_NOPROC);
 
     /* A conversation refuses a pid that is not one of its participants, live or not. */
     probe p;
@@ -582,7 +582,7 @@ static void invalid_exit_reasons_are_refused(void) {
     memset(bad, 0, sizeof bad);
     bad[0].kind = 99;
     bad[1].kind = -1;
-    bad[2].kind = TRANSOM_EXIT_TIMEOUT + 1;
+    bad[2].kind = TRANSOM_EXIT_DEADLINE_EXCEEDED + 1;
     bad[3].kind = TRANSOM_EXIT_ERROR;
     memset(bad[3].message, 'a', sizeof bad[3].message); /* no NUL */
     bad[4].kind = TRANSOM_EXIT_ERROR;
@@ -607,7 +607,7 @@ static void invalid_exit_reasons_are_refused(void) {
     CHECK_STATUS(transom_mailbox_exit(mb, &normal), TRANSOM_ERR_CLOSED);
     CHECK_STATUS(transom_mailbox_receive(mb, 0, &msg), TRANSOM_ERR_CLOSED);
     CHECK_STATUS(transom_mailbox_send(mb, self, (const uint8_t *)"x", 1), TRANSOM_ERR_CLOSED);
-    CHECK_STATUS(transom_mailbox_reply(mb, self, 1, (const uint8_t *)"x", 1), TRANSOM_ERR_CLOSED);
+    CHECK_STATUS(transom_conversation_reply_from_mailbox(mb, self, 1, (const uint8_t *)"x", 1), TRANSOM_ERR_CLOSED);
     transom_pid again = 0;
     CHECK_OK(transom_mailbox_pid(mb, &again)); /* also after it exited */
     CHECK(again == self);
@@ -936,7 +936,7 @@ static void free_runtime_from_inside(int how) {
 
     transom_mailbox *trigger = NULL;
     if (how == 0) {
-        transom_behaviour b = {&killer, free_runtime_handle, probe_drop};
+        transom_behaviour_callback b = {&killer, free_runtime_handle, probe_drop};
         CHECK_OK(transom_runtime_spawn(rt, b, NULL, &victim, NULL));
         CHECK_OK(transom_runtime_send(rt, victim, (const uint8_t *)"free", 4));
     } else {

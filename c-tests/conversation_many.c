@@ -2,7 +2,7 @@
  *
  * 1,000 conversations (scaled by TRANSOM_TEST_SCALE) are open at the same time, 250 per C thread
  * over 4 threads, each with 2 participants that are C callback processes spawned by the
- * conversation and replying with transom_request_parse + transom_runtime_reply. Policies (FAIL,
+ * conversation and replying with transom_conversation_parse_request + transom_conversation_reply. Policies (FAIL,
  * ROUTE_TO_NEXT, COMPENSATE with a CONTINUE or FAIL decision) and crashes (none, one or both
  * participants; by a poison request the target's behaviour answers with a non-zero status, or by
  * transom_runtime_exit with TRANSOM_EXIT_ERROR) are planned from a seed (TRANSOM_TEST_SEED, or a
@@ -109,7 +109,7 @@ static int32_t participant_handle(void *ctx, transom_pid self, const transom_mes
         return 0;
     }
     transom_request req;
-    if (transom_request_parse(m, &req) != TRANSOM_OK || strlen(req.traceparent) != 55) {
+    if (transom_conversation_parse_request(m, &req) != TRANSOM_OK || strlen(req.traceparent) != 55) {
         atomic_fetch_add(&g_unexpected, 1);
         return 0;
     }
@@ -122,7 +122,7 @@ static int32_t participant_handle(void *ctx, transom_pid self, const transom_mes
     size_t n = req.payload_len < sizeof out - 1 ? req.payload_len : sizeof out - 1;
     out[0] = 'R';
     memcpy(out + 1, req.payload, n);
-    if (transom_runtime_reply(g_rt, self, m->from, req.request_id, out, n + 1) != TRANSOM_OK)
+    if (transom_conversation_reply(g_rt, self, m->from, req.request_id, out, n + 1) != TRANSOM_OK)
         atomic_fetch_add(&g_unexpected, 1);
     return 0;
 }
@@ -187,13 +187,13 @@ static int32_t compensate_call(void *ctx, transom_pid participant, const transom
 }
 
 /* ---- helpers ---- */
-static transom_behaviour participant_behaviour(slot *s, int index) {
+static transom_behaviour_callback participant_behaviour(slot *s, int index) {
     part_ctx *p = malloc(sizeof *p);
     CHECK(p != NULL);
     p->slot = s;
     p->index = index;
     atomic_fetch_add(&g_created, 1);
-    transom_behaviour b = {p, participant_handle, participant_drop};
+    transom_behaviour_callback b = {p, participant_handle, participant_drop};
     return b;
 }
 

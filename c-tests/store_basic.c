@@ -181,7 +181,7 @@ static void gates_reject_with_their_code_and_store_nothing(void) {
     static gate_ctx g;
     memset(&g, 0, sizeof g);
     g.reject_kind = 13;
-    transom_gate gate = {&g, reject_kind_gate, count_drop};
+    transom_gate_callback gate = {&g, reject_kind_gate, count_drop};
     uint64_t gid = 0;
     CHECK_OK(transom_store_add_gate(s, gate, &gid));
     transom_append ok = event_of("g", 1, "fine", 4);
@@ -217,7 +217,7 @@ static void gates_are_dropped_when_the_store_closes(void) {
     static gate_ctx g;
     memset(&g, 0, sizeof g);
     g.reject_kind = -1;
-    transom_gate gate = {&g, reject_kind_gate, count_drop};
+    transom_gate_callback gate = {&g, reject_kind_gate, count_drop};
     uint64_t gid;
     CHECK_OK(transom_store_add_gate(s, gate, &gid));
     CHECK(g.drops == 0);

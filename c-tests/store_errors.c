@@ -45,7 +45,7 @@ static void null_arguments_are_refused_for_every_pointer(void) {
     CHECK_STATUS(transom_store_head(NULL, &u), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK_STATUS(transom_store_head(s, NULL), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK_STATUS(transom_store_remove_gate(NULL, 1), TRANSOM_ERR_NULL_ARGUMENT);
-    transom_gate no_call = {NULL, NULL, NULL};
+    transom_gate_callback no_call = {NULL, NULL, NULL};
     CHECK_STATUS(transom_store_add_gate(s, no_call, &u), TRANSOM_ERR_NULL_ARGUMENT);
     /* NULL inside the structures. */
     transom_append bad = a;

@@ -26,12 +26,12 @@ static void check(transom_status st, const char *what) {
 static int32_t shout(void *ctx, transom_pid self, const transom_message *m) {
     int fragile = ctx != NULL;
     transom_request req;
-    if (transom_request_parse(m, &req) != TRANSOM_OK) return 0; /* not a request */
+    if (transom_conversation_parse_request(m, &req) != TRANSOM_OK) return 0; /* not a request */
     if (fragile && req.payload_len == 5 && memcmp(req.payload, "crash", 5) == 0) return 42;
     char out[64];
     size_t n = req.payload_len < sizeof out ? req.payload_len : sizeof out;
     for (size_t i = 0; i < n; i++) out[i] = (char)(req.payload[i] >= 'a' && req.payload[i] <= 'z' ? req.payload[i] - 32 : req.payload[i]);
-    return transom_runtime_reply(rt, self, m->from, req.request_id, (const uint8_t *)out, n);
+    return transom_conversation_reply(rt, self, m->from, req.request_id, (const uint8_t *)out, n);
 }
 
 static void on_crash(void *ctx, const transom_crash_info *info) {
@@ -45,8 +45,8 @@ int main(void) {
     static int fragile_marker;
     transom_participant ps[2];
     memset(ps, 0, sizeof ps);
-    ps[0].behaviour = (transom_behaviour){NULL, shout, NULL};
-    ps[1].behaviour = (transom_behaviour){&fragile_marker, shout, NULL};
+    ps[0].behaviour = (transom_behaviour_callback){NULL, shout, NULL};
+    ps[1].behaviour = (transom_behaviour_callback){&fragile_marker, shout, NULL};
     transom_conversation_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.participants = ps;

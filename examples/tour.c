@@ -161,7 +161,7 @@ typedef struct {
 static int32_t calculator(void *ctx, transom_pid self, const transom_message *m) {
     participant_ctx *p = ctx;
     transom_request req;
-    if (transom_request_parse(m, &req) != TRANSOM_OK) return 0;
+    if (transom_conversation_parse_request(m, &req) != TRANSOM_OK) return 0;
     if (strcmp(p->name, "bob") == 0 && req.payload_len == 14 && memcmp(req.payload, "divide by zero", 14) == 0) {
         printf("    [%s] got \"divide by zero\" - returning status 22 (this crashes it)\n", p->name);
         return 22;
@@ -169,7 +169,7 @@ static int32_t calculator(void *ctx, transom_pid self, const transom_message *m)
     char answer[64];
     int n = snprintf(answer, sizeof answer, "%s says: %.*s = 42", p->name, (int)req.payload_len,
                      (const char *)req.payload);
-    return transom_runtime_reply(p->rt, self, m->from, req.request_id, (const uint8_t *)answer, (size_t)n);
+    return transom_conversation_reply(p->rt, self, m->from, req.request_id, (const uint8_t *)answer, (size_t)n);
 }
 
 typedef struct {
@@ -203,9 +203,9 @@ static void tour_conversations(void) {
     transom_participant ps[2];
     memset(ps, 0, sizeof ps);
     ps[0].behaviour.ctx = &alice;
-    ps[0].behaviour.handle = calculator;
+    ps[0].behaviour.call = calculator;
     ps[1].behaviour.ctx = &bob;
-    ps[1].behaviour.handle = calculator;
+    ps[1].behaviour.call = calculator;
     transom_conversation_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.participants = ps;
@@ -322,7 +322,7 @@ static void tour_store(void) {
     must(transom_store_open(&cfg, &s), "transom_store_open");
     printf("  Opened a store in %s.\n", dir);
 
-    transom_gate gate = {NULL, no_refunds, NULL};
+    transom_gate_callback gate = {NULL, no_refunds, NULL};
     uint64_t gate_id;
     must(transom_store_add_gate(s, gate, &gate_id), "add_gate");
     transom_append refund;

@@ -68,7 +68,7 @@
 /**
  * Exit kind: a deadline expired.
  */
-#define TRANSOM_EXIT_TIMEOUT 7
+#define TRANSOM_EXIT_DEADLINE_EXCEEDED 7
 
 /**
  * Message kind: bytes sent with a send function.
@@ -223,7 +223,7 @@
 /**
  * Phase: the configured timeout expired.
  */
-#define TRANSOM_PHASE_TIMED_OUT 5
+#define TRANSOM_PHASE_DEADLINE_EXCEEDED 5
 
 /**
  * Participant health: alive.
@@ -459,25 +459,25 @@ typedef struct transom_message {
 } transom_message;
 
 /**
- * A callback process's code: `handle` is called for one message at a time, on a runtime
+ * A callback process's code: `call` is called for one message at a time, on a runtime
  * worker thread; return 0 to continue, non-zero to end the process with reason
  * TRANSOM_EXIT_ERROR whose code is that status. `drop` (may be NULL) runs exactly once after
- * the process has exited and its last `handle` returned.
+ * the process has exited and its last `call` returned.
  */
-typedef struct transom_behaviour {
+typedef struct transom_behaviour_callback {
   /**
-   * Passed to `handle` and `drop`.
+   * Passed to `call` and `drop`.
    */
   void *ctx;
   /**
    * Handles one message; the message and its bytes are valid during the call only.
    */
-  int32_t (*handle)(void *ctx, transom_pid self_pid, const struct transom_message *message);
+  int32_t (*call)(void *ctx, transom_pid self_pid, const struct transom_message *message);
   /**
    * Releases `ctx`; may be NULL.
    */
   void (*drop)(void *ctx);
-} transom_behaviour;
+} transom_behaviour_callback;
 
 /**
  * A monitor callback: `call` runs at most once, on a runtime worker thread, with the monitored
@@ -519,7 +519,7 @@ typedef struct transom_spawn_options {
 } transom_spawn_options;
 
 /**
- * A request as a participant receives it from a conversation (`transom_request_parse`).
+ * A request as a participant receives it from a conversation (`transom_conversation_parse_request`).
  */
 typedef struct transom_request {
   /**
@@ -751,7 +751,7 @@ typedef struct transom_participant {
    * With `pid` 0: a callback process the conversation spawns (linked atomically) and stops
    * at close. Ignored (and not dropped) when `pid` is set.
    */
-  struct transom_behaviour behaviour;
+  struct transom_behaviour_callback behaviour;
 } transom_participant;
 
 /**
@@ -785,7 +785,7 @@ typedef struct transom_in_flight {
  * in-flight requests, on the conversation's worker thread; returns
  * TRANSOM_COMPENSATE_CONTINUE or TRANSOM_COMPENSATE_FAIL (any other value fails).
  */
-typedef struct transom_compensate {
+typedef struct transom_compensate_callback {
   /**
    * Passed to `call` and `drop`.
    */
@@ -802,7 +802,7 @@ typedef struct transom_compensate {
    * Releases `ctx`; may be NULL. Runs once when the conversation is freed.
    */
   void (*drop)(void *ctx);
-} transom_compensate;
+} transom_compensate_callback;
 
 /**
  * How to open a conversation. There is no default crash policy: `on_crash` 0 is refused.
@@ -824,7 +824,7 @@ typedef struct transom_conversation_config {
    * Required (non-NULL `call`) with TRANSOM_ON_CRASH_COMPENSATE; must have a NULL `call`
    * otherwise.
    */
-  struct transom_compensate compensate;
+  struct transom_compensate_callback compensate;
   /**
    * The conversation times out this many nanoseconds after open (phase TIMED_OUT, enforced
    * by its actor); 0 for none.
@@ -1337,7 +1337,7 @@ typedef struct transom_gate_event {
  * several threads at once; `drop` (may be NULL) runs exactly once after the last call, when
  * the gate is removed or the store is closed.
  */
-typedef struct transom_gate {
+typedef struct transom_gate_callback {
   /**
    * Passed to `call` and `drop`.
    */
@@ -1352,7 +1352,7 @@ typedef struct transom_gate {
    * Releases `ctx`; may be NULL.
    */
   void (*drop)(void *ctx);
-} transom_gate;
+} transom_gate_callback;
 
 /**
  * Success.
@@ -1449,7 +1449,7 @@ typedef struct transom_gate {
 /**
  * The conversation's own configured timeout expired (phase TIMED_OUT).
  */
-#define TRANSOM_ERR_TIMED_OUT (-22)
+#define TRANSOM_ERR_DEADLINE_EXCEEDED (-22)
 
 /**
  * An expected-version check failed, or an idempotency key was reused with a different request.
@@ -1528,7 +1528,7 @@ void transom_runtime_free(struct transom_runtime *runtime);
  * now on, also when this fails (their drops have then run).
  */
 transom_status transom_runtime_spawn(const struct transom_runtime *runtime,
-                                     struct transom_behaviour behaviour,
+                                     struct transom_behaviour_callback behaviour,
                                      const struct transom_spawn_options *options,
                                      transom_pid *out_pid,
                                      uint64_t *out_monitor);
@@ -1650,29 +1650,29 @@ void transom_mailbox_free(struct transom_mailbox *mailbox);
  * Parses a conversation request out of a received message: TRANSOM_ERR_INVALID_ARGUMENT when
  * the message is not one. The payload points into the message (same lifetime).
  */
-transom_status transom_request_parse(const struct transom_message *message,
-                                     struct transom_request *out_request);
+transom_status transom_conversation_parse_request(const struct transom_message *message,
+                                                  struct transom_request *out_request);
 
 /**
  * Replies to request `request_id` of conversation `conversation` (the `from` of the request
  * message), as process `from` — how a C behaviour replies (pass its `self_pid`).
  */
-transom_status transom_runtime_reply(const struct transom_runtime *runtime,
-                                     transom_pid from,
-                                     transom_pid conversation,
-                                     uint64_t request_id,
-                                     const uint8_t *payload,
-                                     size_t len);
+transom_status transom_conversation_reply(const struct transom_runtime *runtime,
+                                          transom_pid from,
+                                          transom_pid conversation,
+                                          uint64_t request_id,
+                                          const uint8_t *payload,
+                                          size_t len);
 
 /**
  * Replies to request `request_id` of conversation `conversation` from this mailbox's process
  * — how a C thread owning a mailbox replies.
  */
-transom_status transom_mailbox_reply(struct transom_mailbox *mailbox,
-                                     transom_pid conversation,
-                                     uint64_t request_id,
-                                     const uint8_t *payload,
-                                     size_t len);
+transom_status transom_conversation_reply_from_mailbox(struct transom_mailbox *mailbox,
+                                                       transom_pid conversation,
+                                                       uint64_t request_id,
+                                                       const uint8_t *payload,
+                                                       size_t len);
 
 /**
  * Opens a cursor on `store`: ordered, at-least-once delivery of the events that match the
@@ -1813,7 +1813,7 @@ transom_status transom_conversation_send(const struct transom_conversation *conv
  * and length. When `cap` is too small: TRANSOM_ERR_BUFFER_TOO_SMALL with `out_reply->len` set,
  * and the reply is kept for the next receive. TRANSOM_TIMEOUT when nothing came (a later reply
  * is not lost). After a FAIL-policy crash buffered replies come first, then
- * TRANSOM_ERR_PARTICIPANT_CRASHED; after the conversation's own timeout TRANSOM_ERR_TIMED_OUT;
+ * TRANSOM_ERR_PARTICIPANT_CRASHED; after the conversation's own timeout TRANSOM_ERR_DEADLINE_EXCEEDED;
  * after close TRANSOM_ERR_CLOSED.
  */
 transom_status transom_conversation_receive(const struct transom_conversation *conversation,
@@ -2151,7 +2151,7 @@ transom_status transom_store_head(const struct transom_store *store, uint64_t *o
  * names it for transom_store_remove_gate.
  */
 transom_status transom_store_add_gate(const struct transom_store *store,
-                                      struct transom_gate gate,
+                                      struct transom_gate_callback gate,
                                       uint64_t *out_gate_id);
 
 /**

@@ -38,3 +38,5 @@ pub mod ffi;
 pub mod memory;
 #[doc = "cbindgen:ignore"]
 pub mod store;
+#[doc = "cbindgen:ignore"]
+mod sync;

@@ -153,11 +153,12 @@ mod c_abi {
     use std::ffi::{c_char, c_void};
     use std::ptr;
     use transom::ffi::actor::{
-        transom_behaviour, transom_exit_reason, transom_message, transom_pid, transom_runtime,
-        transom_runtime_exit, transom_runtime_free, transom_runtime_new, TRANSOM_EXIT_ERROR,
+        transom_behaviour_callback, transom_exit_reason, transom_message, transom_pid,
+        transom_runtime, transom_runtime_exit, transom_runtime_free, transom_runtime_new,
+        TRANSOM_EXIT_ERROR,
     };
     use transom::ffi::conversation::{
-        transom_compensate, transom_conversation, transom_conversation_config,
+        transom_compensate_callback, transom_conversation, transom_conversation_config,
         transom_conversation_free, transom_conversation_on_crash, transom_conversation_open,
         transom_conversation_snapshot, transom_conversation_state, transom_crash_callback,
         transom_crash_info, transom_participant, transom_participant_state, TRANSOM_MODE_EPHEMERAL,
@@ -215,7 +216,7 @@ mod c_abi {
         for _ in 0..n {
             let participant = transom_participant {
                 pid: 0,
-                behaviour: transom_behaviour {
+                behaviour: transom_behaviour_callback {
                     ctx: ptr::null_mut(),
                     handle: Some(idle_handle),
                     drop: None,
@@ -225,7 +226,7 @@ mod c_abi {
                 participants: &participant,
                 participant_count: 1,
                 on_crash: TRANSOM_ON_CRASH_FAIL,
-                compensate: transom_compensate {
+                compensate: transom_compensate_callback {
                     ctx: ptr::null_mut(),
                     call: None,
                     drop: None,

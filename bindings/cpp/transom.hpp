@@ -795,7 +795,7 @@ class message {
     /// The conversation request this message carries, if it is one.
     std::optional<transom::request> as_request() const noexcept {
         transom_request r{};
-        if (transom_request_parse(&m_, &r) != TRANSOM_OK) return std::nullopt;
+        if (transom_conversation_parse_request(&m_, &r) != TRANSOM_OK) return std::nullopt;
         return transom::request(r);
     }
     const transom_message &raw() const noexcept { return m_; }
@@ -836,14 +836,14 @@ template <class F> int32_t behaviour_call(void *ctx, transom_pid self, const tra
     }
 }
 
-template <class F> closure<transom_behaviour> make_behaviour(F &&f) {
+template <class F> closure<transom_behaviour_callback> make_behaviour(F &&f) {
     using B = box_of<F>;
     using D = std::decay_t<F>;
     static_assert(std::is_invocable_v<D &, pid, const message &> || std::is_invocable_v<D &, const message &>,
                   "a behaviour is callable as f(transom::pid self, const transom::message&) or "
                   "f(const transom::message&), returning void or an int status");
     auto *b = new B(std::forward<F>(f));
-    return closure<transom_behaviour>(transom_behaviour{b, &behaviour_call<D>, &B::drop});
+    return closure<transom_behaviour_callback>(transom_behaviour_callback{b, &behaviour_call<D>, &B::drop});
 }
 
 template <class F> void monitor_call(void *ctx, transom_pid p, const transom_exit_reason *r) noexcept {
@@ -967,9 +967,9 @@ class runtime_ref {
     }
     /// Replies to a conversation request as process `from` (a behaviour passes its self pid).
     void reply(transom::pid from, transom::pid conversation, uint64_t request_id, bytes payload) const {
-        detail::check(transom_runtime_reply(h_, from.value(), conversation.value(), request_id, payload.data(),
+        detail::check(transom_conversation_reply(h_, from.value(), conversation.value(), request_id, payload.data(),
                                             payload.size()),
-                      "transom_runtime_reply", h_);
+                      "transom_conversation_reply", h_);
     }
 
     inline mailbox open_mailbox(spawn_options options = {}) const;
@@ -1061,8 +1061,8 @@ class mailbox {
         detail::check(transom_mailbox_exit(h_, &reason), "transom_mailbox_exit", h_);
     }
     void reply(transom::pid conversation, uint64_t request_id, bytes payload) {
-        detail::check(transom_mailbox_reply(h_, conversation.value(), request_id, payload.data(), payload.size()),
-                      "transom_mailbox_reply", h_);
+        detail::check(transom_conversation_reply_from_mailbox(h_, conversation.value(), request_id, payload.data(), payload.size()),
+                      "transom_conversation_reply_from_mailbox", h_);
     }
 
   private:
@@ -1160,7 +1160,7 @@ class participant {
   private:
     participant() = default;
     transom::pid pid_;
-    detail::closure<transom_behaviour> b_;
+    detail::closure<transom_behaviour_callback> b_;
 };
 
 /// How to open a conversation (builder). There is no default crash policy.
@@ -1191,8 +1191,8 @@ class conversation_config {
         static_assert(std::is_invocable_v<D &, transom::pid, const exit_reason &, span<const transom_in_flight>>,
                       "a compensation is callable as f(pid, const exit_reason&, span<const transom_in_flight>)");
         auto *b = new B(std::forward<F>(f));
-        compensate_ = detail::closure<transom_compensate>(
-            transom_compensate{b, &detail::compensate_call<D>, &B::drop});
+        compensate_ = detail::closure<transom_compensate_callback>(
+            transom_compensate_callback{b, &detail::compensate_call<D>, &B::drop});
         return *this;
     }
     template <class F> conversation_config &&compensate(F &&f) && { return std::move(compensate(std::forward<F>(f))); }
@@ -1212,7 +1212,7 @@ class conversation_config {
     friend class runtime_ref;
     std::vector<participant> participants_;
     uint32_t policy_ = 0;
-    detail::closure<transom_compensate> compensate_;
+    detail::closure<transom_compensate_callback> compensate_;
     nanoseconds timeout_{0};
     uint32_t mode_ = TRANSOM_MODE_EPHEMERAL;
 };
@@ -1687,7 +1687,7 @@ class store {
         using D = std::decay_t<F>;
         static_assert(std::is_invocable_v<D &, const gate_event &> || std::is_invocable_v<D &, const gate_event &, gate_reason &>,
                       "a gate is callable as f(const gate_event&) or f(const gate_event&, gate_reason&)");
-        detail::closure<transom_gate> g(transom_gate{new B(std::forward<F>(f)), &detail::gate_call<D>, &B::drop});
+        detail::closure<transom_gate_callback> g(transom_gate_callback{new B(std::forward<F>(f)), &detail::gate_call<D>, &B::drop});
         uint64_t id = 0;
         detail::check(transom_store_add_gate(h_, g.release(), &id), "transom_store_add_gate", h_);
         return id;

@@ -82,21 +82,13 @@ impl Mailbox {
                 continue;
             }
             st = match deadline {
-                None => self
-                    .proc
-                    .ready()
-                    .wait(st)
-                    .unwrap_or_else(|e| e.into_inner()),
+                None => self.proc.ready().wait(st),
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
                         return Err(ActorError::Timeout);
                     }
-                    self.proc
-                        .ready()
-                        .wait_timeout(st, deadline - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
+                    self.proc.ready().wait_timeout(st, deadline - now).0
                 }
             };
         }

@@ -7,8 +7,8 @@
 //! returned on any thread but the one running the callback, the callback has either finished
 //! or will never start. No runtime lock is held while the callback runs.
 
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread::{self, ThreadId};
 
 use super::pid::{MonitorRef, Pid};
@@ -54,7 +54,7 @@ impl MonitorCell {
     fn lock(&self) -> MutexGuard<'_, State> {
         // Only state transitions happen under this lock (the callback runs outside it), so a
         // poisoned lock still holds a valid state.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     /// Runs the callback with `(pid, reason)` if it is still armed. A panic in the callback is
@@ -94,7 +94,7 @@ impl MonitorCell {
                 }
                 State::Running(tid) if *tid == thread::current().id() => return false,
                 State::Running(_) => {
-                    st = self.finished.wait(st).unwrap_or_else(|e| e.into_inner());
+                    st = self.finished.wait(st);
                 }
                 State::Finished => return false,
             }

@@ -7,10 +7,11 @@
 //! `scheduled` is true from the moment a callback process is queued until its worker gives it
 //! up, so it runs on at most one worker at a time.
 
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::collections::{HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use super::context::ProcessContext;
 use super::error::ActorError;
@@ -116,7 +117,7 @@ impl Proc {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, ProcState> {
         // No user code runs under this lock, so poisoning cannot leave the state half-updated.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     pub(crate) fn ready(&self) -> &Condvar {

@@ -139,11 +139,7 @@ impl ExitReason {
 
     /// `PANIC` whose message is the panic payload's text (when it is a string).
     pub fn from_panic(payload: &(dyn Any + Send)) -> ExitReason {
-        let text = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "panic with a non-string payload".to_owned());
+        let text = crate::sync::panic_message(payload).to_owned();
         ExitReason::new(ExitKind::Panic, 0, text)
     }
 

@@ -7,11 +7,12 @@
 //! drops) ever runs under that lock: such work is collected in [`Effects`] and carried out after
 //! the lock is released. Lock order: table → monitor map / process state → scheduler.
 
+use crate::sync::{Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::mem;
 use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -148,11 +149,11 @@ impl Inner {
     fn lock_table(&self) -> MutexGuard<'_, Table> {
         // Table updates never call user code and never panic half-way in practice; recovering a
         // poisoned lock beats turning every later call into a panic.
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
+        self.table.lock()
     }
 
     fn lock_monitors(&self) -> MutexGuard<'_, HashMap<MonitorRef, Arc<MonitorCell>>> {
-        self.monitors.lock().unwrap_or_else(|e| e.into_inner())
+        self.monitors.lock()
     }
 
     /// Runs `f` under the table lock, then carries out its effects without the lock.

@@ -10,9 +10,9 @@
 //! next crash in a burst — is taken without a futex sleep and wake-up, which costs several
 //! microseconds on a virtual machine. After that it parks and uses no CPU until a push wakes it.
 
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::Backoff;
@@ -52,7 +52,7 @@ impl<J> Scheduler<J> {
     fn lock(&self) -> MutexGuard<'_, State<J>> {
         // No user code runs under this lock and every update is a single push/pop/flag write,
         // so a poisoned lock still guards a consistent queue.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     /// Queues `job` and wakes a parked worker if there is one. Once stopping, the job is
@@ -102,7 +102,7 @@ impl<J> Scheduler<J> {
                 continue;
             }
             st.parked += 1;
-            st = self.wake.wait(st).unwrap_or_else(|e| e.into_inner());
+            st = self.wake.wait(st);
             st.parked -= 1;
         }
     }

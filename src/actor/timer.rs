@@ -5,9 +5,9 @@
 //! [`Timers::cancel`] returned true for it. The thread sleeps until the earliest deadline (or
 //! indefinitely when there is none), so it uses no CPU while nothing is due.
 
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::pid::Pid;
@@ -46,7 +46,7 @@ impl Timers {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // No user code runs under this lock; a poisoned lock still guards consistent data.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     /// Schedules `due` for `at` under `id`. False once stopped.
@@ -89,16 +89,12 @@ impl Timers {
                 return;
             }
             let Some(&Reverse((at, id))) = st.heap.peek() else {
-                st = self.wake.wait(st).unwrap_or_else(|e| e.into_inner());
+                st = self.wake.wait(st);
                 continue;
             };
             let now = Instant::now();
             if at > now {
-                st = self
-                    .wake
-                    .wait_timeout(st, at - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
+                st = self.wake.wait_timeout(st, at - now).0;
                 continue;
             }
             st.heap.pop();

@@ -20,11 +20,12 @@
 //! once, so it never collides with another checkpoint); a leftover one is ignored and
 //! overwritten.
 
+use crate::sync::{Mutex, MutexGuard};
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Weak};
 
 use crate::store::Store;
 
@@ -161,12 +162,15 @@ struct StoreCanals {
 /// alive, so a key's address cannot be reused while its entry exists; entries of dropped stores
 /// are purged on every access. This is what gives in-memory stores checkpoints that last
 /// exactly as long as the store, without the store knowing about canals.
-static REGISTRY: Mutex<Vec<RegistryEntry>> = Mutex::new(Vec::new());
+///
+/// A process-wide static is outside what a loom model explores, so it is std's mutex (const
+/// constructible in every build), recovered from poison like every lock of the crate.
+static REGISTRY: std::sync::Mutex<Vec<RegistryEntry>> = std::sync::Mutex::new(Vec::new());
 
 type RegistryEntry = (Weak<Store>, Arc<Mutex<StoreCanals>>);
 
 fn entry(store: &Arc<Store>) -> Arc<Mutex<StoreCanals>> {
-    let mut reg = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
     reg.retain(|(w, _)| w.strong_count() > 0);
     let key = Arc::downgrade(store);
     if let Some((_, e)) = reg.iter().find(|(w, _)| w.ptr_eq(&key)) {
@@ -178,7 +182,7 @@ fn entry(store: &Arc<Store>) -> Arc<Mutex<StoreCanals>> {
 }
 
 fn lock(e: &Mutex<StoreCanals>) -> MutexGuard<'_, StoreCanals> {
-    e.lock().unwrap_or_else(PoisonError::into_inner)
+    e.lock()
 }
 
 /// A named cursor's hold on its name and checkpoint. Dropping it frees the name.

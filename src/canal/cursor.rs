@@ -11,7 +11,8 @@
 //! only if the count did not move meanwhile. The store's commit listener and `interrupt` bump
 //! it, so no wake-up is lost and an idle cursor is a parked thread.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use crate::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use crate::store::{ListenerId, Store, WaitOutcome};
@@ -75,7 +76,7 @@ pub(crate) struct Wake {
 
 impl Wake {
     fn lock(&self) -> MutexGuard<'_, WakeState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock()
     }
 
     /// Something changed: wake the waiter so it re-checks.
@@ -106,16 +107,13 @@ impl Wake {
         let mut st = self.lock();
         while st.epoch == seen {
             st = match deadline {
-                None => self.cv.wait(st).unwrap_or_else(PoisonError::into_inner),
+                None => self.cv.wait(st),
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
                         return false;
                     }
-                    self.cv
-                        .wait_timeout(st, d - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
+                    self.cv.wait_timeout(st, d - now).0
                 }
             };
         }

@@ -6,8 +6,8 @@
 //! event would have been, and closing never discards buffered items: pulls drain them first,
 //! then report the close. Waiting is a condition-variable wait (a parked thread), never polling.
 
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::CanalError;
@@ -137,7 +137,7 @@ impl<T> LiveBuffer<T> {
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // The state is plain data updated in small steps that cannot panic halfway; recover.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     /// Offers an event (sequences must increase from push to push).
@@ -253,16 +253,13 @@ impl<T> LiveBuffer<T> {
                 return Err(reason.clone());
             }
             st = match deadline {
-                None => self.ready.wait(st).unwrap_or_else(|e| e.into_inner()),
+                None => self.ready.wait(st),
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
                         return Ok(PullWait::TimedOut);
                     }
-                    self.ready
-                        .wait_timeout(st, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
+                    self.ready.wait_timeout(st, d - now).0
                 }
             };
         }

@@ -6,7 +6,8 @@
 //! with every drop reported in-band as a gap; the buffer is closed only after the store's final
 //! head was fed.
 
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use crate::sync::Mutex;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::store::{ListenerId, Store, WaitOutcome};
@@ -54,7 +55,7 @@ impl Feed {
     /// Pushes every committed event from `next` up to the head; closes the buffer once the
     /// store is closed and everything was fed (or the store is being dropped).
     fn run(&self, store: Option<&Store>) {
-        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = self.next.lock();
         if self.buffer.is_closed() {
             // Disconnected (or already closed): it takes nothing more, don't read for it.
             return;

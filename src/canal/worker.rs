@@ -6,10 +6,10 @@
 //! next reader of the checkpoint. The worker waits only inside `pull_batch`, which `stop`
 //! interrupts; it never holds the store (canals hold it weakly).
 
-use std::any::Any;
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
@@ -106,7 +106,7 @@ struct Shared {
 
 impl Shared {
     fn done(&self) -> MutexGuard<'_, Option<(WorkerResult, Option<Canal>)>> {
-        self.done.lock().unwrap_or_else(PoisonError::into_inner)
+        self.done.lock()
     }
 }
 
@@ -179,10 +179,7 @@ where
         std::thread::Builder::new()
             .name("transom-worker".into())
             .spawn(move || {
-                let taken = handoff
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take();
+                let taken = handoff.lock().take();
                 let mut canal = taken.expect("the canal is handed to the started thread");
                 // `run` catches callback panics itself; this only guards the worker's own code,
                 // so that `join` never waits for a result that will not come.
@@ -191,7 +188,7 @@ where
                 }))
                 .unwrap_or_else(|payload| {
                     Err(WorkerError::Panic {
-                        message: panic_message(&*payload),
+                        message: crate::sync::panic_message(&*payload).to_owned(),
                     })
                 });
                 *shared.done() = Some((result, Some(canal)));
@@ -207,7 +204,6 @@ where
         Err(e) => {
             let canal = handoff
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner)
                 .take()
                 .expect("a thread that never started did not take the canal");
             Err(SpawnError {
@@ -215,16 +211,6 @@ where
                 canal: Box::new(canal),
             })
         }
-    }
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_owned()
     }
 }
 
@@ -262,7 +248,7 @@ where
                     let _ = canal.rewind();
                 }
                 break Err(WorkerError::Panic {
-                    message: panic_message(&*payload),
+                    message: crate::sync::panic_message(&*payload).to_owned(),
                 });
             }
         };
@@ -335,31 +321,19 @@ impl Worker {
                 break result.clone();
             }
             done = match deadline {
-                None => self
-                    .shared
-                    .finished
-                    .wait(done)
-                    .unwrap_or_else(PoisonError::into_inner),
+                None => self.shared.finished.wait(done),
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
                         return Err(JoinError::Timeout);
                     }
-                    self.shared
-                        .finished
-                        .wait_timeout(done, d - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
+                    self.shared.finished.wait_timeout(done, d - now).0
                 }
             };
         };
         drop(done);
         // The thread has published its result and is returning: reap it.
-        let handle = self
-            .thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let handle = self.thread.lock().take();
         if let Some(h) = handle {
             let _ = h.join();
         }

@@ -14,10 +14,11 @@
 //! first, by every call (a blocked receive also wakes at the deadline by itself). From then on
 //! sends fail and receives drain buffered replies, then fail with `TimedOut`.
 
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::collections::{BTreeMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use crossbeam_utils::Backoff;
 use std::time::{Duration, Instant};
@@ -250,23 +251,20 @@ impl Shared {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // User callbacks never run under this lock; a poisoned lock still guards valid data.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     /// Waits for a change, at most until `until` (no limit when `None`). Callers re-check
     /// their condition and their own deadline afterwards (wake-ups may be spurious).
     fn wait<'a>(&self, st: MutexGuard<'a, State>, until: Option<Instant>) -> MutexGuard<'a, State> {
         match until {
-            None => self.changed.wait(st).unwrap_or_else(|e| e.into_inner()),
+            None => self.changed.wait(st),
             Some(until) => {
                 let now = Instant::now();
                 if now >= until {
                     return st;
                 }
-                self.changed
-                    .wait_timeout(st, until - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0
+                self.changed.wait_timeout(st, until - now).0
             }
         }
     }
@@ -282,7 +280,7 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 
 fn run_crash_callbacks(callbacks: &[CrashCallback], info: &CrashInfo) {
     for cb in callbacks {
-        let mut f = cb.lock().unwrap_or_else(|e| e.into_inner());
+        let mut f = cb.lock();
         let _ = catch_unwind(AssertUnwindSafe(|| f(info)));
     }
 }

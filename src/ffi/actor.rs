@@ -34,7 +34,7 @@ pub const TRANSOM_EXIT_DROPPED: i32 = 5;
 /// Exit kind: the linked or monitored process did not exist.
 pub const TRANSOM_EXIT_NOPROC: i32 = 6;
 /// Exit kind: a deadline expired.
-pub const TRANSOM_EXIT_TIMEOUT: i32 = 7;
+pub const TRANSOM_EXIT_DEADLINE_EXCEEDED: i32 = 7;
 
 /// Message kind: bytes sent with a send function.
 pub const TRANSOM_MESSAGE_USER: i32 = 0;
@@ -103,16 +103,16 @@ pub struct transom_message {
     pub reason: *const transom_exit_reason,
 }
 
-/// A callback process's code: `handle` is called for one message at a time, on a runtime
+/// A callback process's code: `call` is called for one message at a time, on a runtime
 /// worker thread; return 0 to continue, non-zero to end the process with reason
 /// TRANSOM_EXIT_ERROR whose code is that status. `drop` (may be NULL) runs exactly once after
-/// the process has exited and its last `handle` returned.
+/// the process has exited and its last `call` returned.
 #[repr(C)]
-pub struct transom_behaviour {
-    /// Passed to `handle` and `drop`.
+pub struct transom_behaviour_callback {
+    /// Passed to `call` and `drop`.
     pub ctx: *mut c_void,
     /// Handles one message; the message and its bytes are valid during the call only.
-    pub handle: Option<
+    pub call: Option<
         unsafe extern "C" fn(
             ctx: *mut c_void,
             self_pid: transom_pid,
@@ -174,7 +174,7 @@ pub struct transom_mailbox {
     last_reason: transom_exit_reason,
 }
 
-/// A request as a participant receives it from a conversation (`transom_request_parse`).
+/// A request as a participant receives it from a conversation (`transom_conversation_parse_request`).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct transom_request {
@@ -260,12 +260,12 @@ pub(crate) fn runtime_handle<'a>(rt: *const transom_runtime) -> Result<&'a Runti
         .ok_or_else(|| Failure::null("runtime"))
 }
 
-fn out<'a, T>(p: *mut T, name: &str) -> Result<&'a mut T, Failure> {
+fn out<'a, T>(p: *mut T, name: &'static str) -> Result<&'a mut T, Failure> {
     // SAFETY: the caller promises a non-NULL output pointer is writable.
     unsafe { p.as_mut() }.ok_or_else(|| Failure::null(name))
 }
 
-pub(crate) fn bytes<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8], Failure> {
+pub(crate) fn bytes<'a>(p: *const u8, len: usize, name: &'static str) -> Result<&'a [u8], Failure> {
     if len == 0 {
         return Ok(&[]);
     }
@@ -302,11 +302,11 @@ fn reason_arg(r: *const transom_exit_reason) -> Result<ExitReason, Failure> {
 }
 
 /// Takes ownership of a C behaviour (its drop runs when the returned value is dropped).
-pub(crate) fn behaviour_arg(b: transom_behaviour) -> Result<Box<dyn Behaviour>, Failure> {
-    Closure::new(b.ctx, b.handle, b.drop)
+pub(crate) fn behaviour_arg(b: transom_behaviour_callback) -> Result<Box<dyn Behaviour>, Failure> {
+    Closure::new(b.ctx, b.call, b.drop)
         .try_map(|h| h)
         .map(|c| Box::new(CBehaviour(c)) as Box<dyn Behaviour>)
-        .ok_or_else(|| Failure::null("behaviour.handle"))
+        .ok_or_else(|| Failure::null("behaviour.call"))
 }
 
 /// Reads spawn options (NULL = none), taking ownership of the monitor callback.
@@ -364,7 +364,7 @@ pub unsafe extern "C" fn transom_runtime_free(runtime: *mut transom_runtime) {
 #[no_mangle]
 pub unsafe extern "C" fn transom_runtime_spawn(
     runtime: *const transom_runtime,
-    behaviour: transom_behaviour,
+    behaviour: transom_behaviour_callback,
     options: *const transom_spawn_options,
     out_pid: *mut transom_pid,
     out_monitor: *mut u64,
@@ -647,7 +647,7 @@ pub unsafe extern "C" fn transom_mailbox_free(mailbox: *mut transom_mailbox) {
 /// Parses a conversation request out of a received message: TRANSOM_ERR_INVALID_ARGUMENT when
 /// the message is not one. The payload points into the message (same lifetime).
 #[no_mangle]
-pub unsafe extern "C" fn transom_request_parse(
+pub unsafe extern "C" fn transom_conversation_parse_request(
     message: *const transom_message,
     out_request: *mut transom_request,
 ) -> transom_status {
@@ -678,7 +678,7 @@ pub unsafe extern "C" fn transom_request_parse(
 /// Replies to request `request_id` of conversation `conversation` (the `from` of the request
 /// message), as process `from` — how a C behaviour replies (pass its `self_pid`).
 #[no_mangle]
-pub unsafe extern "C" fn transom_runtime_reply(
+pub unsafe extern "C" fn transom_conversation_reply(
     runtime: *const transom_runtime,
     from: transom_pid,
     conversation: transom_pid,
@@ -698,7 +698,7 @@ pub unsafe extern "C" fn transom_runtime_reply(
 /// Replies to request `request_id` of conversation `conversation` from this mailbox's process
 /// — how a C thread owning a mailbox replies.
 #[no_mangle]
-pub unsafe extern "C" fn transom_mailbox_reply(
+pub unsafe extern "C" fn transom_conversation_reply_from_mailbox(
     mailbox: *mut transom_mailbox,
     conversation: transom_pid,
     request_id: u64,

@@ -246,7 +246,7 @@ fn filter_arg(f: &transom_filter) -> Result<Filter, Failure> {
     Ok(filter)
 }
 
-fn out<'a, T>(p: *mut T, name: &str) -> Result<&'a mut T, Failure> {
+fn out<'a, T>(p: *mut T, name: &'static str) -> Result<&'a mut T, Failure> {
     // SAFETY: the caller promises a non-NULL output pointer is writable.
     unsafe { p.as_mut() }.ok_or_else(|| Failure::null(name))
 }

@@ -9,9 +9,10 @@
 //!   that outer call returns;
 //! - no call starts after `close` returned, and no transom lock is held while calling out.
 
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::cell::RefCell;
 use std::ffi::c_void;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 
 /// The C function that releases a callback's context: `void (*drop)(void *ctx)`.
 pub type DropFn = unsafe extern "C" fn(ctx: *mut c_void);
@@ -103,11 +104,7 @@ impl<F: Copy> Shared<F> {
 
 impl<F: Copy> Drop for Shared<F> {
     fn drop(&mut self) {
-        let d = self
-            .state
-            .get_mut()
-            .map(|s| s.drop.take())
-            .unwrap_or_else(|e| e.into_inner().drop.take());
+        let d = self.state.get_mut().drop.take();
         self.run_drop(d);
     }
 }
@@ -135,7 +132,7 @@ impl<F: Copy> Clone for Registration<F> {
 fn lock(m: &Mutex<CallState>) -> MutexGuard<'_, CallState> {
     // A panic while holding this lock cannot leave CallState inconsistent (plain fields), so a
     // poisoned lock is recovered rather than propagated.
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.lock()
 }
 
 impl<F: Copy> Registration<F> {
@@ -219,7 +216,7 @@ impl<F: Copy> Registration<F> {
             return;
         }
         while st.in_flight > 0 {
-            st = self.shared.idle.wait(st).unwrap_or_else(|e| e.into_inner());
+            st = self.shared.idle.wait(st);
         }
         if let Some(pending) = st.drop.take() {
             drop(st);
@@ -228,7 +225,7 @@ impl<F: Copy> Registration<F> {
         }
         // A deferred close's last call took the drop: wait until it has finished running.
         while !st.dropped {
-            st = self.shared.idle.wait(st).unwrap_or_else(|e| e.into_inner());
+            st = self.shared.idle.wait(st);
         }
     }
 }
@@ -340,7 +337,7 @@ mod tests {
         unsafe extern "C" fn call(ctx: *mut c_void) {
             // SAFETY: ctx is a live Slow.
             let s = unsafe { &*(ctx as *const Slow) };
-            let reg = s.reg.lock().unwrap().clone().unwrap();
+            let reg = s.reg.lock().clone().unwrap();
             reg.close(); // deferred: this call's end runs the drop
             s.entered.wait();
         }
@@ -361,7 +358,7 @@ mod tests {
             call as SlowFn,
             Some(slow_drop),
         ));
-        *s.reg.lock().unwrap() = Some(r.clone());
+        *s.reg.lock() = Some(r.clone());
         let caller = {
             let r = r.clone();
             // SAFETY: ctx is a live Slow.
@@ -382,7 +379,7 @@ mod tests {
             1,
             "close returned before the drop finished"
         );
-        s.reg.lock().unwrap().take();
+        s.reg.lock().take();
     }
 
     #[test]
@@ -468,7 +465,7 @@ mod tests {
         unsafe extern "C" fn close_self(ctx: *mut c_void) {
             // SAFETY: ctx is a live Holder.
             let h = unsafe { &*(ctx as *const Holder) };
-            let reg = h.reg.lock().unwrap().clone().unwrap();
+            let reg = h.reg.lock().clone().unwrap();
             reg.close();
             assert_eq!(
                 h.drops.load(Ordering::SeqCst),
@@ -490,7 +487,7 @@ mod tests {
             close_self as SelfFn,
             Some(on_drop),
         ));
-        *h.reg.lock().unwrap() = Some(r.clone());
+        *h.reg.lock() = Some(r.clone());
         // SAFETY: ctx is a live Holder.
         assert_eq!(r.invoke(|c| unsafe { (c.call())(c.ctx()) }), Some(()));
         assert!(r.is_closed());
@@ -499,7 +496,7 @@ mod tests {
             1,
             "drop ran when the outer call ended"
         );
-        h.reg.lock().unwrap().take();
+        h.reg.lock().take();
         drop(r);
         assert_eq!(h.drops.load(Ordering::SeqCst), 1);
     }

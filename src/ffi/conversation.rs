@@ -5,13 +5,13 @@
 //! (`ffi/closure.rs`): freeing the conversation waits for their calls in flight on other
 //! threads, and each callback's `drop` runs exactly once after its last call.
 
+use crate::sync::{Mutex, MutexGuard};
 use std::ffi::{c_char, c_void};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::actor::{
-    behaviour_arg, bytes, pid_arg, runtime_handle, timeout, transom_behaviour, transom_exit_reason,
-    transom_pid,
+    behaviour_arg, bytes, pid_arg, runtime_handle, timeout, transom_behaviour_callback,
+    transom_exit_reason, transom_pid,
 };
 use super::closure::{Closure, Registration};
 use super::status::{
@@ -54,7 +54,7 @@ pub const TRANSOM_PHASE_CLOSED: i32 = 3;
 /// Phase: failed by a crash policy.
 pub const TRANSOM_PHASE_FAILED: i32 = 4;
 /// Phase: the configured timeout expired.
-pub const TRANSOM_PHASE_TIMED_OUT: i32 = 5;
+pub const TRANSOM_PHASE_DEADLINE_EXCEEDED: i32 = 5;
 
 /// Participant health: alive.
 pub const TRANSOM_HEALTH_ALIVE: i32 = 0;
@@ -84,7 +84,7 @@ pub struct transom_participant {
     pub pid: transom_pid,
     /// With `pid` 0: a callback process the conversation spawns (linked atomically) and stops
     /// at close. Ignored (and not dropped) when `pid` is set.
-    pub behaviour: transom_behaviour,
+    pub behaviour: transom_behaviour_callback,
 }
 
 /// A request in flight, as a compensation callback sees it (valid during the call).
@@ -106,7 +106,7 @@ pub struct transom_in_flight {
 /// in-flight requests, on the conversation's worker thread; returns
 /// TRANSOM_COMPENSATE_CONTINUE or TRANSOM_COMPENSATE_FAIL (any other value fails).
 #[repr(C)]
-pub struct transom_compensate {
+pub struct transom_compensate_callback {
     /// Passed to `call` and `drop`.
     pub ctx: *mut c_void,
     /// The decision function.
@@ -134,7 +134,7 @@ pub struct transom_conversation_config {
     pub on_crash: u32,
     /// Required (non-NULL `call`) with TRANSOM_ON_CRASH_COMPENSATE; must have a NULL `call`
     /// otherwise.
-    pub compensate: transom_compensate,
+    pub compensate: transom_compensate_callback,
     /// The conversation times out this many nanoseconds after open (phase TIMED_OUT, enforced
     /// by its actor); 0 for none.
     pub timeout_ns: u64,
@@ -296,7 +296,7 @@ fn compensate_fn(
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Plain data behind these locks cannot be left half-updated by a panic: recover.
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.lock()
 }
 
 fn conv_ref<'a>(c: *const transom_conversation) -> Result<&'a transom_conversation, Failure> {
@@ -305,7 +305,7 @@ fn conv_ref<'a>(c: *const transom_conversation) -> Result<&'a transom_conversati
     unsafe { c.as_ref() }.ok_or_else(|| Failure::null("conversation"))
 }
 
-fn out<'a, T>(p: *mut T, name: &str) -> Result<&'a mut T, Failure> {
+fn out<'a, T>(p: *mut T, name: &'static str) -> Result<&'a mut T, Failure> {
     // SAFETY: the caller promises a non-NULL output pointer is writable.
     unsafe { p.as_mut() }.ok_or_else(|| Failure::null(name))
 }
@@ -450,7 +450,7 @@ pub unsafe extern "C" fn transom_conversation_send(
 /// and length. When `cap` is too small: TRANSOM_ERR_BUFFER_TOO_SMALL with `out_reply->len` set,
 /// and the reply is kept for the next receive. TRANSOM_TIMEOUT when nothing came (a later reply
 /// is not lost). After a FAIL-policy crash buffered replies come first, then
-/// TRANSOM_ERR_PARTICIPANT_CRASHED; after the conversation's own timeout TRANSOM_ERR_TIMED_OUT;
+/// TRANSOM_ERR_PARTICIPANT_CRASHED; after the conversation's own timeout TRANSOM_ERR_DEADLINE_EXCEEDED;
 /// after close TRANSOM_ERR_CLOSED.
 #[no_mangle]
 pub unsafe extern "C" fn transom_conversation_receive(

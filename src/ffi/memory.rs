@@ -139,18 +139,18 @@ fn deref_manager<'a>(m: *const transom_manager) -> Result<&'a transom_manager, F
     unsafe { m.as_ref() }.ok_or_else(|| Failure::null("manager"))
 }
 
-fn out<'a, T>(p: *mut T, name: &str) -> Result<&'a mut T, Failure> {
+fn out<'a, T>(p: *mut T, name: &'static str) -> Result<&'a mut T, Failure> {
     // SAFETY: the caller promises a non-NULL output pointer is valid for writes of T.
     unsafe { p.as_mut() }.ok_or_else(|| Failure::null(name))
 }
 
-fn input<'a, T>(p: *const T, name: &str) -> Result<&'a T, Failure> {
+fn input<'a, T>(p: *const T, name: &'static str) -> Result<&'a T, Failure> {
     // SAFETY: the caller promises a non-NULL input pointer is valid for reads of T.
     unsafe { p.as_ref() }.ok_or_else(|| Failure::null(name))
 }
 
 /// `len` bytes at `p`; NULL is accepted only when `len` is 0.
-fn bytes<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8], Failure> {
+fn bytes<'a>(p: *const u8, len: usize, name: &'static str) -> Result<&'a [u8], Failure> {
     if len == 0 {
         return Ok(&[]);
     }

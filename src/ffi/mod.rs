@@ -12,6 +12,7 @@
 #![allow(non_camel_case_types, clippy::missing_safety_doc)]
 
 pub mod actor;
+pub(crate) mod args;
 pub mod canal;
 pub mod closure;
 pub mod conversation;

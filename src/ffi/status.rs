@@ -60,7 +60,7 @@ pub const TRANSOM_ERR_NOPROC: transom_status = -20;
 /// A participant crashed and the conversation's crash policy failed it.
 pub const TRANSOM_ERR_PARTICIPANT_CRASHED: transom_status = -21;
 /// The conversation's own configured timeout expired (phase TIMED_OUT).
-pub const TRANSOM_ERR_TIMED_OUT: transom_status = -22;
+pub const TRANSOM_ERR_DEADLINE_EXCEEDED: transom_status = -22;
 
 /// An expected-version check failed, or an idempotency key was reused with a different request.
 pub const TRANSOM_ERR_CONFLICT: transom_status = -30;
@@ -127,7 +127,9 @@ pub extern "C" fn transom_status_str(status: transom_status) -> *const c_char {
         TRANSOM_ERR_PARTICIPANT_CRASHED => {
             b"TRANSOM_ERR_PARTICIPANT_CRASHED: a participant crashed\0"
         }
-        TRANSOM_ERR_TIMED_OUT => b"TRANSOM_ERR_TIMED_OUT: the conversation timed out\0",
+        TRANSOM_ERR_DEADLINE_EXCEEDED => {
+            b"TRANSOM_ERR_DEADLINE_EXCEEDED: the conversation timed out\0"
+        }
         TRANSOM_ERR_CONFLICT => b"TRANSOM_ERR_CONFLICT: version or idempotency conflict\0",
         TRANSOM_ERR_REJECTED => b"TRANSOM_ERR_REJECTED: a gate rejected the event\0",
         TRANSOM_ERR_LOCKED => b"TRANSOM_ERR_LOCKED: the store directory is locked\0",
@@ -139,40 +141,110 @@ pub extern "C" fn transom_status_str(status: transom_status) -> *const c_char {
     s.as_ptr().cast()
 }
 
+/// Longest detail `transom_last_error` keeps, in bytes; longer details are cut at a character
+/// boundary. A fixed buffer, so that recording a failure never allocates.
+pub(crate) const DETAIL_CAP: usize = 512;
+
+/// This thread's last error detail: a fixed buffer (no allocation, no destructor to register).
+struct DetailBuf {
+    bytes: [u8; DETAIL_CAP],
+    len: usize,
+}
+
+impl DetailBuf {
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl std::fmt::Write for DetailBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let room = DETAIL_CAP - self.len;
+        let mut n = s.len().min(room);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
 thread_local! {
-    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+    static LAST_ERROR: RefCell<DetailBuf> = const {
+        RefCell::new(DetailBuf { bytes: [0; DETAIL_CAP], len: 0 })
+    };
     static LAST_VALUE: Cell<i64> = const { Cell::new(0) };
+}
+
+/// The text of a failure, kept in a form that needs no allocation for the common cases: it is
+/// formatted straight into the thread's fixed detail buffer when the failure is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Detail {
+    /// A fixed text.
+    Static(&'static str),
+    /// "argument `NAME` is NULL".
+    Null(&'static str),
+    /// A memory-manager error (its Display formats without allocating).
+    Memory(MemoryError),
+    /// Any other text.
+    Text(String),
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Detail::Static(s) => f.write_str(s),
+            Detail::Null(name) => write!(f, "argument `{name}` is NULL"),
+            Detail::Memory(e) => write!(f, "{e}"),
+            Detail::Text(s) => f.write_str(s),
+        }
+    }
 }
 
 /// A failure on its way to C: the status code and the detail for `transom_last_error`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Failure {
     pub(crate) code: transom_status,
-    pub(crate) message: String,
+    pub(crate) detail: Detail,
     /// The number transom_last_error_value() reports (a gate's code, a corrupt offset).
     pub(crate) value: i64,
 }
 
 impl Failure {
+    /// A failure with a formatted (allocated) detail.
     pub(crate) fn new(code: transom_status, message: impl Into<String>) -> Self {
         Failure {
             code,
-            message: message.into(),
+            detail: Detail::Text(message.into()),
             value: 0,
         }
     }
 
-    pub(crate) fn null(argument: &str) -> Self {
-        Failure::new(
-            TRANSOM_ERR_NULL_ARGUMENT,
-            format!("argument `{argument}` is NULL"),
-        )
+    /// A failure with a fixed detail (no allocation).
+    pub(crate) const fn fixed(code: transom_status, message: &'static str) -> Self {
+        Failure {
+            code,
+            detail: Detail::Static(message),
+            value: 0,
+        }
     }
 
+    /// `TRANSOM_ERR_NULL_ARGUMENT` naming the argument (no allocation).
+    pub(crate) const fn null(argument: &'static str) -> Self {
+        Failure {
+            code: TRANSOM_ERR_NULL_ARGUMENT,
+            detail: Detail::Null(argument),
+            value: 0,
+        }
+    }
+
+    /// `TRANSOM_ERR_INVALID_ARGUMENT` with a detail.
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Failure::new(TRANSOM_ERR_INVALID_ARGUMENT, message)
     }
 
+    /// Attaches the number `transom_last_error_value` reports.
     pub(crate) fn with_value(mut self, value: i64) -> Self {
         self.value = value;
         self
@@ -199,7 +271,7 @@ impl From<ConversationError> for Failure {
             ConversationError::NoProc => TRANSOM_ERR_NOPROC,
             ConversationError::ParticipantCrashed => TRANSOM_ERR_PARTICIPANT_CRASHED,
             ConversationError::Timeout => TRANSOM_TIMEOUT,
-            ConversationError::TimedOut => TRANSOM_ERR_TIMED_OUT,
+            ConversationError::TimedOut => TRANSOM_ERR_DEADLINE_EXCEEDED,
             ConversationError::WrongPhase(_) => TRANSOM_ERR_WRONG_STATE,
             ConversationError::Unsupported(_) => TRANSOM_ERR_UNSUPPORTED,
             ConversationError::InvalidArgument(_) => TRANSOM_ERR_INVALID_ARGUMENT,
@@ -254,7 +326,13 @@ impl From<MemoryError> for Failure {
             MemoryError::BufferTooSmall { .. } => TRANSOM_ERR_BUFFER_TOO_SMALL,
             MemoryError::OutOfMemory => TRANSOM_ERR_OUT_OF_MEMORY,
         };
-        Failure::new(code, e.to_string())
+        // No allocation on the managers' error paths: the error is formatted into the
+        // thread's fixed detail buffer only when recorded.
+        Failure {
+            code,
+            detail: Detail::Memory(e),
+            value: 0,
+        }
     }
 }
 
@@ -263,12 +341,19 @@ impl From<MemoryError> for Failure {
 #[inline(never)]
 pub(crate) fn fail(failure: Failure) -> transom_status {
     LAST_VALUE.with(|v| v.set(failure.value));
+    record(failure.code, &failure.detail)
+}
+
+/// Formats `detail` into this thread's fixed detail buffer; returns `code`. Never allocates
+/// (beyond what `detail`'s own Display does: none for the fixed kinds).
+fn record(code: transom_status, detail: &dyn std::fmt::Display) -> transom_status {
+    use std::fmt::Write;
     LAST_ERROR.with(|slot| {
         let mut s = slot.borrow_mut();
-        s.clear();
-        s.push_str(&failure.message);
+        s.len = 0;
+        let _ = write!(s, "{detail}");
     });
-    failure.code
+    code
 }
 
 /// The panic boundary: runs `body`, maps `Err` to its status (recording the detail) and a panic
@@ -312,15 +397,9 @@ pub(crate) unsafe fn free_handle<T>(handle: *mut T) {
 #[cold]
 #[inline(never)]
 fn panicked(payload: Box<dyn std::any::Any + Send>) -> transom_status {
-    let detail = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic payload".to_owned());
-    fail(Failure::new(
-        TRANSOM_ERR_PANIC,
-        format!("internal panic: {detail}"),
-    ))
+    LAST_VALUE.with(|v| v.set(0));
+    let detail = crate::sync::panic_message(&*payload);
+    record(TRANSOM_ERR_PANIC, &format_args!("internal panic: {detail}"))
 }
 
 /// Copies this thread's last error detail into `buf` as a NUL-terminated string.
@@ -479,7 +558,7 @@ mod tests {
             TRANSOM_ERR_WRONG_STATE,
             TRANSOM_ERR_NOPROC,
             TRANSOM_ERR_PARTICIPANT_CRASHED,
-            TRANSOM_ERR_TIMED_OUT,
+            TRANSOM_ERR_DEADLINE_EXCEEDED,
             TRANSOM_ERR_CONFLICT,
             TRANSOM_ERR_REJECTED,
             TRANSOM_ERR_LOCKED,

@@ -202,7 +202,7 @@ pub struct transom_gate_event {
     pub batch_len: usize,
 }
 
-/// The gate function's type (see `transom_gate.call`).
+/// The gate function's type (see `transom_gate_callback.call`).
 type GateCall = unsafe extern "C" fn(
     ctx: *mut c_void,
     event: *const transom_gate_event,
@@ -214,7 +214,7 @@ type GateCall = unsafe extern "C" fn(
 /// several threads at once; `drop` (may be NULL) runs exactly once after the last call, when
 /// the gate is removed or the store is closed.
 #[repr(C)]
-pub struct transom_gate {
+pub struct transom_gate_callback {
     /// Passed to `call` and `drop`.
     pub ctx: *mut c_void,
     /// The gate: return 0 to accept the event, or a non-zero rejection code (reported to the
@@ -264,13 +264,13 @@ fn store_ref<'a>(s: *const transom_store) -> Result<&'a Store, Failure> {
         .ok_or_else(|| Failure::null("store"))
 }
 
-fn out<'a, T>(p: *mut T, name: &str) -> Result<&'a mut T, Failure> {
+fn out<'a, T>(p: *mut T, name: &'static str) -> Result<&'a mut T, Failure> {
     // SAFETY: the caller promises a non-NULL output pointer is writable.
     unsafe { p.as_mut() }.ok_or_else(|| Failure::null(name))
 }
 
 /// `len` bytes at `p` (NULL allowed only when len is 0).
-fn bytes<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8], Failure> {
+fn bytes<'a>(p: *const u8, len: usize, name: &'static str) -> Result<&'a [u8], Failure> {
     if len == 0 {
         return Ok(&[]);
     }
@@ -601,7 +601,7 @@ pub unsafe extern "C" fn transom_store_head(
 #[no_mangle]
 pub unsafe extern "C" fn transom_store_add_gate(
     store: *const transom_store,
-    gate: transom_gate,
+    gate: transom_gate_callback,
     out_gate_id: *mut u64,
 ) -> transom_status {
     // Own the context first, so that every early return below runs its drop exactly once.

@@ -5,11 +5,11 @@
 //! After [`Gates::unregister`] returns, the gate is never called again, and its closure is
 //! dropped once the last in-flight call has returned.
 
-use std::any::Any;
+use crate::sync::{Condvar, Mutex, RwLock};
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::sync::Arc;
 
 use super::error::StoreError;
 use super::event::{AppendRequest, EventId};
@@ -98,16 +98,6 @@ pub(crate) struct Gates {
     next: AtomicU64,
 }
 
-fn panic_message(p: &(dyn Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
-    }
-}
-
 impl Gates {
     pub(crate) fn register(&self, gate: Box<GateFn>) -> GateId {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
@@ -117,10 +107,7 @@ impl Gates {
             calls: Mutex::new(Calls::default()),
             idle: Condvar::new(),
         });
-        self.list
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(entry);
+        self.list.write().push(entry);
         GateId(id)
     }
 
@@ -129,38 +116,28 @@ impl Gates {
     /// progress is its last). `false` when no such gate is registered.
     pub(crate) fn unregister(&self, id: GateId) -> bool {
         let entry = {
-            let mut list = self.list.write().unwrap_or_else(PoisonError::into_inner);
+            let mut list = self.list.write();
             let Some(pos) = list.iter().position(|e| e.id == id.0) else {
                 return false;
             };
             list.remove(pos)
         };
         let own = RUNNING.with(|r| r.borrow().iter().filter(|&&g| g == id.0).count());
-        let mut calls = entry.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut calls = entry.calls.lock();
         calls.removed = true;
         while calls.in_flight > own {
-            calls = entry
-                .idle
-                .wait(calls)
-                .unwrap_or_else(PoisonError::into_inner);
+            calls = entry.idle.wait(calls);
         }
         true
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.list
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_empty()
+        self.list.read().is_empty()
     }
 
     /// Runs every gate on every request, in order; the first refusal or panic wins.
     pub(crate) fn check(&self, requests: &[AppendRequest]) -> Result<(), StoreError> {
-        let snapshot: Vec<Arc<Entry>> = self
-            .list
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let snapshot: Vec<Arc<Entry>> = self.list.read().clone();
         if snapshot.is_empty() {
             return Ok(());
         }
@@ -194,7 +171,7 @@ impl Drop for InFlight<'_> {
                 r.remove(pos);
             }
         });
-        let mut calls = self.0.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut calls = self.0.calls.lock();
         calls.in_flight -= 1;
         if calls.in_flight == 0 {
             self.0.idle.notify_all();
@@ -204,7 +181,7 @@ impl Drop for InFlight<'_> {
 
 fn call(entry: &Entry, pending: &PendingEvent<'_>) -> Result<(), StoreError> {
     {
-        let mut calls = entry.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut calls = entry.calls.lock();
         if calls.removed {
             return Ok(()); // unregistered after our snapshot: as if it had never been there
         }
@@ -218,7 +195,7 @@ fn call(entry: &Entry, pending: &PendingEvent<'_>) -> Result<(), StoreError> {
         Err(panic) => Err(StoreError::GatePanicked(format!(
             "gate {} panicked: {}",
             entry.id,
-            panic_message(panic.as_ref())
+            crate::sync::panic_message(panic.as_ref()).to_owned()
         ))),
     }
 }

@@ -4,9 +4,10 @@
 //! is committed (durable under `Always`) and readable. Waiters re-check it under the mutex
 //! the publisher takes before notifying, so no wakeup is lost and nobody polls.
 
+use crate::sync::{Condvar, Mutex, RwLock};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How [`Store::wait_for_sequence`](super::Store::wait_for_sequence) ended.
@@ -64,21 +65,15 @@ impl CommitNotifier {
     pub(crate) fn notify(&self) {
         if self.waiters.load(Ordering::SeqCst) > 0 {
             // Taking the lock orders us after a waiter's head check or into its wait.
-            drop(self.closed.lock().unwrap_or_else(PoisonError::into_inner));
+            drop(self.closed.lock());
             self.cv.notify_all();
         }
-        if self
-            .listeners
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_empty()
-        {
+        if self.listeners.read().is_empty() {
             return;
         }
         let listeners: Vec<Arc<CommitListener>> = self
             .listeners
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .map(|(_, l)| l.clone())
             .collect();
@@ -89,12 +84,11 @@ impl CommitNotifier {
     }
 
     pub(crate) fn close(&self) {
-        *self.closed.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        *self.closed.lock() = true;
         self.cv.notify_all();
         let listeners: Vec<Arc<CommitListener>> = self
             .listeners
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .map(|(_, l)| l.clone())
             .collect();
@@ -107,7 +101,7 @@ impl CommitNotifier {
     /// Parks until the head exceeds `after`, the store closes, or `timeout` (None = forever).
     pub(crate) fn wait_beyond(&self, after: u64, timeout: Option<Duration>) -> WaitOutcome {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut closed = self.closed.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut closed = self.closed.lock();
         self.waiters.fetch_add(1, Ordering::SeqCst);
         struct Counted<'a>(&'a AtomicUsize);
         impl Drop for Counted<'_> {
@@ -125,17 +119,13 @@ impl CommitNotifier {
                 return WaitOutcome::Closed;
             }
             match deadline {
-                None => closed = self.cv.wait(closed).unwrap_or_else(PoisonError::into_inner),
+                None => closed = self.cv.wait(closed),
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
                         return WaitOutcome::TimedOut;
                     }
-                    closed = self
-                        .cv
-                        .wait_timeout(closed, d - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
+                    closed = self.cv.wait_timeout(closed, d - now).0;
                 }
             }
         }
@@ -143,18 +133,12 @@ impl CommitNotifier {
 
     pub(crate) fn add_listener(&self, l: Arc<CommitListener>) -> ListenerId {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        self.listeners
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((id, l));
+        self.listeners.write().push((id, l));
         ListenerId(id)
     }
 
     pub(crate) fn remove_listener(&self, id: ListenerId) -> bool {
-        let mut list = self
-            .listeners
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut list = self.listeners.write();
         let before = list.len();
         list.retain(|(i, _)| *i != id.0);
         list.len() != before

@@ -6,10 +6,11 @@
 //! `Always` moves only after the fsync covering them. So a sequence a reader has seen is never
 //! lost or reused, and sequences are dense and never renumbered.
 
+use crate::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::StoreError;
@@ -190,11 +191,11 @@ impl Store {
     /// Reads keep working after `close` (the index stays in memory until the store is dropped),
     /// so consumers can drain every committed event after the store closed.
     fn read_state(&self) -> Result<RwLockReadGuard<'_, State>, StoreError> {
-        Ok(self.state.read().unwrap_or_else(PoisonError::into_inner))
+        Ok(self.state.read())
     }
 
     fn write_state(&self) -> Result<RwLockWriteGuard<'_, State>, StoreError> {
-        let st = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let st = self.state.write();
         if st.closed {
             return Err(StoreError::Closed);
         }
@@ -476,7 +477,7 @@ impl Store {
             return Ok(());
         }
         let journal = {
-            let mut st = self.state.write().unwrap_or_else(PoisonError::into_inner);
+            let mut st = self.state.write();
             st.closed = true;
             if st.poisoned.is_some() {
                 None
@@ -489,12 +490,7 @@ impl Store {
             _ => Ok(()),
         };
         drop(journal);
-        drop(
-            self.lock
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
+        drop(self.lock.lock().take());
         self.notifier.close();
         result
     }
@@ -521,7 +517,7 @@ impl Store {
 
     #[cfg(test)]
     pub(crate) fn journal_position(&self) -> Option<(PathBuf, u64)> {
-        let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let st = self.state.read();
         st.journal.as_ref().map(Journal::position)
     }
 }

@@ -12,10 +12,11 @@
 //! fsync nothing is ever reported durable again (the page cache may have dropped the dirty
 //! data): the store must be reopened.
 
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use super::error::StoreError;
 use super::segment::SyncCounter;
@@ -77,7 +78,7 @@ impl GroupCommit {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock()
     }
 
     /// Records that sequences up to `seq` are written into `file` (the current segment). Called
@@ -129,14 +130,14 @@ impl GroupCommit {
                 ));
             }
             if st.syncing {
-                st = self.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
+                st = self.cv.wait(st);
                 continue;
             }
             st.syncing = true;
             #[cfg(test)]
             {
                 while st.written < st.hold_until_written {
-                    st = self.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
+                    st = self.cv.wait(st);
                 }
                 st.hold_until_written = 0;
             }
@@ -168,7 +169,7 @@ impl GroupCommit {
     pub(crate) fn wait_written(&self, n: u64) {
         let mut st = self.lock();
         while st.written < n {
-            st = self.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
+            st = self.cv.wait(st);
         }
     }
 

@@ -183,8 +183,8 @@ static void timeout_and_close_end_receives() {
     conversation c = rt.open_conversation(
         conversation_config().add_existing(silent.pid()).on_crash(TRANSOM_ON_CRASH_FAIL).timeout(50ms));
     std::vector<uint8_t> out;
-    CHECK_THROWS(c.receive(out, 30s), TRANSOM_ERR_TIMED_OUT); // the conversation's own deadline
-    CHECK_EQ(c.state().phase, TRANSOM_PHASE_TIMED_OUT);
+    CHECK_THROWS(c.receive(out, 30s), TRANSOM_ERR_DEADLINE_EXCEEDED); // the conversation's own deadline
+    CHECK_EQ(c.state().phase, TRANSOM_PHASE_DEADLINE_EXCEEDED);
 
     conversation d =
         rt.open_conversation(conversation_config().add_existing(silent.pid()).on_crash(TRANSOM_ON_CRASH_FAIL));

@@ -150,9 +150,9 @@ class ConversationTests(unittest.TestCase):
     def test_conversation_timeout_is_enforced(self) -> None:
         mb = self.rt.open_mailbox()
         with Conversation(self.rt, [mb.pid], on_crash=OnCrash.FAIL, timeout=0.05) as conv:
-            with self.assertRaises(transom.TimedOutError):
+            with self.assertRaises(transom.DeadlineExceededError):
                 conv.receive(WAIT)
-            self.assertEqual(conv.state().phase, Phase.TIMED_OUT)
+            self.assertEqual(conv.state().phase, Phase.DEADLINE_EXCEEDED)
         mb.exit()
         mb.close()
 

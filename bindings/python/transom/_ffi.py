@@ -98,8 +98,8 @@ DROP_FN = CFUNCTYPE(None, c_void_p)
 MONITOR_FN = CFUNCTYPE(None, c_void_p, transom_pid, POINTER(transom_exit_reason))
 
 
-class transom_behaviour(Structure):
-    _fields_ = [("ctx", c_void_p), ("handle", HANDLE_FN), ("drop", DROP_FN)]
+class transom_behaviour_callback(Structure):
+    _fields_ = [("ctx", c_void_p), ("call", HANDLE_FN), ("drop", DROP_FN)]
 
 
 class transom_monitor_callback(Structure):
@@ -199,7 +199,7 @@ class transom_worker_options(Structure):
 
 
 class transom_participant(Structure):
-    _fields_ = [("pid", transom_pid), ("behaviour", transom_behaviour)]
+    _fields_ = [("pid", transom_pid), ("behaviour", transom_behaviour_callback)]
 
 
 class transom_in_flight(Structure):
@@ -222,7 +222,7 @@ COMPENSATE_FN = CFUNCTYPE(
 )
 
 
-class transom_compensate(Structure):
+class transom_compensate_callback(Structure):
     _fields_ = [("ctx", c_void_p), ("call", COMPENSATE_FN), ("drop", DROP_FN)]
 
 
@@ -231,7 +231,7 @@ class transom_conversation_config(Structure):
         ("participants", POINTER(transom_participant)),
         ("participant_count", c_size_t),
         ("on_crash", c_uint32),
-        ("compensate", transom_compensate),
+        ("compensate", transom_compensate_callback),
         ("timeout_ns", c_uint64),
         ("mode", c_uint32),
     ]
@@ -406,18 +406,18 @@ class transom_gate_event(Structure):
 GATE_FN = CFUNCTYPE(c_int32, c_void_p, POINTER(transom_gate_event), POINTER(c_char), c_size_t)
 
 
-class transom_gate(Structure):
+class transom_gate_callback(Structure):
     _fields_ = [("ctx", c_void_p), ("call", GATE_FN), ("drop", DROP_FN)]
 
 
 # Callback function-pointer types by the struct field that holds them (used by the header test).
 CALLBACK_TYPES: Dict[Tuple[str, str], Any] = {
-    ("transom_behaviour", "handle"): HANDLE_FN,
+    ("transom_behaviour_callback", "call"): HANDLE_FN,
     ("transom_monitor_callback", "call"): MONITOR_FN,
     ("transom_batch_callback", "call"): BATCH_FN,
-    ("transom_compensate", "call"): COMPENSATE_FN,
+    ("transom_compensate_callback", "call"): COMPENSATE_FN,
     ("transom_crash_callback", "call"): CRASH_FN,
-    ("transom_gate", "call"): GATE_FN,
+    ("transom_gate_callback", "call"): GATE_FN,
 }
 
 # --- functions: name -> (restype, argtypes) --------------------------------------------------
@@ -431,7 +431,7 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "transom_runtime_free": (None, [P(transom_runtime)]),
     "transom_runtime_spawn": (
         transom_status,
-        [P(transom_runtime), transom_behaviour, P(transom_spawn_options), P(transom_pid), P(c_uint64)],
+        [P(transom_runtime), transom_behaviour_callback, P(transom_spawn_options), P(transom_pid), P(c_uint64)],
     ),
     "transom_runtime_send": (transom_status, [P(transom_runtime), transom_pid, u8p, c_size_t]),
     "transom_runtime_send_from": (
@@ -455,12 +455,12 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "transom_mailbox_pid": (transom_status, [P(transom_mailbox), P(transom_pid)]),
     "transom_mailbox_exit": (transom_status, [P(transom_mailbox), P(transom_exit_reason)]),
     "transom_mailbox_free": (None, [P(transom_mailbox)]),
-    "transom_request_parse": (transom_status, [P(transom_message), P(transom_request)]),
-    "transom_runtime_reply": (
+    "transom_conversation_parse_request": (transom_status, [P(transom_message), P(transom_request)]),
+    "transom_conversation_reply": (
         transom_status,
         [P(transom_runtime), transom_pid, transom_pid, c_uint64, u8p, c_size_t],
     ),
-    "transom_mailbox_reply": (
+    "transom_conversation_reply_from_mailbox": (
         transom_status,
         [P(transom_mailbox), transom_pid, c_uint64, u8p, c_size_t],
     ),
@@ -579,7 +579,7 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     ),
     "transom_store_sync": (transom_status, [P(transom_store)]),
     "transom_store_head": (transom_status, [P(transom_store), P(c_uint64)]),
-    "transom_store_add_gate": (transom_status, [P(transom_store), transom_gate, P(c_uint64)]),
+    "transom_store_add_gate": (transom_status, [P(transom_store), transom_gate_callback, P(c_uint64)]),
     "transom_store_remove_gate": (transom_status, [P(transom_store), c_uint64]),
 }
 

@@ -47,7 +47,7 @@ class ExitKind(enum.IntEnum):
     KILLED = 4
     DROPPED = 5
     NOPROC = 6
-    TIMEOUT = 7
+    DEADLINE_EXCEEDED = 7
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ class Message:
         if self._raw is None:
             raise closed("message (its view ended at the next receive)")
         out = _ffi.transom_request()
-        check(lib.transom_request_parse(self._raw, byref(out)))
+        check(lib.transom_conversation_parse_request(self._raw, byref(out)))
         payload = ctypes.string_at(out.payload, out.payload_len) if out.payload_len else b""
         return Request(out.request_id, out.traceparent.decode("ascii"), payload, self.sender)
 
@@ -201,12 +201,12 @@ def _monitor_tramp(ctx: Optional[int], pid: int, reason: Any) -> None:
         _callbacks.report("a monitor callback")
 
 
-def behaviour(handler: Handler) -> _ffi.transom_behaviour:
+def behaviour(handler: Handler) -> _ffi.transom_behaviour_callback:
     """A C behaviour running ``handler(self_pid, message)``; ownership passes to C with it."""
     check_callable("handler", handler)
-    b = _ffi.transom_behaviour()
+    b = _ffi.transom_behaviour_callback()
     b.ctx = _callbacks.register(_callbacks.Entry(handler))
-    b.handle = _handle_tramp
+    b.call = _handle_tramp
     b.drop = _callbacks.DROP
     return b
 
@@ -339,7 +339,7 @@ class Runtime(Handle):
         check_int("request_id", request_id)
         ptr, n = _ffi.as_u8(payload)
         with self._use() as rt:
-            check(lib.transom_runtime_reply(rt, sender, conversation, request_id, ptr, n))
+            check(lib.transom_conversation_reply(rt, sender, conversation, request_id, ptr, n))
 
     def open_mailbox(
         self,
@@ -434,7 +434,7 @@ class Mailbox(Handle):
         check_int("request_id", request_id)
         ptr, n = _ffi.as_u8(payload)
         with self._use() as mb:
-            check(lib.transom_mailbox_reply(mb, conversation, request_id, ptr, n))
+            check(lib.transom_conversation_reply_from_mailbox(mb, conversation, request_id, ptr, n))
 
     def exit(self, reason: Any = ExitKind.NORMAL) -> None:
         """Ends this mailbox's process with ``reason`` (NORMAL: linked processes survive)."""

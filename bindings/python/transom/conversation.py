@@ -52,7 +52,7 @@ class Phase(enum.IntEnum):
     COMPLETING = 2
     CLOSED = 3
     FAILED = 4
-    TIMED_OUT = 5
+    DEADLINE_EXCEEDED = 5
 
 
 class Health(enum.IntEnum):
@@ -239,7 +239,7 @@ class Conversation(Handle):
 
     def receive(self, timeout: Optional[float] = None) -> Optional[Reply]:
         """The oldest reply, waiting up to ``timeout`` seconds (GIL released); None on timeout.
-        Raises ParticipantCrashedError, TimedOutError or ClosedError as the phase says."""
+        Raises ParticipantCrashedError, DeadlineExceededError or ClosedError as the phase says."""
         ns = timeout_ns("timeout", timeout)
         out = _ffi.transom_reply()
         with self._use() as c:

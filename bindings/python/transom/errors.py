@@ -26,7 +26,7 @@ ERR_TOO_LARGE = -14
 ERR_WRONG_STATE = -15
 ERR_NOPROC = -20
 ERR_PARTICIPANT_CRASHED = -21
-ERR_TIMED_OUT = -22
+ERR_DEADLINE_EXCEEDED = -22
 ERR_CONFLICT = -30
 ERR_REJECTED = -31
 ERR_LOCKED = -32
@@ -115,10 +115,10 @@ class ParticipantCrashedError(TransomError):
     status = ERR_PARTICIPANT_CRASHED
 
 
-class TimedOutError(TransomError):
+class DeadlineExceededError(TransomError):
     """The conversation's own configured timeout expired (not a call's timeout)."""
 
-    status = ERR_TIMED_OUT
+    status = ERR_DEADLINE_EXCEEDED
 
 
 class ConflictError(TransomError):
@@ -181,7 +181,7 @@ ERRORS: Dict[int, Type[TransomError]] = {
         WrongStateError,
         NoProcError,
         ParticipantCrashedError,
-        TimedOutError,
+        DeadlineExceededError,
         ConflictError,
         RejectedError,
         LockedError,

@@ -335,7 +335,7 @@ class Store(Handle):
         reported on stderr. Returns the gate id for :meth:`remove_gate`."""
         check_callable("gate", gate)
         with self._use() as s:
-            g = _ffi.transom_gate()
+            g = _ffi.transom_gate_callback()
             g.ctx = _callbacks.register(_callbacks.Entry(gate))
             g.call = _gate_tramp
             g.drop = _callbacks.DROP
