@@ -1,16 +1,9 @@
-//! The `{ctx, call, drop}` callback triple that C hands to transom, and the registration that
-//! enforces its guarantees.
+//! The `{ctx, call, drop}` callback triple that C hands to transom.
 //!
-//! Guarantees (the invariant every user of [`Registration`] relies on):
-//! - `drop(ctx)` runs exactly once, after the last `call` has returned;
-//! - [`Registration::close`] blocks until calls in flight on *other* threads have returned and
-//!   then runs `drop` before it returns; when it is called from inside one of this
-//!   registration's own calls it does not wait (that would deadlock) and `drop` runs as soon as
-//!   that outer call returns;
-//! - no call starts after `close` returned, and no transom lock is held while calling out.
+//! Invariant: a [`Closure`] owns its context: dropping it runs `drop(ctx)` once. Registered
+//! closures live in the crate's one callback-lifetime primitive ([`Registration`]), which
+//! guarantees that drop happens after the last call and that removal waits for calls in flight.
 
-use crate::sync::{Condvar, Mutex, MutexGuard};
-use std::cell::RefCell;
 use std::ffi::c_void;
 use std::sync::Arc;
 
@@ -70,169 +63,15 @@ impl<F: Copy> Drop for Closure<F> {
     }
 }
 
-struct CallState {
-    in_flight: usize,
-    closed: bool,
-    /// `close` was called from inside a call: the last call to end runs the drop.
-    deferred: bool,
-    /// The closure's `drop`, taken out of it at registration: run exactly once, by `close`, by
-    /// the last call to end after a re-entrant `close`, or when the last clone goes.
-    drop: Option<DropFn>,
-    /// The drop has finished running (or there was none): a `close` waits for this.
-    dropped: bool,
-}
-
-struct Shared<F: Copy> {
-    closure: Closure<F>,
-    state: Mutex<CallState>,
-    idle: Condvar,
-}
-
-impl<F: Copy> Shared<F> {
-    /// Runs the C `drop` taken out of the state (outside the lock), then records that it has
-    /// finished and wakes any `close` waiting for it.
-    fn run_drop(&self, drop: Option<DropFn>) {
-        if let Some(d) = drop {
-            // SAFETY: the C caller gave us ownership of ctx with this drop function; it is
-            // taken out of the state under the lock, so it runs once.
-            unsafe { d(self.closure.ctx) };
-            lock(&self.state).dropped = true;
-            self.idle.notify_all();
-        }
-    }
-}
-
-impl<F: Copy> Drop for Shared<F> {
-    fn drop(&mut self) {
-        let d = self.state.get_mut().drop.take();
-        self.run_drop(d);
-    }
-}
-
-thread_local! {
-    /// The registrations whose call is running on this thread (innermost last), so that a
-    /// `close` from inside a callback can tell it must not wait for itself.
-    static ACTIVE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A registered callback: many threads may [`invoke`](Registration::invoke) it; one
-/// [`close`](Registration::close) ends it and runs its `drop`. Clones share the registration.
-pub struct Registration<F: Copy> {
-    shared: Arc<Shared<F>>,
-}
-
-impl<F: Copy> Clone for Registration<F> {
-    fn clone(&self) -> Self {
-        Registration {
-            shared: Arc::clone(&self.shared),
-        }
-    }
-}
-
-fn lock(m: &Mutex<CallState>) -> MutexGuard<'_, CallState> {
-    // A panic while holding this lock cannot leave CallState inconsistent (plain fields), so a
-    // poisoned lock is recovered rather than propagated.
-    m.lock()
-}
-
-impl<F: Copy> Registration<F> {
-    /// Registers `closure`.
-    pub fn new(mut closure: Closure<F>) -> Self {
-        let drop = closure.drop.take();
-        Registration {
-            shared: Arc::new(Shared {
-                closure,
-                state: Mutex::new(CallState {
-                    in_flight: 0,
-                    closed: false,
-                    deferred: false,
-                    dropped: drop.is_none(),
-                    drop,
-                }),
-                idle: Condvar::new(),
-            }),
-        }
-    }
-
-    fn id(&self) -> usize {
-        Arc::as_ptr(&self.shared) as *const () as usize
-    }
-
-    /// Calls `f` with the closure unless the registration is closed (then returns `None`).
-    /// No lock is held while `f` runs.
-    pub fn invoke<R>(&self, f: impl FnOnce(&Closure<F>) -> R) -> Option<R> {
-        {
-            let mut st = lock(&self.shared.state);
-            if st.closed {
-                return None;
-            }
-            st.in_flight += 1;
-        }
-        struct Exit<'a, F: Copy>(&'a Registration<F>);
-        impl<F: Copy> Drop for Exit<'_, F> {
-            fn drop(&mut self) {
-                ACTIVE.with(|a| {
-                    a.borrow_mut().pop();
-                });
-                let shared = &self.0.shared;
-                let pending = {
-                    let mut st = lock(&shared.state);
-                    st.in_flight -= 1;
-                    if st.in_flight == 0 {
-                        shared.idle.notify_all();
-                    }
-                    // After a close from inside a call, the last call to end runs the drop; any
-                    // other close runs it itself once the calls are done.
-                    if st.deferred && st.in_flight == 0 {
-                        st.drop.take()
-                    } else {
-                        None
-                    }
-                };
-                shared.run_drop(pending);
-            }
-        }
-        ACTIVE.with(|a| a.borrow_mut().push(self.id()));
-        let _exit = Exit(self);
-        Some(f(&self.shared.closure))
-    }
-
-    /// True once [`close`](Registration::close) has been called.
-    pub fn is_closed(&self) -> bool {
-        lock(&self.shared.state).closed
-    }
-
-    /// Ends the registration: no call starts afterwards. Waits for calls in flight on other
-    /// threads, then runs the closure's `drop` before returning. From inside one of this
-    /// registration's own calls it returns at once, and `drop` runs as soon as that outermost
-    /// call returns. Idempotent.
-    pub fn close(&self) {
-        let me = self.id();
-        let reentrant = ACTIVE.with(|a| a.borrow().contains(&me));
-        let mut st = lock(&self.shared.state);
-        st.closed = true;
-        if reentrant {
-            st.deferred = true;
-            return;
-        }
-        while st.in_flight > 0 {
-            st = self.shared.idle.wait(st);
-        }
-        if let Some(pending) = st.drop.take() {
-            drop(st);
-            self.shared.run_drop(Some(pending));
-            return;
-        }
-        // A deferred close's last call took the drop: wait until it has finished running.
-        while !st.dropped {
-            st = self.shared.idle.wait(st);
-        }
-    }
-}
+/// A registered C callback: the crate's one callback-lifetime primitive
+/// ([`crate::sync::Registration`]) holding the triple, so dropping the value runs `drop(ctx)`
+/// exactly once after the last call.
+pub(crate) type Registration<F> = crate::sync::Registration<Closure<F>>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Barrier;
     use std::thread;

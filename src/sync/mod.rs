@@ -7,8 +7,11 @@
 //! never poisoned (every state guarded by one is valid between statements, so a panic while
 //! holding it leaves nothing half-written that a later holder must not see).
 
+mod callback;
 mod lock;
 mod panic;
+
+pub(crate) use callback::Registration;
 
 pub(crate) use lock::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub(crate) use panic::panic_message;
