@@ -21,8 +21,8 @@
 //!   time is per read of the aggregate.
 //!
 //! Setting `TRANSOM_CYCLE_REPORT=1` skips criterion and instead times the single-thread cycle
-//! with the exact method of `bench/c_overhead.c` (a timed loop of N cycles, median of R repeats),
-//! so its numbers can be subtracted from the C program's.
+//! with the exact method of `benches/c/c_overhead.c` (a timed loop of N cycles, median of R
+//! repeats), so its numbers can be subtracted from the C program's.
 
 use std::hint::black_box;
 use std::sync::Barrier;
@@ -172,7 +172,7 @@ impl CManager {
         };
         // SAFETY: every pointer is valid for the call; the manager is live.
         unsafe {
-            // Statuses are checked like a C caller would (bench/c_overhead.c does the same).
+            // Statuses are checked like a C caller would (benches/c/c_overhead.c does the same).
             ok(transom_manager_store(
                 self.ptr,
                 h,
@@ -472,7 +472,7 @@ criterion_group! {
 // ---------------------------------------------------------------------------------------------
 // TRANSOM_CYCLE_REPORT: the C program's method, for the Rust side of the ABI-overhead figure.
 
-/// Iterations per timed loop and repeats; keep equal to bench/c_overhead.c.
+/// Iterations per timed loop and repeats; keep equal to benches/c/c_overhead.c.
 const REPORT_ITERS: u64 = 2_000_000;
 const REPORT_REPEATS: usize = 15;
 

@@ -2,13 +2,14 @@
  * C-ABI overhead benchmark: store + read + release + remove cycles of a 64-byte payload through
  * the C API of libtransom.so, for each manager kind. Prints the median and the minimum ns/cycle
  * of REPEATS timed loops of ITERS cycles (clock_gettime(CLOCK_MONOTONIC) around each loop). Compare with
- * `TRANSOM_CYCLE_REPORT=1 cargo bench --bench memory`, which times the same cycle through the
- * Rust API with the same method; (C - Rust) / 4 is the per-call cost of the C ABI.
+ * `TRANSOM_CYCLE_REPORT=1 cargo bench -p transom-benches --bench memory`, which times the same
+ * cycle through the Rust API with the same method; (C - Rust) / 4 is the per-call cost of the C
+ * ABI.
  *
- * Build and run with bench/run_c_overhead.sh, which does (from the repository root):
+ * Build and run with benches/c/run_c_overhead.sh, which does (from the repository root):
  *   cargo build --release --lib
  *   mkdir -p target/bench-c && ln -sf ../release/libtransom.so target/bench-c/libtransom.so.0
- *   cc -std=c99 -O2 -Wall -Wextra -pedantic -Werror -Iinclude bench/c_overhead.c \
+ *   cc -std=c99 -O2 -Wall -Wextra -pedantic -Werror -Iinclude benches/c/c_overhead.c \
  *      -Ltarget/release -ltransom -Wl,-rpath,"$PWD/target/bench-c" -o target/bench-c/c_overhead
  *   target/bench-c/c_overhead
  * (the symlink is needed because the library's SONAME is libtransom.so.0 and cargo only writes

@@ -8,7 +8,7 @@
 // repeat; the repeats are interleaved (C, C++, C++ nothrow, C, ...) so that load changes hit
 // every variant alike, and the median ns/op of the repeats is printed with the differences.
 //
-//   g++ -std=c++17 -O2 -DNDEBUG -I bindings/cpp -I include bindings/cpp/bench_overhead.cpp
+//   g++ -std=c++17 -O2 -DNDEBUG -I bindings/cpp -I include benches/cpp/bench_overhead.cpp
 //       -L <dir> -ltransom -Wl,-rpath,<dir> -o bench_overhead    (<dir>: libtransom.so + .so.0)
 //   ./bench_overhead [repeats=31] [ops=200000]
 #include <algorithm>

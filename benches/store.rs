@@ -15,8 +15,8 @@
 //!    out of a `Vec`.
 //!
 //! Besides criterion's output, lines starting with `RESULT` carry the numbers criterion does
-//! not compute (fsyncs per append, latency percentiles); `STORE_RESULTS.md` is built from both.
-//! Run: `cargo bench -p transom-bench-peers --bench store`.
+//! not compute (fsyncs per append, latency percentiles); `BENCHMARKS.md` is built from both.
+//! Run: `cargo bench -p transom-benches --bench store`.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};

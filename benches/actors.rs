@@ -17,7 +17,7 @@
 //! Knobs (environment): `TRANSOM_BENCH_CRASHES` (default 100000), `TRANSOM_BENCH_IDLE_MS`
 //! (2000), `TRANSOM_BENCH_AB_ROUNDS` (40).
 //!
-//! Run: `cargo bench -p transom-bench-actors --bench actors`.
+//! Run: `cargo bench -p transom-benches --bench actors`.
 
 use std::hint::black_box;
 use std::thread;
@@ -517,7 +517,7 @@ mod ractor_peer {
         ) -> Result<(), ActorProcessingErr> {
             black_box(msg);
             state.count += 1;
-            if state.count % state.every == 0 {
+            if state.count.is_multiple_of(state.every) {
                 let _ = state.done.send(state.count);
             }
             Ok(())
@@ -539,7 +539,7 @@ fn bench_fire_and_forget(c: &mut Criterion) {
                 move |_: &ProcessContext, msg: Message| -> Result<(), ExitReason> {
                     black_box(msg);
                     count += 1;
-                    if count % FIRE_N == 0 {
+                    if count.is_multiple_of(FIRE_N) {
                         let _ = done_tx.send(count);
                     }
                     Ok(())
@@ -672,7 +672,7 @@ fn bench_interleaved(_c: &mut Criterion) {
                 move |_: &ProcessContext, msg: Message| -> Result<(), ExitReason> {
                     black_box(msg);
                     count += 1;
-                    if count % FIRE_N == 0 {
+                    if count.is_multiple_of(FIRE_N) {
                         let _ = done_tx.send(count);
                     }
                     Ok(())

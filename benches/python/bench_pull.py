@@ -14,8 +14,9 @@ alike and the best figures compare like with like):
 - ``per-item``: ``for item in batch: item.sequence; item.payload`` (an Item + a zero-copy
   memoryview per event).
 
-Usage: ``TRANSOM_LIBRARY=target/release/libtransom.so python3 bindings/python/bench_pull.py
-[--events N] [--reps R] [--rounds K] [--no-c]``. The C part needs ``cc`` and ``include/transom.h``.
+Usage: ``TRANSOM_LIBRARY=target/release/libtransom.so python3 benches/python/bench_pull.py
+[--events N] [--reps R] [--rounds K] [--no-c]``. The C part needs ``cc`` and ``include/transom.h``;
+the binding is imported from ``bindings/python`` of the same tree.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ import tempfile
 import time
 from typing import Callable, Dict, List, Optional
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# benches/python/bench_pull.py -> the repository root; the binding is bindings/python/transom.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 
 import transom  # noqa: E402
 from transom import AppendEvent, Store, _ffi  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BATCH = 256
 PAYLOAD = 16
 
