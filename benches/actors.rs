@@ -218,7 +218,7 @@ mod c_abi {
                 pid: 0,
                 behaviour: transom_behaviour_callback {
                     ctx: ptr::null_mut(),
-                    handle: Some(idle_handle),
+                    call: Some(idle_handle),
                     drop: None,
                 },
             };
