@@ -1,5 +1,10 @@
 //! Build script: generates `include/transom.h` with cbindgen and gives the shared library its
 //! SONAME. The header is committed; CI regenerates it and fails when the copy differs.
+//!
+//! The ABI id is `0.<minor>` while the major version is 0 (Cargo's semver rule: a 0.x minor
+//! release breaks) and `<major>` from 1.0 on; the SONAME is `libtransom.so.<abi>`, so a binary
+//! linked against another ABI cannot load this library by mistake. CMakeLists.txt (TRANSOM_ABI)
+//! and .ci/run (`abi`) compute the same id; tests/header.rs checks the header against Cargo.
 
 use std::env;
 use std::fs;
@@ -20,10 +25,18 @@ fn main() {
         env::var("TARGET").expect("TARGET")
     );
 
-    // The ABI major is the crate's major version: libtransom.so.<major>.
+    // The ABI id: 0.<minor> before 1.0, <major> from 1.0 on. SONAME libtransom.so.<abi>.
+    let abi = if major == "0" {
+        format!("0.{minor}")
+    } else {
+        major.clone()
+    };
+    let soname = format!("libtransom.so.{abi}");
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libtransom.so.{major}");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
     }
+    // Tests and the tour link C programs through a SONAME link, exactly like an installed library.
+    println!("cargo:rustc-env=TRANSOM_SONAME={soname}");
 
     // loom builds replace the atomics; the header does not depend on them.
     if env::var("CARGO_CFG_LOOM").is_ok() {
@@ -40,7 +53,11 @@ fn main() {
          /** The version as one number: MAJOR * 10000 + MINOR * 100 + PATCH (compare with transom_version()). */\n\
          #define TRANSOM_VERSION (TRANSOM_VERSION_MAJOR * 10000 + TRANSOM_VERSION_MINOR * 100 + TRANSOM_VERSION_PATCH)\n\
          /** The version as a string literal. */\n\
-         #define TRANSOM_VERSION_STRING \"{major}.{minor}.{patch}\"\n"
+         #define TRANSOM_VERSION_STRING \"{major}.{minor}.{patch}\"\n\
+         /** The ABI id as a string literal: \"0.<minor>\" before 1.0 (every 0.x minor release breaks the ABI), \"<major>\" from 1.0 on. Binaries built against one ABI id cannot load a library of another: the SONAME carries it. */\n\
+         #define TRANSOM_ABI_VERSION_STRING \"{abi}\"\n\
+         /** The shared library's SONAME on ELF systems, e.g. for dlopen(). */\n\
+         #define TRANSOM_SONAME \"{soname}\"\n"
     );
     config.after_includes = Some(version_macros);
 

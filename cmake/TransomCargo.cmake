@@ -1,7 +1,7 @@
 # TransomCargo.cmake - build the transom crate with cargo from CMake.
 #
 # transom_cargo_library(PROFILE <cargo profile> TARGET_DIR <CARGO_TARGET_DIR>
-#                       OUTPUT_DIR <dir> VERSION <x.y.z> SOVERSION <major>)
+#                       OUTPUT_DIR <dir> VERSION <x.y.z> SOVERSION <abi>)
 #
 # At configure time the crate is built once with
 #     cargo rustc --profile <p> --lib -- --print native-static-libs
@@ -13,7 +13,8 @@
 #
 # The build step (target `transom_cargo`, always run; cargo decides what is stale) then copies
 # the artifacts into OUTPUT_DIR with their installed names:
-#     libtransom.so.<VERSION>   (SONAME libtransom.so.<SOVERSION>, set by build.rs)
+#     libtransom.so.<VERSION>   (SONAME libtransom.so.<SOVERSION>, set by build.rs: SOVERSION is
+#                                the ABI id, 0.<minor> before 1.0 and <major> from 1.0 on)
 #     libtransom.so.<SOVERSION> -> libtransom.so.<VERSION>
 #     libtransom.so             -> libtransom.so.<SOVERSION>
 #     libtransom.a

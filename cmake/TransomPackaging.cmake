@@ -3,15 +3,18 @@
 #   cmake -S . -B build/deb -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_BUILD_TYPE=Release
 #   cmake --build build/deb && (cd build/deb && cpack -G DEB)
 #
-# libtransom<major>  the versioned shared library and its SONAME link (component `runtime`)
-# libtransom-dev     header(s), static library, unversioned link, CMake package, pkg-config
-#                    file (component `dev`); depends on the exact runtime version
+# libtransom<abi>  the versioned shared library and its SONAME link (component `runtime`);
+#                  named after the SONAME as Debian policy asks: libtransom.so.0.2 ->
+#                  libtransom0.2 (TRANSOM_ABI, CMakeLists.txt), so runtime packages of
+#                  different ABIs install side by side
+# libtransom-dev   header(s), static library, unversioned link, CMake package, pkg-config
+#                  file (component `dev`); depends on the exact runtime version
 #
 # With CMAKE_INSTALL_PREFIX=/usr, GNUInstallDirs picks Debian's multiarch libdir
 # (lib/<triplet>), which is what the packages ship.
 
 set(_deb_version "${PROJECT_VERSION}-1")
-set(_runtime_pkg "libtransom${PROJECT_VERSION_MAJOR}")
+set(_runtime_pkg "libtransom${TRANSOM_ABI}")
 
 # Debian wants a copyright file and a compressed changelog in every package's doc directory.
 set(_deb_doc "${CMAKE_BINARY_DIR}/debian-doc")
@@ -61,12 +64,14 @@ set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://crates.io/crates/transom")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME "${_runtime_pkg}")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION "libs")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
-# shlibs and an ldconfig trigger as control files (CPack's own GENERATE_SHLIBS would add
-# postinst/postrm scripts calling ldconfig, which Debian replaced with the trigger).
+# shlibs (`libtransom <abi> libtransom<abi> (>= <version>)`: the SONAME libtransom.so.<abi> split
+# into name and version, as dpkg-shlibdeps looks it up) and an ldconfig trigger as control files
+# (CPack's own GENERATE_SHLIBS would add postinst/postrm scripts calling ldconfig, which Debian
+# replaced with the trigger).
 set(_deb_control "${CMAKE_BINARY_DIR}/debian-control")
 file(MAKE_DIRECTORY "${_deb_control}")
 file(WRITE "${_deb_control}/shlibs"
-  "libtransom ${PROJECT_VERSION_MAJOR} ${_runtime_pkg} (>= ${PROJECT_VERSION})\n")
+  "libtransom ${TRANSOM_ABI} ${_runtime_pkg} (>= ${PROJECT_VERSION})\n")
 file(WRITE "${_deb_control}/triggers" "activate-noawait ldconfig\n")
 # CPack adds postinst/postrm scripts calling ldconfig unless the package ships its own; the
 # trigger above does that job, so these do nothing.

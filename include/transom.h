@@ -48,12 +48,16 @@
 
 /** Version of the transom headers, generated from Cargo metadata. */
 #define TRANSOM_VERSION_MAJOR 0
-#define TRANSOM_VERSION_MINOR 1
+#define TRANSOM_VERSION_MINOR 2
 #define TRANSOM_VERSION_PATCH 0
 /** The version as one number: MAJOR * 10000 + MINOR * 100 + PATCH (compare with transom_version()). */
 #define TRANSOM_VERSION (TRANSOM_VERSION_MAJOR * 10000 + TRANSOM_VERSION_MINOR * 100 + TRANSOM_VERSION_PATCH)
 /** The version as a string literal. */
-#define TRANSOM_VERSION_STRING "0.1.0"
+#define TRANSOM_VERSION_STRING "0.2.0"
+/** The ABI id as a string literal: "0.<minor>" before 1.0 (every 0.x minor release breaks the ABI), "<major>" from 1.0 on. Binaries built against one ABI id cannot load a library of another: the SONAME carries it. */
+#define TRANSOM_ABI_VERSION_STRING "0.2"
+/** The shared library's SONAME on ELF systems, e.g. for dlopen(). */
+#define TRANSOM_SONAME "libtransom.so.0.2"
 
 
 /**

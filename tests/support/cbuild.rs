@@ -19,8 +19,8 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A directory holding `libtransom.so` and its SONAME link `libtransom.so.<major>`, so that
-/// programs link and load exactly like they would against an installed library.
+/// A directory holding `libtransom.so` and its SONAME link `libtransom.so.<abi>` (from build.rs),
+/// so that programs link and load exactly like they would against an installed library.
 pub fn lib_dir() -> PathBuf {
     let profile = profile_dir();
     // `cargo test` and `cargo run --example` build the library only as a dependency: the fresh
@@ -38,8 +38,7 @@ pub fn lib_dir() -> PathBuf {
         });
     let dir = profile.join("transom-c").join("lib");
     std::fs::create_dir_all(&dir).expect("create lib dir");
-    let soname = format!("libtransom.so.{}", env!("CARGO_PKG_VERSION_MAJOR"));
-    for name in ["libtransom.so".to_string(), soname] {
+    for name in ["libtransom.so", env!("TRANSOM_SONAME")] {
         let link = dir.join(name);
         let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(&built, &link).expect("symlink libtransom");

@@ -56,12 +56,12 @@ from .memory import (
 from .store import NO_STREAM, AppendEvent, Event, GateEvent, Receipt, Store, Sync
 
 VERSION_MAJOR = 0
-VERSION_MINOR = 1
+VERSION_MINOR = 2
 VERSION_PATCH = 0
 VERSION = VERSION_MAJOR * 10000 + VERSION_MINOR * 100 + VERSION_PATCH
 """The C API version this package was written against (TRANSOM_VERSION)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def version() -> int:

@@ -586,7 +586,12 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
 
 # --- loading --------------------------------------------------------------------------------
 
-_NAMES = ("libtransom.so", "libtransom.so.0", "libtransom.dylib", "transom.dll")
+SONAME = "libtransom.so.0.2"
+"""The SONAME of the C ABI this package was written against (TRANSOM_SONAME): ``0.<minor>``
+before 1.0, ``<major>`` from 1.0 on. A library of another ABI (e.g. 0.1's ``libtransom.so.0``)
+is never picked from the system's search path."""
+
+_NAMES = ("libtransom.so", SONAME, "libtransom.dylib", "transom.dll")
 
 
 def _candidates() -> List[str]:
@@ -596,11 +601,25 @@ def _candidates() -> List[str]:
         found.append(env)
     here = os.path.dirname(os.path.abspath(__file__))
     found.extend(os.path.join(here, n) for n in _NAMES if os.path.exists(os.path.join(here, n)))
+    # The system's search path, by SONAME: the dynamic loader picks this ABI's library even when
+    # libraries of other ABIs are installed too (find_library("transom") may return any of them).
+    found.append(SONAME)
     system = ctypes.util.find_library("transom")
-    if system:
-        found.append(system)
-    found.append("libtransom.so.0")
+    if system and not system.startswith("libtransom.so"):
+        found.append(system)  # not an ELF SONAME (macOS, Windows)
     return found
+
+
+def _abi_mismatch(handle: ctypes.CDLL) -> Optional[str]:
+    """Why the loaded library is not of this package's ABI (from ``transom_version()``), or None."""
+    fn = handle.transom_version
+    fn.restype, fn.argtypes = c_uint32, []
+    v = fn()
+    major, minor, patch = v // 10000, v // 100 % 100, v % 100
+    abi = f"0.{minor}" if major == 0 else f"{major}"
+    if f"libtransom.so.{abi}" == SONAME:
+        return None
+    return f"it is transom {major}.{minor}.{patch} (ABI {abi}), this package needs {SONAME}"
 
 
 def load_library(path: Optional[str] = None) -> Tuple[ctypes.CDLL, str]:
@@ -616,6 +635,14 @@ def load_library(path: Optional[str] = None) -> Tuple[ctypes.CDLL, str]:
             if env_given or path:
                 raise OSError(f"transom: cannot load {p!r} (from TRANSOM_LIBRARY): {e}") from e
             errors.append(f"{p}: {e}")
+            continue
+        # An unversioned name (libtransom.so, TRANSOM_LIBRARY) may lead to a library of another
+        # ABI: refuse it rather than call functions whose signatures may have changed.
+        mismatch = _abi_mismatch(handle)
+        if mismatch:
+            if env_given or path:
+                raise OSError(f"transom: cannot use {p!r}: {mismatch}")
+            errors.append(f"{p}: {mismatch}")
             continue
         declare(handle)
         return handle, p
