@@ -3,7 +3,7 @@ participant crashes, and an event store read through a cursor.
 
     pip install bindings/python
     TRANSOM_LIBRARY=/path/to/libtransom.so python3 quickstart.py
-    (without TRANSOM_LIBRARY the system's libtransom.so.0 is used, e.g. from the Debian package)
+    (without TRANSOM_LIBRARY the system's libtransom.so.0.2 is used, e.g. from the Debian package)
 """
 
 import threading

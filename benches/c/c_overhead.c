@@ -8,11 +8,11 @@
  *
  * Build and run with benches/c/run_c_overhead.sh, which does (from the repository root):
  *   cargo build --release --lib
- *   mkdir -p target/bench-c && ln -sf ../release/libtransom.so target/bench-c/libtransom.so.0
+ *   mkdir -p target/bench-c && ln -sf ../release/libtransom.so target/bench-c/libtransom.so.0.2
  *   cc -std=c99 -O2 -Wall -Wextra -pedantic -Werror -Iinclude benches/c/c_overhead.c \
  *      -Ltarget/release -ltransom -Wl,-rpath,"$PWD/target/bench-c" -o target/bench-c/c_overhead
  *   target/bench-c/c_overhead
- * (the symlink is needed because the library's SONAME is libtransom.so.0 and cargo only writes
+ * (the symlink is needed because the library's SONAME is libtransom.so.0.2 and cargo only writes
  * libtransom.so).
  */
 #define _POSIX_C_SOURCE 200112L

@@ -8,10 +8,10 @@ cargo build --release --lib
 # loader the SONAME name in a directory of our own (nothing in target/release is touched).
 out=target/bench-c
 mkdir -p "$out"
-ln -sf ../release/libtransom.so "$out/libtransom.so.0"
+ln -sf ../release/libtransom.so "$out/libtransom.so.0.2"
 ${CC:-cc} -std=c99 -O2 -Wall -Wextra -pedantic -Werror -Iinclude benches/c/c_overhead.c \
     -Ltarget/release -ltransom -Wl,-rpath,"$PWD/$out" -o "$out/c_overhead"
-echo "== C API (benches/c/c_overhead.c via $(readlink -f "$out/libtransom.so.0"))"
+echo "== C API (benches/c/c_overhead.c via $(readlink -f "$out/libtransom.so.0.2"))"
 "$out/c_overhead"
 echo "== Rust API, same method (TRANSOM_CYCLE_REPORT=1 cargo bench -p transom-benches --bench memory)"
 TRANSOM_CYCLE_REPORT=1 cargo bench -p transom-benches --bench memory 2>/dev/null

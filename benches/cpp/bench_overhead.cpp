@@ -9,7 +9,7 @@
 // every variant alike, and the median ns/op of the repeats is printed with the differences.
 //
 //   g++ -std=c++17 -O2 -DNDEBUG -I bindings/cpp -I include benches/cpp/bench_overhead.cpp
-//       -L <dir> -ltransom -Wl,-rpath,<dir> -o bench_overhead    (<dir>: libtransom.so + .so.0)
+//       -L <dir> -ltransom -Wl,-rpath,<dir> -o bench_overhead    (<dir>: libtransom.so + .so.0.2)
 //   ./bench_overhead [repeats=31] [ops=200000]
 #include <algorithm>
 #include <chrono>

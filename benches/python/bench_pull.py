@@ -171,8 +171,8 @@ def c_figure(events: int, reps: int) -> Optional[float]:
         exe = os.path.join(tmp, "bench_pull")
         with open(src, "w") as f:
             f.write(C_SOURCE)
-        # The binary needs the SONAME (libtransom.so.0) at run time: link it in tmp.
-        os.symlink(lib, os.path.join(tmp, "libtransom.so.0"))
+        # The binary needs the SONAME (libtransom.so.0.2) at run time: link it in tmp.
+        os.symlink(lib, os.path.join(tmp, "libtransom.so.0.2"))
         cc = os.environ.get("CC", "cc")
         cmd = [cc, "-std=c99", "-D_POSIX_C_SOURCE=199309L", "-O2", f"-DPAYLOAD_LEN={PAYLOAD}",
                f"-I{header_dir}", src, lib, f"-Wl,-rpath,{tmp}", "-o", exe]
