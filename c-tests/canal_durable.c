@@ -88,7 +88,7 @@ static void expect_exactly(transom_canal *c, uint64_t from, uint64_t to) {
     uint64_t next = from;
     for (;;) {
         size_t n = 0;
-        transom_status st = transom_canal_pull_batch(c, MAX, 0, items, &n);
+        transom_status st = transom_canal_pull_batch(c, 0, items, MAX, &n);
         if (st == TRANSOM_TIMEOUT) break;
         CHECK_OK(st);
         CHECK(n >= 1 && n <= MAX);
@@ -258,6 +258,7 @@ static transom_worker *spawn(transom_canal *c, rec_t *r, size_t max_batch, uint3
     transom_worker *w = NULL;
     CHECK_OK(transom_canal_spawn_worker(c, rec_callback(r), &o, &w));
     CHECK(w != NULL);
+    transom_canal_free(c); /* the worker has the canal now; the handle is released */
     return w;
 }
 
@@ -287,7 +288,7 @@ static void durable_cursor_resumes_at_the_first_unacked_event_after_reopen(void)
     CHECK_OK(transom_canal_checkpoint(c));
     CHECK(checkpoint_on_disk(dir, "durable") == half);
     transom_canal_free(c);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
 
     /* Reopened store: resumes at half + 1 and the rest follows densely to n. */
     s = open_store(dir, TRANSOM_SYNC_NEVER);
@@ -295,7 +296,7 @@ static void durable_cursor_resumes_at_the_first_unacked_event_after_reopen(void)
     {
         transom_item it[1];
         size_t got = 0;
-        CHECK_OK(transom_canal_pull_batch(c, 1, 0, it, &got));
+        CHECK_OK(transom_canal_pull_batch(c, 0, it, 1, &got));
         CHECK(got == 1 && it[0].event.sequence == half + 1 && payload_seq(&it[0]) == half + 1);
     }
     expect_exactly(c, half + 2, (uint64_t)n);
@@ -306,7 +307,7 @@ static void durable_cursor_resumes_at_the_first_unacked_event_after_reopen(void)
     c = named_cursor(s, "durable");
     expect_exactly(c, half + 1, (uint64_t)n);
     transom_canal_free(c);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
     remove_tree(dir);
 }
 
@@ -346,11 +347,11 @@ static void stop_and_rollback_redelivers_its_batch(void) {
         transom_canal *c = named_cursor(s, "rollback");
         transom_item it[4];
         size_t got = 0;
-        CHECK_OK(transom_canal_pull_batch(c, 4, 0, it, &got));
+        CHECK_OK(transom_canal_pull_batch(c, 0, it, 4, &got));
         CHECK(got == 4);
         for (size_t i = 0; i < 4; i++) CHECK(it[i].event.sequence == r.batch[rb][i]);
         transom_canal_free(c);
-        CHECK_OK(transom_store_close(s));
+        close_store(s);
         remove_tree(dir);
     }
 }
@@ -381,7 +382,7 @@ static void continue_acks_and_the_exit_checkpoint_keeps_it(void) {
     transom_canal *c = named_cursor(s, "acks");
     expect_exactly(c, (uint64_t)n + 1, (uint64_t)n); /* nothing */
     transom_canal_free(c);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
     remove_tree(dir);
 }
 
@@ -405,7 +406,7 @@ static void stop_wakes_a_worker_blocked_on_an_idle_store(void) {
         CHECK(rec_get(&r, &r.calls) == 0);
         free_worker(w, &r);
     }
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
 }
 
 /* Join (and stop_and_join) from inside the worker's own callback is WRONG_STATE, at once, even
@@ -430,7 +431,7 @@ static void join_from_inside_the_callback_is_wrong_state(void) {
     CHECK(r.inside_stop == TRANSOM_OK);
     CHECK(r.calls == 1 && r.events == 3);
     free_worker(w, &r);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
 }
 
 /* Closing the store ends a subscription worker after it delivered everything: exit CLOSED. */
@@ -441,7 +442,7 @@ static void closing_the_store_ends_a_subscription_worker_after_everything(void) 
     rec_init(&r);
     transom_worker *w = spawn(subscription(s, (size_t)n, TRANSOM_OVERFLOW_DISCONNECT), &r, 16, 0);
     append_range(s, 1, n);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
     int32_t exit_kind = -1;
     CHECK_OK(transom_worker_join(w, 60 * SECOND_NS, &exit_kind));
     CHECK(exit_kind == TRANSOM_WORKER_EXIT_CLOSED);
@@ -493,7 +494,7 @@ static void a_failed_checkpoint_is_the_workers_terminal_error(void) {
         c = named_cursor(s, "blocked");
         expect_exactly(c, 1, 10);
         transom_canal_free(c);
-        CHECK_OK(transom_store_close(s));
+        close_store(s);
         remove_tree(dir);
     }
 }
@@ -517,7 +518,7 @@ static void an_overflowing_disconnect_worker_ends_disconnected(void) {
     CHECK(r.events == 3 && r.gaps == 0 && r.last_seq == 3 && !r.out_of_order);
     CHECK(r.batch_len[0] == 1 && r.batch[0][0] == 1);
     free_worker(w, &r);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
 }
 
 /* The callback's drop runs exactly once: after a normal end, when freed while blocked, when freed
@@ -559,7 +560,9 @@ static void the_callback_drop_runs_exactly_once(void) {
     memset(&o, 0, sizeof o);
     transom_batch_callback cb = {&r, free_self, rec_drop};
     w = NULL;
-    CHECK_OK(transom_canal_spawn_worker(plain_cursor(s, TRANSOM_START_END), cb, &o, &w));
+    transom_canal *c = plain_cursor(s, TRANSOM_START_END);
+    CHECK_OK(transom_canal_spawn_worker(c, cb, &o, &w));
+    transom_canal_free(c);
     pthread_mutex_lock(&r.sig.mu);
     r.self = w;
     pthread_mutex_unlock(&r.sig.mu);
@@ -567,7 +570,7 @@ static void the_callback_drop_runs_exactly_once(void) {
     rec_wait(&r, &r.drops, 1);
     CHECK(r.calls == 1 && r.drops == 1);
     signal_destroy(&r.sig);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
 }
 
 /* Close while 4 threads are blocked in pull_batch: all wake, buffered items come first, then
@@ -593,7 +596,7 @@ static void *pull_until_closed(void *arg) {
     CHECK(rc == 0 || rc == PTHREAD_BARRIER_SERIAL_THREAD);
     for (;;) {
         size_t n = 0;
-        transom_status st = transom_canal_pull_batch(p->canal, 4, UINT64_MAX, items, &n);
+        transom_status st = transom_canal_pull_batch(p->canal, UINT64_MAX, items, 4, &n);
         if (st != TRANSOM_OK) {
             p->final = st;
             break;
@@ -622,7 +625,7 @@ static void *pull_until_closed(void *arg) {
         }
     }
     size_t n = 0;
-    p->after = transom_canal_pull_batch(p->canal, 4, 0, items, &n);
+    p->after = transom_canal_pull_batch(p->canal, 0, items, 4, &n);
     return NULL;
 }
 
@@ -680,7 +683,7 @@ static void four_pullers_then_close(int paused) {
         wait_at_least(&pause, &first_batches, 4);
         pthread_mutex_unlock(&pause.mu);
     }
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
     pthread_mutex_lock(&pause.mu);
     closed = 1;
     pthread_cond_broadcast(&pause.cv);
@@ -724,7 +727,7 @@ static void closing_the_store_ends_a_cursor_worker_after_everything(void) {
     r.block_call = 1;
     transom_worker *w = spawn(plain_cursor(s, TRANSOM_START_BEGIN), &r, 1, 0);
     rec_wait(&r, &r.entered, 1);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
     rec_release(&r);
     int32_t exit_kind = -1;
     CHECK_OK(transom_worker_join(w, 60 * SECOND_NS, &exit_kind));

@@ -67,7 +67,7 @@ static void *consume(void *arg) {
     pthread_barrier_wait(&start);
     for (;;) {
         size_t n = 0;
-        transom_status st = transom_canal_pull_batch(c->canal, 256, 30 * 1000000000ull, items, &n);
+        transom_status st = transom_canal_pull_batch(c->canal, 30 * 1000000000ull, items, 256, &n);
         if (st == TRANSOM_TIMEOUT) continue; /* a slow machine; the close ends the loop */
         if (st != TRANSOM_OK) {
             c->final_status = st;
@@ -168,7 +168,7 @@ static void four_writers_four_cursors_two_subscriptions(void) {
     pthread_barrier_wait(&start);
     for (int i = 0; i < WRITERS; i++) pthread_join(wt[i], NULL);
     /* Closing ends every consumer once it has everything it should. */
-    CHECK_OK(transom_store_close(store));
+    close_store(store);
     for (int i = 0; i < 6; i++) pthread_join(ct[i], NULL);
 
     long total = WRITERS * per_writer;

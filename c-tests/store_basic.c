@@ -39,14 +39,14 @@ static void append_get_read_round_trip(void) {
         CHECK_OK(transom_store_head(s, &head));
         CHECK(head == 2);
         CHECK_OK(transom_store_sync(s));
-        CHECK_OK(transom_store_close(s));
+        close_store(s);
     }
     /* On disk, everything survives a reopen with the same sequences. */
     transom_store *s = open_store(dir, TRANSOM_SYNC_ALWAYS);
     transom_event_buffer *b = space(&sp);
     CHECK_OK(transom_store_read(s, "orders", 6, 0, b));
     CHECK(b->count == 2 && b->events[0].sequence == 1 && b->events[1].sequence == 2);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
     remove_tree(dir);
 }
 
@@ -61,14 +61,14 @@ static void small_buffers_report_what_the_answer_needs(void) {
     transom_event_buffer b;
     memset(&b, 0, sizeof b);
     b.events = ev;
-    b.capacity = 2;
+    b.cap = 2;
     b.arena = arena;
-    b.arena_capacity = sizeof arena;
-    /* Capacity 2 bounds the read itself; the arena fits only one event (1 + 10 bytes each). */
+    b.arena_cap = sizeof arena;
+    /* cap 2 bounds the read itself; the arena fits only one event (1 + 10 bytes each). */
     CHECK_STATUS(transom_store_read(s, "s", 1, 0, &b), TRANSOM_ERR_BUFFER_TOO_SMALL);
     CHECK(b.count == 1 && b.total == 2 && b.arena_needed == 22);
     CHECK(memcmp(ev[0].payload, "0123456789", 10) == 0);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
 }
 
 static void batches_are_all_or_nothing(void) {
@@ -85,7 +85,7 @@ static void batches_are_all_or_nothing(void) {
     uint64_t head = 0;
     CHECK_OK(transom_store_head(s, &head));
     CHECK(head == 3);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
 }
 
 static void idempotency_keys_return_the_original_receipt(void) {
@@ -102,7 +102,7 @@ static void idempotency_keys_return_the_original_receipt(void) {
     uint64_t head = 0;
     CHECK_OK(transom_store_head(s, &head));
     CHECK(head == 1);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
 }
 
 static void expected_versions_are_enforced(void) {
@@ -121,7 +121,7 @@ static void expected_versions_are_enforced(void) {
     CHECK_OK(transom_store_append(s, &a, NULL));
     a.expected = 7;
     CHECK_STATUS(transom_store_append(s, &a, NULL), TRANSOM_ERR_INVALID_ARGUMENT);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
 }
 
 static void causal_graph_queries(void) {
@@ -154,7 +154,7 @@ static void causal_graph_queries(void) {
     b = space(&sp);
     CHECK_STATUS(transom_store_ancestors(s, unknown, b), TRANSOM_ERR_NOT_FOUND);
     CHECK_STATUS(transom_store_get(s, unknown, b), TRANSOM_ERR_NOT_FOUND);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
 }
 
 /* ---- gates ---- */
@@ -208,7 +208,7 @@ static void gates_reject_with_their_code_and_store_nothing(void) {
     CHECK_OK(transom_store_append(s, &bad, NULL));
     CHECK(g.calls == calls);
     CHECK_STATUS(transom_store_remove_gate(s, gid), TRANSOM_ERR_NOT_FOUND);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
     CHECK(g.drops == 1);
 }
 
@@ -221,7 +221,7 @@ static void gates_are_dropped_when_the_store_closes(void) {
     uint64_t gid;
     CHECK_OK(transom_store_add_gate(s, gate, &gid));
     CHECK(g.drops == 0);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
     CHECK(g.drops == 1);
 }
 

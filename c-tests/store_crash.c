@@ -78,7 +78,7 @@ static void verify(const char *dir) {
         CHECK_OK(transom_store_get(s, acked[i].id, b));
         CHECK(b->events[0].sequence == acked[i].sequence);
     }
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
 }
 
 static void acknowledged_events_survive_sigkill(void) {

@@ -14,6 +14,14 @@ static uint64_t head_of(const transom_store *s) {
     return h;
 }
 
+static int32_t accept_all(void *ctx, const transom_gate_event *e, char *reason, size_t cap) {
+    (void)ctx;
+    (void)e;
+    (void)reason;
+    (void)cap;
+    return 0;
+}
+
 static void null_arguments_are_refused_for_every_pointer(void) {
     transom_store *s = open_store(NULL, TRANSOM_SYNC_ALWAYS);
     transom_store_config cfg;
@@ -27,7 +35,8 @@ static void null_arguments_are_refused_for_every_pointer(void) {
     CHECK_STATUS(transom_store_open(NULL, &out), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK_STATUS(transom_store_open(&cfg, NULL), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK(out == NULL);
-    CHECK_OK(transom_store_close(NULL));
+    CHECK_STATUS(transom_store_close(NULL), TRANSOM_ERR_NULL_ARGUMENT);
+    transom_store_free(NULL); /* accepted */
     CHECK_STATUS(transom_store_append(NULL, &a, &r), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK_STATUS(transom_store_append(s, NULL, &r), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK_STATUS(transom_store_append_batch(NULL, &a, 1, &r), TRANSOM_ERR_NULL_ARGUMENT);
@@ -47,6 +56,9 @@ static void null_arguments_are_refused_for_every_pointer(void) {
     CHECK_STATUS(transom_store_remove_gate(NULL, 1), TRANSOM_ERR_NULL_ARGUMENT);
     transom_gate_callback no_call = {NULL, NULL, NULL};
     CHECK_STATUS(transom_store_add_gate(s, no_call, &u), TRANSOM_ERR_NULL_ARGUMENT);
+    transom_gate_callback some_gate = {NULL, accept_all, NULL};
+    CHECK_STATUS(transom_store_add_gate(NULL, some_gate, &u), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(transom_store_add_gate(s, some_gate, NULL), TRANSOM_ERR_NULL_ARGUMENT);
     /* NULL inside the structures. */
     transom_append bad = a;
     bad.stream = NULL;
@@ -66,7 +78,7 @@ static void null_arguments_are_refused_for_every_pointer(void) {
     CHECK_STATUS(transom_store_get(s, r.id, &nb), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK_STATUS(transom_last_error_value(NULL), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK(head_of(s) == 1);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
 }
 
 static void stream_names_payloads_and_ids_are_validated(void) {
@@ -109,7 +121,7 @@ static void stream_names_payloads_and_ids_are_validated(void) {
     a.idempotency_key_len = 0; /* a key pointer with no length */
     CHECK_STATUS(transom_store_append(s, &a, NULL), TRANSOM_ERR_INVALID_ARGUMENT);
     CHECK(head_of(s) == 2);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
 
     /* Bad configurations. */
     transom_store *x = NULL;
@@ -142,9 +154,9 @@ static void a_locked_directory_is_refused(void) {
     transom_store *second = NULL;
     CHECK_STATUS(transom_store_open(&cfg, &second), TRANSOM_ERR_LOCKED);
     CHECK(second == NULL);
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
     CHECK_OK(transom_store_open(&cfg, &second)); /* free again after close */
-    CHECK_OK(transom_store_close(second));
+    close_store(second);
     remove_tree(dir);
 }
 
@@ -172,7 +184,7 @@ static void a_corrupted_byte_mid_segment_is_corrupt_with_its_offset(void) {
         transom_append a = event_of("s", 1, "payload!", 8);
         CHECK_OK(transom_store_append(s, &a, NULL));
     }
-    CHECK_OK(transom_store_close(s));
+    close_store(s);
     find_segment(dir, seg, sizeof seg);
     /* Layout: a 16-byte segment header, then frames of 96 header bytes + stream + payload. */
     const long frame = 96 + 1 + 8;

@@ -24,7 +24,7 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 
 static inline void remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-static inline transom_store *open_store(const char *dir, uint32_t sync) {
+static inline transom_store *open_store(const char *dir, transom_sync_policy sync) {
     transom_store_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.dir = dir;
@@ -34,6 +34,12 @@ static inline transom_store *open_store(const char *dir, uint32_t sync) {
     CHECK_OK(transom_store_open(&cfg, &s));
     CHECK(s != NULL);
     return s;
+}
+
+/* Closes the store (its final fsync must succeed) and releases the handle. */
+static inline void close_store(transom_store *s) {
+    CHECK_OK(transom_store_close(s));
+    transom_store_free(s);
 }
 
 static inline transom_append event_of(const char *stream, uint16_t kind, const void *payload,
@@ -58,9 +64,9 @@ typedef struct {
 static inline transom_event_buffer *space(event_space *s) {
     memset(&s->buf, 0, sizeof s->buf);
     s->buf.events = s->events;
-    s->buf.capacity = 64;
+    s->buf.cap = 64;
     s->buf.arena = s->arena;
-    s->buf.arena_capacity = sizeof s->arena;
+    s->buf.arena_cap = sizeof s->arena;
     return &s->buf;
 }
 

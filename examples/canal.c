@@ -51,8 +51,8 @@ int main(void) {
 
     transom_canal *c = open_named(s);
     transom_item items[4];
-    size_t count = 0;
-    check(transom_canal_pull_batch(c, 4, 1000000000ull, items, &count), "pull");
+    size_t count = 0; /* written on TRANSOM_OK only */
+    check(transom_canal_pull_batch(c, 1000000000ull, items, 4, &count), "pull");
     for (size_t i = 0; i < count; i++)
         printf("seq %llu: %.*s\n", (unsigned long long)items[i].event.sequence,
                (int)items[i].event.payload_len, (const char *)items[i].event.payload);
@@ -61,9 +61,10 @@ int main(void) {
     transom_canal_free(c);
 
     c = open_named(s); /* same name: resumes after the checkpoint */
-    check(transom_canal_pull_batch(c, 4, 1000000000ull, items, &count), "pull");
+    check(transom_canal_pull_batch(c, 1000000000ull, items, 4, &count), "pull");
     printf("resumed at seq %llu\n", (unsigned long long)items[0].event.sequence);
     transom_canal_free(c);
-    check(transom_store_close(s), "close");
+    check(transom_store_close(s), "close"); /* fsync, unlock; the handle stays valid */
+    transom_store_free(s);
     return 0;
 }

@@ -358,6 +358,7 @@ static void tour_store(void) {
     transom_batch_callback cb = {&t, count_batch, NULL};
     transom_worker *worker;
     must(transom_canal_spawn_worker(for_worker, cb, NULL, &worker), "spawn_worker");
+    transom_canal_free(for_worker); /* the worker owns the canal now; release the handle */
 
     printf("  Two threads append 1,000 orders each while a worker thread pulls batches...\n");
     appender eu = {s, "orders-eu", 1000}, us = {s, "orders-us", 1000};
@@ -372,7 +373,7 @@ static void tour_store(void) {
     long seen = 0;
     uint64_t half = 0;
     while (seen < 1000) {
-        must(transom_canal_pull_batch(cursor, 256, 5000000000ull, items, &n), "pull_batch");
+        must(transom_canal_pull_batch(cursor, 5000000000ull, items, 256, &n), "pull_batch");
         seen += (long)n;
         half = items[n - 1].event.sequence;
     }
@@ -383,25 +384,28 @@ static void tour_store(void) {
            seen, (unsigned long long)half);
     transom_canal_free(cursor);
 
-    int32_t exit_kind = -1;
+    transom_worker_exit exit_kind = -1;
     uint64_t head = 0;
     must(transom_store_head(s, &head), "head");
-    /* Closing the store ends the worker once it has handled every event. */
+    /* Closing the store ends the worker once it has handled every event; the handle stays
+     * valid (later calls return TRANSOM_ERR_CLOSED) until it is freed. */
     must(transom_store_close(s), "close");
     must(transom_worker_join(worker, 5000000000ull, &exit_kind), "worker_join");
     printf("  Closed the store: the worker handled all %ld events, then ended (%s).\n", t.events,
            exit_kind == TRANSOM_WORKER_EXIT_CLOSED ? "canal closed" : "unexpected exit");
     transom_worker_free(worker);
+    transom_store_free(s);
 
     must(transom_store_open(&cfg, &s), "reopen");
     must(transom_canal_open_cursor(s, &co, &cursor), "reopen cursor");
-    must(transom_canal_pull_batch(cursor, 1, 5000000000ull, items, &n), "pull_batch");
+    must(transom_canal_pull_batch(cursor, 5000000000ull, items, 1, &n), "pull_batch");
     printf("  Reopened store and cursor by name: delivery resumes at sequence %llu, right after\n"
            "  the checkpoint (%llu of %llu events left to read).\n",
            (unsigned long long)items[0].event.sequence, (unsigned long long)(head - half),
            (unsigned long long)head);
     transom_canal_free(cursor);
     must(transom_store_close(s), "close");
+    transom_store_free(s);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "tour: could not remove %s\n", dir);

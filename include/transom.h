@@ -111,83 +111,6 @@
 #define TRANSOM_MESSAGE_EXIT 1
 
 /**
- * Cursor start: at sequence 1 (every event).
- */
-#define TRANSOM_START_BEGIN 0
-
-/**
- * Cursor start: after the head at open (only later events).
- */
-#define TRANSOM_START_END 1
-
-/**
- * Cursor start: at `start_sequence` (inclusive, at least 1).
- */
-#define TRANSOM_START_AT 2
-
-/**
- * Cursor start: after the named checkpoint `name` (at BEGIN if it has none yet).
- */
-#define TRANSOM_START_NAMED 3
-
-/**
- * Subscription overflow: drop the oldest buffered event (reported as a gap).
- */
-#define TRANSOM_OVERFLOW_DROP_OLDEST 0
-
-/**
- * Subscription overflow: drop the incoming event (reported as a gap).
- */
-#define TRANSOM_OVERFLOW_DROP_NEWEST 1
-
-/**
- * Subscription overflow: close the subscription (after its buffered items) with
- * TRANSOM_ERR_DISCONNECTED.
- */
-#define TRANSOM_OVERFLOW_DISCONNECT 2
-
-/**
- * Item kind: an event.
- */
-#define TRANSOM_ITEM_EVENT 0
-
-/**
- * Item kind: events dropped by a subscription's overflow policy at this position.
- */
-#define TRANSOM_ITEM_GAP 1
-
-/**
- * Batch callback answer: the batch is handled; ack it (cursors) and continue.
- */
-#define TRANSOM_WORKER_CONTINUE 0
-
-/**
- * Batch callback answer: the batch is handled; ack it (cursors) and stop.
- */
-#define TRANSOM_WORKER_STOP 1
-
-/**
- * Batch callback answer: the batch is not handled; do not ack it, rewind and stop (any other
- * value means the same).
- */
-#define TRANSOM_WORKER_STOP_AND_ROLLBACK 2
-
-/**
- * Worker exit: transom_worker_stop was called.
- */
-#define TRANSOM_WORKER_EXIT_STOPPED 0
-
-/**
- * Worker exit: the callback returned STOP or STOP_AND_ROLLBACK.
- */
-#define TRANSOM_WORKER_EXIT_CALLBACK_STOPPED 1
-
-/**
- * Worker exit: the canal closed (its store closed) after everything was delivered.
- */
-#define TRANSOM_WORKER_EXIT_CLOSED 2
-
-/**
  * Crash policy: the conversation fails; buffered replies are still received, then
  * TRANSOM_ERR_PARTICIPANT_CRASHED.
  */
@@ -341,41 +264,11 @@
 #define TRANSOM_HEADER_SIZE 48
 
 /**
- * Sync policy: an append returns only once it is fsynced (group commit shares fsyncs between
- * concurrent appenders). The default.
- */
-#define TRANSOM_SYNC_ALWAYS 0
-
-/**
- * Sync policy: fsync once every `sync_every_n` appended events.
- */
-#define TRANSOM_SYNC_EVERY_N 1
-
-/**
- * Sync policy: fsync only on transom_store_sync, at segment rollover and at close.
- */
-#define TRANSOM_SYNC_NEVER 2
-
-/**
- * Expected version: no check.
- */
-#define TRANSOM_EXPECT_ANY 0
-
-/**
- * Expected version: the stream must not exist yet.
- */
-#define TRANSOM_EXPECT_NO_STREAM 1
-
-/**
- * Expected version: the stream must be exactly at `expected_version`.
- */
-#define TRANSOM_EXPECT_EXACT 2
-
-/**
  * A consumer of a store's events: a cursor or a subscription.
  *
  * Thread safety: one thread at a time (a pull's items belong to the handle until the next
- * pull); transom_canal_interrupt may be called from any thread at any time.
+ * pull), except transom_canal_interrupt and transom_canal_close, which may be called from any
+ * thread at any time (transom_canal_free excepted).
  */
 typedef struct transom_canal transom_canal;
 
@@ -418,7 +311,9 @@ typedef struct transom_runtime transom_runtime;
  * An embedded, append-only event store.
  *
  * Thread safety: every function taking a store may be called from any number of threads at
- * once, except transom_store_close, which must not race other calls on the same handle.
+ * once, transom_store_close included (a call racing the close either completes or returns
+ * TRANSOM_ERR_CLOSED), except transom_store_free, which must not race other calls on the same
+ * handle.
  */
 typedef struct transom_store transom_store;
 
@@ -594,6 +489,11 @@ typedef struct transom_filter {
 } transom_filter;
 
 /**
+ * Where a cursor starts: one of the TRANSOM_START_* values (`transom_cursor_options.start`).
+ */
+typedef uint32_t transom_start_kind;
+
+/**
  * How to open a cursor. Zero-initialise for "every event from the beginning".
  */
 typedef struct transom_cursor_options {
@@ -604,13 +504,14 @@ typedef struct transom_cursor_options {
   /**
    * TRANSOM_START_BEGIN, _END, _AT or _NAMED.
    */
-  uint32_t start;
+  transom_start_kind start;
   /**
    * The first sequence with TRANSOM_START_AT.
    */
   uint64_t start_sequence;
   /**
-   * The checkpoint name with TRANSOM_START_NAMED: 1..=240 bytes of [A-Za-z0-9._-] (so that its files fit the 255-byte file-name limit).
+   * The checkpoint name with TRANSOM_START_NAMED: 1..=240 bytes of [A-Za-z0-9._-] (so that
+   * its files fit the 255-byte file-name limit).
    */
   const char *name;
   /**
@@ -618,6 +519,12 @@ typedef struct transom_cursor_options {
    */
   size_t name_len;
 } transom_cursor_options;
+
+/**
+ * What a full subscription does: one of the TRANSOM_OVERFLOW_* values
+ * (`transom_subscription_options.overflow`).
+ */
+typedef uint32_t transom_overflow_policy;
 
 /**
  * How to open a subscription (live events from the moment it opens).
@@ -634,8 +541,13 @@ typedef struct transom_subscription_options {
   /**
    * TRANSOM_OVERFLOW_DROP_OLDEST, _DROP_NEWEST or _DISCONNECT.
    */
-  uint32_t overflow;
+  transom_overflow_policy overflow;
 } transom_subscription_options;
+
+/**
+ * What a pulled item is: one of the TRANSOM_ITEM_* values (`transom_item.kind`).
+ */
+typedef int32_t transom_item_kind;
 
 /**
  * A 128-bit event id (`hi` holds the most significant bits). `{0, 0}` means "none".
@@ -711,7 +623,7 @@ typedef struct transom_item {
   /**
    * TRANSOM_ITEM_EVENT or TRANSOM_ITEM_GAP.
    */
-  int32_t kind;
+  transom_item_kind kind;
   /**
    * The event (zeroed for a gap).
    */
@@ -731,6 +643,12 @@ typedef struct transom_item {
 } transom_item;
 
 /**
+ * A batch callback's answer: one of the TRANSOM_WORKER_CONTINUE / _STOP /
+ * _STOP_AND_ROLLBACK values (any other value means STOP_AND_ROLLBACK).
+ */
+typedef int32_t transom_worker_verdict;
+
+/**
  * A worker's batch callback: gets each batch (valid during the call) on the worker thread and
  * returns TRANSOM_WORKER_CONTINUE, _STOP or _STOP_AND_ROLLBACK. `drop` (may be NULL) runs
  * exactly once after the last call, when the worker thread ends.
@@ -743,7 +661,7 @@ typedef struct transom_batch_callback {
   /**
    * Handles one batch.
    */
-  int32_t (*call)(void *ctx, const struct transom_item *items, size_t count);
+  transom_worker_verdict (*call)(void *ctx, const struct transom_item *items, size_t count);
   /**
    * Releases `ctx`; may be NULL.
    */
@@ -763,11 +681,16 @@ typedef struct transom_worker_options {
    */
   uint32_t checkpoint_every;
   /**
-   * Non-zero: do not checkpoint when the worker ends (by default a named cursor
-   * checkpoints what it acknowledged since the last checkpoint).
+   * true: do not checkpoint when the worker ends (by default a named cursor checkpoints what
+   * it acknowledged since the last checkpoint).
    */
-  uint32_t no_checkpoint_on_exit;
+  bool no_checkpoint_on_exit;
 } transom_worker_options;
+
+/**
+ * How a worker ended normally: one of the TRANSOM_WORKER_EXIT_* values (transom_worker_join).
+ */
+typedef int32_t transom_worker_exit;
 
 /**
  * One participant of `transom_conversation_open`.
@@ -1181,12 +1104,18 @@ typedef struct transom_memory_stats {
 } transom_memory_stats;
 
 /**
+ * When appends reach stable storage: one of the TRANSOM_SYNC_* values
+ * (`transom_store_config.sync`).
+ */
+typedef uint32_t transom_sync_policy;
+
+/**
  * How to open a store (`transom_store_open`). Zero-initialise it for the defaults.
  */
 typedef struct transom_store_config {
   /**
-   * The store directory (UTF-8, not NUL-terminated; created if missing), or NULL with
-   * `dir_len` 0 for an in-memory store.
+   * The store directory (UTF-8, not NUL-terminated, at most 4096 bytes; created if
+   * missing), or NULL with `dir_len` 0 for an in-memory store.
    */
   const char *dir;
   /**
@@ -1196,7 +1125,7 @@ typedef struct transom_store_config {
   /**
    * TRANSOM_SYNC_ALWAYS (0, default), TRANSOM_SYNC_EVERY_N or TRANSOM_SYNC_NEVER.
    */
-  uint32_t sync;
+  transom_sync_policy sync;
   /**
    * N for TRANSOM_SYNC_EVERY_N (at least 1); ignored otherwise.
    */
@@ -1210,6 +1139,12 @@ typedef struct transom_store_config {
    */
   uint64_t segment_size;
 } transom_store_config;
+
+/**
+ * Which stream version an append requires: one of the TRANSOM_EXPECT_* values
+ * (`transom_append.expected`).
+ */
+typedef uint32_t transom_expected_version_kind;
 
 /**
  * One event to append.
@@ -1232,7 +1167,7 @@ typedef struct transom_append {
    */
   const uint8_t *payload;
   /**
-   * Payload length; at most the store's max_payload.
+   * Payload length; at most the store's max_payload (checked before the payload is read).
    */
   size_t payload_len;
   /**
@@ -1256,7 +1191,7 @@ typedef struct transom_append {
   /**
    * TRANSOM_EXPECT_ANY (0), TRANSOM_EXPECT_NO_STREAM or TRANSOM_EXPECT_EXACT.
    */
-  uint32_t expected;
+  transom_expected_version_kind expected;
   /**
    * The stream version required with TRANSOM_EXPECT_EXACT.
    */
@@ -1283,29 +1218,30 @@ typedef struct transom_receipt {
 
 /**
  * Caller memory that read functions fill: an array of events and a byte arena holding their
- * stream names and payloads. Set `events`/`capacity` and `arena`/`arena_capacity`; the
- * function sets the rest. When the answer does not fit, the function returns
+ * stream names and payloads. Set `events`/`cap` (`cap` at least 1) and `arena`/`arena_cap`
+ * (`arena` may be NULL when `arena_cap` is 0); the function sets the rest, on TRANSOM_OK and
+ * on TRANSOM_ERR_BUFFER_TOO_SMALL only. When the answer does not fit, the function returns
  * TRANSOM_ERR_BUFFER_TOO_SMALL after writing the `count` events that fit, with `total` and
  * `arena_needed` saying what the whole answer needs. (transom_store_read is paged instead:
- * there `capacity` is the page size, see its documentation.)
+ * there `cap` is the page size, see its documentation.)
  */
 typedef struct transom_event_buffer {
   /**
-   * Array of `capacity` events.
+   * Array of `cap` events.
    */
   struct transom_event *events;
   /**
-   * Number of entries in `events`.
+   * Number of entries in `events` (at least 1).
    */
-  size_t capacity;
+  size_t cap;
   /**
    * Bytes for stream names and payloads.
    */
   uint8_t *arena;
   /**
-   * Size of `arena`.
+   * Size of `arena` in bytes.
    */
-  size_t arena_capacity;
+  size_t arena_cap;
   /**
    * Out: events written.
    */
@@ -1383,6 +1319,83 @@ typedef struct transom_gate_callback {
    */
   void (*drop)(void *ctx);
 } transom_gate_callback;
+
+/**
+ * Cursor start: at sequence 1 (every event).
+ */
+#define TRANSOM_START_BEGIN 0
+
+/**
+ * Cursor start: after the head at open (only later events).
+ */
+#define TRANSOM_START_END 1
+
+/**
+ * Cursor start: at `start_sequence` (inclusive, at least 1).
+ */
+#define TRANSOM_START_AT 2
+
+/**
+ * Cursor start: after the named checkpoint `name` (at BEGIN if it has none yet).
+ */
+#define TRANSOM_START_NAMED 3
+
+/**
+ * Subscription overflow: drop the oldest buffered event (reported as a gap).
+ */
+#define TRANSOM_OVERFLOW_DROP_OLDEST 0
+
+/**
+ * Subscription overflow: drop the incoming event (reported as a gap).
+ */
+#define TRANSOM_OVERFLOW_DROP_NEWEST 1
+
+/**
+ * Subscription overflow: close the subscription (after its buffered items) with
+ * TRANSOM_ERR_DISCONNECTED.
+ */
+#define TRANSOM_OVERFLOW_DISCONNECT 2
+
+/**
+ * Item kind: an event.
+ */
+#define TRANSOM_ITEM_EVENT 0
+
+/**
+ * Item kind: events dropped by a subscription's overflow policy at this position.
+ */
+#define TRANSOM_ITEM_GAP 1
+
+/**
+ * Batch callback answer: the batch is handled; ack it (cursors) and continue.
+ */
+#define TRANSOM_WORKER_CONTINUE 0
+
+/**
+ * Batch callback answer: the batch is handled; ack it (cursors) and stop.
+ */
+#define TRANSOM_WORKER_STOP 1
+
+/**
+ * Batch callback answer: the batch is not handled; do not ack it, rewind and stop (any other
+ * value means the same).
+ */
+#define TRANSOM_WORKER_STOP_AND_ROLLBACK 2
+
+/**
+ * Worker exit: transom_worker_stop was called.
+ */
+#define TRANSOM_WORKER_EXIT_STOPPED 0
+
+/**
+ * Worker exit: the callback returned STOP or STOP_AND_ROLLBACK.
+ */
+#define TRANSOM_WORKER_EXIT_CALLBACK_STOPPED 1
+
+/**
+ * Worker exit: the canal closed (its store closed) after everything was delivered.
+ */
+#define TRANSOM_WORKER_EXIT_CLOSED 2
 
 /**
  * Success.
@@ -1528,6 +1541,37 @@ typedef struct transom_gate_callback {
  * resuming would skip events silently, so the cursor is not opened.
  */
 #define TRANSOM_ERR_CHECKPOINT_AHEAD (-42)
+
+/**
+ * Sync policy: an append returns only once it is fsynced (group commit shares fsyncs between
+ * concurrent appenders). The default.
+ */
+#define TRANSOM_SYNC_ALWAYS 0
+
+/**
+ * Sync policy: fsync once every `sync_every_n` appended events.
+ */
+#define TRANSOM_SYNC_EVERY_N 1
+
+/**
+ * Sync policy: fsync only on transom_store_sync, at segment rollover and at close.
+ */
+#define TRANSOM_SYNC_NEVER 2
+
+/**
+ * Expected version: no check.
+ */
+#define TRANSOM_EXPECT_ANY 0
+
+/**
+ * Expected version: the stream must not exist yet.
+ */
+#define TRANSOM_EXPECT_NO_STREAM 1
+
+/**
+ * Expected version: the stream must be exactly at `expected_version`.
+ */
+#define TRANSOM_EXPECT_EXACT 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -1708,7 +1752,7 @@ transom_status transom_conversation_reply_from_mailbox(struct transom_mailbox *m
  * Opens a cursor on `store`: ordered, at-least-once delivery of the events that match the
  * filter, from the chosen start; `transom_canal_ack` moves its acknowledged position and
  * `transom_canal_checkpoint` persists it for a named cursor. A damaged checkpoint file gives
- * TRANSOM_ERR_CORRUPT (never a silent restart). `*out_canal` is written only on success.
+ * TRANSOM_ERR_CORRUPT (never a silent restart). Release the handle with transom_canal_free.
  */
 transom_status transom_canal_open_cursor(const struct transom_store *store,
                                          const struct transom_cursor_options *options,
@@ -1717,31 +1761,45 @@ transom_status transom_canal_open_cursor(const struct transom_store *store,
 /**
  * Opens a subscription on `store`: events committed from now on that match the filter, pushed
  * into a bounded buffer; drops under the overflow policy are reported in-band as
- * TRANSOM_ITEM_GAP items. `*out_canal` is written only on success.
+ * TRANSOM_ITEM_GAP items. Release the handle with transom_canal_free.
  */
 transom_status transom_canal_open_subscription(const struct transom_store *store,
                                                const struct transom_subscription_options *options,
                                                struct transom_canal **out_canal);
 
 /**
- * Pulls up to `max` items into `items` (an array of at least `max` entries; `*out_count` gets
- * how many). Returns as soon as at least one item is ready; TRANSOM_TIMEOUT after `timeout_ns`
- * (UINT64_MAX: no limit) with none; TRANSOM_INTERRUPTED when transom_canal_interrupt woke it
- * with none; TRANSOM_ERR_CLOSED (or TRANSOM_ERR_DISCONNECTED) only after every buffered item
- * was handed out. Waiting parks the thread: an idle pull uses no CPU. The items' pointers stay
- * valid until the next pull on this canal or its free. `max` 0 is TRANSOM_ERR_INVALID_ARGUMENT.
+ * Pulls up to `cap` items into the caller array `items` (`cap` entries, at least 1) and
+ * writes how many to `*out_count`. Returns TRANSOM_OK as soon as at least one item is ready;
+ * TRANSOM_TIMEOUT after `timeout_ns` (0: do not wait; UINT64_MAX: no limit) with none;
+ * TRANSOM_INTERRUPTED when transom_canal_interrupt woke it with none; TRANSOM_ERR_CLOSED (or
+ * TRANSOM_ERR_DISCONNECTED) only after every buffered item was handed out. `items` and
+ * `*out_count` are written on TRANSOM_OK only. Waiting parks the thread: an idle pull uses no
+ * CPU. The items' pointers stay valid until the next pull on this canal or its free.
  */
 transom_status transom_canal_pull_batch(struct transom_canal *canal,
-                                        size_t max,
                                         uint64_t timeout_ns,
                                         struct transom_item *items,
+                                        size_t cap,
                                         size_t *out_count);
 
 /**
  * Wakes a pull blocked on this canal (or the next one, if none is blocked) with
- * TRANSOM_INTERRUPTED. Safe from any thread at any time.
+ * TRANSOM_INTERRUPTED. Safe from any thread at any time. TRANSOM_ERR_CLOSED after
+ * transom_canal_close, and once the canal was handed to a worker (stop the worker with
+ * transom_worker_stop).
  */
 transom_status transom_canal_interrupt(const struct transom_canal *canal);
+
+/**
+ * Closes the canal; the handle stays valid until transom_canal_free. Safe from any thread at
+ * any time: a pull blocked on another thread wakes. A subscription stops receiving events and
+ * hands out what it buffered, then every pull returns TRANSOM_ERR_CLOSED; a cursor (it buffers
+ * nothing) returns TRANSOM_ERR_CLOSED at its next pull (a pending interrupt is reported
+ * first). transom_canal_ack, _checkpoint and _rewind return TRANSOM_ERR_CLOSED from then on:
+ * checkpoint before closing. A named cursor keeps its name until freed. Closing a closed
+ * canal (or one handed to a worker) returns TRANSOM_OK.
+ */
+transom_status transom_canal_close(const struct transom_canal *canal);
 
 /**
  * Cursors: acknowledges every delivered event up to `sequence` (at least the current
@@ -1763,17 +1821,21 @@ transom_status transom_canal_checkpoint(struct transom_canal *canal);
 transom_status transom_canal_rewind(struct transom_canal *canal);
 
 /**
- * Frees the canal (NULL is accepted). A named cursor's unsaved acknowledgements are not
- * checkpointed: call transom_canal_checkpoint first. A canal keeps its closed store's events
- * readable (in memory) until it is freed.
+ * Releases the canal handle (NULL is accepted), closing the canal if it is open. A named
+ * cursor's unsaved acknowledgements are not checkpointed: call transom_canal_checkpoint
+ * first. A canal keeps its closed store's events readable (in memory) until it is freed.
  */
 void transom_canal_free(struct transom_canal *canal);
 
 /**
- * Starts a worker thread that pulls batches from `canal` and calls `callback` with each. On
- * success the worker owns the canal and the canal handle is freed: do not use it again. On
- * failure the canal handle stays yours and the callback's drop has run. The worker ends when
- * stopped, when the callback says so, or when the canal closes (its store closed).
+ * Starts a worker thread that pulls batches from `canal` and calls `callback` with each
+ * (`options` may be NULL for the defaults). The callback may run before this function
+ * returns. On success the worker owns the canal: the canal handle stays valid but has no canal
+ * any more (its calls return TRANSOM_ERR_CLOSED; transom_canal_close does nothing) and must
+ * still be released with transom_canal_free. On failure the canal stays in the handle, and the
+ * callback's drop has run. The worker ends when stopped, when the callback says so, or when
+ * the canal closes (its store closed). TRANSOM_ERR_CLOSED for a canal closed with
+ * transom_canal_close. This call must not race other calls on the canal.
  */
 transom_status transom_canal_spawn_worker(struct transom_canal *canal,
                                           struct transom_batch_callback callback,
@@ -1787,22 +1849,23 @@ transom_status transom_canal_spawn_worker(struct transom_canal *canal,
 transom_status transom_worker_stop(const struct transom_worker *worker);
 
 /**
- * Waits up to `timeout_ns` (UINT64_MAX: no limit) for the worker to end. TRANSOM_OK when it
- * ended normally, with `*out_exit` (may be NULL) = TRANSOM_WORKER_EXIT_*; its terminal error
- * otherwise (e.g. TRANSOM_ERR_IO for a failed checkpoint, TRANSOM_ERR_DISCONNECTED);
- * TRANSOM_TIMEOUT while it runs; TRANSOM_ERR_WRONG_STATE from inside its own callback.
- * Repeated joins return the same result.
+ * Waits up to `timeout_ns` (0: do not wait; UINT64_MAX: no limit) for the worker to end.
+ * TRANSOM_OK when it ended normally, with `*out_exit` (may be NULL) = TRANSOM_WORKER_EXIT_*;
+ * its terminal error otherwise (e.g. TRANSOM_ERR_IO for a failed checkpoint,
+ * TRANSOM_ERR_DISCONNECTED); TRANSOM_TIMEOUT while it runs; TRANSOM_ERR_WRONG_STATE from
+ * inside its own callback. Repeated joins return the same result. `*out_exit` is written on
+ * TRANSOM_OK only.
  */
 transom_status transom_worker_join(const struct transom_worker *worker,
                                    uint64_t timeout_ns,
-                                   int32_t *out_exit);
+                                   transom_worker_exit *out_exit);
 
 /**
  * transom_worker_stop then transom_worker_join.
  */
 transom_status transom_worker_stop_and_join(const struct transom_worker *worker,
                                             uint64_t timeout_ns,
-                                            int32_t *out_exit);
+                                            transom_worker_exit *out_exit);
 
 /**
  * Stops the worker, waits for its thread to end (its callback's drop has then run), and frees
@@ -2096,21 +2159,28 @@ uint32_t transom_version(void);
  * Opens (or creates) a store. On disk this takes the directory's lock (TRANSOM_ERR_LOCKED if
  * another store holds it) and runs recovery: a torn tail is cut off; any other damage gives
  * TRANSOM_ERR_CORRUPT with the file in transom_last_error() and the offset in
- * transom_last_error_value(). `*out_store` is written only on success.
+ * transom_last_error_value(). Release the handle with transom_store_free.
  */
 transom_status transom_store_open(const struct transom_store_config *config,
                                   struct transom_store **out_store);
 
 /**
- * Closes the store and frees the handle (NULL is accepted): waits for the append in progress,
- * fsyncs everything, releases the directory lock and wakes every waiter. Open canals and
- * workers of the store keep its events readable until they are freed, so they hand out every
- * committed event before reporting TRANSOM_ERR_CLOSED. Gates' `drop` functions run once the
- * last user of the store is gone: here, unless a canal of the store is still open (then when
- * the last such canal is freed). The handle is freed even when the final fsync fails
- * (TRANSOM_ERR_IO).
+ * Closes the store; the handle stays valid until transom_store_free. Waits for the append in
+ * progress, fsyncs everything, releases the directory lock, wakes every waiter and removes
+ * every gate (each gate's `drop` runs after its last call). Open canals and workers of the
+ * store keep its events readable until they are freed, so they hand out every committed event
+ * before reporting TRANSOM_ERR_CLOSED. Every later call on the handle returns
+ * TRANSOM_ERR_CLOSED. TRANSOM_ERR_IO when the final fsync failed (the store is closed all the
+ * same); closing a closed store returns TRANSOM_OK.
  */
-transom_status transom_store_close(struct transom_store *store);
+transom_status transom_store_close(const struct transom_store *store);
+
+/**
+ * Releases the handle (NULL is accepted), closing the store first if it is open (an error of
+ * that close is not reported: call transom_store_close first to see it). Canals and workers
+ * of the store stay valid; they report TRANSOM_ERR_CLOSED once they handed out every event.
+ */
+void transom_store_free(struct transom_store *store);
 
 /**
  * Appends one event and writes its receipt to `*out_receipt` (may be NULL if not wanted).
@@ -2120,8 +2190,10 @@ transom_status transom_store_append(const struct transom_store *store,
                                     struct transom_receipt *out_receipt);
 
 /**
- * Appends `count` events all-or-nothing (every gate and version check passes, or nothing is
- * stored) and writes `count` receipts to `out_receipts` (may be NULL if not wanted).
+ * Appends the `count` events of the input array `events` all-or-nothing (every gate and
+ * version check passes, or nothing is stored) and writes their `count` receipts, in order,
+ * to the output array `out_receipts` (of `count` entries; may be NULL if not wanted). `count`
+ * 0 is TRANSOM_ERR_INVALID_ARGUMENT.
  */
 transom_status transom_store_append_batch(const struct transom_store *store,
                                           const struct transom_append *events,
@@ -2136,12 +2208,11 @@ transom_status transom_store_get(const struct transom_store *store,
                                  struct transom_event_buffer *buffer);
 
 /**
- * Copies up to `buffer->capacity` events of a stream, from stream version `from_version`
+ * Copies up to `buffer->cap` events of a stream, from stream version `from_version`
  * (1-based, inclusive; 0 = from the start), into `buffer`. An unknown stream reads as empty.
- * Here the capacity is the page size: the answer is at most `capacity` events (`total` never
- * exceeds it), and fewer than `capacity` means the end of the stream; read the next page from
- * the last `stream_version + 1`. TRANSOM_ERR_BUFFER_TOO_SMALL only when the arena cannot hold
- * the page.
+ * Here `cap` is the page size: the answer is at most `cap` events (`total` never exceeds it),
+ * and fewer than `cap` means the end of the stream; read the next page from the last
+ * `stream_version + 1`. TRANSOM_ERR_BUFFER_TOO_SMALL only when the arena cannot hold the page.
  */
 transom_status transom_store_read(const struct transom_store *store,
                                   const char *stream,
@@ -2177,19 +2248,20 @@ transom_status transom_store_head(const struct transom_store *store, uint64_t *o
 
 /**
  * Registers a gate, run on every event of every later append before it commits. The store
- * owns the closure from now on, also when this fails (then `drop` has run). `*out_gate_id`
- * names it for transom_store_remove_gate.
+ * owns the closure from the call on, also when the call fails (then `drop` has already run).
+ * `*out_id` names the gate for transom_store_remove_gate.
  */
 transom_status transom_store_add_gate(const struct transom_store *store,
                                       struct transom_gate_callback gate,
-                                      uint64_t *out_gate_id);
+                                      uint64_t *out_id);
 
 /**
- * Removes a gate: it is not called again once this returns, and this waits for its calls in
- * flight on other threads (from inside the gate itself it returns at once). Its `drop` runs
- * after its last call. TRANSOM_ERR_NOT_FOUND for an unknown id.
+ * Removes the gate `id`: it is not called again once this returns, and this waits for its
+ * calls in flight on other threads (from inside the gate itself it returns at once). Its
+ * `drop` runs after its last call. TRANSOM_ERR_NOT_FOUND ("no gate with id N") for an id that
+ * names no registered gate.
  */
-transom_status transom_store_remove_gate(const struct transom_store *store, uint64_t gate_id);
+transom_status transom_store_remove_gate(const struct transom_store *store, uint64_t id);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1379,7 +1379,7 @@ inline conversation runtime_ref::open_conversation(conversation_config config) c
 /// How to open a store; an empty dir is an in-memory store.
 struct store_options {
     std::string dir;
-    uint32_t sync = TRANSOM_SYNC_ALWAYS;
+    transom_sync_policy sync = TRANSOM_SYNC_ALWAYS;
     uint32_t sync_every_n = 0;
     size_t max_payload = 0;
     uint64_t segment_size = 0;
@@ -1393,7 +1393,7 @@ struct new_event {
     event_id correlation_id;
     event_id causation_id;
     bytes idempotency_key;
-    uint32_t expected = TRANSOM_EXPECT_ANY;
+    transom_expected_version_kind expected = TRANSOM_EXPECT_ANY;
     uint64_t expected_version = 0;
 
     new_event() = default;
@@ -1455,10 +1455,11 @@ inline std::string_view text_of(const transom_event &e) noexcept {
 class event_buffer {
   public:
     /// Room for `events` events (at least 1) and an `arena` of bytes; reads that return more
-    /// than fits (get, ancestors, correlated) grow both, store::read pages by capacity().
+    /// than fits (get, ancestors, correlated) grow both, store::read pages by cap().
     explicit event_buffer(size_t events = 16, size_t arena = 4096)
         : events_(events ? events : 1), arena_(arena) {}
-    size_t capacity() const noexcept { return events_.size(); }
+    /// The number of events it holds (transom_event_buffer.cap).
+    size_t cap() const noexcept { return events_.size(); }
     /// The events of the last read (pointers into this buffer, valid until the next read).
     span<const transom_event> events() const noexcept { return {events_.data(), count_}; }
     std::vector<event> copy() const {
@@ -1473,9 +1474,9 @@ class event_buffer {
         for (;;) {
             transom_event_buffer b{};
             b.events = events_.data();
-            b.capacity = events_.size();
+            b.cap = events_.size();
             b.arena = arena_.data();
-            b.arena_capacity = arena_.size();
+            b.arena_cap = arena_.size();
             status st = call(&b);
             if (st == TRANSOM_ERR_BUFFER_TOO_SMALL && (b.total > events_.size() || b.arena_needed > arena_.size())) {
                 if (b.total > events_.size()) events_.resize(b.total);
@@ -1561,8 +1562,9 @@ int32_t gate_call(void *ctx, const transom_gate_event *ev, char *reason, size_t 
 
 } // namespace detail
 
-/// An embedded event store (transom_store), closed by its destructor. Move-only.
-/// Thread safety: any number of threads at once, except close/destruction.
+/// An embedded event store (transom_store), released (closed first if needed) by its
+/// destructor. Move-only. Thread safety: any number of threads at once, close() included;
+/// not while it is destroyed or freed.
 class store {
   public:
     static store open(const store_options &o) {
@@ -1588,7 +1590,7 @@ class store {
     store(store &&o) noexcept : h_(o.h_) { o.h_ = nullptr; }
     store &operator=(store &&o) noexcept {
         if (this != &o) {
-            (void)transom_store_close(h_);
+            transom_store_free(h_);
             h_ = o.h_;
             o.h_ = nullptr;
         }
@@ -1596,14 +1598,17 @@ class store {
     }
     store(const store &) = delete;
     store &operator=(const store &) = delete;
-    ~store() { (void)transom_store_close(h_); }
+    ~store() { transom_store_free(h_); }
 
-    /// Closes now; the handle is gone even when the final fsync fails (TRANSOM_ERR_IO, thrown).
-    void close() {
-        transom_store *h = h_;
+    /// Closes the store (fsync, directory unlocked, gates removed, canals drain then end); the
+    /// object keeps its handle: later calls throw TRANSOM_ERR_CLOSED, close() again does
+    /// nothing. Throws TRANSOM_ERR_IO when the final fsync failed (the store is closed anyway).
+    void close() const { detail::check(transom_store_close(h_), "transom_store_close", h_); }
+    /// Releases the handle now (closing the store first if it is open; that close's error is
+    /// not reported: call close() first to see it).
+    void free() noexcept {
+        transom_store_free(h_);
         h_ = nullptr;
-        if (!h) detail::fail_used_after_move("transom_store_close");
-        detail::check(transom_store_close(h), "transom_store_close", h);
     }
     transom_store *get() const noexcept { return h_; }
     explicit operator bool() const noexcept { return h_ != nullptr; }
@@ -1650,11 +1655,11 @@ class store {
             read(stream, from_version, b);
             span<const transom_event> page = b.events();
             for (const auto &e : page) out.emplace_back(e);
-            if (page.size() < b.capacity()) return out;
+            if (page.size() < b.cap()) return out;
             from_version = page.back().stream_version + 1;
         }
     }
-    /// One page: up to `b.capacity()` events of a stream (the arena grows as needed).
+    /// One page: up to `b.cap()` events of a stream (the arena grows as needed).
     void read(std::string_view stream, uint64_t from_version, event_buffer &b) const {
         b.fill([&](transom_event_buffer *x) { return transom_store_read(h_, stream.data(), stream.size(), from_version, x); },
                "transom_store_read", h_);
@@ -1681,7 +1686,7 @@ class store {
     /// Registers a gate `f(const gate_event&)` or `f(const gate_event&, gate_reason&)`
     /// returning 0 to accept or a rejection code; it may run on several threads at once. An
     /// exception rejects with transom::exception_status and its what() as the reason. `f` is
-    /// destroyed exactly once (remove_gate, or close once no canal uses the store).
+    /// destroyed exactly once (remove_gate, close or the destructor).
     template <class F> uint64_t add_gate(F &&f) const {
         using B = detail::box_of<F>;
         using D = std::decay_t<F>;
@@ -1693,6 +1698,7 @@ class store {
         return id;
     }
     /// Waits for the gate's calls in flight; its callable is destroyed after its last call.
+    /// Throws TRANSOM_ERR_NOT_FOUND for an id that names no gate.
     void remove_gate(uint64_t id) const {
         detail::check(transom_store_remove_gate(h_, id), "transom_store_remove_gate", h_);
     }
@@ -1721,7 +1727,7 @@ struct filter {
 
 struct cursor_options {
     transom::filter filter;
-    uint32_t start = TRANSOM_START_BEGIN;
+    transom_start_kind start = TRANSOM_START_BEGIN;
     uint64_t start_sequence = 0;
     std::string_view name;
 
@@ -1748,12 +1754,12 @@ struct cursor_options {
 struct subscription_options {
     transom::filter filter;
     size_t capacity = 1024;
-    uint32_t overflow = TRANSOM_OVERFLOW_DROP_OLDEST;
+    transom_overflow_policy overflow = TRANSOM_OVERFLOW_DROP_OLDEST;
 };
 
 /// The result of a pull: items (valid until the next pull or the canal's free) and the status:
-/// TRANSOM_OK, TRANSOM_TIMEOUT, TRANSOM_INTERRUPTED, or TRANSOM_ERR_CLOSED (end of stream:
-/// every item was handed out). Other errors throw.
+/// TRANSOM_OK, TRANSOM_TIMEOUT, TRANSOM_INTERRUPTED (no items), or TRANSOM_ERR_CLOSED (end of
+/// stream: every item was handed out, or the canal was closed). Other errors throw.
 class batch {
   public:
     batch() noexcept = default;
@@ -1780,7 +1786,7 @@ class batch {
 class worker;
 
 /// A consumer of a store's events: a cursor or a subscription (transom_canal), freed by its
-/// destructor. Thread safety: one thread at a time; interrupt() from any thread.
+/// destructor. Thread safety: one thread at a time; interrupt() and close() from any thread.
 class canal {
   public:
     static canal cursor(const store &s, const cursor_options &o = {}) {
@@ -1832,21 +1838,26 @@ class canal {
     transom_canal *get() const noexcept { return h_; }
     explicit operator bool() const noexcept { return h_ != nullptr; }
 
-    /// Pulls up to `max` items into the canal's own array (see batch).
-    batch pull(size_t max = 256, nanoseconds timeout = forever) {
-        if (TRANSOM_HPP_UNLIKELY(max > cap_)) grow(max);
-        size_t n = 0;
-        status st = transom_canal_pull_batch(h_, max, detail::to_ns(timeout), items_.get(), &n);
+    /// Pulls up to `cap` items into the canal's own array (see batch).
+    batch pull(size_t cap = 256, nanoseconds timeout = forever) {
+        if (TRANSOM_HPP_UNLIKELY(cap > cap_)) grow(cap);
+        size_t n = 0; // written on TRANSOM_OK only
+        status st = transom_canal_pull_batch(h_, detail::to_ns(timeout), items_.get(), cap, &n);
         if (TRANSOM_HPP_UNLIKELY(st < 0) && st != TRANSOM_ERR_CLOSED) detail::fail(st, "transom_canal_pull_batch", h_);
         return batch(items_.get(), n, st);
     }
-    /// Non-throwing, into caller memory: exactly transom_canal_pull_batch.
-    status pull(std::nothrow_t, transom_item *items, size_t max, uint64_t timeout_ns, size_t &count) noexcept {
-        return transom_canal_pull_batch(h_, max, timeout_ns, items, &count);
+    /// Non-throwing, into caller memory: exactly transom_canal_pull_batch (`count` is written
+    /// on TRANSOM_OK only).
+    status pull(std::nothrow_t, uint64_t timeout_ns, transom_item *items, size_t cap, size_t &count) noexcept {
+        return transom_canal_pull_batch(h_, timeout_ns, items, cap, &count);
     }
 
     /// Wakes a blocked pull (or the next one) with TRANSOM_INTERRUPTED. Any thread.
     void interrupt() const { detail::check(transom_canal_interrupt(h_), "transom_canal_interrupt", h_); }
+    /// Closes the canal (any thread; a blocked pull wakes): a subscription hands out its
+    /// buffer, then pulls return TRANSOM_ERR_CLOSED; ack/checkpoint/rewind/interrupt throw
+    /// TRANSOM_ERR_CLOSED. The object keeps its handle until destroyed or freed. Idempotent.
+    void close() const { detail::check(transom_canal_close(h_), "transom_canal_close", h_); }
     void ack(uint64_t sequence) { detail::check(transom_canal_ack(h_, sequence), "transom_canal_ack", h_); }
     void checkpoint() { detail::check(transom_canal_checkpoint(h_), "transom_canal_checkpoint", h_); }
     void rewind() { detail::check(transom_canal_rewind(h_), "transom_canal_rewind", h_); }
@@ -1864,7 +1875,8 @@ class canal {
 
 namespace detail {
 
-template <class F> int32_t batch_call(void *ctx, const transom_item *items, size_t count) noexcept {
+template <class F>
+transom_worker_verdict batch_call(void *ctx, const transom_item *items, size_t count) noexcept {
     try {
         F &f = box<F>::of(ctx);
         span<const transom_item> s(items, count);
@@ -1872,7 +1884,7 @@ template <class F> int32_t batch_call(void *ctx, const transom_item *items, size
             std::invoke(f, s);
             return TRANSOM_WORKER_CONTINUE;
         } else {
-            return static_cast<int32_t>(std::invoke(f, s));
+            return static_cast<transom_worker_verdict>(std::invoke(f, s));
         }
     } catch (...) {
         report_current_exception("worker batch");
@@ -1894,8 +1906,8 @@ class worker {
   public:
     /// Starts a worker over `c`: `f(span<const transom_item>)` returns void (CONTINUE) or
     /// TRANSOM_WORKER_CONTINUE/_STOP/_STOP_AND_ROLLBACK; an exception means STOP_AND_ROLLBACK.
-    /// On success the worker owns the canal (`c` becomes empty); on failure `c` is unchanged
-    /// and `f` has been destroyed.
+    /// On success the worker owns the canal (`c` becomes empty: its handle is freed); on
+    /// failure `c` is unchanged and `f` has been destroyed. `f` may run before this returns.
     template <class F> static worker spawn(canal &&c, F &&f, const worker_options &o = {}) {
         using B = detail::box_of<F>;
         using D = std::decay_t<F>;
@@ -1906,10 +1918,10 @@ class worker {
         transom_worker_options wo{};
         wo.max_batch = o.max_batch;
         wo.checkpoint_every = o.checkpoint_every;
-        wo.no_checkpoint_on_exit = o.checkpoint_on_exit ? 0u : 1u;
+        wo.no_checkpoint_on_exit = !o.checkpoint_on_exit;
         worker w;
         detail::check(transom_canal_spawn_worker(c.h_, cb.release(), &wo, &w.h_), "transom_canal_spawn_worker", c.h_);
-        c.h_ = nullptr; // freed by the worker
+        c.free(); // the worker owns the canal; the handle has nothing left
         return w;
     }
 
@@ -1939,14 +1951,14 @@ class worker {
     void stop() const { detail::check(transom_worker_stop(h_), "transom_worker_stop", h_); }
     /// TRANSOM_WORKER_EXIT_* once it ended normally, nullopt while it runs past the timeout;
     /// its terminal error (e.g. DISCONNECTED, IO) is thrown.
-    std::optional<int32_t> join(nanoseconds timeout = forever) const {
-        int32_t e = 0;
+    std::optional<transom_worker_exit> join(nanoseconds timeout = forever) const {
+        transom_worker_exit e = 0;
         if (detail::check(transom_worker_join(h_, detail::to_ns(timeout), &e), "transom_worker_join", h_) != TRANSOM_OK)
             return std::nullopt;
         return e;
     }
-    std::optional<int32_t> stop_and_join(nanoseconds timeout = forever) const {
-        int32_t e = 0;
+    std::optional<transom_worker_exit> stop_and_join(nanoseconds timeout = forever) const {
+        transom_worker_exit e = 0;
         if (detail::check(transom_worker_stop_and_join(h_, detail::to_ns(timeout), &e), "transom_worker_stop_and_join",
                           h_) != TRANSOM_OK)
             return std::nullopt;

@@ -3,7 +3,13 @@
 //! Invariant: the items of a pull live in a buffer the canal owns and are only replaced by the
 //! next pull, so a batch is a borrow of the canal (`&[Item]` tied to `&mut self`): the views
 //! the C API hands out stay valid exactly until the next pull or the canal's destruction.
+//!
+//! A canal is closed by the consumer ([`Canal::close`], or a [`Closer`] from another thread)
+//! independently of its store: a closed canal hands out what it holds (a subscription's
+//! buffer; a cursor holds nothing), then reports `Closed` to every pull, ack, checkpoint and
+//! rewind.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,6 +58,7 @@ enum Inner {
 pub struct Canal {
     inner: Inner,
     batch: Vec<Item>,
+    remote: Arc<Remote>,
 }
 
 impl std::fmt::Debug for Canal {
@@ -64,12 +71,51 @@ impl std::fmt::Debug for Canal {
 
 /// Wakes a canal's blocked pull from another thread (cheap to clone, `Send + Sync`).
 #[derive(Clone)]
-pub struct Interrupter(Waker);
+pub struct Interrupter(Arc<Remote>);
 
+/// Closes a canal from another thread (cheap to clone, `Send + Sync`): see [`Canal::close`].
 #[derive(Clone)]
+pub struct Closer(Arc<Remote>);
+
+/// What other threads may do to a canal: wake its pull, close it.
+struct Remote {
+    closed: AtomicBool,
+    waker: Waker,
+}
+
 enum Waker {
     Cursor(Arc<Wake>),
     Subscription(Arc<EventBuffer>),
+}
+
+impl Remote {
+    fn new(waker: Waker) -> Arc<Remote> {
+        Arc::new(Remote {
+            closed: AtomicBool::new(false),
+            waker,
+        })
+    }
+
+    fn interrupt(&self) {
+        match &self.waker {
+            Waker::Cursor(w) => w.interrupt(),
+            Waker::Subscription(b) => b.interrupt(),
+        }
+    }
+
+    fn close(&self) {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        match &self.waker {
+            Waker::Cursor(w) => w.close(),
+            Waker::Subscription(b) => b.close(),
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
 }
 
 impl Interrupter {
@@ -77,10 +123,19 @@ impl Interrupter {
     /// at once — return [`Pulled::Interrupted`]. Non-blocking. Items ready to deliver win over
     /// an interrupt, which then stays pending for the next pull that would wait.
     pub fn interrupt(&self) {
-        match &self.0 {
-            Waker::Cursor(w) => w.interrupt(),
-            Waker::Subscription(b) => b.interrupt(),
-        }
+        self.0.interrupt();
+    }
+}
+
+impl Closer {
+    /// [`Canal::close`], from any thread: a pull blocked now wakes.
+    pub fn close(&self) {
+        self.0.close();
+    }
+
+    /// Whether the canal was closed ([`Canal::is_closed`]).
+    pub fn is_closed(&self) -> bool {
+        self.0.is_closed()
     }
 }
 
@@ -88,9 +143,12 @@ impl Canal {
     /// Opens a cursor on `store`. Errors: `InvalidArgument` (start `At(0)`, bad checkpoint name),
     /// `NameInUse`, `Corrupt` / `Io` (the checkpoint file), `CheckpointAhead`.
     pub fn cursor(store: &Arc<Store>, options: CursorOptions) -> Result<Canal, CanalError> {
+        let cursor = Cursor::open(store, options)?;
+        let remote = Remote::new(Waker::Cursor(Arc::clone(cursor.wake())));
         Ok(Canal {
-            inner: Inner::Cursor(Cursor::open(store, options)?),
+            inner: Inner::Cursor(cursor),
             batch: Vec::new(),
+            remote,
         })
     }
 
@@ -101,10 +159,34 @@ impl Canal {
         store: &Arc<Store>,
         options: SubscriptionOptions,
     ) -> Result<Canal, CanalError> {
+        let subscription = Subscription::open(store, options)?;
+        let remote = Remote::new(Waker::Subscription(Arc::clone(subscription.buffer())));
         Ok(Canal {
-            inner: Inner::Subscription(Subscription::open(store, options)?),
+            inner: Inner::Subscription(subscription),
             batch: Vec::new(),
+            remote,
         })
+    }
+
+    /// Closes the canal, whatever its store does: a subscription stops receiving events and
+    /// hands out what it buffered, then every pull reports `Closed`; a cursor (it buffers
+    /// nothing) reports `Closed` at once. A pull blocked on another thread (see [`Closer`])
+    /// wakes. Later acks, checkpoints and rewinds fail with `Closed` (checkpoint before
+    /// closing). Closing twice is a no-op; the canal releases its checkpoint name and its
+    /// commit listener when it is dropped.
+    pub fn close(&self) {
+        self.remote.close();
+    }
+
+    /// A handle that closes this canal from another thread.
+    pub fn closer(&self) -> Closer {
+        Closer(Arc::clone(&self.remote))
+    }
+
+    /// Whether [`Canal::close`] was called (a store close does not count: the canal then
+    /// still drains what it can read).
+    pub fn is_closed(&self) -> bool {
+        self.remote.is_closed()
     }
 
     /// Cursor or subscription.
@@ -121,7 +203,9 @@ impl Canal {
     /// Returns as soon as at least one item is ready, with everything ready at that moment up
     /// to `max`. `Err(Closed)` (or `Disconnected`) only once every buffered item (subscription)
     /// or every committed matching event (cursor) was handed out. `max == 0` is
-    /// `InvalidArgument`. Waiting parks the thread; nothing polls.
+    /// `InvalidArgument`. Waiting parks the thread; nothing polls. After [`Canal::close`]: a
+    /// subscription's buffered items, then `Closed`; a cursor: `Closed` (a pending interrupt is
+    /// reported first, as for a closed store).
     ///
     /// The previous batch is dropped first, whatever the outcome.
     pub fn pull_batch(
@@ -145,13 +229,13 @@ impl Canal {
 
     /// A handle that wakes this canal's blocked pull from another thread.
     pub fn interrupter(&self) -> Interrupter {
-        Interrupter(match &self.inner {
-            Inner::Cursor(c) => Waker::Cursor(Arc::clone(c.wake())),
-            Inner::Subscription(s) => Waker::Subscription(Arc::clone(s.buffer())),
-        })
+        Interrupter(Arc::clone(&self.remote))
     }
 
     fn cursor_mut(&mut self) -> Result<&mut Cursor, CanalError> {
+        if self.remote.is_closed() {
+            return Err(CanalError::Closed);
+        }
         match &mut self.inner {
             Inner::Cursor(c) => Ok(c),
             Inner::Subscription(_) => Err(CanalError::InvalidArgument(
@@ -169,7 +253,8 @@ impl Canal {
 
     /// Cursor: marks everything up to `seq` as handled. `seq` must lie between the current
     /// acknowledged position and the highest delivered sequence (acking the same position
-    /// again is a no-op), else `InvalidArgument`; subscriptions: `InvalidArgument`.
+    /// again is a no-op), else `InvalidArgument`; subscriptions: `InvalidArgument`; after
+    /// [`Canal::close`]: `Closed`.
     pub fn ack(&mut self, seq: u64) -> Result<(), CanalError> {
         self.cursor_mut()?.ack(seq)
     }
@@ -177,13 +262,24 @@ impl Canal {
     /// Cursor: persists the acknowledged position under the cursor's name (see the
     /// `checkpoint` module for the file format; durable on return for on-disk stores, kept in
     /// memory for the store's lifetime otherwise). `InvalidArgument` for unnamed cursors and
-    /// subscriptions; `Io` if writing failed (the previous checkpoint is intact).
+    /// subscriptions; `Io` if writing failed (the previous checkpoint is intact); `Closed`
+    /// after [`Canal::close`].
     pub fn checkpoint(&mut self) -> Result<(), CanalError> {
         self.cursor_mut()?.checkpoint()
     }
 
+    /// The worker's exit checkpoint: saves what it acknowledged also when its canal was
+    /// closed (closing stops the consumer; it does not disown its acknowledgements).
+    pub(crate) fn checkpoint_at_exit(&mut self) -> Result<(), CanalError> {
+        match &mut self.inner {
+            Inner::Cursor(c) => c.checkpoint(),
+            Inner::Subscription(_) => Ok(()),
+        }
+    }
+
     /// Cursor: moves the read position back to `acked + 1`, so the next pulls deliver every
-    /// unacknowledged event again. Subscriptions: `InvalidArgument`.
+    /// unacknowledged event again. Subscriptions: `InvalidArgument`; after [`Canal::close`]:
+    /// `Closed`.
     pub fn rewind(&mut self) -> Result<(), CanalError> {
         self.cursor_mut()?.rewind();
         Ok(())

@@ -64,10 +64,12 @@ impl CursorOptions {
 struct WakeState {
     epoch: u64,
     interrupted: bool,
+    /// The canal was closed by its consumer (`Canal::close`): pulls report `Closed`.
+    closed: bool,
 }
 
-/// An event count with an interrupt flag, shared by a cursor, its commit listener and its
-/// interrupters.
+/// An event count with interrupt and close flags, shared by a cursor, its commit listener and
+/// its interrupters and closers.
 #[derive(Default)]
 pub(crate) struct Wake {
     state: Mutex<WakeState>,
@@ -93,8 +95,19 @@ impl Wake {
         self.cv.notify_all();
     }
 
-    fn epoch(&self) -> u64 {
-        self.lock().epoch
+    /// Closes the cursor for its consumer and wakes its pull.
+    pub(crate) fn close(&self) {
+        let mut st = self.lock();
+        st.closed = true;
+        st.epoch += 1;
+        drop(st);
+        self.cv.notify_all();
+    }
+
+    /// The epoch, and whether the cursor was closed, read together.
+    fn epoch(&self) -> (u64, bool) {
+        let st = self.lock();
+        (st.epoch, st.closed)
     }
 
     /// Consumes a pending interrupt.
@@ -199,7 +212,11 @@ impl Cursor {
         loop {
             // Noted before looking at the store: a commit, close or interrupt after this
             // moves the epoch, so the park below cannot miss it.
-            let epoch = self.wake.epoch();
+            let (epoch, closed) = self.wake.epoch();
+            if closed {
+                // A cursor buffers nothing: closed by its consumer, it delivers no more.
+                return self.closed_or_interrupted();
+            }
             let outcome = {
                 // Never hold the store across a park: dropping the last reference here would
                 // close the store and call our listener, which takes the wake lock.

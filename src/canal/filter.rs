@@ -7,6 +7,11 @@ use crate::store::{Event, MAX_STREAM_LEN};
 
 use super::CanalError;
 
+/// The refusal of a stream prefix longer than [`MAX_STREAM_LEN`] (the C API gives it before
+/// reading a byte of the prefix).
+pub(crate) const PREFIX_TOO_LONG: CanalError =
+    CanalError::InvalidArgument("stream prefix is longer than the longest stream name");
+
 /// Selects events by stream prefix and kind. The default selects every event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
@@ -28,9 +33,7 @@ impl Filter {
     pub fn with_stream_prefix(mut self, prefix: impl AsRef<[u8]>) -> Result<Filter, CanalError> {
         let prefix = prefix.as_ref();
         if prefix.len() > MAX_STREAM_LEN {
-            return Err(CanalError::InvalidArgument(
-                "stream prefix is longer than the longest stream name",
-            ));
+            return Err(PREFIX_TOO_LONG);
         }
         self.stream_prefix = prefix.to_vec();
         Ok(self)

@@ -30,11 +30,15 @@
 //!   canal (whatever that pull returns) or the canal's destruction — not beyond, even if the
 //!   store is closed or dropped meanwhile (the `Arc`s keep the events).
 //! - **Timeouts**: `None` waits without limit, `Some(ZERO)` does not wait.
+//! - **Timeouts are outcomes**: a pull that times out is `Ok(Pulled::TimedOut)`, a join that
+//!   times out `Ok(None)`; no error means "the wait ended".
+//! - **Close**: [`Canal::close`] (or a [`Closer`] from another thread) closes a canal for its
+//!   consumer, independently of the store: buffered items first, then `Closed` everywhere.
 //! - **Workers**: [`spawn_worker`] takes the canal (handed back in [`SpawnError`] if refused).
-//!   [`Worker::join`] → `Ok(Ok(WorkerExit))` for a normal end (`Stopped`, `CallbackStopped`,
-//!   `Closed`), `Ok(Err(WorkerError))` for `Panic { message }`, `Checkpoint(e)` or
-//!   `Canal(e)` (e.g. `Disconnected`), `Err(JoinError::Timeout)` while it runs,
-//!   `Err(JoinError::FromWorkerThread)` from its own callback. After the end,
+//!   [`Worker::join`] → `Ok(Some(Ok(WorkerExit)))` for a normal end (`Stopped`,
+//!   `CallbackStopped`, `Closed`), `Ok(Some(Err(WorkerError)))` for `Panic { message }`,
+//!   `Checkpoint(e)` or `Canal(e)` (e.g. `Disconnected`), `Ok(None)` while it runs past the
+//!   timeout, `Err(JoinError::FromWorkerThread)` from its own callback. After the end,
 //!   [`Worker::take_canal`] gives the canal back; dropping the worker drops it.
 //! - **Checkpoints**: `<store dir>/checkpoints/<name>.ckpt`, 20 bytes, format in
 //!   [`checkpoint`]; in-memory stores keep them in memory for the store's lifetime.
@@ -67,10 +71,11 @@ mod worker;
 #[cfg(test)]
 mod tests;
 
-pub use canal::{Canal, CanalKind, Interrupter, Item, Pulled};
+pub use canal::{Canal, CanalKind, Closer, Interrupter, Item, Pulled};
 pub use cursor::{CursorOptions, Start};
 pub use error::CanalError;
 pub use filter::Filter;
+pub(crate) use filter::PREFIX_TOO_LONG;
 pub use live::{Delivery, LiveBuffer, Overflow, PullWait, Pushed};
 pub use subscription::SubscriptionOptions;
 pub use worker::{

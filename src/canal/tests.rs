@@ -539,11 +539,14 @@ fn worker_stop_wakes_a_blocked_pull() {
         append_n(&store, 1);
         // The first batch was handled; the worker is now (or soon) blocked in an empty pull.
         assert_eq!(rx.recv().unwrap(), 1);
-        assert_eq!(worker.stop_and_join(LONG), Ok(Ok(WorkerExit::Stopped)));
+        assert_eq!(
+            worker.stop_and_join(LONG),
+            Ok(Some(Ok(WorkerExit::Stopped)))
+        );
         assert!(worker.is_finished());
         assert_eq!(
             worker.join(Some(Duration::ZERO)),
-            Ok(Ok(WorkerExit::Stopped))
+            Ok(Some(Ok(WorkerExit::Stopped)))
         );
         assert!(worker.take_canal().is_some());
         assert!(worker.take_canal().is_none());
@@ -569,13 +572,10 @@ fn join_times_out_while_the_worker_runs_and_refuses_a_self_join() {
         )
     };
     *slot.lock().unwrap() = Some(Arc::clone(&worker));
-    assert_eq!(
-        worker.join(Some(Duration::from_millis(10))),
-        Err(JoinError::Timeout)
-    );
+    assert_eq!(worker.join(Some(Duration::from_millis(10))), Ok(None));
     append_n(&store, 1);
     assert_eq!(rx.recv().unwrap(), Err(JoinError::FromWorkerThread));
-    assert_eq!(worker.join(LONG), Ok(Ok(WorkerExit::Stopped)));
+    assert_eq!(worker.join(LONG), Ok(Some(Ok(WorkerExit::Stopped))));
     slot.lock().unwrap().take();
 }
 
@@ -590,9 +590,9 @@ fn join_returns_the_callback_panic_and_the_batch_stays_unacked() {
     .unwrap();
     assert_eq!(
         worker.join(LONG),
-        Ok(Err(WorkerError::Panic {
+        Ok(Some(Err(WorkerError::Panic {
             message: "callback exploded".into()
-        }))
+        })))
     );
     let mut canal = worker.take_canal().unwrap();
     assert_eq!((canal.acked(), canal.position()), (Some(0), Some(1)));
@@ -621,7 +621,7 @@ fn stop_and_rollback_redelivers_its_batch_to_the_next_reader() {
         }
     })
     .unwrap();
-    assert_eq!(worker.join(LONG), Ok(Ok(WorkerExit::CallbackStopped)));
+    assert_eq!(worker.join(LONG), Ok(Some(Ok(WorkerExit::CallbackStopped))));
     assert_eq!(rx.recv().unwrap(), (1..=10).collect::<Vec<_>>());
     assert_eq!(rx.recv().unwrap(), (11..=20).collect::<Vec<_>>());
     // Checkpointed at exit with the acked position; the rolled-back batch comes again.
@@ -641,7 +641,7 @@ fn stop_from_the_callback_acks_its_batch() {
         ..WorkerOptions::default()
     };
     let worker = spawn_worker(cursor, options, |_| WorkerAction::Stop).unwrap();
-    assert_eq!(worker.join(LONG), Ok(Ok(WorkerExit::CallbackStopped)));
+    assert_eq!(worker.join(LONG), Ok(Some(Ok(WorkerExit::CallbackStopped))));
     let canal = worker.take_canal().unwrap();
     assert_eq!(canal.acked(), Some(8));
 }
@@ -672,8 +672,8 @@ fn closing_the_store_ends_workers_after_everything_was_delivered() {
     let w_sub = spawn_worker(sub, WorkerOptions::default(), counted(Arc::clone(&n_sub))).unwrap();
     append_n(&store, 5_000);
     store.close().unwrap();
-    assert_eq!(w_cursor.join(LONG), Ok(Ok(WorkerExit::Closed)));
-    assert_eq!(w_sub.join(LONG), Ok(Ok(WorkerExit::Closed)));
+    assert_eq!(w_cursor.join(LONG), Ok(Some(Ok(WorkerExit::Closed))));
+    assert_eq!(w_sub.join(LONG), Ok(Some(Ok(WorkerExit::Closed))));
     assert_eq!(n_cursor.load(Ordering::SeqCst), 5_000);
     assert_eq!(n_sub.load(Ordering::SeqCst), 5_000);
     // The worker checkpointed everything at exit, after the store closed.
@@ -699,7 +699,7 @@ fn a_disconnected_subscription_ends_its_worker_with_the_error() {
     .unwrap();
     assert_eq!(
         worker.join(LONG),
-        Ok(Err(WorkerError::Canal(CanalError::Disconnected)))
+        Ok(Some(Err(WorkerError::Canal(CanalError::Disconnected))))
     );
     assert_eq!(rx.iter().sum::<usize>(), 2, "buffered items first");
 }
@@ -745,7 +745,7 @@ fn dropping_the_store_ends_a_cursor_worker_and_unread_events_come_again_from_the
     );
     drop(store);
     drop(go_tx);
-    assert_eq!(worker.join(LONG), Ok(Ok(WorkerExit::Closed)));
+    assert_eq!(worker.join(LONG), Ok(Some(Ok(WorkerExit::Closed))));
     drop(worker);
     let store = disk_store(dir.path());
     let mut again = Canal::cursor(&store, named()).unwrap();
@@ -910,7 +910,7 @@ fn a_worker_checkpoints_every_n_acked_batches() {
         }
     })
     .unwrap();
-    assert_eq!(worker.join(LONG), Ok(Ok(WorkerExit::CallbackStopped)));
+    assert_eq!(worker.join(LONG), Ok(Some(Ok(WorkerExit::CallbackStopped))));
     assert_eq!(
         rx.iter().collect::<Vec<_>>(),
         vec![None, Some(10), Some(20)]
@@ -940,7 +940,7 @@ fn a_failing_checkpoint_ends_the_worker_with_the_error() {
     };
     let worker = spawn_worker(cursor, options, |_| WorkerAction::Continue).unwrap();
     match worker.join(LONG) {
-        Ok(Err(WorkerError::Checkpoint(CanalError::Io { .. }))) => {}
+        Ok(Some(Err(WorkerError::Checkpoint(CanalError::Io { .. })))) => {}
         other => panic!("expected a checkpoint I/O error, got {other:?}"),
     }
     // The batch itself was handled and acked before the checkpoint failed.
@@ -963,4 +963,96 @@ fn a_leftover_temporary_checkpoint_file_is_ignored_and_replaced() {
     c.checkpoint().unwrap();
     assert_eq!(read_checkpoint(dir.path(), "t"), Some(2));
     assert!(!ckdir.join("t.ckpt.tmp").exists());
+}
+
+#[test]
+fn closing_a_canal_wakes_a_blocked_pull_from_another_thread() {
+    let store = memory_store();
+    for subscription in [false, true] {
+        let mut canal = if subscription {
+            Canal::subscription(&store, SubscriptionOptions::new(4, Overflow::DropOldest))
+        } else {
+            Canal::cursor(&store, CursorOptions::new(Start::End))
+        }
+        .unwrap();
+        let closer = canal.closer();
+        let (tx, rx) = mpsc::channel();
+        let puller = thread::spawn(move || {
+            tx.send(()).unwrap();
+            let r = canal.pull_batch(4, None).map(|p| format!("{p:?}"));
+            (r, canal)
+        });
+        rx.recv().unwrap();
+        // Before or during the pull: either way it returns Closed (nothing was buffered).
+        closer.close();
+        let (r, canal) = puller.join().unwrap();
+        assert_eq!(r, Err(CanalError::Closed));
+        assert!(canal.is_closed());
+        assert!(!store.is_closed());
+    }
+}
+
+#[test]
+fn a_closed_subscription_hands_out_its_buffer_then_reports_closed() {
+    let store = memory_store();
+    let mut sub =
+        Canal::subscription(&store, SubscriptionOptions::new(8, Overflow::DropOldest)).unwrap();
+    append_n(&store, 3);
+    sub.close();
+    sub.close(); // idempotent
+    append_n(&store, 2); // after the close: not received
+    assert_eq!(pull_seqs(&mut sub, 2), vec![1, 2]);
+    assert_eq!(pull_seqs(&mut sub, 10), vec![3]);
+    assert_eq!(sub.pull_batch(10, LONG), Err(CanalError::Closed));
+    assert_eq!(sub.pull_batch(10, None), Err(CanalError::Closed));
+    assert_eq!(sub.ack(1), Err(CanalError::Closed));
+    assert_eq!(sub.checkpoint(), Err(CanalError::Closed));
+    assert_eq!(sub.rewind(), Err(CanalError::Closed));
+}
+
+#[test]
+fn a_closed_cursor_delivers_nothing_more_and_refuses_ack_checkpoint_and_rewind() {
+    let store = memory_store();
+    append_n(&store, 5);
+    let mut cursor = Canal::cursor(&store, CursorOptions::new(Start::Named("c".into()))).unwrap();
+    assert_eq!(pull_seqs(&mut cursor, 2), vec![1, 2]);
+    cursor.ack(2).unwrap();
+    cursor.checkpoint().unwrap();
+    cursor.close();
+    // Committed events are readable, but a closed cursor buffers nothing: Closed at once.
+    assert_eq!(cursor.pull_batch(10, None), Err(CanalError::Closed));
+    // A pending interrupt is reported before the close, as for a closed store.
+    cursor.interrupter().interrupt();
+    assert_eq!(cursor.pull_batch(10, None), Ok(Pulled::Interrupted));
+    assert_eq!(cursor.pull_batch(10, None), Err(CanalError::Closed));
+    assert_eq!(cursor.ack(2), Err(CanalError::Closed));
+    assert_eq!(cursor.checkpoint(), Err(CanalError::Closed));
+    assert_eq!(cursor.rewind(), Err(CanalError::Closed));
+    // The name stays claimed until the canal is dropped; then it resumes after 2.
+    assert!(matches!(
+        Canal::cursor(&store, CursorOptions::new(Start::Named("c".into()))),
+        Err(CanalError::NameInUse(_))
+    ));
+    drop(cursor);
+    let mut again = Canal::cursor(&store, CursorOptions::new(Start::Named("c".into()))).unwrap();
+    assert_eq!(pull_seqs(&mut again, 10), vec![3, 4, 5]);
+}
+
+#[test]
+fn closing_a_workers_canal_ends_it_with_closed_and_keeps_its_exit_checkpoint() {
+    let store = memory_store();
+    append_n(&store, 3);
+    let cursor = Canal::cursor(&store, CursorOptions::new(Start::Named("w".into()))).unwrap();
+    let closer = cursor.closer();
+    let (tx, rx) = mpsc::channel();
+    let worker = spawn_worker(cursor, WorkerOptions::default(), move |items| {
+        tx.send(seqs(items)).unwrap();
+        WorkerAction::Continue
+    })
+    .unwrap();
+    assert_eq!(rx.recv().unwrap(), vec![1, 2, 3]);
+    closer.close();
+    assert_eq!(worker.join(LONG), Ok(Some(Ok(WorkerExit::Closed))));
+    let canal = worker.take_canal().unwrap();
+    assert_eq!((canal.acked(), canal.checkpointed()), (Some(3), Some(3)));
 }

@@ -85,12 +85,10 @@ pub enum WorkerError {
 /// How a worker ended.
 pub type WorkerResult = Result<WorkerExit, WorkerError>;
 
-/// Why [`Worker::join`] returned without the worker's result.
+/// Why [`Worker::join`] could not wait. (A timeout is not an error: `join` then returns
+/// `Ok(None)`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum JoinError {
-    /// The worker is still running after the timeout.
-    #[error("the worker did not finish in time")]
-    Timeout,
     /// `join` was called from the worker's own thread (its callback), which would wait for
     /// itself forever. Call `stop` there instead and join from another thread.
     #[error("join called from the worker's own callback")]
@@ -277,7 +275,7 @@ where
         }
     };
     if named && options.checkpoint_on_exit && canal.acked() > canal.checkpointed() {
-        match canal.checkpoint() {
+        match canal.checkpoint_at_exit() {
             // An in-memory store that was dropped took its checkpoints with it: nothing to save.
             Ok(()) | Err(CanalError::Closed) => {}
             // An earlier error stays the terminal one: it is the cause.
@@ -303,14 +301,15 @@ impl Worker {
         self.shared.done().is_some()
     }
 
-    /// Waits up to `timeout` (`None` = no limit) for the worker to end and returns how it
-    /// ended; once it has, every call returns the same result at once.
+    /// Waits up to `timeout` (`None` = no limit, `Some(ZERO)` = don't wait) for the worker to
+    /// end and returns how it ended; once it has, every call returns the same result at once.
     ///
-    /// `Ok(WorkerExit::…)` for a normal end (`stop`, the callback said stop, or the store
-    /// closed and everything was delivered); `Err(WorkerError::…)` for a callback panic, a
-    /// failed checkpoint, or a failed pull. `Err(JoinError::Timeout)` leaves the worker
-    /// running; `Err(JoinError::FromWorkerThread)` if called from the callback.
-    pub fn join(&self, timeout: Option<Duration>) -> Result<WorkerResult, JoinError> {
+    /// `Ok(Some(Ok(WorkerExit::…)))` for a normal end (`stop`, the callback said stop, or the
+    /// canal closed and everything was delivered); `Ok(Some(Err(WorkerError::…)))` for a
+    /// callback panic, a failed checkpoint, or a failed pull; `Ok(None)` when the timeout
+    /// passed first (the worker keeps running). `Err(JoinError::FromWorkerThread)` if called
+    /// from the callback.
+    pub fn join(&self, timeout: Option<Duration>) -> Result<Option<WorkerResult>, JoinError> {
         if std::thread::current().id() == self.thread_id {
             return Err(JoinError::FromWorkerThread);
         }
@@ -325,7 +324,7 @@ impl Worker {
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        return Err(JoinError::Timeout);
+                        return Ok(None);
                     }
                     self.shared.finished.wait_timeout(done, d - now).0
                 }
@@ -337,11 +336,14 @@ impl Worker {
         if let Some(h) = handle {
             let _ = h.join();
         }
-        Ok(result)
+        Ok(Some(result))
     }
 
     /// [`Worker::stop`] then [`Worker::join`].
-    pub fn stop_and_join(&self, timeout: Option<Duration>) -> Result<WorkerResult, JoinError> {
+    pub fn stop_and_join(
+        &self,
+        timeout: Option<Duration>,
+    ) -> Result<Option<WorkerResult>, JoinError> {
         self.stop();
         self.join(timeout)
     }

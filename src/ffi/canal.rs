@@ -1,73 +1,133 @@
 //! C ABI of canals (cursors and subscriptions over a store) and their workers.
 //!
 //! Invariant: only conversion, checks and ownership here. Pulled items point into events the
-//! canal keeps until its next pull, so nothing is copied on the hot path.
+//! canal keeps until its next pull, so nothing is copied on the hot path. A canal handle owns
+//! its canal in an `Option` behind a lock: the pulling thread holds the lock, interrupt and
+//! close reach the canal without it, and spawn_worker takes the canal out (the handle then has
+//! none and answers TRANSOM_ERR_CLOSED until it is freed).
 
 use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::actor::timeout;
-use super::closure::Closure;
+use super::args::{self, array_out, closure, handle, input, out, slice, utf8, Handle, Out};
 use super::status::{
-    free_handle, guard, transom_status, Failure, TRANSOM_ERR_PANIC, TRANSOM_ERR_WRONG_STATE,
+    guard, transom_status, Failure, TRANSOM_ERR_CLOSED, TRANSOM_ERR_PANIC, TRANSOM_ERR_WRONG_STATE,
     TRANSOM_INTERRUPTED, TRANSOM_OK, TRANSOM_TIMEOUT,
 };
-use super::store::{event_view, store_ref_arc, transom_event, transom_store};
+use super::store::{event_view, transom_event, transom_store};
+use crate::canal::checkpoint::MAX_CHECKPOINT_NAME_LEN;
 use crate::canal::{
-    spawn_worker, Canal, CursorOptions, Delivery, Filter, Interrupter, Item, JoinError, Overflow,
-    Pulled, Start, SubscriptionOptions, Worker, WorkerAction, WorkerError, WorkerExit,
-    WorkerOptions,
+    spawn_worker, Canal, CanalError, Closer, CursorOptions, Delivery, Filter, Interrupter, Item,
+    JoinError, Overflow, Pulled, Start, SubscriptionOptions, Worker, WorkerAction, WorkerError,
+    WorkerExit, WorkerOptions, WorkerResult, PREFIX_TOO_LONG,
 };
-use crate::store::Store;
+use crate::store::{Store, MAX_STREAM_LEN};
+use crate::sync::Mutex;
+
+/// Where a cursor starts: one of the TRANSOM_START_* values (`transom_cursor_options.start`).
+pub type transom_start_kind = u32;
 
 /// Cursor start: at sequence 1 (every event).
-pub const TRANSOM_START_BEGIN: u32 = 0;
+pub const TRANSOM_START_BEGIN: transom_start_kind = 0;
 /// Cursor start: after the head at open (only later events).
-pub const TRANSOM_START_END: u32 = 1;
+pub const TRANSOM_START_END: transom_start_kind = 1;
 /// Cursor start: at `start_sequence` (inclusive, at least 1).
-pub const TRANSOM_START_AT: u32 = 2;
+pub const TRANSOM_START_AT: transom_start_kind = 2;
 /// Cursor start: after the named checkpoint `name` (at BEGIN if it has none yet).
-pub const TRANSOM_START_NAMED: u32 = 3;
+pub const TRANSOM_START_NAMED: transom_start_kind = 3;
+
+/// What a full subscription does: one of the TRANSOM_OVERFLOW_* values
+/// (`transom_subscription_options.overflow`).
+pub type transom_overflow_policy = u32;
 
 /// Subscription overflow: drop the oldest buffered event (reported as a gap).
-pub const TRANSOM_OVERFLOW_DROP_OLDEST: u32 = 0;
+pub const TRANSOM_OVERFLOW_DROP_OLDEST: transom_overflow_policy = 0;
 /// Subscription overflow: drop the incoming event (reported as a gap).
-pub const TRANSOM_OVERFLOW_DROP_NEWEST: u32 = 1;
+pub const TRANSOM_OVERFLOW_DROP_NEWEST: transom_overflow_policy = 1;
 /// Subscription overflow: close the subscription (after its buffered items) with
 /// TRANSOM_ERR_DISCONNECTED.
-pub const TRANSOM_OVERFLOW_DISCONNECT: u32 = 2;
+pub const TRANSOM_OVERFLOW_DISCONNECT: transom_overflow_policy = 2;
+
+/// What a pulled item is: one of the TRANSOM_ITEM_* values (`transom_item.kind`).
+pub type transom_item_kind = i32;
 
 /// Item kind: an event.
-pub const TRANSOM_ITEM_EVENT: i32 = 0;
+pub const TRANSOM_ITEM_EVENT: transom_item_kind = 0;
 /// Item kind: events dropped by a subscription's overflow policy at this position.
-pub const TRANSOM_ITEM_GAP: i32 = 1;
+pub const TRANSOM_ITEM_GAP: transom_item_kind = 1;
+
+/// A batch callback's answer: one of the TRANSOM_WORKER_CONTINUE / _STOP /
+/// _STOP_AND_ROLLBACK values (any other value means STOP_AND_ROLLBACK).
+pub type transom_worker_verdict = i32;
 
 /// Batch callback answer: the batch is handled; ack it (cursors) and continue.
-pub const TRANSOM_WORKER_CONTINUE: i32 = 0;
+pub const TRANSOM_WORKER_CONTINUE: transom_worker_verdict = 0;
 /// Batch callback answer: the batch is handled; ack it (cursors) and stop.
-pub const TRANSOM_WORKER_STOP: i32 = 1;
+pub const TRANSOM_WORKER_STOP: transom_worker_verdict = 1;
 /// Batch callback answer: the batch is not handled; do not ack it, rewind and stop (any other
 /// value means the same).
-pub const TRANSOM_WORKER_STOP_AND_ROLLBACK: i32 = 2;
+pub const TRANSOM_WORKER_STOP_AND_ROLLBACK: transom_worker_verdict = 2;
+
+/// How a worker ended normally: one of the TRANSOM_WORKER_EXIT_* values (transom_worker_join).
+pub type transom_worker_exit = i32;
 
 /// Worker exit: transom_worker_stop was called.
-pub const TRANSOM_WORKER_EXIT_STOPPED: i32 = 0;
+pub const TRANSOM_WORKER_EXIT_STOPPED: transom_worker_exit = 0;
 /// Worker exit: the callback returned STOP or STOP_AND_ROLLBACK.
-pub const TRANSOM_WORKER_EXIT_CALLBACK_STOPPED: i32 = 1;
+pub const TRANSOM_WORKER_EXIT_CALLBACK_STOPPED: transom_worker_exit = 1;
 /// Worker exit: the canal closed (its store closed) after everything was delivered.
-pub const TRANSOM_WORKER_EXIT_CLOSED: i32 = 2;
+pub const TRANSOM_WORKER_EXIT_CLOSED: transom_worker_exit = 2;
 
 /// A consumer of a store's events: a cursor or a subscription.
 ///
 /// Thread safety: one thread at a time (a pull's items belong to the handle until the next
-/// pull); transom_canal_interrupt may be called from any thread at any time.
+/// pull), except transom_canal_interrupt and transom_canal_close, which may be called from any
+/// thread at any time (transom_canal_free excepted).
 pub struct transom_canal {
-    canal: Canal,
     interrupter: Interrupter,
+    closer: Closer,
+    /// Set once transom_canal_spawn_worker moved the canal into a worker: interrupt and close
+    /// must then leave the worker's canal alone.
+    moved: AtomicBool,
+    /// The canal, until a worker takes it. The lock is uncontended when the contract is kept
+    /// (one thread at a time); interrupt and close never take it.
+    state: Mutex<Option<Open>>,
+}
+
+/// A canal and the store it reads.
+struct Open {
+    canal: Canal,
     /// The canal reads its store through a weak reference; the handle keeps the store readable
-    /// after transom_store_close so that pulls hand out every committed event before CLOSED.
+    /// after transom_store_free so that pulls hand out every committed event before CLOSED.
     /// (A closed store holds no lock and no file open for writing: only memory.)
     store: Arc<Store>,
+}
+
+impl Handle for transom_canal {}
+
+/// What a canal handle whose canal went to a worker answers.
+const MOVED: Failure = Failure::fixed(
+    TRANSOM_ERR_CLOSED,
+    "the canal was handed to a worker; free this handle",
+);
+
+impl transom_canal {
+    fn new(canal: Canal, store: Arc<Store>) -> Self {
+        transom_canal {
+            interrupter: canal.interrupter(),
+            closer: canal.closer(),
+            moved: AtomicBool::new(false),
+            state: Mutex::new(Some(Open { canal, store })),
+        }
+    }
+
+    /// Runs `f` on the canal (CLOSED once a worker took it).
+    fn with<R>(&self, f: impl FnOnce(&mut Canal) -> Result<R, Failure>) -> Result<R, Failure> {
+        let mut state = self.state.lock();
+        let open = state.as_mut().ok_or(MOVED)?;
+        f(&mut open.canal)
+    }
 }
 
 /// A thread pulling batches from a canal and handing them to a callback.
@@ -76,8 +136,18 @@ pub struct transom_canal {
 /// which must not race other calls on the same handle.
 pub struct transom_worker {
     worker: Worker,
-    /// See `transom_canal::store`: the worker drains a closed store before it ends.
+    /// See `Open::store`: the worker drains a closed store before it ends.
     _store: Arc<Store>,
+}
+
+impl Handle for transom_worker {}
+
+impl Drop for transom_worker {
+    /// Stops the worker and waits for its thread (not from inside its own callback: there
+    /// `stop_and_join` refuses to wait, and the thread ends after the callback returns).
+    fn drop(&mut self) {
+        let _ = self.worker.stop_and_join(None);
+    }
 }
 
 /// Which events a canal delivers: a stream-name prefix and a set of kinds (empty = all).
@@ -101,10 +171,11 @@ pub struct transom_cursor_options {
     /// Which events.
     pub filter: transom_filter,
     /// TRANSOM_START_BEGIN, _END, _AT or _NAMED.
-    pub start: u32,
+    pub start: transom_start_kind,
     /// The first sequence with TRANSOM_START_AT.
     pub start_sequence: u64,
-    /// The checkpoint name with TRANSOM_START_NAMED: 1..=240 bytes of [A-Za-z0-9._-] (so that its files fit the 255-byte file-name limit).
+    /// The checkpoint name with TRANSOM_START_NAMED: 1..=240 bytes of [A-Za-z0-9._-] (so that
+    /// its files fit the 255-byte file-name limit).
     pub name: *const c_char,
     /// Length of `name`.
     pub name_len: usize,
@@ -119,7 +190,7 @@ pub struct transom_subscription_options {
     /// Events buffered at most (at least 1); gaps take no room.
     pub capacity: usize,
     /// TRANSOM_OVERFLOW_DROP_OLDEST, _DROP_NEWEST or _DISCONNECT.
-    pub overflow: u32,
+    pub overflow: transom_overflow_policy,
 }
 
 /// One pulled item. For TRANSOM_ITEM_EVENT, `event` describes it (its pointers stay valid until
@@ -129,7 +200,7 @@ pub struct transom_subscription_options {
 #[derive(Clone, Copy)]
 pub struct transom_item {
     /// TRANSOM_ITEM_EVENT or TRANSOM_ITEM_GAP.
-    pub kind: i32,
+    pub kind: transom_item_kind,
     /// The event (zeroed for a gap).
     pub event: transom_event,
     /// First dropped sequence (gaps).
@@ -149,7 +220,11 @@ pub struct transom_batch_callback {
     pub ctx: *mut c_void,
     /// Handles one batch.
     pub call: Option<
-        unsafe extern "C" fn(ctx: *mut c_void, items: *const transom_item, count: usize) -> i32,
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            items: *const transom_item,
+            count: usize,
+        ) -> transom_worker_verdict,
     >,
     /// Releases `ctx`; may be NULL.
     pub drop: Option<unsafe extern "C" fn(ctx: *mut c_void)>,
@@ -163,9 +238,9 @@ pub struct transom_worker_options {
     pub max_batch: usize,
     /// Named cursors: checkpoint after every n-th acknowledged batch (0: not during the run).
     pub checkpoint_every: u32,
-    /// Non-zero: do not checkpoint when the worker ends (by default a named cursor
-    /// checkpoints what it acknowledged since the last checkpoint).
-    pub no_checkpoint_on_exit: u32,
+    /// true: do not checkpoint when the worker ends (by default a named cursor checkpoints what
+    /// it acknowledged since the last checkpoint).
+    pub no_checkpoint_on_exit: bool,
 }
 
 /// The worker's reusable item array: the pointers in it are only meaningful during one
@@ -182,8 +257,6 @@ impl Scratch {
         &self.0
     }
 }
-
-type BatchFn = unsafe extern "C" fn(*mut c_void, *const transom_item, usize) -> i32;
 
 fn item(d: &Item) -> transom_item {
     match d {
@@ -225,57 +298,29 @@ fn no_event() -> transom_event {
     }
 }
 
-fn filter_arg(f: &transom_filter) -> Result<Filter, Failure> {
-    let mut filter = Filter::all();
-    if f.stream_prefix_len > 0 || !f.stream_prefix.is_null() {
-        let prefix = super::actor::bytes(
-            f.stream_prefix.cast(),
-            f.stream_prefix_len,
-            "filter.stream_prefix",
-        )?;
-        filter = filter.with_stream_prefix(prefix)?;
-    }
-    if f.kind_count > 0 {
-        if f.kinds.is_null() {
-            return Err(Failure::null("filter.kinds"));
-        }
-        // SAFETY: non-NULL and the caller promises kind_count readable entries.
-        let kinds = unsafe { std::slice::from_raw_parts(f.kinds, f.kind_count) };
-        filter = filter.with_kinds(kinds.iter().copied());
-    }
-    Ok(filter)
+fn filter_arg(filter: &transom_filter) -> Result<Filter, Failure> {
+    let prefix = args::check_bytes(
+        filter.stream_prefix.cast(),
+        filter.stream_prefix_len,
+        MAX_STREAM_LEN,
+        "filter.stream_prefix",
+        |_| PREFIX_TOO_LONG.into(),
+    )?;
+    let kinds = slice!(filter.kinds, filter.kind_count)?;
+    Ok(Filter::all()
+        .with_stream_prefix(prefix)?
+        .with_kinds(kinds.iter().copied()))
 }
 
-fn out<'a, T>(p: *mut T, name: &'static str) -> Result<&'a mut T, Failure> {
-    // SAFETY: the caller promises a non-NULL output pointer is writable.
-    unsafe { p.as_mut() }.ok_or_else(|| Failure::null(name))
-}
-
-fn canal_mut<'a>(c: *mut transom_canal) -> Result<&'a mut transom_canal, Failure> {
-    // SAFETY: non-NULL handles come from transom_canal_open_*, used by one thread at a time.
-    unsafe { c.as_mut() }.ok_or_else(|| Failure::null("canal"))
-}
-
-fn worker_ref<'a>(w: *const transom_worker) -> Result<&'a Worker, Failure> {
-    // SAFETY: non-NULL handles come from transom_canal_spawn_worker, valid until freed.
-    unsafe { w.as_ref() }
-        .map(|w| &w.worker)
-        .ok_or_else(|| Failure::null("worker"))
-}
-
-fn new_canal(canal: Canal, store: Arc<Store>, o: &mut *mut transom_canal) {
-    let interrupter = canal.interrupter();
-    *o = Box::into_raw(Box::new(transom_canal {
-        canal,
-        interrupter,
-        store,
-    }));
+/// The store of a canal to open, with the reference the canal handle keeps.
+fn store_arg(store: *const transom_store) -> Result<Arc<Store>, Failure> {
+    Ok(Arc::clone(handle!(store)?.open()?))
 }
 
 /// Opens a cursor on `store`: ordered, at-least-once delivery of the events that match the
 /// filter, from the chosen start; `transom_canal_ack` moves its acknowledged position and
 /// `transom_canal_checkpoint` persists it for a named cursor. A damaged checkpoint file gives
-/// TRANSOM_ERR_CORRUPT (never a silent restart). `*out_canal` is written only on success.
+/// TRANSOM_ERR_CORRUPT (never a silent restart). Release the handle with transom_canal_free.
 #[no_mangle]
 pub unsafe extern "C" fn transom_canal_open_cursor(
     store: *const transom_store,
@@ -283,41 +328,32 @@ pub unsafe extern "C" fn transom_canal_open_cursor(
     out_canal: *mut *mut transom_canal,
 ) -> transom_status {
     guard(|| {
-        let s = store_ref_arc(store)?;
-        // SAFETY: the caller promises a non-NULL options pointer is readable.
-        let o = *unsafe { options.as_ref() }.ok_or_else(|| Failure::null("options"))?;
-        let out_c = out(out_canal, "out_canal")?;
-        let start = match o.start {
+        let s = store_arg(store)?;
+        let options = input!(options)?;
+        let out = out!(out_canal)?;
+        let start = match options.start {
             TRANSOM_START_BEGIN => Start::Begin,
             TRANSOM_START_END => Start::End,
-            TRANSOM_START_AT => Start::At(o.start_sequence),
-            TRANSOM_START_NAMED => {
-                if o.name.is_null() {
-                    return Err(Failure::null("options->name"));
-                }
-                let name = super::actor::bytes(o.name.cast(), o.name_len, "options->name")?;
-                let name = std::str::from_utf8(name)
-                    .map_err(|_| Failure::invalid("options->name is not valid UTF-8"))?;
-                Start::Named(name.to_owned())
-            }
+            TRANSOM_START_AT => Start::At(options.start_sequence),
+            TRANSOM_START_NAMED => Start::Named(
+                utf8!(options.name, options.name_len, MAX_CHECKPOINT_NAME_LEN)?.to_owned(),
+            ),
             _ => {
                 return Err(Failure::invalid(
                     "options->start is not a TRANSOM_START_* value",
                 ))
             }
         };
-        let canal = Canal::cursor(
-            &s,
-            CursorOptions::new(start).with_filter(filter_arg(&o.filter)?),
-        )?;
-        new_canal(canal, s, out_c);
+        let filter = filter_arg(&options.filter)?;
+        let canal = Canal::cursor(&s, CursorOptions::new(start).with_filter(filter))?;
+        transom_canal::new(canal, s).publish(out);
         Ok(TRANSOM_OK)
     })
 }
 
 /// Opens a subscription on `store`: events committed from now on that match the filter, pushed
 /// into a bounded buffer; drops under the overflow policy are reported in-band as
-/// TRANSOM_ITEM_GAP items. `*out_canal` is written only on success.
+/// TRANSOM_ITEM_GAP items. Release the handle with transom_canal_free.
 #[no_mangle]
 pub unsafe extern "C" fn transom_canal_open_subscription(
     store: *const transom_store,
@@ -325,11 +361,10 @@ pub unsafe extern "C" fn transom_canal_open_subscription(
     out_canal: *mut *mut transom_canal,
 ) -> transom_status {
     guard(|| {
-        let s = store_ref_arc(store)?;
-        // SAFETY: the caller promises a non-NULL options pointer is readable.
-        let o = *unsafe { options.as_ref() }.ok_or_else(|| Failure::null("options"))?;
-        let out_c = out(out_canal, "out_canal")?;
-        let overflow = match o.overflow {
+        let s = store_arg(store)?;
+        let options = input!(options)?;
+        let out = out!(out_canal)?;
+        let overflow = match options.overflow {
             TRANSOM_OVERFLOW_DROP_OLDEST => Overflow::DropOldest,
             TRANSOM_OVERFLOW_DROP_NEWEST => Overflow::DropNewest,
             TRANSOM_OVERFLOW_DISCONNECT => Overflow::Disconnect,
@@ -339,63 +374,82 @@ pub unsafe extern "C" fn transom_canal_open_subscription(
                 ))
             }
         };
-        let opts =
-            SubscriptionOptions::new(o.capacity, overflow).with_filter(filter_arg(&o.filter)?);
+        let filter = filter_arg(&options.filter)?;
+        let opts = SubscriptionOptions::new(options.capacity, overflow).with_filter(filter);
         let canal = Canal::subscription(&s, opts)?;
-        new_canal(canal, s, out_c);
+        transom_canal::new(canal, s).publish(out);
         Ok(TRANSOM_OK)
     })
 }
 
-/// Pulls up to `max` items into `items` (an array of at least `max` entries; `*out_count` gets
-/// how many). Returns as soon as at least one item is ready; TRANSOM_TIMEOUT after `timeout_ns`
-/// (UINT64_MAX: no limit) with none; TRANSOM_INTERRUPTED when transom_canal_interrupt woke it
-/// with none; TRANSOM_ERR_CLOSED (or TRANSOM_ERR_DISCONNECTED) only after every buffered item
-/// was handed out. Waiting parks the thread: an idle pull uses no CPU. The items' pointers stay
-/// valid until the next pull on this canal or its free. `max` 0 is TRANSOM_ERR_INVALID_ARGUMENT.
+/// Pulls up to `cap` items into the caller array `items` (`cap` entries, at least 1) and
+/// writes how many to `*out_count`. Returns TRANSOM_OK as soon as at least one item is ready;
+/// TRANSOM_TIMEOUT after `timeout_ns` (0: do not wait; UINT64_MAX: no limit) with none;
+/// TRANSOM_INTERRUPTED when transom_canal_interrupt woke it with none; TRANSOM_ERR_CLOSED (or
+/// TRANSOM_ERR_DISCONNECTED) only after every buffered item was handed out. `items` and
+/// `*out_count` are written on TRANSOM_OK only. Waiting parks the thread: an idle pull uses no
+/// CPU. The items' pointers stay valid until the next pull on this canal or its free.
 #[no_mangle]
 pub unsafe extern "C" fn transom_canal_pull_batch(
     canal: *mut transom_canal,
-    max: usize,
     timeout_ns: u64,
     items: *mut transom_item,
+    cap: usize,
     out_count: *mut usize,
 ) -> transom_status {
     guard(|| {
-        let c = canal_mut(canal)?;
-        let n = out(out_count, "out_count")?;
-        if items.is_null() {
-            return Err(Failure::null("items"));
-        }
-        *n = 0;
-        let wait = if timeout_ns == u64::MAX {
-            None
-        } else {
-            Some(timeout(timeout_ns))
-        };
-        match c.canal.pull_batch(max, wait)? {
-            Pulled::Items(batch) => {
-                for (i, d) in batch.iter().enumerate() {
-                    // SAFETY: the caller promises `max` writable entries; batch.len() <= max.
-                    unsafe { items.add(i).write(item(d)) };
+        let c = handle!(canal)?;
+        let items = array_out!(items, cap)?;
+        let count = out!(out_count)?;
+        c.with(
+            |canal| match canal.pull_batch(items.len(), args::timeout(timeout_ns))? {
+                Pulled::Items(batch) => {
+                    for (slot, d) in items.iter_mut().zip(batch) {
+                        slot.write(item(d));
+                    }
+                    count.write(batch.len());
+                    Ok(TRANSOM_OK)
                 }
-                *n = batch.len();
-                Ok(TRANSOM_OK)
-            }
-            Pulled::TimedOut => Ok(TRANSOM_TIMEOUT),
-            Pulled::Interrupted => Ok(TRANSOM_INTERRUPTED),
-        }
+                Pulled::TimedOut => Ok(TRANSOM_TIMEOUT),
+                Pulled::Interrupted => Ok(TRANSOM_INTERRUPTED),
+            },
+        )
     })
 }
 
 /// Wakes a pull blocked on this canal (or the next one, if none is blocked) with
-/// TRANSOM_INTERRUPTED. Safe from any thread at any time.
+/// TRANSOM_INTERRUPTED. Safe from any thread at any time. TRANSOM_ERR_CLOSED after
+/// transom_canal_close, and once the canal was handed to a worker (stop the worker with
+/// transom_worker_stop).
 #[no_mangle]
 pub unsafe extern "C" fn transom_canal_interrupt(canal: *const transom_canal) -> transom_status {
     guard(|| {
-        // SAFETY: non-NULL handles come from transom_canal_open_*; interrupting only reads.
-        let c = unsafe { canal.as_ref() }.ok_or_else(|| Failure::null("canal"))?;
+        let c = handle!(canal)?;
+        if c.moved.load(Ordering::SeqCst) {
+            return Err(MOVED);
+        }
+        if c.closer.is_closed() {
+            return Err(CanalError::Closed.into());
+        }
         c.interrupter.interrupt();
+        Ok(TRANSOM_OK)
+    })
+}
+
+/// Closes the canal; the handle stays valid until transom_canal_free. Safe from any thread at
+/// any time: a pull blocked on another thread wakes. A subscription stops receiving events and
+/// hands out what it buffered, then every pull returns TRANSOM_ERR_CLOSED; a cursor (it buffers
+/// nothing) returns TRANSOM_ERR_CLOSED at its next pull (a pending interrupt is reported
+/// first). transom_canal_ack, _checkpoint and _rewind return TRANSOM_ERR_CLOSED from then on:
+/// checkpoint before closing. A named cursor keeps its name until freed. Closing a closed
+/// canal (or one handed to a worker) returns TRANSOM_OK.
+#[no_mangle]
+pub unsafe extern "C" fn transom_canal_close(canal: *const transom_canal) -> transom_status {
+    guard(|| {
+        let c = handle!(canal)?;
+        if !c.moved.load(Ordering::SeqCst) {
+            c.closer.close();
+        }
         Ok(TRANSOM_OK)
     })
 }
@@ -409,7 +463,7 @@ pub unsafe extern "C" fn transom_canal_ack(
     sequence: u64,
 ) -> transom_status {
     guard(|| {
-        canal_mut(canal)?.canal.ack(sequence)?;
+        handle!(canal)?.with(|c| Ok(c.ack(sequence)?))?;
         Ok(TRANSOM_OK)
     })
 }
@@ -419,7 +473,7 @@ pub unsafe extern "C" fn transom_canal_ack(
 #[no_mangle]
 pub unsafe extern "C" fn transom_canal_checkpoint(canal: *mut transom_canal) -> transom_status {
     guard(|| {
-        canal_mut(canal)?.canal.checkpoint()?;
+        handle!(canal)?.with(|c| Ok(c.checkpoint()?))?;
         Ok(TRANSOM_OK)
     })
 }
@@ -429,24 +483,41 @@ pub unsafe extern "C" fn transom_canal_checkpoint(canal: *mut transom_canal) -> 
 #[no_mangle]
 pub unsafe extern "C" fn transom_canal_rewind(canal: *mut transom_canal) -> transom_status {
     guard(|| {
-        canal_mut(canal)?.canal.rewind()?;
+        handle!(canal)?.with(|c| Ok(c.rewind()?))?;
         Ok(TRANSOM_OK)
     })
 }
 
-/// Frees the canal (NULL is accepted). A named cursor's unsaved acknowledgements are not
-/// checkpointed: call transom_canal_checkpoint first. A canal keeps its closed store's events
-/// readable (in memory) until it is freed.
+/// Releases the canal handle (NULL is accepted), closing the canal if it is open. A named
+/// cursor's unsaved acknowledgements are not checkpointed: call transom_canal_checkpoint
+/// first. A canal keeps its closed store's events readable (in memory) until it is freed.
 #[no_mangle]
 pub unsafe extern "C" fn transom_canal_free(canal: *mut transom_canal) {
     // SAFETY: a non-NULL canal comes from transom_canal_open_* and is freed once (the C contract).
-    unsafe { free_handle(canal) }
+    unsafe { transom_canal::free(canal) }
 }
 
-/// Starts a worker thread that pulls batches from `canal` and calls `callback` with each. On
-/// success the worker owns the canal and the canal handle is freed: do not use it again. On
-/// failure the canal handle stays yours and the callback's drop has run. The worker ends when
-/// stopped, when the callback says so, or when the canal closes (its store closed).
+fn worker_options(options: *const transom_worker_options) -> Result<WorkerOptions, Failure> {
+    let mut opts = WorkerOptions::default();
+    if !options.is_null() {
+        let options = input!(options)?;
+        if options.max_batch != 0 {
+            opts.max_batch = options.max_batch;
+        }
+        opts.checkpoint_every = options.checkpoint_every;
+        opts.checkpoint_on_exit = !options.no_checkpoint_on_exit;
+    }
+    Ok(opts)
+}
+
+/// Starts a worker thread that pulls batches from `canal` and calls `callback` with each
+/// (`options` may be NULL for the defaults). The callback may run before this function
+/// returns. On success the worker owns the canal: the canal handle stays valid but has no canal
+/// any more (its calls return TRANSOM_ERR_CLOSED; transom_canal_close does nothing) and must
+/// still be released with transom_canal_free. On failure the canal stays in the handle, and the
+/// callback's drop has run. The worker ends when stopped, when the callback says so, or when
+/// the canal closes (its store closed). TRANSOM_ERR_CLOSED for a canal closed with
+/// transom_canal_close. This call must not race other calls on the canal.
 #[no_mangle]
 pub unsafe extern "C" fn transom_canal_spawn_worker(
     canal: *mut transom_canal,
@@ -454,75 +525,59 @@ pub unsafe extern "C" fn transom_canal_spawn_worker(
     options: *const transom_worker_options,
     out_worker: *mut *mut transom_worker,
 ) -> transom_status {
-    let cb = Closure::new(callback.ctx, callback.call, callback.drop).try_map(|f| f);
     guard(move || {
-        let cb: Closure<BatchFn> = cb.ok_or_else(|| Failure::null("callback.call"))?;
-        if canal.is_null() {
-            return Err(Failure::null("canal"));
+        // Taken first, so that every refusal below runs its drop exactly once.
+        let cb = closure!(callback)?;
+        let c = handle!(canal)?;
+        let out = out!(out_worker)?;
+        let opts = worker_options(options)?;
+        let mut state = c.state.lock();
+        if state.as_ref().is_some_and(|o| o.canal.is_closed()) {
+            return Err(CanalError::Closed.into());
         }
-        let o = out(out_worker, "out_worker")?;
-        let mut opts = WorkerOptions::default();
-        // SAFETY: the caller promises a non-NULL options pointer is readable.
-        if let Some(wo) = unsafe { options.as_ref() } {
-            if wo.max_batch != 0 {
-                opts.max_batch = wo.max_batch;
-            }
-            opts.checkpoint_every = wo.checkpoint_every;
-            opts.checkpoint_on_exit = wo.no_checkpoint_on_exit == 0;
-        }
-        // SAFETY: a non-NULL canal comes from transom_canal_open_* and is not used by anyone
-        // else during this call. Its value is moved out bitwise; the allocation stays, and is
-        // either freed without dropping (success) or refilled with the canal (failure).
-        let transom_canal {
-            canal: inner,
-            interrupter,
-            store,
-        } = unsafe { std::ptr::read(canal) };
+        let Open { canal, store } = state.take().ok_or(MOVED)?;
         let mut scratch = Scratch(Vec::new());
         let call = move |batch: &[Item]| {
             let views = scratch.fill(batch);
             // SAFETY: the C callback promised to accept (ctx, items, count); the views and the
             // events they point to (held by the worker's canal) live across the call.
             let answer = unsafe { (cb.call())(cb.ctx(), views.as_ptr(), views.len()) };
-            match answer {
-                TRANSOM_WORKER_CONTINUE => WorkerAction::Continue,
-                TRANSOM_WORKER_STOP => WorkerAction::Stop,
-                _ => WorkerAction::StopAndRollback,
-            }
+            verdict(answer)
         };
-        match spawn_worker(inner, opts, call) {
+        match spawn_worker(canal, opts, call) {
             Ok(worker) => {
-                // SAFETY: the allocation came from Box<transom_canal>; ManuallyDrop has the
-                // same layout and frees it without dropping the moved-out value.
-                drop(unsafe {
-                    Box::from_raw(canal.cast::<std::mem::ManuallyDrop<transom_canal>>())
-                });
-                *o = Box::into_raw(Box::new(transom_worker {
-                    worker,
-                    _store: store,
-                }));
+                c.moved.store(true, Ordering::SeqCst);
+                spawned(worker, store, out);
                 Ok(TRANSOM_OK)
             }
             Err(e) => {
-                // SAFETY: the allocation is still the caller's handle; its old value was moved
-                // out above, so writing (without dropping) restores it.
-                unsafe {
-                    std::ptr::write(
-                        canal,
-                        transom_canal {
-                            canal: *e.canal,
-                            interrupter,
-                            store,
-                        },
-                    )
-                };
+                *state = Some(Open {
+                    canal: *e.canal,
+                    store,
+                });
                 Err(e.error.into())
             }
         }
     })
 }
 
-fn exit_code(e: WorkerExit) -> i32 {
+fn verdict(answer: transom_worker_verdict) -> WorkerAction {
+    match answer {
+        TRANSOM_WORKER_CONTINUE => WorkerAction::Continue,
+        TRANSOM_WORKER_STOP => WorkerAction::Stop,
+        _ => WorkerAction::StopAndRollback,
+    }
+}
+
+fn spawned(worker: Worker, store: Arc<Store>, out: Out<'_, *mut transom_worker>) {
+    transom_worker {
+        worker,
+        _store: store,
+    }
+    .publish(out);
+}
+
+fn exit_code(e: WorkerExit) -> transom_worker_exit {
     match e {
         WorkerExit::Stopped => TRANSOM_WORKER_EXIT_STOPPED,
         WorkerExit::CallbackStopped => TRANSOM_WORKER_EXIT_CALLBACK_STOPPED,
@@ -530,29 +585,38 @@ fn exit_code(e: WorkerExit) -> i32 {
     }
 }
 
-fn join_result(
-    r: Result<crate::canal::WorkerResult, JoinError>,
-    out_exit: *mut i32,
-) -> Result<transom_status, Failure> {
-    match r {
-        Ok(Ok(exit)) => {
-            // SAFETY: the caller promises a non-NULL out_exit is writable.
-            if let Some(o) = unsafe { out_exit.as_mut() } {
-                *o = exit_code(exit);
+/// The body of transom_worker_join and _stop_and_join.
+fn join(
+    worker: *const transom_worker,
+    timeout_ns: u64,
+    out_exit: *mut transom_worker_exit,
+    join: impl FnOnce(&Worker, Option<std::time::Duration>) -> Result<Option<WorkerResult>, JoinError>,
+) -> transom_status {
+    guard(|| {
+        let w = handle!(worker)?;
+        let out = match out_exit.is_null() {
+            true => None,
+            false => Some(out!(out_exit)?),
+        };
+        match join(&w.worker, args::timeout(timeout_ns)) {
+            Ok(Some(Ok(exit))) => {
+                if let Some(out) = out {
+                    out.write(exit_code(exit));
+                }
+                Ok(TRANSOM_OK)
             }
-            Ok(TRANSOM_OK)
+            Ok(Some(Err(WorkerError::Panic { message }))) => Err(Failure::new(
+                TRANSOM_ERR_PANIC,
+                format!("the batch callback panicked: {message}"),
+            )),
+            Ok(Some(Err(WorkerError::Checkpoint(e) | WorkerError::Canal(e)))) => Err(e.into()),
+            Ok(None) => Ok(TRANSOM_TIMEOUT),
+            Err(JoinError::FromWorkerThread) => Err(Failure::fixed(
+                TRANSOM_ERR_WRONG_STATE,
+                "join called from the worker's own callback: call transom_worker_stop there",
+            )),
         }
-        Ok(Err(WorkerError::Panic { message })) => Err(Failure::new(
-            TRANSOM_ERR_PANIC,
-            format!("the batch callback panicked: {message}"),
-        )),
-        Ok(Err(WorkerError::Checkpoint(e))) | Ok(Err(WorkerError::Canal(e))) => Err(e.into()),
-        Err(JoinError::Timeout) => Ok(TRANSOM_TIMEOUT),
-        Err(JoinError::FromWorkerThread) => Err(Failure::new(
-            TRANSOM_ERR_WRONG_STATE,
-            "join called from the worker's own callback: call transom_worker_stop there",
-        )),
-    }
+    })
 }
 
 /// Asks the worker to stop, without waiting: a blocked pull wakes; a batch already pulled is
@@ -560,31 +624,24 @@ fn join_result(
 #[no_mangle]
 pub unsafe extern "C" fn transom_worker_stop(worker: *const transom_worker) -> transom_status {
     guard(|| {
-        worker_ref(worker)?.stop();
+        handle!(worker)?.worker.stop();
         Ok(TRANSOM_OK)
     })
 }
 
-/// Waits up to `timeout_ns` (UINT64_MAX: no limit) for the worker to end. TRANSOM_OK when it
-/// ended normally, with `*out_exit` (may be NULL) = TRANSOM_WORKER_EXIT_*; its terminal error
-/// otherwise (e.g. TRANSOM_ERR_IO for a failed checkpoint, TRANSOM_ERR_DISCONNECTED);
-/// TRANSOM_TIMEOUT while it runs; TRANSOM_ERR_WRONG_STATE from inside its own callback.
-/// Repeated joins return the same result.
+/// Waits up to `timeout_ns` (0: do not wait; UINT64_MAX: no limit) for the worker to end.
+/// TRANSOM_OK when it ended normally, with `*out_exit` (may be NULL) = TRANSOM_WORKER_EXIT_*;
+/// its terminal error otherwise (e.g. TRANSOM_ERR_IO for a failed checkpoint,
+/// TRANSOM_ERR_DISCONNECTED); TRANSOM_TIMEOUT while it runs; TRANSOM_ERR_WRONG_STATE from
+/// inside its own callback. Repeated joins return the same result. `*out_exit` is written on
+/// TRANSOM_OK only.
 #[no_mangle]
 pub unsafe extern "C" fn transom_worker_join(
     worker: *const transom_worker,
     timeout_ns: u64,
-    out_exit: *mut i32,
+    out_exit: *mut transom_worker_exit,
 ) -> transom_status {
-    guard(|| {
-        let w = worker_ref(worker)?;
-        let wait = if timeout_ns == u64::MAX {
-            None
-        } else {
-            Some(timeout(timeout_ns))
-        };
-        join_result(w.join(wait), out_exit)
-    })
+    join(worker, timeout_ns, out_exit, Worker::join)
 }
 
 /// transom_worker_stop then transom_worker_join.
@@ -592,17 +649,9 @@ pub unsafe extern "C" fn transom_worker_join(
 pub unsafe extern "C" fn transom_worker_stop_and_join(
     worker: *const transom_worker,
     timeout_ns: u64,
-    out_exit: *mut i32,
+    out_exit: *mut transom_worker_exit,
 ) -> transom_status {
-    guard(|| {
-        let w = worker_ref(worker)?;
-        let wait = if timeout_ns == u64::MAX {
-            None
-        } else {
-            Some(timeout(timeout_ns))
-        };
-        join_result(w.stop_and_join(wait), out_exit)
-    })
+    join(worker, timeout_ns, out_exit, Worker::stop_and_join)
 }
 
 /// Stops the worker, waits for its thread to end (its callback's drop has then run), and frees
@@ -610,14 +659,6 @@ pub unsafe extern "C" fn transom_worker_stop_and_join(
 /// returns at once; the thread then ends after the callback returns.
 #[no_mangle]
 pub unsafe extern "C" fn transom_worker_free(worker: *mut transom_worker) {
-    if worker.is_null() {
-        return;
-    }
-    let _ = guard(|| {
-        // SAFETY: a non-NULL worker comes from transom_canal_spawn_worker, freed once.
-        let w = unsafe { Box::from_raw(worker) };
-        let _ = w.worker.stop_and_join(None);
-        drop(w);
-        Ok(TRANSOM_OK)
-    });
+    // SAFETY: a non-NULL worker comes from transom_canal_spawn_worker and is freed once.
+    unsafe { transom_worker::free(worker) }
 }

@@ -304,7 +304,7 @@ impl From<StoreError> for Failure {
             StoreError::Locked(_) => (TRANSOM_ERR_LOCKED, 0),
             StoreError::Corrupt { offset, .. } => (TRANSOM_ERR_CORRUPT, *offset as i64),
             StoreError::Io { .. } => (TRANSOM_ERR_IO, 0),
-            StoreError::NotFound => (TRANSOM_ERR_NOT_FOUND, 0),
+            StoreError::NotFound | StoreError::GateNotFound(_) => (TRANSOM_ERR_NOT_FOUND, 0),
             StoreError::InvalidArgument(_) => (TRANSOM_ERR_INVALID_ARGUMENT, 0),
             StoreError::TooLarge { .. } => (TRANSOM_ERR_TOO_LARGE, 0),
             StoreError::Closed => (TRANSOM_ERR_CLOSED, 0),

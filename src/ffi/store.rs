@@ -1,42 +1,85 @@
-//! C ABI of the event store: open/close, appends, reads into caller buffers, causal queries,
-//! gates as `{ctx, call, drop}` closures.
+//! C ABI of the event store: open/close/free, appends, reads into caller buffers, causal
+//! queries, gates as `{ctx, call, drop}` closures.
 //!
 //! Invariant: only conversion and checks here; every behaviour is `crate::store`'s. Results are
 //! copied into caller memory (an event array plus a byte arena for stream names and payloads),
-//! so nothing the caller holds points into the store.
+//! so nothing the caller holds points into the store. A closed handle refuses every call with
+//! TRANSOM_ERR_CLOSED before it reaches the store.
 
 use std::ffi::{c_char, c_void};
+use std::mem::MaybeUninit;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::closure::Closure;
-use super::status::{guard, transom_status, Failure, TRANSOM_ERR_BUFFER_TOO_SMALL, TRANSOM_OK};
-use crate::store::{
-    validate_stream, AppendRequest, Config, Event, EventId, ExpectedVersion, GateId, PendingEvent,
-    Receipt, Rejection, Store, SyncPolicy,
+use super::args::{
+    bytes, check_array_out, closure, handle, handle_mut, input, out, slice, utf8, Handle,
 };
+use super::closure::Closure;
+use super::status::{
+    guard, transom_status, Failure, TRANSOM_ERR_BUFFER_TOO_SMALL, TRANSOM_ERR_CLOSED,
+    TRANSOM_ERR_INVALID_ARGUMENT, TRANSOM_OK,
+};
+use crate::store::{
+    key_length_error, stream_length_error, validate_stream, AppendRequest, Config, Event, EventId,
+    ExpectedVersion, GateId, PendingEvent, Receipt, Rejection, Store, StoreError, SyncPolicy,
+    MAX_IDEMPOTENCY_KEY_LEN, MAX_STREAM_LEN,
+};
+
+/// When appends reach stable storage: one of the TRANSOM_SYNC_* values
+/// (`transom_store_config.sync`).
+pub type transom_sync_policy = u32;
 
 /// Sync policy: an append returns only once it is fsynced (group commit shares fsyncs between
 /// concurrent appenders). The default.
-pub const TRANSOM_SYNC_ALWAYS: u32 = 0;
+pub const TRANSOM_SYNC_ALWAYS: transom_sync_policy = 0;
 /// Sync policy: fsync once every `sync_every_n` appended events.
-pub const TRANSOM_SYNC_EVERY_N: u32 = 1;
+pub const TRANSOM_SYNC_EVERY_N: transom_sync_policy = 1;
 /// Sync policy: fsync only on transom_store_sync, at segment rollover and at close.
-pub const TRANSOM_SYNC_NEVER: u32 = 2;
+pub const TRANSOM_SYNC_NEVER: transom_sync_policy = 2;
+
+/// Which stream version an append requires: one of the TRANSOM_EXPECT_* values
+/// (`transom_append.expected`).
+pub type transom_expected_version_kind = u32;
 
 /// Expected version: no check.
-pub const TRANSOM_EXPECT_ANY: u32 = 0;
+pub const TRANSOM_EXPECT_ANY: transom_expected_version_kind = 0;
 /// Expected version: the stream must not exist yet.
-pub const TRANSOM_EXPECT_NO_STREAM: u32 = 1;
+pub const TRANSOM_EXPECT_NO_STREAM: transom_expected_version_kind = 1;
 /// Expected version: the stream must be exactly at `expected_version`.
-pub const TRANSOM_EXPECT_EXACT: u32 = 2;
+pub const TRANSOM_EXPECT_EXACT: transom_expected_version_kind = 2;
+
+/// Longest `transom_store_config.dir`, in bytes.
+const MAX_DIR_LEN: usize = 4096;
 
 /// An embedded, append-only event store.
 ///
 /// Thread safety: every function taking a store may be called from any number of threads at
-/// once, except transom_store_close, which must not race other calls on the same handle.
+/// once, transom_store_close included (a call racing the close either completes or returns
+/// TRANSOM_ERR_CLOSED), except transom_store_free, which must not race other calls on the same
+/// handle.
 pub struct transom_store {
     pub(crate) store: Arc<Store>,
+}
+
+impl Handle for transom_store {}
+
+impl Drop for transom_store {
+    /// transom_store_free of an open store closes it first: canals may still hold the store's
+    /// memory, so dropping the handle alone would not.
+    fn drop(&mut self) {
+        let _ = self.store.close();
+    }
+}
+
+impl transom_store {
+    /// The store behind an open handle; TRANSOM_ERR_CLOSED once transom_store_close ran.
+    pub(crate) fn open(&self) -> Result<&Arc<Store>, Failure> {
+        if self.store.is_closed() {
+            Err(Failure::fixed(TRANSOM_ERR_CLOSED, "the store is closed"))
+        } else {
+            Ok(&self.store)
+        }
+    }
 }
 
 /// A 128-bit event id (`hi` holds the most significant bits). `{0, 0}` means "none".
@@ -67,13 +110,13 @@ impl transom_event_id {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct transom_store_config {
-    /// The store directory (UTF-8, not NUL-terminated; created if missing), or NULL with
-    /// `dir_len` 0 for an in-memory store.
+    /// The store directory (UTF-8, not NUL-terminated, at most 4096 bytes; created if
+    /// missing), or NULL with `dir_len` 0 for an in-memory store.
     pub dir: *const c_char,
     /// Length of `dir` in bytes.
     pub dir_len: usize,
     /// TRANSOM_SYNC_ALWAYS (0, default), TRANSOM_SYNC_EVERY_N or TRANSOM_SYNC_NEVER.
-    pub sync: u32,
+    pub sync: transom_sync_policy,
     /// N for TRANSOM_SYNC_EVERY_N (at least 1); ignored otherwise.
     pub sync_every_n: u32,
     /// Largest payload in bytes; 0 = the default (1 MiB). At most 1 GiB.
@@ -94,7 +137,7 @@ pub struct transom_append {
     pub kind: u16,
     /// Payload bytes (NULL allowed when `payload_len` is 0).
     pub payload: *const u8,
-    /// Payload length; at most the store's max_payload.
+    /// Payload length; at most the store's max_payload (checked before the payload is read).
     pub payload_len: usize,
     /// Correlation group, `{0, 0}` for none.
     pub correlation_id: transom_event_id,
@@ -107,7 +150,7 @@ pub struct transom_append {
     /// Length of `idempotency_key`.
     pub idempotency_key_len: usize,
     /// TRANSOM_EXPECT_ANY (0), TRANSOM_EXPECT_NO_STREAM or TRANSOM_EXPECT_EXACT.
-    pub expected: u32,
+    pub expected: transom_expected_version_kind,
     /// The stream version required with TRANSOM_EXPECT_EXACT.
     pub expected_version: u64,
 }
@@ -154,22 +197,23 @@ pub struct transom_event {
 }
 
 /// Caller memory that read functions fill: an array of events and a byte arena holding their
-/// stream names and payloads. Set `events`/`capacity` and `arena`/`arena_capacity`; the
-/// function sets the rest. When the answer does not fit, the function returns
+/// stream names and payloads. Set `events`/`cap` (`cap` at least 1) and `arena`/`arena_cap`
+/// (`arena` may be NULL when `arena_cap` is 0); the function sets the rest, on TRANSOM_OK and
+/// on TRANSOM_ERR_BUFFER_TOO_SMALL only. When the answer does not fit, the function returns
 /// TRANSOM_ERR_BUFFER_TOO_SMALL after writing the `count` events that fit, with `total` and
 /// `arena_needed` saying what the whole answer needs. (transom_store_read is paged instead:
-/// there `capacity` is the page size, see its documentation.)
+/// there `cap` is the page size, see its documentation.)
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct transom_event_buffer {
-    /// Array of `capacity` events.
+    /// Array of `cap` events.
     pub events: *mut transom_event,
-    /// Number of entries in `events`.
-    pub capacity: usize,
+    /// Number of entries in `events` (at least 1).
+    pub cap: usize,
     /// Bytes for stream names and payloads.
     pub arena: *mut u8,
-    /// Size of `arena`.
-    pub arena_capacity: usize,
+    /// Size of `arena` in bytes.
+    pub arena_cap: usize,
     /// Out: events written.
     pub count: usize,
     /// Out: events in the whole answer.
@@ -232,13 +276,6 @@ pub struct transom_gate_callback {
     pub drop: Option<unsafe extern "C" fn(ctx: *mut c_void)>,
 }
 
-pub(crate) fn store_ref_arc(s: *const transom_store) -> Result<Arc<Store>, Failure> {
-    // SAFETY: as in store_ref.
-    unsafe { s.as_ref() }
-        .map(|s| Arc::clone(&s.store))
-        .ok_or_else(|| Failure::null("store"))
-}
-
 /// A view of `e` whose pointers point into `e` itself.
 pub(crate) fn event_view(e: &Event) -> transom_event {
     transom_event {
@@ -256,57 +293,44 @@ pub(crate) fn event_view(e: &Event) -> transom_event {
     }
 }
 
-fn store_ref<'a>(s: *const transom_store) -> Result<&'a Store, Failure> {
-    // SAFETY: non-NULL handles come from transom_store_open and stay valid until
-    // transom_store_close (the documented contract).
-    unsafe { s.as_ref() }
-        .map(|s| &*s.store)
-        .ok_or_else(|| Failure::null("store"))
+/// A stream name argument: its length is checked before a byte is read.
+fn stream_name<'a>(stream: *const c_char, len: usize) -> Result<&'a str, Failure> {
+    let stream = stream.cast::<u8>();
+    let b = bytes!(stream, len, MAX_STREAM_LEN, |len| stream_length_error(len)
+        .into())?;
+    Ok(validate_stream(b)?)
 }
 
-fn out<'a, T>(p: *mut T, name: &'static str) -> Result<&'a mut T, Failure> {
-    // SAFETY: the caller promises a non-NULL output pointer is writable.
-    unsafe { p.as_mut() }.ok_or_else(|| Failure::null(name))
-}
-
-/// `len` bytes at `p` (NULL allowed only when len is 0).
-fn bytes<'a>(p: *const u8, len: usize, name: &'static str) -> Result<&'a [u8], Failure> {
-    if len == 0 {
-        return Ok(&[]);
-    }
-    if p.is_null() {
-        return Err(Failure::null(name));
-    }
-    // SAFETY: non-NULL and the caller promises len readable bytes.
-    Ok(unsafe { std::slice::from_raw_parts(p, len) })
-}
-
-fn stream_arg<'a>(p: *const c_char, len: usize) -> Result<&'a str, Failure> {
-    if p.is_null() {
-        return Err(Failure::null("stream"));
-    }
-    Ok(validate_stream(bytes(p.cast(), len, "stream")?)?)
-}
-
-fn request(a: &transom_append) -> Result<AppendRequest, Failure> {
-    let stream = stream_arg(a.stream, a.stream_len)?;
-    let payload = bytes(a.payload, a.payload_len, "payload")?;
-    let mut r = AppendRequest::new(stream, a.kind, payload);
-    r.correlation_id = a.correlation_id.get();
-    r.causation_id = a.causation_id.get();
-    if a.idempotency_key_len > 0 || !a.idempotency_key.is_null() {
-        if a.idempotency_key_len == 0 {
+fn request(event: &transom_append, max_payload: usize) -> Result<AppendRequest, Failure> {
+    let stream = stream_name(event.stream, event.stream_len)?;
+    let payload = bytes!(event.payload, event.payload_len, max_payload, |len| {
+        StoreError::TooLarge {
+            len,
+            max: max_payload,
+        }
+        .into()
+    })?;
+    let mut r = AppendRequest::new(stream, event.kind, payload);
+    r.correlation_id = event.correlation_id.get();
+    r.causation_id = event.causation_id.get();
+    if event.idempotency_key_len > 0 || !event.idempotency_key.is_null() {
+        if event.idempotency_key_len == 0 {
             return Err(Failure::invalid(
                 "idempotency_key_len is 0 but the key is not NULL",
             ));
         }
-        r.idempotency_key =
-            Some(bytes(a.idempotency_key, a.idempotency_key_len, "idempotency_key")?.to_vec());
+        let key = bytes!(
+            event.idempotency_key,
+            event.idempotency_key_len,
+            MAX_IDEMPOTENCY_KEY_LEN,
+            |len| key_length_error(len).into()
+        )?;
+        r.idempotency_key = Some(key.to_vec());
     }
-    r.expected = match a.expected {
+    r.expected = match event.expected {
         TRANSOM_EXPECT_ANY => ExpectedVersion::Any,
         TRANSOM_EXPECT_NO_STREAM => ExpectedVersion::NoStream,
-        TRANSOM_EXPECT_EXACT => ExpectedVersion::Exact(a.expected_version),
+        TRANSOM_EXPECT_EXACT => ExpectedVersion::Exact(event.expected_version),
         _ => return Err(Failure::invalid("expected is not a TRANSOM_EXPECT_* value")),
     };
     Ok(r)
@@ -320,52 +344,48 @@ fn receipt(r: Receipt) -> transom_receipt {
     }
 }
 
+/// Copies `src` into the start of `dst` (`dst.len() >= src.len()`); returns where it went.
+fn copy_bytes(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> *const u8 {
+    let dst = &mut dst[..src.len()];
+    // SAFETY: `dst` has exactly `src.len()` writable bytes (the slice above), and a caller
+    // arena never overlaps an event the store owns.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast(), src.len()) };
+    dst.as_ptr().cast()
+}
+
 /// Copies `events` into the caller's buffer; BUFFER_TOO_SMALL when not all of them fit.
 fn fill(buf: &mut transom_event_buffer, events: &[Arc<Event>]) -> Result<transom_status, Failure> {
-    if buf.capacity > 0 && buf.events.is_null() {
-        return Err(Failure::null("buffer->events"));
-    }
-    if buf.arena_capacity > 0 && buf.arena.is_null() {
-        return Err(Failure::null("buffer->arena"));
-    }
+    let slots = check_array_out(buf.events, buf.cap, "buffer->events")?;
+    let arena: &mut [MaybeUninit<u8>] = if buf.arena_cap == 0 {
+        &mut []
+    } else {
+        check_array_out(buf.arena, buf.arena_cap, "buffer->arena")?
+    };
     let needed: usize = events
         .iter()
         .map(|e| e.stream.len() + e.payload.len())
         .sum();
-    buf.total = events.len();
-    buf.arena_needed = needed;
-    buf.count = 0;
-    let mut used = 0usize;
-    for e in events {
-        let size = e.stream.len() + e.payload.len();
-        if buf.count == buf.capacity || buf.arena_capacity - used < size {
+    let mut count = 0;
+    let mut used = 0;
+    for (slot, e) in slots.iter_mut().zip(events) {
+        let (stream_len, payload_len) = (e.stream.len(), e.payload.len());
+        if arena.len() - used < stream_len + payload_len {
             break;
         }
-        // SAFETY: arena has arena_capacity bytes and used + size <= arena_capacity; events has
-        // capacity entries and count < capacity (the caller's promise about the buffer).
-        unsafe {
-            let base = buf.arena.add(used);
-            std::ptr::copy_nonoverlapping(e.stream.as_ptr(), base, e.stream.len());
-            let payload = base.add(e.stream.len());
-            std::ptr::copy_nonoverlapping(e.payload.as_ptr(), payload, e.payload.len());
-            buf.events.add(buf.count).write(transom_event {
-                id: transom_event_id::of(Some(e.id)),
-                sequence: e.sequence,
-                stream_version: e.stream_version,
-                timestamp_ns: e.timestamp_ns,
-                correlation_id: transom_event_id::of(e.correlation_id),
-                causation_id: transom_event_id::of(e.causation_id),
-                kind: e.kind,
-                stream: base.cast(),
-                stream_len: e.stream.len(),
-                payload,
-                payload_len: e.payload.len(),
-            });
-        }
-        used += size;
-        buf.count += 1;
+        let stream = copy_bytes(&mut arena[used..], e.stream.as_bytes());
+        let payload = copy_bytes(&mut arena[used + stream_len..], &e.payload);
+        slot.write(transom_event {
+            stream: stream.cast(),
+            payload,
+            ..event_view(e)
+        });
+        used += stream_len + payload_len;
+        count += 1;
     }
-    if buf.count == events.len() {
+    buf.count = count;
+    buf.total = events.len();
+    buf.arena_needed = needed;
+    if count == events.len() {
         Ok(TRANSOM_OK)
     } else {
         Err(Failure::new(
@@ -374,7 +394,7 @@ fn fill(buf: &mut transom_event_buffer, events: &[Arc<Event>]) -> Result<transom
                 "the answer has {} events needing {} arena bytes; {} fit",
                 events.len(),
                 needed,
-                buf.count
+                count
             ),
         ))
     }
@@ -385,35 +405,34 @@ fn by_id(
     store: *const transom_store,
     id: transom_event_id,
     buffer: *mut transom_event_buffer,
-    query: impl FnOnce(&Store, EventId) -> Result<Vec<Arc<Event>>, crate::store::StoreError>,
+    query: impl FnOnce(&Store, EventId) -> Result<Vec<Arc<Event>>, StoreError>,
 ) -> transom_status {
     guard(|| {
-        let s = store_ref(store)?;
-        let b = out(buffer, "buffer")?;
-        let id = id
-            .get()
-            .ok_or_else(|| Failure::invalid("id {0, 0} names no event"))?;
-        fill(b, &query(s, id)?)
+        let s = handle!(store)?.open()?;
+        let buffer = handle_mut!(buffer)?;
+        let id = id.get().ok_or(Failure::fixed(
+            TRANSOM_ERR_INVALID_ARGUMENT,
+            "id {0, 0} names no event",
+        ))?;
+        fill(buffer, &query(s, id)?)
     })
 }
 
 /// Opens (or creates) a store. On disk this takes the directory's lock (TRANSOM_ERR_LOCKED if
 /// another store holds it) and runs recovery: a torn tail is cut off; any other damage gives
 /// TRANSOM_ERR_CORRUPT with the file in transom_last_error() and the offset in
-/// transom_last_error_value(). `*out_store` is written only on success.
+/// transom_last_error_value(). Release the handle with transom_store_free.
 #[no_mangle]
 pub unsafe extern "C" fn transom_store_open(
     config: *const transom_store_config,
     out_store: *mut *mut transom_store,
 ) -> transom_status {
     guard(|| {
-        // SAFETY: the caller promises a non-NULL config is readable.
-        let c = *unsafe { config.as_ref() }.ok_or_else(|| Failure::null("config"))?;
-        let o = out(out_store, "out_store")?;
+        let config = input!(config)?;
+        let out = out!(out_store)?;
         let mut cfg = Config::default();
-        if c.dir_len > 0 || !c.dir.is_null() {
-            let dir = std::str::from_utf8(bytes(c.dir.cast(), c.dir_len, "config->dir")?)
-                .map_err(|_| Failure::invalid("config->dir is not valid UTF-8"))?;
+        if config.dir_len > 0 || !config.dir.is_null() {
+            let dir = utf8!(config.dir, config.dir_len, MAX_DIR_LEN)?;
             if dir.is_empty() {
                 return Err(Failure::invalid(
                     "config->dir is empty; use NULL for in-memory",
@@ -421,9 +440,9 @@ pub unsafe extern "C" fn transom_store_open(
             }
             cfg.dir = Some(PathBuf::from(dir));
         }
-        cfg.sync = match c.sync {
+        cfg.sync = match config.sync {
             TRANSOM_SYNC_ALWAYS => SyncPolicy::Always,
-            TRANSOM_SYNC_EVERY_N => SyncPolicy::EveryN(c.sync_every_n),
+            TRANSOM_SYNC_EVERY_N => SyncPolicy::EveryN(config.sync_every_n),
             TRANSOM_SYNC_NEVER => SyncPolicy::Never,
             _ => {
                 return Err(Failure::invalid(
@@ -431,40 +450,43 @@ pub unsafe extern "C" fn transom_store_open(
                 ))
             }
         };
-        if c.max_payload != 0 {
-            cfg.max_payload = c.max_payload;
+        if config.max_payload != 0 {
+            cfg.max_payload = config.max_payload;
         }
-        if c.segment_size != 0 {
-            cfg.segment_size = c.segment_size;
+        if config.segment_size != 0 {
+            cfg.segment_size = config.segment_size;
         }
         let store = Store::open(cfg)?;
-        *o = Box::into_raw(Box::new(transom_store {
+        transom_store {
             store: Arc::new(store),
-        }));
+        }
+        .publish(out);
         Ok(TRANSOM_OK)
     })
 }
 
-/// Closes the store and frees the handle (NULL is accepted): waits for the append in progress,
-/// fsyncs everything, releases the directory lock and wakes every waiter. Open canals and
-/// workers of the store keep its events readable until they are freed, so they hand out every
-/// committed event before reporting TRANSOM_ERR_CLOSED. Gates' `drop` functions run once the
-/// last user of the store is gone: here, unless a canal of the store is still open (then when
-/// the last such canal is freed). The handle is freed even when the final fsync fails
-/// (TRANSOM_ERR_IO).
+/// Closes the store; the handle stays valid until transom_store_free. Waits for the append in
+/// progress, fsyncs everything, releases the directory lock, wakes every waiter and removes
+/// every gate (each gate's `drop` runs after its last call). Open canals and workers of the
+/// store keep its events readable until they are freed, so they hand out every committed event
+/// before reporting TRANSOM_ERR_CLOSED. Every later call on the handle returns
+/// TRANSOM_ERR_CLOSED. TRANSOM_ERR_IO when the final fsync failed (the store is closed all the
+/// same); closing a closed store returns TRANSOM_OK.
 #[no_mangle]
-pub unsafe extern "C" fn transom_store_close(store: *mut transom_store) -> transom_status {
-    if store.is_null() {
-        return TRANSOM_OK;
-    }
+pub unsafe extern "C" fn transom_store_close(store: *const transom_store) -> transom_status {
     guard(|| {
-        // SAFETY: a non-NULL store comes from transom_store_open and is closed once.
-        let handle = unsafe { Box::from_raw(store) };
-        let result = handle.store.close();
-        drop(handle);
-        result?;
+        handle!(store)?.store.close()?;
         Ok(TRANSOM_OK)
     })
+}
+
+/// Releases the handle (NULL is accepted), closing the store first if it is open (an error of
+/// that close is not reported: call transom_store_close first to see it). Canals and workers
+/// of the store stay valid; they report TRANSOM_ERR_CLOSED once they handed out every event.
+#[no_mangle]
+pub unsafe extern "C" fn transom_store_free(store: *mut transom_store) {
+    // SAFETY: a non-NULL store comes from transom_store_open and is freed once (the C contract).
+    unsafe { transom_store::free(store) }
 }
 
 /// Appends one event and writes its receipt to `*out_receipt` (may be NULL if not wanted).
@@ -475,20 +497,24 @@ pub unsafe extern "C" fn transom_store_append(
     out_receipt: *mut transom_receipt,
 ) -> transom_status {
     guard(|| {
-        let s = store_ref(store)?;
-        // SAFETY: the caller promises a non-NULL event is readable.
-        let a = unsafe { event.as_ref() }.ok_or_else(|| Failure::null("event"))?;
-        let r = s.append(request(a)?)?;
-        // SAFETY: the caller promises a non-NULL receipt pointer is writable.
-        if let Some(o) = unsafe { out_receipt.as_mut() } {
-            *o = receipt(r);
+        let s = handle!(store)?.open()?;
+        let event = input!(event)?;
+        let out = match out_receipt.is_null() {
+            true => None,
+            false => Some(out!(out_receipt)?),
+        };
+        let r = s.append(request(event, s.config().max_payload)?)?;
+        if let Some(out) = out {
+            out.write(receipt(r));
         }
         Ok(TRANSOM_OK)
     })
 }
 
-/// Appends `count` events all-or-nothing (every gate and version check passes, or nothing is
-/// stored) and writes `count` receipts to `out_receipts` (may be NULL if not wanted).
+/// Appends the `count` events of the input array `events` all-or-nothing (every gate and
+/// version check passes, or nothing is stored) and writes their `count` receipts, in order,
+/// to the output array `out_receipts` (of `count` entries; may be NULL if not wanted). `count`
+/// 0 is TRANSOM_ERR_INVALID_ARGUMENT.
 #[no_mangle]
 pub unsafe extern "C" fn transom_store_append_batch(
     store: *const transom_store,
@@ -497,21 +523,21 @@ pub unsafe extern "C" fn transom_store_append_batch(
     out_receipts: *mut transom_receipt,
 ) -> transom_status {
     guard(|| {
-        let s = store_ref(store)?;
-        if count == 0 {
-            return Err(Failure::invalid("count must be at least 1"));
-        }
-        if events.is_null() {
-            return Err(Failure::null("events"));
-        }
-        // SAFETY: non-NULL and the caller promises `count` readable entries.
-        let list = unsafe { std::slice::from_raw_parts(events, count) };
-        let requests = list.iter().map(request).collect::<Result<Vec<_>, _>>()?;
+        let s = handle!(store)?.open()?;
+        let events = slice!(events, count)?;
+        let receipts_out = match out_receipts.is_null() || count == 0 {
+            true => None,
+            false => Some(check_array_out(out_receipts, count, "out_receipts")?),
+        };
+        let max_payload = s.config().max_payload;
+        let requests = events
+            .iter()
+            .map(|e| request(e, max_payload))
+            .collect::<Result<Vec<_>, _>>()?;
         let receipts = s.append_batch(requests)?;
-        if !out_receipts.is_null() {
-            for (i, r) in receipts.into_iter().enumerate() {
-                // SAFETY: the caller promises `count` writable receipts; i < count.
-                unsafe { out_receipts.add(i).write(receipt(r)) };
+        if let Some(out) = receipts_out {
+            for (slot, r) in out.iter_mut().zip(receipts) {
+                slot.write(receipt(r));
             }
         }
         Ok(TRANSOM_OK)
@@ -528,12 +554,11 @@ pub unsafe extern "C" fn transom_store_get(
     by_id(store, id, buffer, |s, id| Ok(vec![s.get(id)?]))
 }
 
-/// Copies up to `buffer->capacity` events of a stream, from stream version `from_version`
+/// Copies up to `buffer->cap` events of a stream, from stream version `from_version`
 /// (1-based, inclusive; 0 = from the start), into `buffer`. An unknown stream reads as empty.
-/// Here the capacity is the page size: the answer is at most `capacity` events (`total` never
-/// exceeds it), and fewer than `capacity` means the end of the stream; read the next page from
-/// the last `stream_version + 1`. TRANSOM_ERR_BUFFER_TOO_SMALL only when the arena cannot hold
-/// the page.
+/// Here `cap` is the page size: the answer is at most `cap` events (`total` never exceeds it),
+/// and fewer than `cap` means the end of the stream; read the next page from the last
+/// `stream_version + 1`. TRANSOM_ERR_BUFFER_TOO_SMALL only when the arena cannot hold the page.
 #[no_mangle]
 pub unsafe extern "C" fn transom_store_read(
     store: *const transom_store,
@@ -543,11 +568,11 @@ pub unsafe extern "C" fn transom_store_read(
     buffer: *mut transom_event_buffer,
 ) -> transom_status {
     guard(|| {
-        let s = store_ref(store)?;
-        let name = stream_arg(stream, stream_len)?;
-        let b = out(buffer, "buffer")?;
-        let events = s.read(name, from_version, b.capacity)?;
-        fill(b, &events)
+        let s = handle!(store)?.open()?;
+        let name = stream_name(stream, stream_len)?;
+        let buffer = handle_mut!(buffer)?;
+        let events = s.read(name, from_version, buffer.cap)?;
+        fill(buffer, &events)
     })
 }
 
@@ -577,7 +602,7 @@ pub unsafe extern "C" fn transom_store_correlated(
 #[no_mangle]
 pub unsafe extern "C" fn transom_store_sync(store: *const transom_store) -> transom_status {
     guard(|| {
-        store_ref(store)?.sync()?;
+        handle!(store)?.open()?.sync()?;
         Ok(TRANSOM_OK)
     })
 }
@@ -589,40 +614,33 @@ pub unsafe extern "C" fn transom_store_head(
     out_sequence: *mut u64,
 ) -> transom_status {
     guard(|| {
-        let s = store_ref(store)?;
-        *out(out_sequence, "out_sequence")? = s.head();
+        let s = handle!(store)?.open()?;
+        out!(out_sequence)?.write(s.head());
         Ok(TRANSOM_OK)
     })
 }
 
 /// Registers a gate, run on every event of every later append before it commits. The store
-/// owns the closure from now on, also when this fails (then `drop` has run). `*out_gate_id`
-/// names it for transom_store_remove_gate.
+/// owns the closure from the call on, also when the call fails (then `drop` has already run).
+/// `*out_id` names the gate for transom_store_remove_gate.
 #[no_mangle]
 pub unsafe extern "C" fn transom_store_add_gate(
     store: *const transom_store,
     gate: transom_gate_callback,
-    out_gate_id: *mut u64,
+    out_id: *mut u64,
 ) -> transom_status {
-    // Own the context first, so that every early return below runs its drop exactly once.
-    let call = gate.call;
-    let closure = Closure::new(gate.ctx, call, gate.drop);
     guard(move || {
-        let s = store_ref(store)?;
-        let o = out(out_gate_id, "out_gate_id")?;
-        if call.is_none() {
-            return Err(Failure::null("gate.call"));
-        }
-        let id = s.register_gate(move |e: &PendingEvent<'_>| run_gate(&closure, e));
-        *o = id.as_u64();
+        // Taken first, so that every refusal below runs its drop exactly once.
+        let gate = closure!(gate)?;
+        let s = handle!(store)?.open()?;
+        let out = out!(out_id)?;
+        let id = s.register_gate(move |e: &PendingEvent<'_>| run_gate(&gate, e));
+        out.write(id.as_u64());
         Ok(TRANSOM_OK)
     })
 }
 
-fn run_gate(closure: &Closure<Option<GateCall>>, e: &PendingEvent<'_>) -> Result<(), Rejection> {
-    let Some(call) = closure.call() else {
-        return Ok(());
-    };
+fn run_gate(gate: &Closure<GateCall>, e: &PendingEvent<'_>) -> Result<(), Rejection> {
     let view = transom_gate_event {
         stream: e.stream.as_ptr().cast(),
         stream_len: e.stream.len(),
@@ -638,8 +656,8 @@ fn run_gate(closure: &Closure<Option<GateCall>>, e: &PendingEvent<'_>) -> Result
     // SAFETY: the C gate promised to accept these arguments; view and reason live across the
     // call; reason_cap leaves room for a NUL we add below anyway.
     let code = unsafe {
-        call(
-            closure.ctx(),
+        (gate.call())(
+            gate.ctx(),
             &view,
             reason.as_mut_ptr().cast(),
             reason.len() - 1,
@@ -658,16 +676,19 @@ fn run_gate(closure: &Closure<Option<GateCall>>, e: &PendingEvent<'_>) -> Result
     ))
 }
 
-/// Removes a gate: it is not called again once this returns, and this waits for its calls in
-/// flight on other threads (from inside the gate itself it returns at once). Its `drop` runs
-/// after its last call. TRANSOM_ERR_NOT_FOUND for an unknown id.
+/// Removes the gate `id`: it is not called again once this returns, and this waits for its
+/// calls in flight on other threads (from inside the gate itself it returns at once). Its
+/// `drop` runs after its last call. TRANSOM_ERR_NOT_FOUND ("no gate with id N") for an id that
+/// names no registered gate.
 #[no_mangle]
 pub unsafe extern "C" fn transom_store_remove_gate(
     store: *const transom_store,
-    gate_id: u64,
+    id: u64,
 ) -> transom_status {
     guard(|| {
-        store_ref(store)?.unregister_gate(GateId::from_u64(gate_id))?;
+        handle!(store)?
+            .open()?
+            .unregister_gate(GateId::from_u64(id))?;
         Ok(TRANSOM_OK)
     })
 }

@@ -20,6 +20,7 @@ use thiserror::Error;
 /// | `Corrupt` | `TRANSOM_ERR_CORRUPT` (-33) |
 /// | `Io` | `TRANSOM_ERR_IO` (-34) |
 /// | `NotFound` | `TRANSOM_ERR_NOT_FOUND` (-35) |
+/// | `GateNotFound` | `TRANSOM_ERR_NOT_FOUND` (-35) |
 /// | `InvalidArgument` | `TRANSOM_ERR_INVALID_ARGUMENT` (-2) |
 /// | `TooLarge` | `TRANSOM_ERR_TOO_LARGE` (-14) |
 /// | `Closed` | `TRANSOM_ERR_CLOSED` (-7) |
@@ -67,6 +68,10 @@ pub enum StoreError {
     /// No visible event has this id.
     #[error("no such event")]
     NotFound,
+    /// No gate is registered with this id (never registered, already removed, or removed by
+    /// [`Store::close`](super::Store::close)).
+    #[error("no gate with id {0}")]
+    GateNotFound(u64),
     /// An argument is outside its documented range (stream name, key, batch).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -205,10 +205,7 @@ impl AppendRequest {
         }
         if let Some(key) = &self.idempotency_key {
             if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {
-                return Err(StoreError::InvalidArgument(format!(
-                    "idempotency key must be 1..={MAX_IDEMPOTENCY_KEY_LEN} bytes, got {}",
-                    key.len()
-                )));
+                return Err(key_length_error(key.len()));
             }
         }
         Ok(())
@@ -224,10 +221,7 @@ impl AppendRequest {
 /// [`MAX_STREAM_LEN`] bytes, no NUL byte.
 pub fn validate_stream(bytes: &[u8]) -> Result<&str, StoreError> {
     if bytes.is_empty() || bytes.len() > MAX_STREAM_LEN {
-        return Err(StoreError::InvalidArgument(format!(
-            "stream name must be 1..={MAX_STREAM_LEN} bytes, got {}",
-            bytes.len()
-        )));
+        return Err(stream_length_error(bytes.len()));
     }
     if bytes.contains(&0) {
         return Err(StoreError::InvalidArgument(
@@ -236,6 +230,21 @@ pub fn validate_stream(bytes: &[u8]) -> Result<&str, StoreError> {
     }
     std::str::from_utf8(bytes)
         .map_err(|_| StoreError::InvalidArgument("stream name is not valid UTF-8".into()))
+}
+
+/// The refusal of a stream name of `len` bytes (outside 1..=[`MAX_STREAM_LEN`]); the C API
+/// gives it before reading a byte of an over-long name.
+pub(crate) fn stream_length_error(len: usize) -> StoreError {
+    StoreError::InvalidArgument(format!(
+        "stream name must be 1..={MAX_STREAM_LEN} bytes, got {len}"
+    ))
+}
+
+/// The refusal of an idempotency key of `len` bytes (outside 1..=[`MAX_IDEMPOTENCY_KEY_LEN`]).
+pub(crate) fn key_length_error(len: usize) -> StoreError {
+    StoreError::InvalidArgument(format!(
+        "idempotency key must be 1..={MAX_IDEMPOTENCY_KEY_LEN} bytes, got {len}"
+    ))
 }
 
 /// Proof of a committed append.

@@ -58,6 +58,7 @@ mod test_dir;
 mod tests;
 
 pub use error::StoreError;
+pub(crate) use event::{key_length_error, stream_length_error};
 pub use event::{
     validate_stream, AppendRequest, Event, EventId, ExpectedVersion, Receipt,
     MAX_IDEMPOTENCY_KEY_LEN, MAX_STREAM_LEN,

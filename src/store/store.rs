@@ -112,6 +112,9 @@ pub struct Store {
     closed: AtomicBool,
     lock: Mutex<Option<DirLock>>,
     report: RecoveryReport,
+    /// The gates registered and not yet unregistered, so that [`Store::close`] can remove them
+    /// (the gate registry itself has no "remove all").
+    gate_ids: Mutex<Vec<GateId>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -175,6 +178,7 @@ impl Store {
             closed: AtomicBool::new(false),
             lock: Mutex::new(lock),
             report,
+            gate_ids: Mutex::new(Vec::new()),
         })
     }
 
@@ -221,6 +225,10 @@ impl Store {
     /// versions, each request seeing the versions left by the earlier requests of the batch
     /// (`Conflict`). Under `SyncPolicy::Always` it returns once the events are fsynced.
     pub fn append_batch(&self, requests: Vec<AppendRequest>) -> Result<Vec<Receipt>, StoreError> {
+        // Refused before the gates run: after `close` no gate is called again.
+        if self.is_closed() {
+            return Err(StoreError::Closed);
+        }
         if requests.is_empty() {
             return Err(StoreError::InvalidArgument("empty batch".into()));
         }
@@ -431,23 +439,28 @@ impl Store {
         }
     }
 
-    /// Registers a gate, run on every event of every later append before it commits.
+    /// Registers a gate, run on every event of every later append before it commits. The
+    /// gate is dropped after its last call, once it is unregistered or the store is closed.
     pub fn register_gate(
         &self,
         gate: impl Fn(&PendingEvent<'_>) -> Result<(), Rejection> + Send + Sync + 'static,
     ) -> GateId {
         let gate: Box<GateFn> = Box::new(gate);
-        self.gates.register(gate)
+        let mut ids = self.gate_ids.lock();
+        let id = self.gates.register(gate);
+        ids.push(id);
+        id
     }
 
     /// Unregisters a gate: it is not called again once this returns, and this waits for its
-    /// in-flight calls (except when called from inside that gate on this thread). `NotFound` if
-    /// unknown.
+    /// in-flight calls (except when called from inside that gate on this thread).
+    /// `GateNotFound` if no gate has this id (any more).
     pub fn unregister_gate(&self, id: GateId) -> Result<(), StoreError> {
+        self.gate_ids.lock().retain(|&g| g != id);
         if self.gates.unregister(id) {
             Ok(())
         } else {
-            Err(StoreError::NotFound)
+            Err(StoreError::GateNotFound(id.as_u64()))
         }
     }
 
@@ -468,10 +481,11 @@ impl Store {
     }
 
     /// Closes the store: waits for the append in progress, fsyncs everything written (under
-    /// every policy), releases the directory lock and wakes every waiter (they get `Ready` if
-    /// the head passed their mark, else `Closed`). Later appends and syncs fail
-    /// with `Closed`; reads of committed events keep working so consumers can drain them, until
-    /// the store is dropped. Closing twice is a no-op. Dropping the store closes it.
+    /// every policy), releases the directory lock, wakes every waiter (they get `Ready` if
+    /// the head passed their mark, else `Closed`) and unregisters every gate (each is dropped
+    /// after its last call). Later appends and syncs fail with `Closed`; reads of committed
+    /// events keep working so consumers can drain them, until the store is dropped. Closing
+    /// twice is a no-op. Dropping the store closes it.
     pub fn close(&self) -> Result<(), StoreError> {
         if self.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
@@ -492,6 +506,12 @@ impl Store {
         drop(journal);
         drop(self.lock.lock().take());
         self.notifier.close();
+        // Last, with no store lock held: gates are caller code (their drop too), and an append
+        // still running its gates is waited for here.
+        let gates = std::mem::take(&mut *self.gate_ids.lock());
+        for id in gates {
+            let _ = self.gates.unregister(id);
+        }
         result
     }
 

@@ -228,7 +228,46 @@ fn unregistered_gate_is_never_called_again() {
     ));
     s.unregister_gate(g).unwrap();
     s.append(req("a", b"x")).unwrap();
-    assert!(matches!(s.unregister_gate(g), Err(StoreError::NotFound)));
+    assert!(matches!(s.unregister_gate(g), Err(StoreError::GateNotFound(n)) if n == g.as_u64()));
+    assert_eq!(
+        s.unregister_gate(g).unwrap_err().to_string(),
+        format!("no gate with id {}", g.as_u64())
+    );
+}
+
+#[test]
+fn close_unregisters_every_gate_and_later_appends_run_none() {
+    struct Dropped(Arc<AtomicUsize>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let s = Store::open(Config::in_memory()).unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (d, c) = (Dropped(Arc::clone(&drops)), Arc::clone(&calls));
+        ids.push(s.register_gate(move |_| {
+            let _keep = &d;
+            c.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }));
+    }
+    s.unregister_gate(ids[0]).unwrap();
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    s.append(req("a", b"x")).unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    s.close().unwrap();
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
+    assert!(!s.has_gates());
+    assert!(matches!(s.append(req("a", b"x")), Err(StoreError::Closed)));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert!(matches!(
+        s.unregister_gate(ids[1]),
+        Err(StoreError::GateNotFound(_))
+    ));
 }
 
 #[test]

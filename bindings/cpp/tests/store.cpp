@@ -123,12 +123,43 @@ static void gates_reject_with_code_reason_and_exceptions() {
     CHECK_EQ(callback_exceptions(), before + 1);
     s.remove_gate(g1);
     CHECK_EQ(destroyed.load(), 1);
-    CHECK_THROWS(s.remove_gate(g1), TRANSOM_ERR_NOT_FOUND);
+    try {
+        s.remove_gate(g1);
+        CHECK(false);
+    } catch (const error &e) {
+        CHECK_EQ(e.code(), TRANSOM_ERR_NOT_FOUND);
+        CHECK_EQ(e.detail(), "no gate with id " + std::to_string(g1));
+    }
     s.append("s", 13, "now accepted");
-    (void)g2;
     s.close();
     CHECK_EQ(destroyed.load(), 2); // the other gate is destroyed by the close
-    CHECK_THROWS(s.close(), TRANSOM_ERR_NULL_ARGUMENT);
+    s.close();                     // idempotent; the object keeps its handle
+    CHECK(s);
+    CHECK_THROWS(s.remove_gate(g2), TRANSOM_ERR_CLOSED);
+}
+
+static void a_closed_store_refuses_every_call_until_freed() {
+    std::string dir = temp_dir();
+    store s = store::open(dir);
+    receipt r = s.append("c", 1, "kept");
+    s.close();
+    CHECK_THROWS(s.append("c", 1, "late"), TRANSOM_ERR_CLOSED);
+    CHECK_THROWS(s.get(r.id), TRANSOM_ERR_CLOSED);
+    CHECK_THROWS(s.read("c"), TRANSOM_ERR_CLOSED);
+    CHECK_THROWS(s.head(), TRANSOM_ERR_CLOSED);
+    CHECK_THROWS(s.sync(), TRANSOM_ERR_CLOSED);
+    CHECK_THROWS(canal::cursor(s), TRANSOM_ERR_CLOSED);
+    std::atomic<int> destroyed{0};
+    CHECK_THROWS(s.add_gate([t = tracker(&destroyed)](const gate_event &) { return 0; }), TRANSOM_ERR_CLOSED);
+    CHECK_EQ(destroyed.load(), 1);
+    store again = store::open(dir); // the close released the directory
+    CHECK_EQ(again.head(), uint64_t(1));
+    s.free();
+    CHECK(!s);
+    s.free(); // a freed object is empty: freeing again does nothing
+    again = store::in_memory(); // move-assignment frees (closing) the old store
+    std::string cmd = "rm -rf '" + dir + "'";
+    CHECK(std::system(cmd.c_str()) == 0);
 }
 
 static void gates_run_on_several_appending_threads() {
@@ -273,8 +304,38 @@ static void interrupt_wakes_a_blocked_pull_from_another_thread() {
     s.append("y", 0, "z");
     transom_item items[4];
     size_t n = 0;
-    CHECK_EQ(c.pull(std::nothrow, items, 4, UINT64_MAX, n), TRANSOM_OK);
+    CHECK_EQ(c.pull(std::nothrow, UINT64_MAX, items, 4, n), TRANSOM_OK);
     CHECK_EQ(n, size_t(1));
+    n = 99;
+    CHECK_EQ(c.pull(std::nothrow, 0, items, 4, n), TRANSOM_TIMEOUT);
+    CHECK_EQ(n, size_t(99)); // written on TRANSOM_OK only
+    CHECK_EQ(c.pull(std::nothrow, 0, items, 0, n), TRANSOM_ERR_INVALID_ARGUMENT);
+}
+
+static void close_wakes_a_blocked_pull_and_later_calls_are_closed() {
+    store s = store::in_memory();
+    canal c = canal::cursor(s, cursor_options::from_end());
+    std::thread th([&] { c.close(); }); // before or during the pull: both end it
+    batch b = c.pull(10, forever);
+    th.join();
+    CHECK(b.closed() && b.empty());
+    CHECK(c.pull(10, 0ns).closed());
+    CHECK_THROWS(c.ack(0), TRANSOM_ERR_CLOSED);
+    CHECK_THROWS(c.rewind(), TRANSOM_ERR_CLOSED);
+    CHECK_THROWS(c.interrupt(), TRANSOM_ERR_CLOSED);
+    c.close(); // idempotent
+    CHECK(c);
+
+    subscription_options o;
+    o.capacity = 8;
+    canal sub = canal::subscription(s, o);
+    s.append("x", 0, "buffered");
+    sub.close();
+    s.append("x", 0, "after the close");
+    b = sub.pull(10, 10s);
+    CHECK_EQ(b.size(), size_t(1)); // the buffer first
+    CHECK_EQ(text_of(b[0].event), std::string_view("buffered"));
+    CHECK(sub.pull(10, 10s).closed());
 }
 
 static void worker_delivers_batches_and_stops() {
@@ -344,12 +405,14 @@ int main() {
     RUN(expected_version_idempotency_and_batches);
     RUN(correlation_and_causation_chains);
     RUN(gates_reject_with_code_reason_and_exceptions);
+    RUN(a_closed_store_refuses_every_call_until_freed);
     RUN(gates_run_on_several_appending_threads);
     RUN(on_disk_store_locks_reopens_and_syncs);
     RUN(cursor_pulls_acks_rewinds_and_filters);
     RUN(named_cursor_checkpoints_and_resumes);
     RUN(subscription_reports_gaps_and_ends_at_close);
     RUN(interrupt_wakes_a_blocked_pull_from_another_thread);
+    RUN(close_wakes_a_blocked_pull_and_later_calls_are_closed);
     RUN(worker_delivers_batches_and_stops);
     RUN(worker_callback_stop_exception_and_store_close);
     RUN(worker_spawn_failure_keeps_the_canal);

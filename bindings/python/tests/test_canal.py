@@ -140,6 +140,29 @@ class CanalTests(unittest.TestCase):
             with self.assertRaises(transom.ClosedError):
                 c.pull_batch()
 
+    def test_close_keeps_the_canal_and_a_subscription_drains_its_buffer(self) -> None:
+        with Store() as s:
+            sub = s.subscribe(8)
+            fill(s, 3)
+            sub.close()
+            sub.close()  # idempotent
+            self.assertTrue(sub.closed)
+            fill(s, 2)  # after the close: not received
+            self.assertEqual([seq for b in sub for seq in b.sequences()], [1, 2, 3])
+            with self.assertRaises(transom.ClosedError):
+                sub.pull_batch(timeout=0)
+            with self.assertRaises(transom.ClosedError):
+                sub.interrupt()
+            sub.free()
+            with s.cursor() as c:
+                c.pull_batch(2, timeout=0)
+                c.ack(2)
+                c.close()
+                for call in (c.rewind, c.checkpoint, lambda: c.ack(2), lambda: c.pull_batch(timeout=0)):
+                    with self.assertRaises(transom.ClosedError):
+                        call()
+            self.assertTrue(c.closed)
+
     def test_worker_calls_python_with_batches_and_acks(self) -> None:
         with Store() as s:
             fill(s, 600)

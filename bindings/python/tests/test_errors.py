@@ -146,7 +146,7 @@ class NoneHandles(unittest.TestCase):
     def test_raw_null_handle_is_refused_by_c_not_a_crash(self) -> None:
         # At the ctypes layer None is a NULL pointer: C answers NULL_ARGUMENT.
         self.assertEqual(_ffi.lib.transom_runtime_send(None, 1, None, 0), transom.errors.ERR_NULL_ARGUMENT)
-        self.assertEqual(_ffi.lib.transom_canal_pull_batch(None, 1, 0, None, None), transom.errors.ERR_NULL_ARGUMENT)
+        self.assertEqual(_ffi.lib.transom_canal_pull_batch(None, 0, None, 1, None), transom.errors.ERR_NULL_ARGUMENT)
         err = transom.errors.error_for(transom.errors.ERR_NULL_ARGUMENT)
         self.assertIsInstance(err, transom.NullArgumentError)
         self.assertTrue(err.detail)

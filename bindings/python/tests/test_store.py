@@ -119,10 +119,48 @@ class StoreTests(unittest.TestCase):
         s = Store()
         s.close()
         s.close()  # idempotent
-        with self.assertRaises(transom.ClosedError):
+        self.assertTrue(s.closed)
+        with self.assertRaises(transom.ClosedError) as cm:
             s.append("x", b"")
+        self.assertIn("the store is closed", cm.exception.detail)  # C's answer: the handle lives
         with self.assertRaises(transom.ClosedError):
             s.head
+        with self.assertRaises(transom.ClosedError):
+            s.read("x")
+        with self.assertRaises(transom.ClosedError):
+            s.cursor()
+        s.free()
+        s.free()  # idempotent
+        s.close()  # a freed store: nothing left to close
+        with self.assertRaises(transom.ClosedError):
+            s.head
+
+    def test_close_keeps_the_object_and_releases_the_directory(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            s = Store(d)
+            s.append("d", b"kept")
+            s.close()
+            with Store(d) as again:  # the close released the lock; the with block frees
+                self.assertEqual(again.head, 1)
+            self.assertTrue(again.closed)
+            with self.assertRaises(transom.ClosedError):
+                again.head
+            s.free()
+
+    def test_removing_an_unknown_gate_names_it(self) -> None:
+        with Store() as s:
+            with self.assertRaises(transom.NotFoundError) as cm:
+                s.remove_gate(7)
+            self.assertEqual(cm.exception.detail, "no gate with id 7")
+
+    def test_close_removes_the_gates(self) -> None:
+        s = Store()
+        before = transom.live_callbacks()
+        s.add_gate(lambda ev: None)
+        self.assertEqual(transom.live_callbacks(), before + 1)
+        s.close()
+        self.assertEqual(transom.live_callbacks(), before)  # its drop ran at the close
+        s.free()
 
 
 if __name__ == "__main__":

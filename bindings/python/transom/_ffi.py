@@ -26,6 +26,7 @@ from ctypes import (
     CFUNCTYPE,
     POINTER,
     Structure,
+    c_bool,
     c_char,
     c_char_p,
     c_int32,
@@ -125,6 +126,15 @@ class transom_request(Structure):
 
 # --- store and canals -----------------------------------------------------------------------
 
+# The enum-like typedefs of the header (a typedef name maps to its integer type).
+transom_sync_policy = c_uint32
+transom_expected_version_kind = c_uint32
+transom_start_kind = c_uint32
+transom_overflow_policy = c_uint32
+transom_item_kind = c_int32
+transom_worker_verdict = c_int32
+transom_worker_exit = c_int32
+
 
 class transom_filter(Structure):
     _fields_ = [
@@ -138,7 +148,7 @@ class transom_filter(Structure):
 class transom_cursor_options(Structure):
     _fields_ = [
         ("filter", transom_filter),
-        ("start", c_uint32),
+        ("start", transom_start_kind),
         ("start_sequence", c_uint64),
         ("name", c_char_p),
         ("name_len", c_size_t),
@@ -146,7 +156,7 @@ class transom_cursor_options(Structure):
 
 
 class transom_subscription_options(Structure):
-    _fields_ = [("filter", transom_filter), ("capacity", c_size_t), ("overflow", c_uint32)]
+    _fields_ = [("filter", transom_filter), ("capacity", c_size_t), ("overflow", transom_overflow_policy)]
 
 
 class transom_event_id(Structure):
@@ -172,7 +182,7 @@ class transom_event(Structure):
 
 class transom_item(Structure):
     _fields_ = [
-        ("kind", c_int32),
+        ("kind", transom_item_kind),
         ("event", transom_event),
         ("gap_from", c_uint64),
         ("gap_to", c_uint64),
@@ -180,7 +190,7 @@ class transom_item(Structure):
     ]
 
 
-BATCH_FN = CFUNCTYPE(c_int32, c_void_p, POINTER(transom_item), c_size_t)
+BATCH_FN = CFUNCTYPE(transom_worker_verdict, c_void_p, POINTER(transom_item), c_size_t)
 
 
 class transom_batch_callback(Structure):
@@ -191,7 +201,7 @@ class transom_worker_options(Structure):
     _fields_ = [
         ("max_batch", c_size_t),
         ("checkpoint_every", c_uint32),
-        ("no_checkpoint_on_exit", c_uint32),
+        ("no_checkpoint_on_exit", c_bool),
     ]
 
 
@@ -350,7 +360,7 @@ class transom_store_config(Structure):
     _fields_ = [
         ("dir", c_char_p),
         ("dir_len", c_size_t),
-        ("sync", c_uint32),
+        ("sync", transom_sync_policy),
         ("sync_every_n", c_uint32),
         ("max_payload", c_size_t),
         ("segment_size", c_uint64),
@@ -368,7 +378,7 @@ class transom_append(Structure):
         ("causation_id", transom_event_id),
         ("idempotency_key", POINTER(c_uint8)),
         ("idempotency_key_len", c_size_t),
-        ("expected", c_uint32),
+        ("expected", transom_expected_version_kind),
         ("expected_version", c_uint64),
     ]
 
@@ -380,9 +390,9 @@ class transom_receipt(Structure):
 class transom_event_buffer(Structure):
     _fields_ = [
         ("events", POINTER(transom_event)),
-        ("capacity", c_size_t),
+        ("cap", c_size_t),
         ("arena", POINTER(c_uint8)),
-        ("arena_capacity", c_size_t),
+        ("arena_cap", c_size_t),
         ("count", c_size_t),
         ("total", c_size_t),
         ("arena_needed", c_size_t),
@@ -475,9 +485,10 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     ),
     "transom_canal_pull_batch": (
         transom_status,
-        [P(transom_canal), c_size_t, c_uint64, P(transom_item), P(c_size_t)],
+        [P(transom_canal), c_uint64, P(transom_item), c_size_t, P(c_size_t)],
     ),
     "transom_canal_interrupt": (transom_status, [P(transom_canal)]),
+    "transom_canal_close": (transom_status, [P(transom_canal)]),
     "transom_canal_ack": (transom_status, [P(transom_canal), c_uint64]),
     "transom_canal_checkpoint": (transom_status, [P(transom_canal)]),
     "transom_canal_rewind": (transom_status, [P(transom_canal)]),
@@ -487,8 +498,11 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
         [P(transom_canal), transom_batch_callback, P(transom_worker_options), P(P(transom_worker))],
     ),
     "transom_worker_stop": (transom_status, [P(transom_worker)]),
-    "transom_worker_join": (transom_status, [P(transom_worker), c_uint64, P(c_int32)]),
-    "transom_worker_stop_and_join": (transom_status, [P(transom_worker), c_uint64, P(c_int32)]),
+    "transom_worker_join": (transom_status, [P(transom_worker), c_uint64, P(transom_worker_exit)]),
+    "transom_worker_stop_and_join": (
+        transom_status,
+        [P(transom_worker), c_uint64, P(transom_worker_exit)],
+    ),
     "transom_worker_free": (None, [P(transom_worker)]),
     # conversations
     "transom_conversation_open": (
@@ -559,6 +573,7 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     # store
     "transom_store_open": (transom_status, [P(transom_store_config), P(P(transom_store))]),
     "transom_store_close": (transom_status, [P(transom_store)]),
+    "transom_store_free": (None, [P(transom_store)]),
     "transom_store_append": (transom_status, [P(transom_store), P(transom_append), P(transom_receipt)]),
     "transom_store_append_batch": (
         transom_status,

@@ -26,7 +26,7 @@ from .errors import (
     closed,
     error_for,
 )
-from .store import Store
+from .store import Closable, Store
 
 __all__ = [
     "Overflow",
@@ -304,11 +304,13 @@ def _filter(f: _ffi.transom_filter, prefix: Any, kinds: Any, keep: List[Any]) ->
 _NO_LIMIT = (1 << 64) - 1
 
 
-class Canal(Handle):
+class Canal(Closable):
     """A cursor or a subscription. One thread pulls at a time; :meth:`interrupt` and
     :meth:`close` may come from any thread (close wakes a blocked pull). Iterating a canal
-    yields batches of up to 256 items until it closes (its store closed), is interrupted, or
-    (with :meth:`batches` and a timeout) stays idle for that long."""
+    yields batches of up to 256 items until it closes (it or its store closed), is interrupted,
+    or (with :meth:`batches` and a timeout) stays idle for that long. ``close()`` keeps the
+    object (later calls raise ClosedError); ``free()``, leaving a ``with`` block or garbage
+    collection release it."""
 
     _what = "canal"
     _exit_order = 10
@@ -372,13 +374,25 @@ class Canal(Handle):
         lib.transom_canal_free(ptr)
 
     def _wake(self, ptr: Any) -> None:
-        lib.transom_canal_interrupt(ptr)
+        # Freeing while another thread pulls: close first, so that pull returns.
+        lib.transom_canal_close(ptr)
+
+    def close(self) -> None:
+        """Closes the canal (idempotent, any thread; a blocked pull wakes). A subscription
+        still hands out what it buffered, then pulls raise ClosedError; ack, checkpoint, rewind
+        and interrupt raise ClosedError at once (checkpoint first). A named cursor keeps its
+        name until :meth:`free`."""
+        super().close()
+
+    def _close_c(self, ptr: Any) -> int:
+        st: int = lib.transom_canal_close(ptr)
+        return st
 
     def pull_batch(self, max: int = 256, timeout: Optional[float] = None) -> Batch:
-        """Pulls up to ``max`` items, waiting up to ``timeout`` seconds (None: no limit) with
-        the GIL released. Returns at once when at least one is ready; an empty batch on timeout
-        or interrupt. ClosedError (or DisconnectedError) only after every buffered item was
-        handed out. The previous batch of this canal ends here."""
+        """Pulls up to ``max`` items (the C ``cap``), waiting up to ``timeout`` seconds (None:
+        no limit) with the GIL released. Returns at once when at least one is ready; an empty
+        batch on timeout or interrupt. ClosedError (or DisconnectedError) only after every
+        buffered item was handed out. The previous batch of this canal ends here."""
         if type(max) is not int or max < 1:
             check_int("max", max, 1)
         ns = _NO_LIMIT if timeout is None else timeout_ns("timeout", timeout)
@@ -390,10 +404,11 @@ class Canal(Handle):
                 self._items_addr = ctypes.addressof(self._items)
                 self._cap = max
             count = self._count
-            st = lib.transom_canal_pull_batch(c, max, ns, self._items, self._count_ref)
+            st = lib.transom_canal_pull_batch(c, ns, self._items, max, self._count_ref)
             if st < 0:
                 raise error_for(st)
-            b = Batch(self._items_addr, count.value, st)
+            # The count is written on TRANSOM_OK only (TIMEOUT and INTERRUPTED: no items).
+            b = Batch(self._items_addr, count.value if st == 0 else 0, st)
             self._batch = b
             return b
         finally:
@@ -446,15 +461,15 @@ class Canal(Handle):
     ) -> "Worker":
         """Starts a worker thread calling ``callback(batch)`` per batch; it returns
         None/CONTINUE, STOP or STOP_AND_ROLLBACK. An exception is reported on stderr and
-        answers STOP_AND_ROLLBACK (the batch is not acknowledged). The worker takes this canal:
-        it is closed for Python on success."""
+        answers STOP_AND_ROLLBACK (the batch is not acknowledged). ``callback`` may run before
+        this returns. The worker takes this canal: it is freed for Python on success."""
         check_callable("callback", callback)
         o = _ffi.transom_worker_options()
         o.max_batch = check_int("max_batch", max_batch)
         o.checkpoint_every = check_int("checkpoint_every", checkpoint_every, 0, UINT32_MAX)
         if not isinstance(checkpoint_on_exit, bool):
             raise TypeError("checkpoint_on_exit must be a bool")
-        o.no_checkpoint_on_exit = 0 if checkpoint_on_exit else 1
+        o.no_checkpoint_on_exit = not checkpoint_on_exit
         self._end_batch()
         free_fn = self._free_fn
         ptr = self._detach()
@@ -469,6 +484,8 @@ class Canal(Handle):
             with self._cond:  # the canal stays ours: reopen the handle
                 self._ptr, self._free_fn, self._closing = ptr, free_fn, False
             raise err
+        # The handle has no canal left (the worker owns it): release it.
+        lib.transom_canal_free(ptr)
         return Worker(out, self._store)
 
 

@@ -19,7 +19,7 @@ from .errors import ERR_BUFFER_TOO_SMALL, check
 if TYPE_CHECKING:
     from .canal import Canal
 
-__all__ = ["Sync", "Store", "Event", "Receipt", "AppendEvent", "GateEvent", "NO_STREAM", "EventId"]
+__all__ = ["Sync", "Closable", "Store", "Event", "Receipt", "AppendEvent", "GateEvent", "NO_STREAM", "EventId"]
 
 EventId = int
 """A 128-bit event id as a Python int (0 = none)."""
@@ -178,10 +178,57 @@ def _gate_tramp(ctx: Optional[int], event: Any, reason: Any, cap: int) -> int:
     return code
 
 
-class Store(Handle):
+class Closable(Handle):
+    """A handle whose C object has a shutdown distinct from its release (the C API's
+    ``transom_X_close`` / ``transom_X_free``): :meth:`close` shuts it down and keeps the object
+    (later calls raise :class:`~transom.errors.ClosedError`, from C), :meth:`free` releases it;
+    leaving a ``with`` block and garbage collection free it too."""
+
+    def __init__(self, ptr: Any, free: Any) -> None:
+        super().__init__(ptr, free)
+        self._shut = False
+
+    def close(self) -> None:
+        """Shuts the object down (idempotent; any thread); the object stays until
+        :meth:`free`."""
+        if self._closing:
+            return
+        with self._use() as p:
+            st = self._close_c(p)
+            self._shut = True
+            check(st)
+
+    def _close_c(self, ptr: Any) -> int:
+        """The C close function (``transom_X_close``) applied to ``ptr``."""
+        raise NotImplementedError
+
+    def free(self) -> None:
+        """Releases the object now (shutting it down first if needed); idempotent. Waits for
+        calls in progress on other threads (see :meth:`Handle.close`)."""
+        Handle.close(self)
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close` or :meth:`free`."""
+        return self._shut or self._closing
+
+    def __exit__(self, *exc: Any) -> None:
+        self.free()
+
+    def __del__(self) -> None:
+        try:
+            if not self._closing:
+                self.free()
+        except Exception:
+            pass
+
+
+class Store(Closable):
     """An append-only event store (``path`` None: in memory). Every method may be called from
-    any thread; ``close()`` closes every canal (they deliver what is buffered, then end) and
-    stops workers."""
+    any thread. ``close()`` shuts it down (fsync, directory unlocked, gates removed; its canals
+    hand out what they can still read, then end, and so do workers) and keeps the object: later
+    calls raise ClosedError. ``free()``, leaving a ``with`` block or garbage collection release
+    it (closing it first if needed)."""
 
     _what = "store"
     _exit_order = 50
@@ -208,16 +255,17 @@ class Store(Handle):
         cfg.segment_size = check_int("segment_size", segment_size)
         out = ctypes.POINTER(_ffi.transom_store)()
         check(lib.transom_store_open(byref(cfg), byref(out)))
-        super().__init__(out, lib.transom_store_close)
+        super().__init__(out, lib.transom_store_free)
         self.path = path
 
     def close(self) -> None:
-        """Closes the store (idempotent); raises TransomIOError if the final fsync failed."""
-        first = not self.closed
+        """Closes the store (idempotent, any thread); raises TransomIOError if the final fsync
+        failed (the store is closed all the same). The object stays until :meth:`free`."""
         super().close()
-        if first and isinstance(self._free_result, int) and self._free_result < 0:
-            st, self._free_result = self._free_result, None
-            check(st)
+
+    def _close_c(self, ptr: Any) -> int:
+        st: int = lib.transom_store_close(ptr)
+        return st
 
     def append(
         self,
@@ -259,20 +307,20 @@ class Store(Handle):
             check(lib.transom_store_append_batch(s, arr, n, rs))
         return [Receipt(id_from_c(r.id), r.sequence, r.stream_version) for r in rs[:n]]
 
-    def _fill(self, call: Any, capacity: int = 64, arena: int = 1 << 16) -> List[Event]:
+    def _fill(self, call: Any, cap: int = 64, arena: int = 1 << 16) -> List[Event]:
         """Runs a read function into a buffer, growing it until the answer fits."""
         while True:
-            events = (_ffi.transom_event * capacity)()
+            events = (_ffi.transom_event * cap)()
             space = (ctypes.c_uint8 * arena)()
             buf = _ffi.transom_event_buffer()
             buf.events = events
-            buf.capacity = capacity
+            buf.cap = cap
             buf.arena = space
-            buf.arena_capacity = arena
+            buf.arena_cap = arena
             with self._use() as s:
                 st = call(s, byref(buf))
             if st == ERR_BUFFER_TOO_SMALL:
-                capacity = max(capacity, buf.total)
+                cap = max(cap, buf.total)
                 arena = max(arena, buf.arena_needed)
                 continue
             check(st)
@@ -344,6 +392,8 @@ class Store(Handle):
         return gid.value
 
     def remove_gate(self, gate_id: int) -> None:
+        """Removes a gate: not called again once this returns (waits for its calls in flight on
+        other threads). NotFoundError ("no gate with id N") for an unknown id."""
         check_int("gate_id", gate_id)
         with self._use() as s:
             check(lib.transom_store_remove_gate(s, gate_id))
