@@ -97,7 +97,7 @@ void pull_c(transom_canal *c, size_t events, size_t ops) {
     if (st0 != TRANSOM_OK) die("rewind", st0);
     for (size_t i = 0; i < ops; ++i) {
         size_t n = 0;
-        transom_status st = transom_canal_pull_batch(c, kBatch, 0, items, &n);
+        transom_status st = transom_canal_pull_batch(c, 0, items, kBatch, &n);
         if (st != TRANSOM_OK) die("pull_batch", st);
         sink += items[0].event.sequence;
         seen += n;
@@ -133,7 +133,7 @@ void pull_cpp_nothrow(transom::canal &c, size_t events, size_t ops) {
     c.rewind();
     for (size_t i = 0; i < ops; ++i) {
         size_t n = 0;
-        transom::status st = c.pull(std::nothrow, items, kBatch, 0, n);
+        transom::status st = c.pull(std::nothrow, 0, items, kBatch, n);
         if (st != TRANSOM_OK) die("pull", st);
         sink += items[0].event.sequence;
         seen += n;

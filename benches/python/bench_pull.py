@@ -7,7 +7,7 @@ and each reports its best drain (so a burst of load from other processes hits ev
 alike and the best figures compare like with like):
 
 - ``c``: a C program (embedded below, compiled with ``cc -O2`` against the same library) calling
-  ``transom_canal_pull_batch(c, 256, 0, items, &n)`` in a loop — the C figure;
+  ``transom_canal_pull_batch(c, 0, items, 256, &n)`` in a loop — the C figure;
 - ``ctypes-raw``: the same call through ``transom._ffi.lib`` (the ctypes floor, no wrapper);
 - ``pull_batch``: ``canal.pull_batch(256)`` — the binding's call, batch not looked at;
 - ``sequences()``: ``batch.sequences()`` per batch (one pass over the items in Python);
@@ -88,7 +88,7 @@ int main(int argc, char **argv) {
         unsigned long long sum = 0;
         double t0 = now();
         for (;;) {
-            transom_status st = transom_canal_pull_batch(c, 256, 0, items, &n);
+            transom_status st = transom_canal_pull_batch(c, 0, items, 256, &n);
             if (st != TRANSOM_OK) break;
             for (size_t i = 0; i < n; i++) sum += items[i].event.sequence;
             total += n;
@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
         transom_canal_free(c);
     }
     printf("%.0f\n", (double)events / best);
-    transom_store_close(store);
+    transom_store_free(store);
     return 0;
 }
 """
@@ -134,7 +134,7 @@ def raw_ctypes(c: transom.Canal) -> int:
     ref = ctypes.byref(n)
     ptr = c._ptr
     total = 0
-    while lib.transom_canal_pull_batch(ptr, BATCH, 0, items, ref) == 0:
+    while lib.transom_canal_pull_batch(ptr, 0, items, BATCH, ref) == 0:
         total += n.value
     return total
 
