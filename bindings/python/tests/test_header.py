@@ -15,6 +15,7 @@ from support import HEADER, transom
 from transom import _ffi
 
 BASE = {
+    "bool": ctypes.c_bool,
     "int32_t": ctypes.c_int32,
     "int64_t": ctypes.c_int64,
     "uint8_t": ctypes.c_uint8,
@@ -150,7 +151,9 @@ class HeaderAgreement(unittest.TestCase):
 
     def test_parser_sees_every_prototype(self) -> None:
         # A cross-check of the parser itself: count the exported names a simpler way.
-        names = set(re.findall(r"\b(transom_\w+)\s*\(", strip_comments(self.text)))
+        # (A typedef'd return type of a function-pointer field, `transom_x (*call)(...)`, is not
+        # a function.)
+        names = set(re.findall(r"\b(transom_\w+)\s*\((?!\s*\*)", strip_comments(self.text)))
         self.assertEqual(set(self.functions), names)
         self.assertGreaterEqual(len(self.functions), 80)
 
