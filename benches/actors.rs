@@ -129,7 +129,7 @@ fn crash_latency_rust(rt: &Runtime, n: usize, mode: Pause) -> Vec<u64> {
         )
         .expect("open");
         let tx = tx.clone();
-        conv.on_crash(move |_info| {
+        conv.add_crash_callback(move |_info| {
             let t = Instant::now();
             let _ = tx.try_send(t);
         });
@@ -158,10 +158,10 @@ mod c_abi {
         TRANSOM_EXIT_ERROR,
     };
     use transom::ffi::conversation::{
-        transom_compensate_callback, transom_conversation, transom_conversation_config,
-        transom_conversation_free, transom_conversation_on_crash, transom_conversation_open,
-        transom_conversation_snapshot, transom_conversation_state, transom_crash_callback,
-        transom_crash_info, transom_participant, transom_participant_state, TRANSOM_MODE_EPHEMERAL,
+        transom_compensate_callback, transom_conversation, transom_conversation_add_crash_callback,
+        transom_conversation_config, transom_conversation_free, transom_conversation_open,
+        transom_conversation_participants, transom_crash_callback, transom_crash_info,
+        transom_participant, transom_participant_state, TRANSOM_MODE_EPHEMERAL,
         TRANSOM_ON_CRASH_FAIL,
     };
     use transom::ffi::status::TRANSOM_OK;
@@ -244,18 +244,17 @@ mod c_abi {
                 drop: None,
             };
             // SAFETY: conv is open; the callback's ctx outlives the conversation.
+            let mut cb_id = 0u64;
             assert_eq!(
-                unsafe { transom_conversation_on_crash(conv, cb) },
+                unsafe { transom_conversation_add_crash_callback(conv, cb, &mut cb_id) },
                 TRANSOM_OK
             );
-            // SAFETY: all-zero is a valid value of these plain C structs.
+            // SAFETY: all-zero is a valid value of this plain C struct.
             let mut part: transom_participant_state = unsafe { std::mem::zeroed() };
-            let mut snap: transom_conversation_snapshot = unsafe { std::mem::zeroed() };
-            snap.participants = &mut part;
-            snap.participants_capacity = 1;
-            // SAFETY: conv is open; snap points to one writable participant entry.
+            let mut count = 0usize;
+            // SAFETY: conv is open; `part` is one writable participant entry.
             assert_eq!(
-                unsafe { transom_conversation_state(conv, &mut snap) },
+                unsafe { transom_conversation_participants(conv, &mut part, 1, &mut count) },
                 TRANSOM_OK
             );
             let pid = part.pid;
@@ -436,7 +435,7 @@ fn bench_round_trip(c: &mut Criterion) {
         g.bench_function("transom_conversation", |b| {
             b.iter(|| {
                 let id = conv.send(None, b"ping").unwrap();
-                let r = conv.receive(WAIT).unwrap();
+                let r = conv.receive(Some(WAIT)).unwrap().unwrap();
                 debug_assert_eq!(r.request_id, id);
                 black_box(r)
             })
@@ -653,7 +652,7 @@ fn bench_interleaved(_c: &mut Criterion) {
             }));
             b.push(time_batch(ops, || {
                 conv.send(None, b"ping").unwrap();
-                black_box(conv.receive(WAIT).unwrap());
+                black_box(conv.receive(Some(WAIT)).unwrap().unwrap());
             }));
         }
         print_ab("round_trip_interleaved", "crossbeam", a, "conversation", b);
@@ -810,7 +809,7 @@ fn bench_idle_cpu(_c: &mut Criterion) {
     .expect("open");
     for _ in 0..1_000 {
         conv.send(None, b"x").unwrap();
-        conv.receive(WAIT).unwrap();
+        conv.receive(Some(WAIT)).unwrap().unwrap();
     }
     let after = cpu_per_wall(window);
     println!("RESULT idle_cpu/runtime_2_workers_idle_conversation cpu_s_per_wall_s={after:.6}");

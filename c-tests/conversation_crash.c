@@ -81,13 +81,17 @@ static transom_participant spawned(echo_ctx *e) {
 
 static transom_pid participant_pid(transom_conversation *c, size_t i) {
     transom_participant_state ps[4];
-    transom_conversation_snapshot s;
-    memset(&s, 0, sizeof s);
-    s.participants = ps;
-    s.participants_capacity = 4;
-    CHECK_OK(transom_conversation_state(c, &s));
-    CHECK(i < s.participant_count);
+    size_t n = 0;
+    CHECK_OK(transom_conversation_participants(c, ps, 4, &n));
+    CHECK(i < n);
     return ps[i].pid;
+}
+
+static uint64_t add_crash_callback(transom_conversation *c, transom_crash_callback cb) {
+    uint64_t id = 0;
+    CHECK_OK(transom_conversation_add_crash_callback(c, cb, &id));
+    CHECK(id != 0);
+    return id;
 }
 
 static int32_t phase_of(transom_conversation *c) {
@@ -107,12 +111,12 @@ static void crash_by_exit_is_reported_once_on_a_runtime_thread_and_replayed(void
     static crash_rec early, late;
     crash_rec_init(&early);
     crash_rec_init(&late);
-    CHECK_OK(transom_conversation_on_crash(c, crash_cb(&early)));
+    add_crash_callback(c, crash_cb(&early));
     transom_pid p = participant_pid(c, 0), conv = 0;
     CHECK_OK(transom_conversation_pid(c, &conv));
-    uint32_t crashed = 1;
+    bool crashed = true;
     CHECK_OK(transom_conversation_has_crashed(c, &crashed));
-    CHECK(crashed == 0);
+    CHECK(!crashed);
     uint64_t before = transom_monotonic_ns();
     transom_exit_reason err = reason_of(TRANSOM_EXIT_ERROR, 11, "injected fault");
     CHECK_OK(transom_runtime_exit(rt, p, &err));
@@ -124,9 +128,9 @@ static void crash_by_exit_is_reported_once_on_a_runtime_thread_and_replayed(void
     CHECK(early.info.observed_at_ns >= before && early.info.observed_at_ns <= transom_monotonic_ns());
     CHECK(!pthread_equal(early.thread, pthread_self()));
     CHECK_OK(transom_conversation_has_crashed(c, &crashed));
-    CHECK(crashed == 1);
+    CHECK(crashed);
     /* Registered after the crash: replayed at once, on this thread, exactly once. */
-    CHECK_OK(transom_conversation_on_crash(c, crash_cb(&late)));
+    add_crash_callback(c, crash_cb(&late));
     CHECK(atomic_load(&late.calls) == 1 && late.info.participant == p && late.info.reason.code == 11);
     CHECK(pthread_equal(late.thread, pthread_self()));
     CHECK(phase_of(c) == TRANSOM_PHASE_FAILED);
@@ -148,7 +152,7 @@ static void a_behaviours_nonzero_status_is_a_crash_with_that_code(void) {
     transom_conversation *c = open_conv(rt, ps, 1, TRANSOM_ON_CRASH_FAIL, 0);
     static crash_rec rec;
     crash_rec_init(&rec);
-    CHECK_OK(transom_conversation_on_crash(c, crash_cb(&rec)));
+    add_crash_callback(c, crash_cb(&rec));
     uint64_t id;
     CHECK_OK(transom_conversation_send(c, 0, (const uint8_t *)"die", 3, &id));
     CHECK(latch_wait(&rec.fired, 1, 10));
@@ -209,7 +213,7 @@ static void a_freed_mailbox_participant_wakes_await_crash_on_another_thread(void
     transom_conversation *c = open_conv(rt, ps, 1, TRANSOM_ON_CRASH_FAIL, 0);
     static crash_rec rec;
     crash_rec_init(&rec);
-    CHECK_OK(transom_conversation_on_crash(c, crash_cb(&rec)));
+    add_crash_callback(c, crash_cb(&rec));
     static crash_waiter w;
     memset(&w, 0, sizeof w);
     w.c = c;
@@ -245,7 +249,7 @@ static void a_normal_exit_is_not_a_crash(void) {
     transom_conversation *c = open_conv(rt, ps, 1, TRANSOM_ON_CRASH_FAIL, 0);
     static crash_rec rec;
     crash_rec_init(&rec);
-    CHECK_OK(transom_conversation_on_crash(c, crash_cb(&rec)));
+    add_crash_callback(c, crash_cb(&rec));
     static monitor_rec mon;
     monitor_rec_init(&mon);
     uint64_t mref;
@@ -255,16 +259,15 @@ static void a_normal_exit_is_not_a_crash(void) {
     CHECK(latch_wait(&mon.fired, 1, 10)); /* the exit happened... */
     transom_crash_info info;
     CHECK_STATUS(transom_conversation_await_crash(c, 100000000ull, &info), TRANSOM_TIMEOUT);
-    uint32_t crashed = 1;
+    bool crashed = true;
     CHECK_OK(transom_conversation_has_crashed(c, &crashed));
-    CHECK(crashed == 0 && atomic_load(&rec.calls) == 0); /* ...and was not a crash */
+    CHECK(!crashed && atomic_load(&rec.calls) == 0); /* ...and was not a crash */
     transom_participant_state ps_state[1];
     transom_conversation_snapshot s;
-    memset(&s, 0, sizeof s);
-    s.participants = ps_state;
-    s.participants_capacity = 1;
+    size_t n = 0;
     /* The conversation observes the exit through its link; wait for it via state, bounded. */
     for (int i = 0; i < 1000; i++) {
+        CHECK_OK(transom_conversation_participants(c, ps_state, 1, &n));
         CHECK_OK(transom_conversation_state(c, &s));
         if (ps_state[0].health != TRANSOM_HEALTH_ALIVE) break;
         transom_crash_info ignored;
@@ -332,23 +335,25 @@ static void route_to_next_reforwards_in_flight_requests(void) {
     int got[N] = {0};
     for (int i = 0; i < N; i++) {
         transom_reply r;
+        size_t len = 0;
         uint8_t buf[32];
-        CHECK_OK(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf));
+        CHECK_OK(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf, &len));
         CHECK(r.from == pid2);
         for (int j = 0; j < N; j++)
             if (ids[j] == r.request_id) got[j]++;
     }
     for (int k = 0; k < N; k++) CHECK(got[k] == 1);
     transom_reply r;
+    size_t len = 0;
     uint8_t buf[32];
-    CHECK_STATUS(transom_conversation_receive(c, 50000000ull, &r, buf, sizeof buf), TRANSOM_TIMEOUT);
+    CHECK_STATUS(transom_conversation_receive(c, 50000000ull, &r, buf, sizeof buf, &len), TRANSOM_TIMEOUT);
     CHECK(phase_of(c) == TRANSOM_PHASE_ACTIVE); /* one participant is left: it carries on */
     transom_crash_info info;
     CHECK_OK(transom_conversation_await_crash(c, 10 * SECOND_NS, &info));
     CHECK(info.participant == pid1 && info.policy == TRANSOM_ON_CRASH_ROUTE_TO_NEXT);
     /* When the last one dies too, the conversation fails. */
     CHECK_OK(transom_mailbox_exit(p2, &err));
-    CHECK_STATUS(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf),
+    CHECK_STATUS(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf, &len),
                  TRANSOM_ERR_PARTICIPANT_CRASHED);
     CHECK(phase_of(c) == TRANSOM_PHASE_FAILED);
     transom_conversation_free(c);
@@ -423,8 +428,9 @@ static void compensate_gets_exactly_the_in_flight_requests(void) {
             if (req.request_id == answered) CHECK_OK(transom_conversation_reply_from_mailbox(p1, m.from, req.request_id, NULL, 0));
         }
         transom_reply r;
+        size_t len = 0;
         uint8_t buf[8];
-        CHECK_OK(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf));
+        CHECK_OK(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf, &len));
         CHECK(r.request_id == answered);
         transom_exit_reason err = reason_of(TRANSOM_EXIT_ERROR, 77, "p1 crashed");
         CHECK_OK(transom_mailbox_exit(p1, &err));
@@ -446,8 +452,8 @@ static void compensate_gets_exactly_the_in_flight_requests(void) {
             transom_message m = next_request(p2, &req);
             CHECK(req.request_id == b1);
             CHECK_OK(transom_conversation_reply_from_mailbox(p2, m.from, req.request_id, (const uint8_t *)"B", 1));
-            CHECK_OK(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf));
-            CHECK(r.request_id == b1 && r.len == 1 && buf[0] == 'B');
+            CHECK_OK(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf, &len));
+            CHECK(r.request_id == b1 && len == 1 && buf[0] == 'B');
         } else {
             CHECK(phase_of(c) == TRANSOM_PHASE_FAILED);
             CHECK_STATUS(transom_conversation_send(c, 0, (const uint8_t *)"x", 1, NULL),
@@ -471,17 +477,18 @@ static void receive_semantics_timeouts_buffers_and_fail(void) {
     transom_conversation *c = open_conv(rt, ps, 1, TRANSOM_ON_CRASH_FAIL, 0);
     CHECK(phase_of(c) == TRANSOM_PHASE_CREATED);
     transom_reply r;
+    size_t len = 0;
     uint8_t buf[64];
     /* A timed-out receive does not lose the next reply. */
-    CHECK_STATUS(transom_conversation_receive(c, 1000000ull, &r, buf, sizeof buf), TRANSOM_TIMEOUT);
+    CHECK_STATUS(transom_conversation_receive(c, 1000000ull, &r, buf, sizeof buf, &len), TRANSOM_TIMEOUT);
     uint64_t id;
     CHECK_OK(transom_conversation_send(c, 0, (const uint8_t *)"q1", 2, &id));
     CHECK(phase_of(c) == TRANSOM_PHASE_ACTIVE);
     transom_request req;
     transom_message m = next_request(p, &req);
     CHECK_OK(transom_conversation_reply_from_mailbox(p, m.from, req.request_id, (const uint8_t *)"r1", 2));
-    CHECK_OK(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf));
-    CHECK(r.request_id == id && r.len == 2 && memcmp(buf, "r1", 2) == 0);
+    CHECK_OK(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf, &len));
+    CHECK(r.request_id == id && len == 2 && memcmp(buf, "r1", 2) == 0);
     /* Two replies buffered, then the participant crashes: replies first, then the crash. */
     uint64_t id2, id3;
     CHECK_OK(transom_conversation_send(c, 0, (const uint8_t *)"q2", 2, &id2));
@@ -504,11 +511,11 @@ static void receive_semantics_timeouts_buffers_and_fail(void) {
     CHECK_OK(transom_mailbox_exit(p, &err));
     transom_crash_info info;
     CHECK_OK(transom_conversation_await_crash(c, 10 * SECOND_NS, &info));
-    CHECK_OK(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf));
+    CHECK_OK(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf, &len));
     CHECK(r.request_id == id2);
-    CHECK_OK(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf));
+    CHECK_OK(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf, &len));
     CHECK(r.request_id == id3);
-    CHECK_STATUS(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf),
+    CHECK_STATUS(transom_conversation_receive(c, 10 * SECOND_NS, &r, buf, sizeof buf, &len),
                  TRANSOM_ERR_PARTICIPANT_CRASHED);
     CHECK_STATUS(transom_conversation_send(c, 0, (const uint8_t *)"late", 4, NULL),
                  TRANSOM_ERR_PARTICIPANT_CRASHED);
@@ -516,7 +523,7 @@ static void receive_semantics_timeouts_buffers_and_fail(void) {
     CHECK_OK(transom_conversation_close(c));
     CHECK_OK(transom_conversation_close(c));
     CHECK_STATUS(transom_conversation_send(c, 0, (const uint8_t *)"x", 1, NULL), TRANSOM_ERR_CLOSED);
-    CHECK_STATUS(transom_conversation_receive(c, 0, &r, buf, sizeof buf), TRANSOM_ERR_CLOSED);
+    CHECK_STATUS(transom_conversation_receive(c, 0, &r, buf, sizeof buf, &len), TRANSOM_ERR_CLOSED);
     transom_conversation_free(c);
     transom_mailbox_free(p);
     transom_runtime_free(rt);
@@ -532,9 +539,10 @@ typedef struct {
 static void *receive_thread(void *arg) {
     receiver *rc = arg;
     transom_reply r;
+    size_t len = 0;
     uint8_t buf[8];
     latch_signal(&rc->started);
-    rc->result = transom_conversation_receive(rc->c, UINT64_MAX, &r, buf, sizeof buf);
+    rc->result = transom_conversation_receive(rc->c, UINT64_MAX, &r, buf, sizeof buf, &len);
     return NULL;
 }
 
@@ -564,7 +572,7 @@ static void the_timeout_is_enforced_and_releases_receivers(void) {
     CHECK(rc.result == TRANSOM_ERR_DEADLINE_EXCEEDED);
     CHECK(elapsed >= timeout_ns);
     CHECK(elapsed < timeout_ns + 2 * SECOND_NS); /* scheduling slack on a loaded 2-core box */
-    printf("# TIMED_OUT after %.1f ms (timeout 100 ms)\n", (double)elapsed / 1e6);
+    printf("# DEADLINE_EXCEEDED after %.1f ms (deadline 100 ms after open)\n", (double)elapsed / 1e6);
     CHECK(phase_of(c) == TRANSOM_PHASE_DEADLINE_EXCEEDED);
     CHECK_STATUS(transom_conversation_send(c, 0, (const uint8_t *)"x", 1, NULL), TRANSOM_ERR_DEADLINE_EXCEEDED);
     CHECK_OK(transom_conversation_close(c));

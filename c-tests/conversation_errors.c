@@ -215,6 +215,20 @@ static transom_conversation *open_with(transom_runtime *rt, probe *p, size_t n, 
     return c;
 }
 
+static uint64_t add_crash_callback(transom_conversation *c, transom_crash_callback cb) {
+    uint64_t id = 0;
+    CHECK_OK(transom_conversation_add_crash_callback(c, cb, &id));
+    CHECK(id != 0);
+    return id;
+}
+
+/* The first `n` participants (n <= 4) of `c`, in open order. */
+static void participants_of(const transom_conversation *c, transom_participant_state *ps, size_t n) {
+    size_t count = 0;
+    CHECK_OK(transom_conversation_participants(c, ps, n, &count));
+    CHECK(count == n);
+}
+
 static int32_t phase_of(const transom_conversation *c) {
     transom_conversation_snapshot st;
     memset(&st, 0, sizeof st);
@@ -389,57 +403,73 @@ static void null_arguments_to_conversation_functions(void) {
     CHECK_STATUS(transom_conversation_send(NULL, 0, data, 1, &id), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK_STATUS(transom_conversation_send(c, 0, NULL, 1, &id), TRANSOM_ERR_NULL_ARGUMENT);
     transom_reply r;
+    size_t len = 0;
     uint8_t buf[16];
-    CHECK_STATUS(transom_conversation_receive(NULL, 0, &r, buf, sizeof buf), TRANSOM_ERR_NULL_ARGUMENT);
-    CHECK_STATUS(transom_conversation_receive(c, 0, NULL, buf, sizeof buf), TRANSOM_ERR_NULL_ARGUMENT);
-    CHECK_STATUS(transom_conversation_receive(c, 0, &r, NULL, 4), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(transom_conversation_receive(NULL, 0, &r, buf, sizeof buf, &len), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(transom_conversation_receive(c, 0, NULL, buf, sizeof buf, &len), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(transom_conversation_receive(c, 0, &r, NULL, 4, &len), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK_STATUS(transom_conversation_complete(NULL), TRANSOM_ERR_NULL_ARGUMENT);
-    /* on_crash: owned also on failure. */
+    CHECK_STATUS(transom_conversation_receive(c, 0, &r, buf, sizeof buf, NULL), TRANSOM_ERR_NULL_ARGUMENT);
+    /* add_crash_callback: owned also on failure. */
     probe cb;
     probe_init(&cb);
-    CHECK_STATUS(transom_conversation_on_crash(NULL, crash_cb(&cb)), TRANSOM_ERR_NULL_ARGUMENT);
+    uint64_t cbid = 77;
+    CHECK_STATUS(transom_conversation_add_crash_callback(NULL, crash_cb(&cb), &cbid), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK(atomic_load(&cb.drops) == 1);
+    CHECK_STATUS(transom_conversation_add_crash_callback(c, crash_cb(&cb), NULL), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK(atomic_load(&cb.drops) == 2);
     transom_crash_callback no_call = {&cb, NULL, probe_drop};
-    CHECK_STATUS(transom_conversation_on_crash(c, no_call), TRANSOM_ERR_NULL_ARGUMENT);
-    CHECK(atomic_load(&cb.drops) == 2 && atomic_load(&cb.calls) == 0);
+    CHECK_STATUS(transom_conversation_add_crash_callback(c, no_call, &cbid), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK(atomic_load(&cb.drops) == 3 && atomic_load(&cb.calls) == 0 && cbid == 77);
+    CHECK_STATUS(transom_conversation_remove_crash_callback(NULL, 1), TRANSOM_ERR_NULL_ARGUMENT);
     transom_crash_info info;
     CHECK_STATUS(transom_conversation_await_crash(NULL, 0, &info), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK_STATUS(transom_conversation_await_crash(c, 0, NULL), TRANSOM_ERR_NULL_ARGUMENT);
-    uint32_t crashed = 7;
+    bool crashed = true;
     CHECK_STATUS(transom_conversation_has_crashed(NULL, &crashed), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK_STATUS(transom_conversation_has_crashed(c, NULL), TRANSOM_ERR_NULL_ARGUMENT);
     transom_conversation_snapshot st;
     memset(&st, 0, sizeof st);
     CHECK_STATUS(transom_conversation_state(NULL, &st), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK_STATUS(transom_conversation_state(c, NULL), TRANSOM_ERR_NULL_ARGUMENT);
-    st.participants = NULL;
-    st.participants_capacity = 2;
-    CHECK_STATUS(transom_conversation_state(c, &st), TRANSOM_ERR_NULL_ARGUMENT);
+    transom_participant_state pst[2];
+    size_t count = 99;
+    CHECK_STATUS(transom_conversation_participants(NULL, pst, 2, &count), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(transom_conversation_participants(c, NULL, 2, &count), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(transom_conversation_participants(c, pst, 2, NULL), TRANSOM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(transom_conversation_participants(c, pst, 0, &count), TRANSOM_ERR_INVALID_ARGUMENT);
+    CHECK(count == 99);
     transom_pid cpid = 0;
     CHECK_STATUS(transom_conversation_pid(NULL, &cpid), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK_STATUS(transom_conversation_pid(c, NULL), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK_STATUS(transom_conversation_close(NULL), TRANSOM_ERR_NULL_ARGUMENT);
     transom_conversation_free(NULL); /* accepted */
 
-    /* None of it changed anything: still CREATED, nothing sent. A capacity of 1 gets one entry
-     * of two. */
-    transom_participant_state pst[2];
+    /* None of it changed anything: still CREATED, nothing sent. A capacity of 1 for two
+     * participants is BUFFER_TOO_SMALL: nothing written but the count needed. */
     memset(pst, 0xee, sizeof pst);
     memset(&st, 0, sizeof st);
-    st.participants = pst;
-    st.participants_capacity = 1;
     CHECK_OK(transom_conversation_state(c, &st));
     CHECK(st.phase == TRANSOM_PHASE_CREATED && st.sent == 0 && st.participant_count == 2);
-    CHECK(pst[0].spawned == 1 && pst[0].health == TRANSOM_HEALTH_ALIVE && pst[0].pid != 0);
-    CHECK(pst[1].pid == 0xeeeeeeeeeeeeeeeeull); /* untouched */
+    CHECK_STATUS(transom_conversation_participants(c, pst, 1, &count), TRANSOM_ERR_BUFFER_TOO_SMALL);
+    CHECK(count == 2 && pst[0].pid == 0xeeeeeeeeeeeeeeeeull); /* untouched */
+    int64_t needed = 0;
+    CHECK_OK(transom_last_error_value(&needed));
+    CHECK(needed == 2);
+    count = 0;
+    CHECK_OK(transom_conversation_participants(c, pst, 2, &count));
+    CHECK(count == 2);
+    CHECK(pst[0].spawned && pst[0].health == TRANSOM_HEALTH_ALIVE && pst[0].pid != 0);
+    CHECK(pst[1].spawned && pst[1].pid != pst[0].pid);
     CHECK_OK(transom_conversation_has_crashed(c, &crashed));
-    CHECK(crashed == 0);
+    CHECK(!crashed);
     CHECK_OK(transom_conversation_pid(c, &cpid));
     CHECK(cpid == st.pid && cpid != 0);
     /* NULL is allowed for an empty payload, an unwanted request id and a 0-byte buffer. */
     CHECK_OK(transom_conversation_send(c, 0, NULL, 0, NULL));
-    CHECK_OK(transom_conversation_receive(c, 10 * SECOND, &r, NULL, 0));
-    CHECK(r.len == 0 && r.request_id != 0);
+    len = 99;
+    CHECK_OK(transom_conversation_receive(c, 10 * SECOND, &r, NULL, 0, &len));
+    CHECK(len == 0 && r.request_id != 0);
 
     transom_conversation_free(c);
     transom_runtime_free(rt);
@@ -483,10 +513,14 @@ static void pid_zero_is_invalid_and_unknown_pids_are_noproc(void) {
     CHECK_STATUS(transom_runtime_monitor(rt, 0, monitor_cb(&m), &mref), TRANSOM_ERR_INVALID_ARGUMENT);
     CHECK(atomic_load(&m.drops) == 1 && atomic_load(&m.calls) == 0 && mref == 77);
 
-    CHECK_STATUS(transom_conversation_reply(rt, self, 0, 1, data, 1), TRANSOM_ERR_INVALID_ARGUMENT);
+    /* A reply to pid 0, an unknown pid or a live process that is no conversation: NOPROC (no
+     * such conversation), and nothing is sent. */
+    CHECK_STATUS(transom_conversation_reply(rt, self, 0, 1, data, 1), TRANSOM_ERR_NOPROC);
     CHECK_STATUS(transom_conversation_reply(rt, self, UNKNOWN_PID, 1, data, 1), TRANSOM_ERR_NOPROC);
-    CHECK_STATUS(transom_conversation_reply_from_mailbox(mb, 0, 1, data, 1), TRANSOM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(transom_conversation_reply(rt, 0, self, 1, data, 1), TRANSOM_ERR_NOPROC);
+    CHECK_STATUS(transom_conversation_reply_from_mailbox(mb, 0, 1, data, 1), TRANSOM_ERR_NOPROC);
     CHECK_STATUS(transom_conversation_reply_from_mailbox(mb, UNKNOWN_PID, 1, data, 1), TRANSOM_ERR_NOPROC);
+    CHECK_STATUS(transom_conversation_reply_from_mailbox(mb, self, 1, data, 1), TRANSOM_ERR_NOPROC);
 
     /* A conversation refuses a pid that is not one of its participants, live or not. */
     probe p;
@@ -749,13 +783,14 @@ static void send_after_close_is_closed_and_close_is_idempotent(void) {
     probe_init(&p);
     probe_init(&cb);
     transom_conversation *c = open_with(rt, &p, 1, TRANSOM_ON_CRASH_FAIL);
-    CHECK_OK(transom_conversation_on_crash(c, crash_cb(&cb)));
+    add_crash_callback(c, crash_cb(&cb));
     uint64_t id = 0;
     CHECK_OK(transom_conversation_send(c, 0, (const uint8_t *)"hi", 2, &id));
     transom_reply r;
+    size_t len = 0;
     uint8_t buf[16];
-    CHECK_OK(transom_conversation_receive(c, 10 * SECOND, &r, buf, sizeof buf));
-    CHECK(r.request_id == id && r.len == 2 && memcmp(buf, "hi", 2) == 0);
+    CHECK_OK(transom_conversation_receive(c, 10 * SECOND, &r, buf, sizeof buf, &len));
+    CHECK(r.request_id == id && len == 2 && memcmp(buf, "hi", 2) == 0);
     /* COMPLETING refuses sends with WRONG_STATE. */
     CHECK_OK(transom_conversation_complete(c));
     CHECK(phase_of(c) == TRANSOM_PHASE_COMPLETING);
@@ -766,13 +801,13 @@ static void send_after_close_is_closed_and_close_is_idempotent(void) {
     CHECK_OK(transom_conversation_close(c));
     CHECK(phase_of(c) == TRANSOM_PHASE_CLOSED);
     CHECK_STATUS(transom_conversation_send(c, 0, (const uint8_t *)"x", 1, NULL), TRANSOM_ERR_CLOSED);
-    CHECK_STATUS(transom_conversation_receive(c, 10 * SECOND, &r, buf, sizeof buf), TRANSOM_ERR_CLOSED);
+    CHECK_STATUS(transom_conversation_receive(c, 10 * SECOND, &r, buf, sizeof buf, &len), TRANSOM_ERR_CLOSED);
     CHECK_STATUS(transom_conversation_complete(c), TRANSOM_ERR_CLOSED);
     transom_crash_info info;
     CHECK_STATUS(transom_conversation_await_crash(c, 10 * SECOND, &info), TRANSOM_ERR_CLOSED);
-    uint32_t crashed = 7;
+    bool crashed = true;
     CHECK_OK(transom_conversation_has_crashed(c, &crashed));
-    CHECK(crashed == 0);
+    CHECK(!crashed);
     CHECK_OK(transom_conversation_close(c));
     transom_conversation_free(c);
     /* Stopping the spawned participant at close was no crash. */
@@ -789,12 +824,10 @@ static void close_after_failed_is_ok(void) {
     probe_init(&p);
     probe_init(&cb);
     transom_conversation *c = open_with(rt, &p, 2, TRANSOM_ON_CRASH_FAIL);
-    CHECK_OK(transom_conversation_on_crash(c, crash_cb(&cb)));
+    add_crash_callback(c, crash_cb(&cb));
     transom_participant_state pst[2];
+    participants_of(c, pst, 2);
     transom_conversation_snapshot st;
-    memset(&st, 0, sizeof st);
-    st.participants = pst;
-    st.participants_capacity = 2;
     CHECK_OK(transom_conversation_state(c, &st));
     uint64_t id = 0;
     CHECK_OK(transom_conversation_send(c, pst[1].pid, (const uint8_t *)"crash", 5, &id));
@@ -806,7 +839,8 @@ static void close_after_failed_is_ok(void) {
     probe_wait(&cb, 1, 0);
     CHECK(phase_of(c) == TRANSOM_PHASE_FAILED);
     transom_reply r;
-    CHECK_STATUS(transom_conversation_receive(c, 10 * SECOND, &r, NULL, 0), TRANSOM_ERR_PARTICIPANT_CRASHED);
+    size_t len = 0;
+    CHECK_STATUS(transom_conversation_receive(c, 10 * SECOND, &r, NULL, 0, &len), TRANSOM_ERR_PARTICIPANT_CRASHED);
     CHECK_STATUS(transom_conversation_send(c, 0, (const uint8_t *)"x", 1, NULL),
                  TRANSOM_ERR_PARTICIPANT_CRASHED);
     CHECK_STATUS(transom_conversation_complete(c), TRANSOM_ERR_PARTICIPANT_CRASHED);
@@ -814,7 +848,7 @@ static void close_after_failed_is_ok(void) {
     CHECK_OK(transom_conversation_close(c));
     CHECK(phase_of(c) == TRANSOM_PHASE_CLOSED);
     CHECK_OK(transom_conversation_close(c));
-    CHECK_STATUS(transom_conversation_receive(c, 10 * SECOND, &r, NULL, 0), TRANSOM_ERR_CLOSED);
+    CHECK_STATUS(transom_conversation_receive(c, 10 * SECOND, &r, NULL, 0, &len), TRANSOM_ERR_CLOSED);
     CHECK_STATUS(transom_conversation_send(c, 0, (const uint8_t *)"x", 1, NULL), TRANSOM_ERR_CLOSED);
     /* The crash is still on record after close (CLOSED is only "closed without one"). */
     CHECK_OK(transom_conversation_await_crash(c, 10 * SECOND, &info));
@@ -840,26 +874,35 @@ static void a_reply_too_big_for_the_buffer_is_kept_for_the_next_receive(void) {
     CHECK_OK(transom_conversation_send(c, 0, (const uint8_t *)"big", 3, &id));
     CHECK_OK(transom_conversation_send(c, 0, (const uint8_t *)"empty", 5, &id2));
     transom_reply r;
+    size_t len = 0;
     uint8_t buf[16];
     memset(buf, '#', sizeof buf);
     memset(&r, 0, sizeof r);
-    CHECK_STATUS(transom_conversation_receive(c, 10 * SECOND, &r, buf, 4), TRANSOM_ERR_BUFFER_TOO_SMALL);
-    CHECK(r.len == 10 && r.request_id == id);
+    /* Too small: only *out_len is written (the capacity needed, also the last error value); the
+     * reply stays first in line. */
+    CHECK_STATUS(transom_conversation_receive(c, 10 * SECOND, &r, buf, 4, &len), TRANSOM_ERR_BUFFER_TOO_SMALL);
+    CHECK(len == 10 && r.request_id == 0 && r.from == 0);
     CHECK(buf[0] == '#'); /* nothing copied */
-    memset(&r, 0, sizeof r);
-    CHECK_STATUS(transom_conversation_receive(c, 0, &r, NULL, 0), TRANSOM_ERR_BUFFER_TOO_SMALL);
-    CHECK(r.len == 10 && r.request_id == id);
-    CHECK_STATUS(transom_conversation_receive(c, 0, &r, buf, 9), TRANSOM_ERR_BUFFER_TOO_SMALL);
-    CHECK(r.len == 10);
+    int64_t needed = 0;
+    CHECK_OK(transom_last_error_value(&needed));
+    CHECK(needed == 10);
+    len = 0;
+    CHECK_STATUS(transom_conversation_receive(c, 0, &r, NULL, 0, &len), TRANSOM_ERR_BUFFER_TOO_SMALL);
+    CHECK(len == 10 && r.request_id == 0);
+    CHECK_STATUS(transom_conversation_receive(c, 0, &r, buf, 9, &len), TRANSOM_ERR_BUFFER_TOO_SMALL);
+    CHECK(len == 10);
+    transom_conversation_snapshot st;
+    CHECK_OK(transom_conversation_state(c, &st));
+    CHECK(st.received == 0); /* not taken */
     /* The same reply, in full, with exactly enough room. */
     memset(&r, 0, sizeof r);
-    CHECK_OK(transom_conversation_receive(c, 10 * SECOND, &r, buf, 10));
-    CHECK(r.request_id == id && r.len == 10 && memcmp(buf, "0123456789", 10) == 0);
+    CHECK_OK(transom_conversation_receive(c, 10 * SECOND, &r, buf, 10, &len));
+    CHECK(r.request_id == id && len == 10 && memcmp(buf, "0123456789", 10) == 0);
     CHECK(buf[10] == '#');
     /* An empty reply fits a NULL buffer of capacity 0. */
-    CHECK_OK(transom_conversation_receive(c, 10 * SECOND, &r, NULL, 0));
-    CHECK(r.request_id == id2 && r.len == 0);
-    CHECK_STATUS(transom_conversation_receive(c, 0, &r, buf, sizeof buf), TRANSOM_TIMEOUT);
+    CHECK_OK(transom_conversation_receive(c, 10 * SECOND, &r, NULL, 0, &len));
+    CHECK(r.request_id == id2 && len == 0);
+    CHECK_STATUS(transom_conversation_receive(c, 0, &r, buf, sizeof buf, &len), TRANSOM_TIMEOUT);
     transom_conversation_free(c);
     transom_runtime_free(rt);
     CHECK(atomic_load(&p.drops) == 1 && atomic_load(&p.status) == TRANSOM_OK);
@@ -900,7 +943,8 @@ static void *block_on_conversation(void *arg) {
     blocked *b = arg;
     pthread_barrier_wait(b->ready);
     transom_reply r;
-    b->receive = transom_conversation_receive(b->c, UINT64_MAX, &r, NULL, 0);
+    size_t len = 0;
+    b->receive = transom_conversation_receive(b->c, UINT64_MAX, &r, NULL, 0, &len);
     transom_crash_info info;
     b->await = transom_conversation_await_crash(b->c, UINT64_MAX, &info);
     return NULL;
@@ -925,7 +969,7 @@ static void free_runtime_from_inside(int how) {
         CHECK_OK(transom_runtime_spawn(rt, sink(&others), NULL, &pid, NULL));
     }
     transom_conversation *c = open_with(rt, &parts, 2, TRANSOM_ON_CRASH_ROUTE_TO_NEXT);
-    CHECK_OK(transom_conversation_on_crash(c, crash_cb(&cb)));
+    add_crash_callback(c, crash_cb(&cb));
 
     pthread_barrier_t ready;
     pthread_barrier_init(&ready, NULL, 2);
@@ -967,7 +1011,8 @@ static void free_runtime_from_inside(int how) {
     /* The handles stay valid to use (CLOSED) and to free. */
     CHECK_STATUS(transom_mailbox_receive(mb, 0, &msg), TRANSOM_ERR_CLOSED);
     transom_reply r;
-    CHECK_STATUS(transom_conversation_receive(c, 0, &r, NULL, 0), TRANSOM_ERR_CLOSED);
+    size_t len = 0;
+    CHECK_STATUS(transom_conversation_receive(c, 0, &r, NULL, 0, &len), TRANSOM_ERR_CLOSED);
     CHECK_STATUS(transom_conversation_send(c, 0, (const uint8_t *)"x", 1, NULL), TRANSOM_ERR_CLOSED);
     transom_mailbox_free(mb);
     transom_mailbox_free(trigger);
@@ -1113,12 +1158,10 @@ static void conversation_free_waits_for_the_drop_of_a_callback_in_flight(void) {
         x->main_thread = pthread_self();
         transom_conversation *c = open_with(rt, &p, 2, TRANSOM_ON_CRASH_ROUTE_TO_NEXT);
         transom_crash_callback cb = {x, inflight_crash, inflight_drop};
-        CHECK_OK(transom_conversation_on_crash(c, cb));
+        add_crash_callback(c, cb);
         transom_participant_state pst[2];
+        participants_of(c, pst, 2);
         transom_conversation_snapshot st;
-        memset(&st, 0, sizeof st);
-        st.participants = pst;
-        st.participants_capacity = 2;
         CHECK_OK(transom_conversation_state(c, &st));
         transom_monitor_callback m = {x, inflight_actor_exit, NULL};
         uint64_t mref = 0;
@@ -1158,13 +1201,9 @@ static void runtime_free_is_not_reported_as_a_crash(void) {
     probe_init(&cb);
     probe_init(&m);
     transom_conversation *c = open_with(rt, &p, 1, TRANSOM_ON_CRASH_FAIL);
-    CHECK_OK(transom_conversation_on_crash(c, crash_cb(&cb)));
+    add_crash_callback(c, crash_cb(&cb));
     transom_participant_state pst[1];
-    transom_conversation_snapshot st;
-    memset(&st, 0, sizeof st);
-    st.participants = pst;
-    st.participants_capacity = 1;
-    CHECK_OK(transom_conversation_state(c, &st));
+    participants_of(c, pst, 1);
     uint64_t mref = 0;
     CHECK_OK(transom_runtime_monitor(rt, pst[0].pid, monitor_cb(&m), &mref));
 
@@ -1173,8 +1212,9 @@ static void runtime_free_is_not_reported_as_a_crash(void) {
     /* The monitor saw it. */
     CHECK(atomic_load(&m.calls) == 1 && m.reason.kind == TRANSOM_EXIT_SHUTDOWN);
     transom_reply r;
+    size_t len = 0;
     uint8_t buf[8];
-    CHECK_STATUS(transom_conversation_receive(c, 0, &r, buf, sizeof buf), TRANSOM_ERR_CLOSED);
+    CHECK_STATUS(transom_conversation_receive(c, 0, &r, buf, sizeof buf, &len), TRANSOM_ERR_CLOSED);
     CHECK_STATUS(transom_conversation_send(c, 0, (const uint8_t *)"x", 1, NULL), TRANSOM_ERR_CLOSED);
     transom_conversation_free(c);
     CHECK(atomic_load(&cb.drops) == 1 && atomic_load(&p.drops) == 1);

@@ -1,4 +1,4 @@
-/* conversation.c - a supervised conversation in ~80 lines.
+/* conversation.c - a supervised conversation in ~85 lines.
  *
  * Two participants answer requests; one of them crashes. The crash reaches us through a
  * callback, and the ROUTE_TO_NEXT policy hands its unanswered request to the survivor.
@@ -54,18 +54,22 @@ int main(void) {
     cfg.on_crash = TRANSOM_ON_CRASH_ROUTE_TO_NEXT;
     transom_conversation *c;
     check(transom_conversation_open(rt, &cfg, &c), "open");
-    check(transom_conversation_on_crash(c, (transom_crash_callback){NULL, on_crash, NULL}), "on_crash");
+    uint64_t callback_id;
+    check(transom_conversation_add_crash_callback(c, (transom_crash_callback){NULL, on_crash, NULL}, &callback_id),
+          "add_crash_callback");
 
     const char *requests[] = {"hello", "crash", "still there?"};
     for (int i = 0; i < 3; i++) {
         check(transom_conversation_send(c, 0, (const uint8_t *)requests[i], strlen(requests[i]), NULL), "send");
         transom_reply r;
         char buf[64];
-        check(transom_conversation_receive(c, 5000000000ull, &r, (uint8_t *)buf, sizeof buf), "receive");
-        printf("request %llu -> %.*s\n", (unsigned long long)r.request_id, (int)r.len, buf);
+        size_t len;
+        check(transom_conversation_receive(c, 5000000000ull, &r, (uint8_t *)buf, sizeof buf, &len), "receive");
+        printf("request %llu -> %.*s\n", (unsigned long long)r.request_id, (int)len, buf);
     }
     transom_crash_info info;
     check(transom_conversation_await_crash(c, 5000000000ull, &info), "await_crash");
+    check(transom_conversation_remove_crash_callback(c, callback_id), "remove_crash_callback");
     transom_conversation_free(c);
     transom_runtime_free(rt);
     return 0;

@@ -40,7 +40,7 @@ int main() {
     transom::conversation_config cfg;
     cfg.add_spawned(participant(false)).add_spawned(participant(true)).on_crash(TRANSOM_ON_CRASH_ROUTE_TO_NEXT);
     transom::conversation c = rt.open_conversation(std::move(cfg));
-    c.on_crash([](const transom::crash_info &info) {
+    c.add_crash_callback([](const transom::crash_info &info) {
         std::printf("crash callback: participant %llu, exit code %d\n",
                     static_cast<unsigned long long>(info.participant.value()), info.reason.code);
     });

@@ -41,7 +41,7 @@ with transom.Runtime(workers=2) as rt:
     with transom.Conversation(
         rt, [participant(False), participant(True)], on_crash=transom.OnCrash.ROUTE_TO_NEXT
     ) as conv:
-        conv.on_crash(on_crash)
+        conv.add_crash_callback(on_crash)
         for question in (b"ping", b"boom"):
             conv.send(question)
             reply = conv.receive(timeout=5.0)

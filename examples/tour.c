@@ -180,7 +180,7 @@ typedef struct {
 
 static void narrate_crash(void *ctx, const transom_crash_info *info) {
     narrator *n = ctx;
-    printf("    on_crash callback (on a runtime thread): participant %llu died: kind %d, code %d,\n"
+    printf("    crash callback (on a runtime thread): participant %llu died: kind %d, code %d,\n"
            "      message \"%s\"; policy %s applied\n",
            (unsigned long long)info->participant, info->reason.kind, info->reason.code,
            info->reason.message, info->policy == TRANSOM_ON_CRASH_ROUTE_TO_NEXT ? "ROUTE_TO_NEXT" : "other");
@@ -215,15 +215,18 @@ static void tour_conversations(void) {
     must(transom_conversation_open(rt, &cfg, &c), "transom_conversation_open");
     static narrator n = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
     transom_crash_callback cb = {&n, narrate_crash, NULL};
-    must(transom_conversation_on_crash(c, cb), "transom_conversation_on_crash");
-    printf("  Opened a conversation with two participants (alice, bob), policy ROUTE_TO_NEXT.\n");
+    uint64_t callback_id;
+    must(transom_conversation_add_crash_callback(c, cb, &callback_id), "transom_conversation_add_crash_callback");
+    printf("  Opened a conversation with two participants (alice, bob), policy ROUTE_TO_NEXT,\n"
+           "  and added crash callback %llu.\n", (unsigned long long)callback_id);
 
     transom_reply r;
     char buf[128];
+    size_t len;
     uint64_t id;
     must(transom_conversation_send(c, 0, (const uint8_t *)"6 * 7", 5, &id), "send");
-    must(transom_conversation_receive(c, 5000000000ull, &r, (uint8_t *)buf, sizeof buf), "receive");
-    printf("  Request %llu \"6 * 7\" -> \"%.*s\"\n", (unsigned long long)id, (int)r.len, buf);
+    must(transom_conversation_receive(c, 5000000000ull, &r, (uint8_t *)buf, sizeof buf, &len), "receive");
+    printf("  Request %llu \"6 * 7\" -> \"%.*s\"\n", (unsigned long long)id, (int)len, buf);
 
     printf("  Now a request that makes bob crash:\n");
     must(transom_conversation_send(c, 0, (const uint8_t *)"divide by zero", 14, &id), "send");
@@ -234,16 +237,21 @@ static void tour_conversations(void) {
     must(transom_conversation_await_crash(c, 5000000000ull, &info), "await_crash");
     printf("  await_crash() saw the same crash (participant %llu, code %d).\n",
            (unsigned long long)info.participant, info.reason.code);
-    must(transom_conversation_receive(c, 5000000000ull, &r, (uint8_t *)buf, sizeof buf), "receive");
+    must(transom_conversation_receive(c, 5000000000ull, &r, (uint8_t *)buf, sizeof buf, &len), "receive");
     printf("  ROUTE_TO_NEXT re-sent bob's in-flight request %llu to alice: \"%.*s\"\n",
-           (unsigned long long)r.request_id, (int)r.len, buf);
+           (unsigned long long)r.request_id, (int)len, buf);
+    printf("  A reply can only answer a request the conversation still awaits: answering request %llu\n"
+           "  again gives %s.\n",
+           (unsigned long long)r.request_id,
+           transom_status_str(transom_conversation_reply(rt, 0, info.conversation, r.request_id, NULL, 0)));
     printf("  The conversation goes on with the survivor:\n");
     must(transom_conversation_send(c, 0, (const uint8_t *)"1 + 41", 6, &id), "send");
-    must(transom_conversation_receive(c, 5000000000ull, &r, (uint8_t *)buf, sizeof buf), "receive");
-    printf("  Request %llu \"1 + 41\" -> \"%.*s\"\n", (unsigned long long)id, (int)r.len, buf);
+    must(transom_conversation_receive(c, 5000000000ull, &r, (uint8_t *)buf, sizeof buf, &len), "receive");
+    printf("  Request %llu \"1 + 41\" -> \"%.*s\"\n", (unsigned long long)id, (int)len, buf);
+    must(transom_conversation_remove_crash_callback(c, callback_id), "transom_conversation_remove_crash_callback");
+    printf("  Removed the crash callback: it is never called again.\n");
 
     transom_conversation_snapshot st;
-    memset(&st, 0, sizeof st);
     must(transom_conversation_state(c, &st), "state");
     printf("  State: sent %llu, received %llu, crashed %llu; trace %s\n", (unsigned long long)st.sent,
            (unsigned long long)st.received, (unsigned long long)st.crashed, st.traceparent);

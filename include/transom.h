@@ -111,89 +111,6 @@
 #define TRANSOM_MESSAGE_EXIT 1
 
 /**
- * Crash policy: the conversation fails; buffered replies are still received, then
- * TRANSOM_ERR_PARTICIPANT_CRASHED.
- */
-#define TRANSOM_ON_CRASH_FAIL 1
-
-/**
- * Crash policy: the dead participant's in-flight requests are re-sent to the next live
- * participant; the conversation fails only when none is left.
- */
-#define TRANSOM_ON_CRASH_ROUTE_TO_NEXT 2
-
-/**
- * Crash policy: a compensation callback gets the in-flight requests and decides. A CONTINUE
- * with no live participant left keeps the phase; later sends return TRANSOM_ERR_NOPROC.
- */
-#define TRANSOM_ON_CRASH_COMPENSATE 3
-
-/**
- * Compensation decision: carry on without the dead participant.
- */
-#define TRANSOM_COMPENSATE_CONTINUE 0
-
-/**
- * Compensation decision: fail the conversation.
- */
-#define TRANSOM_COMPENSATE_FAIL 1
-
-/**
- * Conversation mode: nothing is kept beyond the conversation's life.
- */
-#define TRANSOM_MODE_EPHEMERAL 0
-
-/**
- * Conversation mode: journal into a store — refused with TRANSOM_ERR_UNSUPPORTED for now.
- */
-#define TRANSOM_MODE_DURABLE 1
-
-/**
- * Phase: opened, nothing sent or received yet.
- */
-#define TRANSOM_PHASE_CREATED 0
-
-/**
- * Phase: at least one send or receive happened.
- */
-#define TRANSOM_PHASE_ACTIVE 1
-
-/**
- * Phase: no more sends; replies can still be received.
- */
-#define TRANSOM_PHASE_COMPLETING 2
-
-/**
- * Phase: closed (final).
- */
-#define TRANSOM_PHASE_CLOSED 3
-
-/**
- * Phase: failed by a crash policy.
- */
-#define TRANSOM_PHASE_FAILED 4
-
-/**
- * Phase: the configured timeout expired.
- */
-#define TRANSOM_PHASE_DEADLINE_EXCEEDED 5
-
-/**
- * Participant health: alive.
- */
-#define TRANSOM_HEALTH_ALIVE 0
-
-/**
- * Participant health: exited normally.
- */
-#define TRANSOM_HEALTH_EXITED 1
-
-/**
- * Participant health: crashed (exited abnormally).
- */
-#define TRANSOM_HEALTH_CRASHED 2
-
-/**
  * Manager kind: single-threaded, over caller-provided storage; never allocates after creation.
  */
 #define TRANSOM_MANAGER_STATIC 1
@@ -275,9 +192,9 @@ typedef struct transom_canal transom_canal;
 /**
  * A supervised conversation.
  *
- * Thread safety: every function may be called from any number of threads at once (receive and
- * await_crash may block several threads), except transom_conversation_free, which must not
- * race other calls on the same handle.
+ * Thread safety: every function may be called from any number of threads at once —
+ * transom_conversation_close included, which is meant to race the others — except
+ * transom_conversation_free, which must not race other calls on the same handle.
  */
 typedef struct transom_conversation transom_conversation;
 
@@ -442,29 +359,6 @@ typedef struct transom_spawn_options {
    */
   struct transom_monitor_callback monitor;
 } transom_spawn_options;
-
-/**
- * A request as a participant receives it from a conversation (`transom_conversation_parse_request`).
- */
-typedef struct transom_request {
-  /**
-   * Echo it in the reply.
-   */
-  uint64_t request_id;
-  /**
-   * The request's W3C `traceparent` (55 characters + NUL): a child span of the
-   * conversation's trace.
-   */
-  char traceparent[56];
-  /**
-   * The request payload (points into the message).
-   */
-  const uint8_t *payload;
-  /**
-   * Payload length.
-   */
-  size_t payload_len;
-} transom_request;
 
 /**
  * Which events a canal delivers: a stream-name prefix and a set of kinds (empty = all).
@@ -708,6 +602,16 @@ typedef struct transom_participant {
 } transom_participant;
 
 /**
+ * A crash policy: one of the TRANSOM_ON_CRASH_* values.
+ */
+typedef uint32_t transom_on_crash;
+
+/**
+ * A compensation's decision: one of the TRANSOM_COMPENSATE_* values.
+ */
+typedef int32_t transom_compensate_decision;
+
+/**
  * A request in flight, as a compensation callback sees it (valid during the call).
  */
 typedef struct transom_in_flight {
@@ -735,8 +639,9 @@ typedef struct transom_in_flight {
 
 /**
  * The COMPENSATE policy's callback: gets the crashed participant, its reason and exactly its
- * in-flight requests, on the conversation's worker thread; returns
- * TRANSOM_COMPENSATE_CONTINUE or TRANSOM_COMPENSATE_FAIL (any other value fails).
+ * in-flight requests (`requests`, `count`; those whose reply is already on its way are not
+ * included), on the conversation's worker thread; returns TRANSOM_COMPENSATE_CONTINUE or
+ * TRANSOM_COMPENSATE_FAIL (any other value fails).
  */
 typedef struct transom_compensate_callback {
   /**
@@ -746,16 +651,21 @@ typedef struct transom_compensate_callback {
   /**
    * The decision function.
    */
-  int32_t (*call)(void *ctx,
-                  transom_pid participant,
-                  const struct transom_exit_reason *reason,
-                  const struct transom_in_flight *requests,
-                  size_t count);
+  transom_compensate_decision (*call)(void *ctx,
+                                      transom_pid participant,
+                                      const struct transom_exit_reason *reason,
+                                      const struct transom_in_flight *requests,
+                                      size_t count);
   /**
-   * Releases `ctx`; may be NULL. Runs once when the conversation is freed.
+   * Releases `ctx`; may be NULL. Runs once, at the latest when the conversation is freed.
    */
   void (*drop)(void *ctx);
 } transom_compensate_callback;
+
+/**
+ * A conversation mode: one of the TRANSOM_MODE_* values.
+ */
+typedef uint32_t transom_mode;
 
 /**
  * How to open a conversation. There is no default crash policy: `on_crash` 0 is refused.
@@ -772,26 +682,26 @@ typedef struct transom_conversation_config {
   /**
    * TRANSOM_ON_CRASH_FAIL, _ROUTE_TO_NEXT or _COMPENSATE (required).
    */
-  uint32_t on_crash;
+  transom_on_crash on_crash;
   /**
    * Required (non-NULL `call`) with TRANSOM_ON_CRASH_COMPENSATE; must have a NULL `call`
    * otherwise.
    */
   struct transom_compensate_callback compensate;
   /**
-   * The conversation times out this many nanoseconds after open (phase TIMED_OUT, enforced
-   * by its actor); 0 for none.
+   * The conversation's deadline: this many nanoseconds after open (then phase
+   * DEADLINE_EXCEEDED, enforced by its actor); 0 or UINT64_MAX for none.
    */
   uint64_t timeout_ns;
   /**
    * TRANSOM_MODE_EPHEMERAL (0) or TRANSOM_MODE_DURABLE (refused: TRANSOM_ERR_UNSUPPORTED).
    */
-  uint32_t mode;
+  transom_mode mode;
 } transom_conversation_config;
 
 /**
- * A received reply's header (`transom_conversation_receive`); the payload is copied into the
- * caller's buffer.
+ * A received reply's header (`transom_conversation_receive`); the payload went to the
+ * caller's buffer and its length to `*out_len`.
  */
 typedef struct transom_reply {
   /**
@@ -802,10 +712,6 @@ typedef struct transom_reply {
    * The participant that sent it.
    */
   transom_pid from;
-  /**
-   * Payload length (the needed capacity on TRANSOM_ERR_BUFFER_TOO_SMALL).
-   */
-  size_t len;
 } transom_reply;
 
 /**
@@ -825,9 +731,9 @@ typedef struct transom_crash_info {
    */
   struct transom_exit_reason reason;
   /**
-   * The policy applied: TRANSOM_ON_CRASH_*.
+   * The policy applied.
    */
-  uint32_t policy;
+  transom_on_crash policy;
   /**
    * When the conversation observed the exit, on transom_monotonic_ns()'s clock.
    */
@@ -836,8 +742,10 @@ typedef struct transom_crash_info {
 
 /**
  * A crash callback: `call` runs exactly once per crashed participant — on the conversation's
- * worker thread, or at once on the registering thread for crashes that already happened —
- * with no transom lock held. `drop` (may be NULL) runs exactly once after the last call.
+ * worker thread, or at once on the registering thread for crashes that happened before it was
+ * added — with no transom lock held; a crash observed while the callback is being added may be
+ * reported on the worker while that replay runs. `drop` (may be NULL) runs exactly once after
+ * the last call.
  */
 typedef struct transom_crash_callback {
   /**
@@ -855,34 +763,13 @@ typedef struct transom_crash_callback {
 } transom_crash_callback;
 
 /**
- * One participant in a state snapshot.
+ * A conversation phase: one of the TRANSOM_PHASE_* values.
  */
-typedef struct transom_participant_state {
-  /**
-   * Its pid.
-   */
-  transom_pid pid;
-  /**
-   * 1 when the conversation spawned it (close stops it).
-   */
-  uint32_t spawned;
-  /**
-   * TRANSOM_HEALTH_*.
-   */
-  int32_t health;
-  /**
-   * Its exit reason once exited (kind TRANSOM_EXIT_NORMAL with code 0 while alive).
-   */
-  struct transom_exit_reason exit_reason;
-  /**
-   * When the exit was observed (transom_monotonic_ns clock); 0 while alive.
-   */
-  uint64_t exited_at_ns;
-} transom_participant_state;
+typedef int32_t transom_phase;
 
 /**
- * A snapshot (`transom_conversation_state`). Set `participants`/`participants_capacity` to
- * receive the participants (may be NULL/0); `participant_count` says how many there are.
+ * A snapshot (`transom_conversation_state`); the participants are read with
+ * transom_conversation_participants.
  */
 typedef struct transom_conversation_snapshot {
   /**
@@ -890,11 +777,11 @@ typedef struct transom_conversation_snapshot {
    */
   transom_pid pid;
   /**
-   * TRANSOM_PHASE_*.
+   * The phase.
    */
-  int32_t phase;
+  transom_phase phase;
   /**
-   * When the configured timeout expires (transom_monotonic_ns clock); 0 for none.
+   * When the configured deadline passes (transom_monotonic_ns clock); 0 for none.
    */
   uint64_t deadline_ns;
   /**
@@ -910,7 +797,7 @@ typedef struct transom_conversation_snapshot {
    */
   uint64_t crashed;
   /**
-   * Requests without a reply yet.
+   * Requests without a reply taken by the conversation yet.
    */
   size_t in_flight;
   /**
@@ -922,18 +809,65 @@ typedef struct transom_conversation_snapshot {
    */
   char traceparent[56];
   /**
-   * Caller array for the participants (may be NULL when `participants_capacity` is 0).
-   */
-  struct transom_participant_state *participants;
-  /**
-   * Entries in `participants`.
-   */
-  size_t participants_capacity;
-  /**
-   * Out: the number of participants (more than the capacity: only that many were written).
+   * The number of participants (fixed at open).
    */
   size_t participant_count;
 } transom_conversation_snapshot;
+
+/**
+ * A participant's health: one of the TRANSOM_HEALTH_* values.
+ */
+typedef int32_t transom_health;
+
+/**
+ * One participant (`transom_conversation_participants`).
+ */
+typedef struct transom_participant_state {
+  /**
+   * Its pid.
+   */
+  transom_pid pid;
+  /**
+   * True when the conversation spawned it (close stops it).
+   */
+  bool spawned;
+  /**
+   * Its health.
+   */
+  transom_health health;
+  /**
+   * Its exit reason once exited (kind TRANSOM_EXIT_NORMAL with code 0 while alive).
+   */
+  struct transom_exit_reason exit_reason;
+  /**
+   * When the exit was observed (transom_monotonic_ns clock); 0 while alive.
+   */
+  uint64_t exited_at_ns;
+} transom_participant_state;
+
+/**
+ * A request as a participant receives it from a conversation
+ * (`transom_conversation_parse_request`).
+ */
+typedef struct transom_request {
+  /**
+   * Echo it in the reply.
+   */
+  uint64_t request_id;
+  /**
+   * The request's W3C `traceparent` (55 characters + NUL): a child span of the
+   * conversation's trace.
+   */
+  char traceparent[56];
+  /**
+   * The request payload (points into the message).
+   */
+  const uint8_t *payload;
+  /**
+   * Payload length.
+   */
+  size_t payload_len;
+} transom_request;
 
 /**
  * `transom_memory_class`: the C form of [`MemoryClass`]; `kind` is one of the
@@ -1398,6 +1332,89 @@ typedef struct transom_gate_callback {
 #define TRANSOM_WORKER_EXIT_CLOSED 2
 
 /**
+ * Crash policy: the conversation fails; buffered replies are still received, then
+ * TRANSOM_ERR_PARTICIPANT_CRASHED.
+ */
+#define TRANSOM_ON_CRASH_FAIL 1
+
+/**
+ * Crash policy: the dead participant's in-flight requests are re-sent to the next live
+ * participant; the conversation fails only when none is left.
+ */
+#define TRANSOM_ON_CRASH_ROUTE_TO_NEXT 2
+
+/**
+ * Crash policy: a compensation callback gets the in-flight requests and decides. A CONTINUE
+ * with no live participant left keeps the phase; later sends return TRANSOM_ERR_NOPROC.
+ */
+#define TRANSOM_ON_CRASH_COMPENSATE 3
+
+/**
+ * Compensation decision: carry on without the dead participant.
+ */
+#define TRANSOM_COMPENSATE_CONTINUE 0
+
+/**
+ * Compensation decision: fail the conversation.
+ */
+#define TRANSOM_COMPENSATE_FAIL 1
+
+/**
+ * Conversation mode: nothing is kept beyond the conversation's life.
+ */
+#define TRANSOM_MODE_EPHEMERAL 0
+
+/**
+ * Conversation mode: journal into a store — refused with TRANSOM_ERR_UNSUPPORTED for now.
+ */
+#define TRANSOM_MODE_DURABLE 1
+
+/**
+ * Phase: opened, nothing sent or received yet.
+ */
+#define TRANSOM_PHASE_CREATED 0
+
+/**
+ * Phase: at least one send or receive happened.
+ */
+#define TRANSOM_PHASE_ACTIVE 1
+
+/**
+ * Phase: no more sends; replies can still be received.
+ */
+#define TRANSOM_PHASE_COMPLETING 2
+
+/**
+ * Phase: closed (final).
+ */
+#define TRANSOM_PHASE_CLOSED 3
+
+/**
+ * Phase: failed by a crash policy.
+ */
+#define TRANSOM_PHASE_FAILED 4
+
+/**
+ * Phase: the configured deadline passed.
+ */
+#define TRANSOM_PHASE_DEADLINE_EXCEEDED 5
+
+/**
+ * Participant health: alive.
+ */
+#define TRANSOM_HEALTH_ALIVE 0
+
+/**
+ * Participant health: exited without crashing (TRANSOM_EXIT_NORMAL or TRANSOM_EXIT_SHUTDOWN).
+ */
+#define TRANSOM_HEALTH_EXITED 1
+
+/**
+ * Participant health: crashed (exited with any other kind); the crash policy was applied.
+ */
+#define TRANSOM_HEALTH_CRASHED 2
+
+/**
  * Success.
  */
 #define TRANSOM_OK 0
@@ -1721,34 +1738,6 @@ transom_status transom_mailbox_exit(struct transom_mailbox *mailbox,
 void transom_mailbox_free(struct transom_mailbox *mailbox);
 
 /**
- * Parses a conversation request out of a received message: TRANSOM_ERR_INVALID_ARGUMENT when
- * the message is not one. The payload points into the message (same lifetime).
- */
-transom_status transom_conversation_parse_request(const struct transom_message *message,
-                                                  struct transom_request *out_request);
-
-/**
- * Replies to request `request_id` of conversation `conversation` (the `from` of the request
- * message), as process `from` — how a C behaviour replies (pass its `self_pid`).
- */
-transom_status transom_conversation_reply(const struct transom_runtime *runtime,
-                                          transom_pid from,
-                                          transom_pid conversation,
-                                          uint64_t request_id,
-                                          const uint8_t *payload,
-                                          size_t len);
-
-/**
- * Replies to request `request_id` of conversation `conversation` from this mailbox's process
- * — how a C thread owning a mailbox replies.
- */
-transom_status transom_conversation_reply_from_mailbox(struct transom_mailbox *mailbox,
-                                                       transom_pid conversation,
-                                                       uint64_t request_id,
-                                                       const uint8_t *payload,
-                                                       size_t len);
-
-/**
  * Opens a cursor on `store`: ordered, at-least-once delivery of the events that match the
  * filter, from the chosen start; `transom_canal_ack` moves its acknowledged position and
  * `transom_canal_checkpoint` persists it for a named cursor. A damaged checkpoint file gives
@@ -1878,8 +1867,8 @@ void transom_worker_free(struct transom_worker *worker);
  * Opens a conversation on `runtime`: returns once its actor traps exits and is linked to every
  * participant. A dead participant fails the open with TRANSOM_ERR_NOPROC and leaves nothing
  * behind. The conversation owns every behaviour and the compensate callback of `*config` from
- * the call on, also when it fails (their drops have then run). `*out_conversation` is written
- * only on success.
+ * the call on, also when it fails (the compensate callback's drop has then run; spawned
+ * participants' behaviours are dropped once their processes have exited).
  */
 transom_status transom_conversation_open(const struct transom_runtime *runtime,
                                          const struct transom_conversation_config *config,
@@ -1889,7 +1878,7 @@ transom_status transom_conversation_open(const struct transom_runtime *runtime,
  * Sends `len` payload bytes as a new request to participant `to` (0: the next live one,
  * round-robin), writing its request id to `*out_request_id` (may be NULL). Requests carry the
  * id and a child span of the conversation's trace. TRANSOM_ERR_NOPROC when no live participant
- * can take it; TRANSOM_ERR_PARTICIPANT_CRASHED, _TIMED_OUT, _CLOSED or _WRONG_STATE
+ * can take it; TRANSOM_ERR_PARTICIPANT_CRASHED, _DEADLINE_EXCEEDED, _CLOSED or _WRONG_STATE
  * (COMPLETING) when the phase refuses sends; TRANSOM_ERR_INVALID_ARGUMENT for a pid that is
  * not a participant.
  */
@@ -1900,20 +1889,28 @@ transom_status transom_conversation_send(const struct transom_conversation *conv
                                          uint64_t *out_request_id);
 
 /**
- * Receives the oldest reply, waiting up to `timeout_ns` (UINT64_MAX: no limit of its own; the
- * conversation's timeout, close and death still end the wait). The payload is copied into
- * `buf` (`cap` bytes; NULL allowed when cap is 0); `*out_reply` gets its request id, sender
- * and length. When `cap` is too small: TRANSOM_ERR_BUFFER_TOO_SMALL with `out_reply->len` set,
- * and the reply is kept for the next receive. TRANSOM_TIMEOUT when nothing came (a later reply
- * is not lost). After a FAIL-policy crash buffered replies come first, then
- * TRANSOM_ERR_PARTICIPANT_CRASHED; after the conversation's own timeout TRANSOM_ERR_DEADLINE_EXCEEDED;
- * after close TRANSOM_ERR_CLOSED.
+ * Receives the oldest reply, waiting up to `timeout_ns` (UINT64_MAX: no limit of its own; 0:
+ * do not wait; close, the deadline and the actor's death still end the wait). The payload is
+ * copied into `buf` (`cap` bytes; NULL allowed when `cap` is 0, which takes only empty
+ * replies), its length to `*out_len`, its request id and sender to `*out_reply`.
+ *
+ * TRANSOM_TIMEOUT when nothing came in time (a later reply is not lost). When the oldest
+ * reply does not fit `cap`: TRANSOM_ERR_BUFFER_TOO_SMALL, and — the one exception to the
+ * outputs rule — `*out_len` (and transom_last_error_value) receives the capacity it needs;
+ * the reply is not taken: it stays first in line ("parked") for the next receive.
+ *
+ * Order: replies are handed out in the order the conversation took them. Once it has ended,
+ * the replies it had buffered are still delivered first; then every receive returns the
+ * ending: TRANSOM_ERR_PARTICIPANT_CRASHED (FAILED), TRANSOM_ERR_DEADLINE_EXCEEDED (the
+ * deadline passed; replies arriving after it are discarded) or TRANSOM_ERR_CLOSED (close or
+ * the runtime's shutdown; buffered replies are not delivered after close).
  */
 transom_status transom_conversation_receive(const struct transom_conversation *conversation,
                                             uint64_t timeout_ns,
                                             struct transom_reply *out_reply,
                                             uint8_t *buf,
-                                            size_t cap);
+                                            size_t cap,
+                                            size_t *out_len);
 
 /**
  * Declares that no more requests will be sent (phase COMPLETING); replies can still be
@@ -1922,13 +1919,24 @@ transom_status transom_conversation_receive(const struct transom_conversation *c
 transom_status transom_conversation_complete(const struct transom_conversation *conversation);
 
 /**
- * Registers a crash callback (see transom_crash_callback): called exactly once per crashed
- * participant, also for crashes that happened before it was registered (then at once, on this
- * thread; also after close, which reports no new crashes). The conversation owns the callback
- * from now on, also on failure.
+ * Adds a crash callback (see transom_crash_callback): called exactly once per crashed
+ * participant, also for crashes that happened before it was added (then at once, on this
+ * thread, before this returns; also after close, which reports no new crashes). `*out_id`
+ * names it for transom_conversation_remove_crash_callback. The conversation owns the callback
+ * from the call on, also when this fails (its `drop` has then run).
  */
-transom_status transom_conversation_on_crash(const struct transom_conversation *conversation,
-                                             struct transom_crash_callback callback);
+transom_status transom_conversation_add_crash_callback(const struct transom_conversation *conversation,
+                                                       struct transom_crash_callback callback,
+                                                       uint64_t *out_id);
+
+/**
+ * Removes a crash callback: once this returns it is not called again, no call of it is in
+ * flight (this waits for one running on another thread) and its `drop` has run. From inside
+ * the callback itself this returns at once, and `drop` runs when the callback returns.
+ * TRANSOM_ERR_NOT_FOUND for an id that names no added callback (never given, or removed).
+ */
+transom_status transom_conversation_remove_crash_callback(const struct transom_conversation *conversation,
+                                                          uint64_t id);
 
 /**
  * Waits up to `timeout_ns` (event-driven, no polling) for the first participant crash and
@@ -1940,17 +1948,28 @@ transom_status transom_conversation_await_crash(const struct transom_conversatio
                                                 struct transom_crash_info *out_info);
 
 /**
- * Writes 1 to `*out_crashed` when a participant has crashed, 0 otherwise (never blocks).
+ * Writes whether a participant has crashed to `*out_crashed` (never blocks).
  */
 transom_status transom_conversation_has_crashed(const struct transom_conversation *conversation,
-                                                uint32_t *out_crashed);
+                                                bool *out_crashed);
 
 /**
- * Fills `*out_state` with a snapshot (see transom_conversation_snapshot for the participants
- * array). TRANSOM_ERR_NULL_ARGUMENT when `participants` is NULL with a non-zero capacity.
+ * Fills `*out_state` with a snapshot (also after close).
  */
 transom_status transom_conversation_state(const struct transom_conversation *conversation,
                                           struct transom_conversation_snapshot *out_state);
+
+/**
+ * Copies the participants, in open order, into `items` (`cap` entries; 0 is
+ * TRANSOM_ERR_INVALID_ARGUMENT) and their number to `*out_count` (also after close). When
+ * `cap` is smaller than the number of participants: TRANSOM_ERR_BUFFER_TOO_SMALL, nothing is
+ * written to `items`, and — the exception to the outputs rule — `*out_count` receives the
+ * number needed (it never changes after open).
+ */
+transom_status transom_conversation_participants(const struct transom_conversation *conversation,
+                                                 struct transom_participant_state *items,
+                                                 size_t cap,
+                                                 size_t *out_count);
 
 /**
  * Writes the conversation actor's pid to `*out_pid` (participants reply to it).
@@ -1959,27 +1978,68 @@ transom_status transom_conversation_pid(const struct transom_conversation *conve
                                         transom_pid *out_pid);
 
 /**
- * Closes the conversation: idempotent, valid in every phase (FAILED and TIMED_OUT included).
- * Pending receives and crash waits return TRANSOM_ERR_CLOSED; spawned participants are
- * stopped, external ones unlinked; the actor stops. Never waits for a callback, so it may be
- * called from inside one.
+ * Closes the conversation: idempotent (a second close returns TRANSOM_OK), valid in every
+ * phase (FAILED and DEADLINE_EXCEEDED included); the handle stays valid until
+ * transom_conversation_free. Spawned participants are stopped, external ones unlinked; the
+ * actor stops. Close may race every other call on the handle, by design: receives and crash
+ * waits blocked on other threads return TRANSOM_ERR_CLOSED, and so does every later call that
+ * needs a live conversation (send, receive, complete, await_crash without a crash, replies
+ * to it), while the queries (state, participants, pid, has_crashed, a crash callback's replay)
+ * keep answering. Never waits for a callback, so it may be called from inside one.
  */
 transom_status transom_conversation_close(const struct transom_conversation *conversation);
 
 /**
  * Closes (if needed) and frees the conversation (NULL is accepted). Waits for crash callbacks
- * running on other threads; from inside one of this conversation's crash callbacks it does not
- * wait (that callback's drop then runs when it returns). Every crash and compensate
- * callback's drop has run (or runs right after the callback in progress) when this returns;
- * spawned participants' behaviours are dropped once their processes have exited (at the
- * latest by transom_runtime_free).
+ * and the compensation running on other threads; from inside one of this conversation's
+ * callbacks it does not wait (that callback's drop then runs when it returns). Every crash and
+ * compensate callback's drop has run (or runs right after the callback in progress) when this
+ * returns; spawned participants' behaviours are dropped once their processes have exited (at
+ * the latest by transom_runtime_free).
  */
 void transom_conversation_free(struct transom_conversation *conversation);
 
 /**
- * Nanoseconds on transom's monotonic clock (the clock of crash and state timestamps).
+ * Nanoseconds on transom's monotonic clock (the clock of crash, exit and deadline
+ * timestamps).
  */
 uint64_t transom_monotonic_ns(void);
+
+/**
+ * Parses a conversation request out of a received message: TRANSOM_ERR_INVALID_ARGUMENT when
+ * the message is not one. The payload points into the message (same lifetime).
+ */
+transom_status transom_conversation_parse_request(const struct transom_message *message,
+                                                  struct transom_request *out_request);
+
+/**
+ * Replies to request `request_id` of conversation `conversation` (the `from` of the request
+ * message), as process `from` — how a C behaviour replies (pass its `self_pid`).
+ *
+ * Checked before anything is sent, so a reply never vanishes silently: TRANSOM_ERR_NOPROC when
+ * `conversation` names no conversation of `runtime` (0, unknown, or freed);
+ * TRANSOM_ERR_CLOSED, _PARTICIPANT_CRASHED or _DEADLINE_EXCEEDED when the conversation has
+ * ended (it takes no more replies); TRANSOM_ERR_NOT_FOUND when it awaits no request with that
+ * id (never sent, already answered, or given up after its participant crashed). A reply that
+ * passes is delivered in order with the sender's other messages to the conversation.
+ */
+transom_status transom_conversation_reply(const struct transom_runtime *runtime,
+                                          transom_pid from,
+                                          transom_pid conversation,
+                                          uint64_t request_id,
+                                          const uint8_t *payload,
+                                          size_t len);
+
+/**
+ * Replies to request `request_id` of conversation `conversation` from this mailbox's process
+ * — how a C thread owning a mailbox replies. TRANSOM_ERR_CLOSED once the mailbox has exited;
+ * otherwise the checks and statuses of transom_conversation_reply.
+ */
+transom_status transom_conversation_reply_from_mailbox(struct transom_mailbox *mailbox,
+                                                       transom_pid conversation,
+                                                       uint64_t request_id,
+                                                       const uint8_t *payload,
+                                                       size_t len);
 
 /**
  * Fills `*out` with the default header: every field zero, qos best-effort.

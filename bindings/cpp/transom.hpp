@@ -1087,7 +1087,7 @@ struct crash_info {
     transom::pid conversation;
     transom::pid participant;
     exit_reason reason;
-    uint32_t policy = 0;
+    transom_on_crash policy = 0;
     uint64_t observed_at_ns = 0;
     crash_info() = default;
     explicit crash_info(const transom_crash_info &c) noexcept
@@ -1102,10 +1102,11 @@ struct reply {
     size_t size = 0;
 };
 
-/// A conversation snapshot (transom_conversation_state) with its participants.
+/// A conversation snapshot (transom_conversation_state) with its participants
+/// (transom_conversation_participants).
 struct conversation_state {
     transom::pid pid;
-    int32_t phase = 0;
+    transom_phase phase = 0;
     uint64_t deadline_ns = 0, sent = 0, received = 0, crashed = 0;
     size_t in_flight = 0, buffered = 0;
     std::string traceparent;
@@ -1177,11 +1178,11 @@ class conversation_config {
     template <class F> conversation_config &add_spawned(F &&f) & { return add(participant::spawn(std::forward<F>(f))); }
     template <class F> conversation_config &&add_spawned(F &&f) && { return std::move(add_spawned(std::forward<F>(f))); }
     /// TRANSOM_ON_CRASH_FAIL, _ROUTE_TO_NEXT or _COMPENSATE (then set compensate()).
-    conversation_config &on_crash(uint32_t policy) & noexcept {
+    conversation_config &on_crash(transom_on_crash policy) & noexcept {
         policy_ = policy;
         return *this;
     }
-    conversation_config &&on_crash(uint32_t policy) && noexcept { return std::move(on_crash(policy)); }
+    conversation_config &&on_crash(transom_on_crash policy) && noexcept { return std::move(on_crash(policy)); }
     /// The COMPENSATE policy's decision: f(pid, const exit_reason&, span<const
     /// transom_in_flight>) returning TRANSOM_COMPENSATE_CONTINUE or _FAIL (an exception fails).
     /// Destroyed exactly once, when the conversation is freed.
@@ -1196,30 +1197,31 @@ class conversation_config {
         return *this;
     }
     template <class F> conversation_config &&compensate(F &&f) && { return std::move(compensate(std::forward<F>(f))); }
-    /// The conversation's own timeout (phase TIMED_OUT); 0 or forever: none.
+    /// The conversation's deadline, this long after open (then phase DEADLINE_EXCEEDED); 0 or
+    /// forever: none.
     conversation_config &timeout(nanoseconds t) & noexcept {
         timeout_ = t;
         return *this;
     }
     conversation_config &&timeout(nanoseconds t) && noexcept { return std::move(timeout(t)); }
-    conversation_config &mode(uint32_t m) & noexcept {
+    conversation_config &mode(transom_mode m) & noexcept {
         mode_ = m;
         return *this;
     }
-    conversation_config &&mode(uint32_t m) && noexcept { return std::move(mode(m)); }
+    conversation_config &&mode(transom_mode m) && noexcept { return std::move(mode(m)); }
 
   private:
     friend class runtime_ref;
     std::vector<participant> participants_;
-    uint32_t policy_ = 0;
+    transom_on_crash policy_ = 0;
     detail::closure<transom_compensate_callback> compensate_;
     nanoseconds timeout_{0};
-    uint32_t mode_ = TRANSOM_MODE_EPHEMERAL;
+    transom_mode mode_ = TRANSOM_MODE_EPHEMERAL;
 };
 
 /// A supervised conversation (transom_conversation), freed by its destructor (which closes
 /// it). Thread safety: any number of threads at once (receive and await_crash may block
-/// several), except free/destruction.
+/// several; close() may race them and wakes them with CLOSED), except free/destruction.
 class conversation {
   public:
     conversation() noexcept = default;
@@ -1252,16 +1254,18 @@ class conversation {
     }
 
     /// Receives the oldest reply into `out` (resized to the payload), or nullopt on timeout.
-    /// Throws PARTICIPANT_CRASHED, TIMED_OUT, CLOSED as the C call reports them.
+    /// Throws PARTICIPANT_CRASHED, DEADLINE_EXCEEDED, CLOSED as the C call reports them
+    /// (buffered replies come first).
     std::optional<reply> receive(std::vector<uint8_t> &out, nanoseconds timeout = forever) const {
         if (out.size() < out.capacity()) out.resize(out.capacity());
         if (out.empty()) out.resize(256);
         const uint64_t ns = detail::to_ns(timeout);
         for (;;) {
             transom_reply r{};
-            status st = transom_conversation_receive(h_, ns, &r, out.data(), out.size());
-            if (st == TRANSOM_ERR_BUFFER_TOO_SMALL && r.len > out.size()) { // kept: grow, take it
-                out.resize(r.len);
+            size_t len = 0;
+            status st = transom_conversation_receive(h_, ns, &r, out.data(), out.size(), &len);
+            if (st == TRANSOM_ERR_BUFFER_TOO_SMALL && len > out.size()) { // parked: grow, take it
+                out.resize(len);
                 continue;
             }
             st = detail::check(st, "transom_conversation_receive", h_);
@@ -1269,37 +1273,50 @@ class conversation {
                 out.clear();
                 return std::nullopt;
             }
-            out.resize(r.len);
-            return reply{r.request_id, transom::pid(r.from), r.len};
+            out.resize(len);
+            return reply{r.request_id, transom::pid(r.from), len};
         }
     }
     /// Receives into a caller buffer. Too small: throws TRANSOM_ERR_BUFFER_TOO_SMALL with
-    /// value() = the needed size; the reply is kept for the next receive.
+    /// value() = the needed size; the reply stays parked, first in line for the next receive.
     std::optional<reply> receive(span<uint8_t> buf, nanoseconds timeout = forever) const {
         transom_reply r{};
-        status st = transom_conversation_receive(h_, detail::to_ns(timeout), &r, buf.data(), buf.size());
+        size_t len = 0;
+        status st = transom_conversation_receive(h_, detail::to_ns(timeout), &r, buf.data(), buf.size(), &len);
         if (st == TRANSOM_ERR_BUFFER_TOO_SMALL) {
-            throw error(st, "transom_conversation_receive", detail::last_error_detail(), static_cast<int64_t>(r.len));
+            throw error(st, "transom_conversation_receive", detail::last_error_detail(), static_cast<int64_t>(len));
         }
         if (detail::check(st, "transom_conversation_receive", h_) != TRANSOM_OK) return std::nullopt;
-        return reply{r.request_id, transom::pid(r.from), r.len};
+        return reply{r.request_id, transom::pid(r.from), len};
     }
-    status receive(std::nothrow_t, uint64_t timeout_ns, transom_reply &out, uint8_t *buf, size_t cap) const noexcept {
-        return transom_conversation_receive(h_, timeout_ns, &out, buf, cap);
+    status receive(std::nothrow_t, uint64_t timeout_ns, transom_reply &out, uint8_t *buf, size_t cap,
+                   size_t &out_len) const noexcept {
+        return transom_conversation_receive(h_, timeout_ns, &out, buf, cap, &out_len);
     }
 
     /// No more requests (phase COMPLETING); replies can still be received.
     void complete() const { detail::check(transom_conversation_complete(h_), "transom_conversation_complete", h_); }
 
-    /// Registers `f(const crash_info&)`, called once per crashed participant (at once for past
-    /// crashes), destroyed exactly once (at the latest when the conversation is freed).
-    template <class F> void on_crash(F &&f) const {
+    /// Adds `f(const crash_info&)`, called once per crashed participant (at once, here, for
+    /// past crashes); destroyed exactly once (remove_crash_callback, or when the conversation is
+    /// freed). Returns its id for remove_crash_callback.
+    template <class F> uint64_t add_crash_callback(F &&f) const {
         using B = detail::box_of<F>;
         using D = std::decay_t<F>;
         static_assert(std::is_invocable_v<D &, const crash_info &>, "a crash callback is callable as f(const crash_info&)");
         detail::closure<transom_crash_callback> cb(
             transom_crash_callback{new B(std::forward<F>(f)), &detail::crash_call<D>, &B::drop});
-        detail::check(transom_conversation_on_crash(h_, cb.release()), "transom_conversation_on_crash", h_);
+        uint64_t id = 0;
+        detail::check(transom_conversation_add_crash_callback(h_, cb.release(), &id),
+                      "transom_conversation_add_crash_callback", h_);
+        return id;
+    }
+    /// Removes a crash callback: not called once this returns (waits for a call in flight on
+    /// another thread; from inside the callback returns at once); its callable is destroyed
+    /// after its last call. Throws NOT_FOUND for an unknown id.
+    void remove_crash_callback(uint64_t id) const {
+        detail::check(transom_conversation_remove_crash_callback(h_, id), "transom_conversation_remove_crash_callback",
+                      h_);
     }
 
     /// The first participant crash, or nullopt on timeout. Throws CLOSED when it closed first.
@@ -1311,22 +1328,27 @@ class conversation {
         return crash_info(c);
     }
     bool has_crashed() const {
-        uint32_t c = 0;
+        bool c = false;
         detail::check(transom_conversation_has_crashed(h_, &c), "transom_conversation_has_crashed", h_);
-        return c != 0;
+        return c;
+    }
+    /// The participants, in open order (their number never changes after open).
+    std::vector<transom_participant_state> participants() const {
+        transom_conversation_snapshot snap{};
+        detail::check(transom_conversation_state(h_, &snap), "transom_conversation_state", h_);
+        std::vector<transom_participant_state> ps(snap.participant_count);
+        size_t n = 0;
+        detail::check(transom_conversation_participants(h_, ps.data(), ps.size(), &n),
+                      "transom_conversation_participants", h_);
+        ps.resize(n);
+        return ps;
     }
     conversation_state state() const {
         conversation_state s;
-        for (;;) {
+        {
             transom_conversation_snapshot snap{};
-            snap.participants = s.participants.empty() ? nullptr : s.participants.data();
-            snap.participants_capacity = s.participants.size();
             detail::check(transom_conversation_state(h_, &snap), "transom_conversation_state", h_);
-            if (snap.participant_count > s.participants.size()) {
-                s.participants.resize(snap.participant_count);
-                continue;
-            }
-            s.participants.resize(snap.participant_count);
+            s.participants = participants();
             s.pid = transom::pid(snap.pid);
             s.phase = snap.phase;
             s.deadline_ns = snap.deadline_ns;

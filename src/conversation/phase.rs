@@ -4,10 +4,10 @@
 //! CREATED ──send/receive──▶ ACTIVE ──complete──▶ COMPLETING ──close──▶ CLOSED
 //!    │                        │                      │
 //!    └──── fail ─────────────┴──────────────────────┴──▶ FAILED ──close──▶ CLOSED
-//!    └──── deadline ─────────┴──────────────────────┴──▶ TIMED_OUT ──close──▶ CLOSED
+//!    └──── deadline ─────────┴──────────────────────┴──▶ DEADLINE_EXCEEDED ──close──▶ CLOSED
 //! ```
 //!
-//! Invariant: CLOSED is final, and the first ending wins — once FAILED or TIMED_OUT, a later
+//! Invariant: CLOSED is final, and the first ending wins — once FAILED or DEADLINE_EXCEEDED, a later
 //! failure or deadline does not rewrite why the conversation ended. Every transition not drawn
 //! above is refused with a [`PhaseError`] and leaves the phase unchanged.
 
@@ -29,12 +29,12 @@ pub enum Phase {
     /// Ended by a participant crash under the `FAIL` policy (or no participant left under
     /// `ROUTE_TO_NEXT`, or a compensation that gave up). Buffered replies are still received.
     Failed,
-    /// The configured timeout expired.
-    TimedOut,
+    /// The configured deadline passed. Buffered replies are still received.
+    DeadlineExceeded,
 }
 
 impl Phase {
-    /// The upper-case name (`"ACTIVE"`, `"TIMED_OUT"`, ...).
+    /// The upper-case name (`"ACTIVE"`, `"DEADLINE_EXCEEDED"`, ...).
     pub const fn name(self) -> &'static str {
         match self {
             Phase::Created => "CREATED",
@@ -42,7 +42,7 @@ impl Phase {
             Phase::Completing => "COMPLETING",
             Phase::Closed => "CLOSED",
             Phase::Failed => "FAILED",
-            Phase::TimedOut => "TIMED_OUT",
+            Phase::DeadlineExceeded => "DEADLINE_EXCEEDED",
         }
     }
 
@@ -54,13 +54,16 @@ impl Phase {
             Phase::Completing => 2,
             Phase::Closed => 3,
             Phase::Failed => 4,
-            Phase::TimedOut => 5,
+            Phase::DeadlineExceeded => 5,
         }
     }
 
-    /// True for FAILED, TIMED_OUT and CLOSED: the conversation no longer makes progress.
+    /// True for FAILED, DEADLINE_EXCEEDED and CLOSED: the conversation no longer makes progress.
     pub const fn is_ended(self) -> bool {
-        matches!(self, Phase::Closed | Phase::Failed | Phase::TimedOut)
+        matches!(
+            self,
+            Phase::Closed | Phase::Failed | Phase::DeadlineExceeded
+        )
     }
 
     /// Applies `event`, giving the next phase or the refusal.
@@ -70,12 +73,12 @@ impl Phase {
         let next = match (self, event) {
             (Created | Active, Send) => Active,
             (Created | Active, Receive) => Active,
-            (Completing | Failed | TimedOut, Receive) => self,
+            (Completing | Failed | DeadlineExceeded, Receive) => self,
             (Created | Active | Completing, Complete) => Completing,
             (Created | Active | Completing, Fail) => Failed,
-            (Failed | TimedOut, Fail) => self,
-            (Created | Active | Completing, Deadline) => TimedOut,
-            (Failed | TimedOut, Deadline) => self,
+            (Failed | DeadlineExceeded, Fail) => self,
+            (Created | Active | Completing, Deadline) => DeadlineExceeded,
+            (Failed | DeadlineExceeded, Deadline) => self,
             (_, Close) => Closed,
             (from, event) => return Err(PhaseError { from, event }),
         };
@@ -100,7 +103,7 @@ pub enum PhaseEvent {
     Complete,
     /// A crash policy gave up.
     Fail,
-    /// The configured timeout expired.
+    /// The configured deadline passed.
     Deadline,
     /// `close()`.
     Close,
@@ -122,7 +125,14 @@ mod tests {
     use super::PhaseEvent::*;
     use super::*;
 
-    const ALL: [Phase; 6] = [Created, Active, Completing, Closed, Failed, TimedOut];
+    const ALL: [Phase; 6] = [
+        Created,
+        Active,
+        Completing,
+        Closed,
+        Failed,
+        DeadlineExceeded,
+    ];
 
     #[test]
     fn the_happy_path_goes_created_active_completing_closed() {
@@ -155,18 +165,18 @@ mod tests {
     }
 
     #[test]
-    fn any_live_phase_can_fail_or_time_out_and_the_first_ending_wins() {
+    fn any_live_phase_can_fail_or_pass_its_deadline_and_the_first_ending_wins() {
         for p in [Created, Active, Completing] {
             assert_eq!(p.apply(Fail), Ok(Failed));
-            assert_eq!(p.apply(Deadline), Ok(TimedOut));
+            assert_eq!(p.apply(Deadline), Ok(DeadlineExceeded));
         }
         assert_eq!(Failed.apply(Deadline), Ok(Failed));
-        assert_eq!(TimedOut.apply(Fail), Ok(TimedOut));
+        assert_eq!(DeadlineExceeded.apply(Fail), Ok(DeadlineExceeded));
     }
 
     #[test]
     fn sends_are_refused_once_completing_or_ended() {
-        for p in [Completing, Failed, TimedOut, Closed] {
+        for p in [Completing, Failed, DeadlineExceeded, Closed] {
             assert_eq!(
                 p.apply(Send),
                 Err(PhaseError {
@@ -189,6 +199,6 @@ mod tests {
         assert_eq!(raws, vec![0, 1, 2, 3, 4, 5]);
         assert!(ALL
             .iter()
-            .all(|p| p.is_ended() == matches!(p, Closed | Failed | TimedOut)));
+            .all(|p| p.is_ended() == matches!(p, Closed | Failed | DeadlineExceeded)));
     }
 }

@@ -1,7 +1,8 @@
 //! Crash policies: what a conversation does when a linked participant exits abnormally.
 //!
 //! Invariant: the policy is chosen when the conversation is opened and never defaults — a
-//! [`ConversationConfig`](super::ConversationConfig) cannot be built without one.
+//! [`ConversationConfig`](super::ConversationConfig) cannot be built without one. A crash is an
+//! exit whose kind is neither NORMAL nor SHUTDOWN.
 
 use std::fmt;
 
@@ -71,7 +72,8 @@ pub enum Compensation {
 }
 
 /// The compensation callback: `(crashed participant, its reason, its in-flight requests)`.
-/// Runs on the conversation actor's worker thread, with no transom lock held.
+/// Runs on the conversation actor's worker thread, with no transom lock held. It is dropped
+/// when the conversation is (at the latest).
 pub type CompensateFn = Box<dyn FnMut(Pid, &ExitReason, &[InFlight]) -> Compensation + Send>;
 
 /// The policy with its data, as given to `open`.

@@ -1,5 +1,5 @@
 //! C ABI of the actor runtime: runtimes, callback processes, mailboxes owned by C threads,
-//! sends, exits, links and monitors; plus the request/reply helpers participants use.
+//! sends, exits, links and monitors.
 //!
 //! Invariant: only conversion, checks and ownership here. Every C closure handed in is owned by
 //! transom from the call on (also when the call fails: its `drop` has then run), and its `drop`
@@ -14,7 +14,6 @@ use crate::actor::{
     ActorError, Behaviour, ExitKind, ExitReason, Mailbox, Message, MonitorRef, Pid, ProcessContext,
     Runtime, RuntimeHandle, SpawnOptions,
 };
-use crate::conversation::wire;
 
 /// A process id: never reused within a runtime; 0 names no process.
 pub type transom_pid = u64;
@@ -172,21 +171,6 @@ pub struct transom_mailbox {
     pid: Pid,
     last: Option<Message>,
     last_reason: transom_exit_reason,
-}
-
-/// A request as a participant receives it from a conversation (`transom_conversation_parse_request`).
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct transom_request {
-    /// Echo it in the reply.
-    pub request_id: u64,
-    /// The request's W3C `traceparent` (55 characters + NUL): a child span of the
-    /// conversation's trace.
-    pub traceparent: [c_char; 56],
-    /// The request payload (points into the message).
-    pub payload: *const u8,
-    /// Payload length.
-    pub payload_len: usize,
 }
 
 type HandleFn = unsafe extern "C" fn(*mut c_void, transom_pid, *const transom_message) -> i32;
@@ -548,7 +532,7 @@ fn mailbox_mut<'a>(mb: *mut transom_mailbox) -> Result<&'a mut transom_mailbox, 
     unsafe { mb.as_mut() }.ok_or_else(|| Failure::null("mailbox"))
 }
 
-fn live(mb: &transom_mailbox) -> Result<&Mailbox, Failure> {
+pub(crate) fn live(mb: &transom_mailbox) -> Result<&Mailbox, Failure> {
     mb.mailbox
         .as_ref()
         .ok_or_else(|| Failure::from(ActorError::Closed))
@@ -642,76 +626,6 @@ pub unsafe extern "C" fn transom_mailbox_exit(
 pub unsafe extern "C" fn transom_mailbox_free(mailbox: *mut transom_mailbox) {
     // SAFETY: a non-NULL mailbox comes from transom_mailbox_open and is freed once (the C contract).
     unsafe { free_handle(mailbox) }
-}
-
-/// Parses a conversation request out of a received message: TRANSOM_ERR_INVALID_ARGUMENT when
-/// the message is not one. The payload points into the message (same lifetime).
-#[no_mangle]
-pub unsafe extern "C" fn transom_conversation_parse_request(
-    message: *const transom_message,
-    out_request: *mut transom_request,
-) -> transom_status {
-    guard(|| {
-        // SAFETY: the caller promises a non-NULL message is readable.
-        let m = unsafe { message.as_ref() }.ok_or_else(|| Failure::null("message"))?;
-        let o = out(out_request, "out_request")?;
-        if m.kind != TRANSOM_MESSAGE_USER {
-            return Err(Failure::invalid("an exit message is not a request"));
-        }
-        let data = bytes(m.bytes, m.len, "message->bytes")?;
-        let req = wire::decode_request(data)
-            .ok_or_else(|| Failure::invalid("the message is not a conversation request"))?;
-        let mut tp = [0 as c_char; 56];
-        for (dst, b) in tp.iter_mut().zip(req.trace.to_traceparent().bytes()) {
-            *dst = b as c_char;
-        }
-        *o = transom_request {
-            request_id: req.request_id,
-            traceparent: tp,
-            payload: req.payload.as_ptr(),
-            payload_len: req.payload.len(),
-        };
-        Ok(TRANSOM_OK)
-    })
-}
-
-/// Replies to request `request_id` of conversation `conversation` (the `from` of the request
-/// message), as process `from` — how a C behaviour replies (pass its `self_pid`).
-#[no_mangle]
-pub unsafe extern "C" fn transom_conversation_reply(
-    runtime: *const transom_runtime,
-    from: transom_pid,
-    conversation: transom_pid,
-    request_id: u64,
-    payload: *const u8,
-    len: usize,
-) -> transom_status {
-    guard(|| {
-        let rt = runtime_handle(runtime)?;
-        let to = pid_arg(conversation, "conversation")?;
-        let reply = wire::encode_reply(request_id, bytes(payload, len, "payload")?);
-        rt.send_from(Pid::from_raw(from), to, reply)?;
-        Ok(TRANSOM_OK)
-    })
-}
-
-/// Replies to request `request_id` of conversation `conversation` from this mailbox's process
-/// — how a C thread owning a mailbox replies.
-#[no_mangle]
-pub unsafe extern "C" fn transom_conversation_reply_from_mailbox(
-    mailbox: *mut transom_mailbox,
-    conversation: transom_pid,
-    request_id: u64,
-    payload: *const u8,
-    len: usize,
-) -> transom_status {
-    guard(|| {
-        let mb = mailbox_mut(mailbox)?;
-        let to = pid_arg(conversation, "conversation")?;
-        let reply = wire::encode_reply(request_id, bytes(payload, len, "payload")?);
-        live(mb)?.send(to, reply)?;
-        Ok(TRANSOM_OK)
-    })
 }
 
 // `transom_runtime` is used from many threads through `*const`: Runtime must be Sync.

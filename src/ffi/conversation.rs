@@ -1,367 +1,76 @@
 //! C ABI of supervised conversations: open with participants and a required crash policy,
-//! send/receive with request ids, crash callbacks, await_crash, state snapshots, close.
+//! send/receive with request ids, crash callbacks (add/remove), await_crash, state snapshots,
+//! close; and the participants' side: parsing a request, replying to it.
 //!
-//! Invariant: only conversion, checks and ownership here. Crash callbacks are registrations
-//! (`ffi/closure.rs`): freeing the conversation waits for their calls in flight on other
-//! threads, and each callback's `drop` runs exactly once after its last call.
+//! Invariant: only conversion, checks and ownership here; the logic (parked replies, the
+//! crash-callback registry, the reply checks, deadlines on the monotonic clock) is the Rust
+//! API's. Every C closure handed in is owned by transom from the call on, also when the call
+//! fails (its `drop` has then run).
 
-use crate::sync::{Mutex, MutexGuard};
-use std::ffi::{c_char, c_void};
-use std::time::Instant;
+use std::mem::MaybeUninit;
 
 use super::actor::{
-    behaviour_arg, bytes, pid_arg, runtime_handle, timeout, transom_behaviour_callback,
-    transom_exit_reason, transom_pid,
+    behaviour_arg, live, runtime_handle, transom_behaviour_callback, transom_mailbox,
+    transom_message, transom_pid, transom_runtime, TRANSOM_MESSAGE_USER,
 };
-use super::closure::{Closure, Registration};
+use super::args::{self, array_out, bytes, closure, copy_c_str, handle, input, out, slice, Handle};
+use super::closure::Closure;
 use super::status::{
     guard, transom_status, Failure, TRANSOM_ERR_BUFFER_TOO_SMALL, TRANSOM_OK, TRANSOM_TIMEOUT,
 };
-use crate::actor::{ExitReason, Pid};
+use crate::actor::Pid;
 use crate::conversation::{
-    monotonic_ns, Compensation, Conversation, ConversationConfig, ConversationError, CrashInfo,
-    CrashPolicy, Health, InFlight, Mode, OnCrash, Participant, Reply,
+    self as conv, monotonic_ns, wire, Conversation, ConversationConfig, ConversationError,
+    CrashCallbackId, CrashInfo, Mode, OnCrash, Participant,
 };
 
-/// Crash policy: the conversation fails; buffered replies are still received, then
-/// TRANSOM_ERR_PARTICIPANT_CRASHED.
-pub const TRANSOM_ON_CRASH_FAIL: u32 = 1;
-/// Crash policy: the dead participant's in-flight requests are re-sent to the next live
-/// participant; the conversation fails only when none is left.
-pub const TRANSOM_ON_CRASH_ROUTE_TO_NEXT: u32 = 2;
-/// Crash policy: a compensation callback gets the in-flight requests and decides. A CONTINUE
-/// with no live participant left keeps the phase; later sends return TRANSOM_ERR_NOPROC.
-pub const TRANSOM_ON_CRASH_COMPENSATE: u32 = 3;
+mod types;
 
-/// Compensation decision: carry on without the dead participant.
-pub const TRANSOM_COMPENSATE_CONTINUE: i32 = 0;
-/// Compensation decision: fail the conversation.
-pub const TRANSOM_COMPENSATE_FAIL: i32 = 1;
-
-/// Conversation mode: nothing is kept beyond the conversation's life.
-pub const TRANSOM_MODE_EPHEMERAL: u32 = 0;
-/// Conversation mode: journal into a store — refused with TRANSOM_ERR_UNSUPPORTED for now.
-pub const TRANSOM_MODE_DURABLE: u32 = 1;
-
-/// Phase: opened, nothing sent or received yet.
-pub const TRANSOM_PHASE_CREATED: i32 = 0;
-/// Phase: at least one send or receive happened.
-pub const TRANSOM_PHASE_ACTIVE: i32 = 1;
-/// Phase: no more sends; replies can still be received.
-pub const TRANSOM_PHASE_COMPLETING: i32 = 2;
-/// Phase: closed (final).
-pub const TRANSOM_PHASE_CLOSED: i32 = 3;
-/// Phase: failed by a crash policy.
-pub const TRANSOM_PHASE_FAILED: i32 = 4;
-/// Phase: the configured timeout expired.
-pub const TRANSOM_PHASE_DEADLINE_EXCEEDED: i32 = 5;
-
-/// Participant health: alive.
-pub const TRANSOM_HEALTH_ALIVE: i32 = 0;
-/// Participant health: exited normally.
-pub const TRANSOM_HEALTH_EXITED: i32 = 1;
-/// Participant health: crashed (exited abnormally).
-pub const TRANSOM_HEALTH_CRASHED: i32 = 2;
-
-/// A supervised conversation.
-///
-/// Thread safety: every function may be called from any number of threads at once (receive and
-/// await_crash may block several threads), except transom_conversation_free, which must not
-/// race other calls on the same handle.
-pub struct transom_conversation {
-    conversation: Conversation,
-    callbacks: Mutex<Vec<Registration<CrashFn>>>,
-    /// The COMPENSATE callback, closed (and dropped) by transom_conversation_free.
-    compensate: Option<Registration<CompensateCall>>,
-    /// A reply that did not fit the caller's buffer: handed out first by the next receive.
-    pending: Mutex<Option<Reply>>,
-}
-
-/// One participant of `transom_conversation_open`.
-#[repr(C)]
-pub struct transom_participant {
-    /// An existing process (linked at open, unlinked at close), or 0 to spawn `behaviour`.
-    pub pid: transom_pid,
-    /// With `pid` 0: a callback process the conversation spawns (linked atomically) and stops
-    /// at close. Ignored (and not dropped) when `pid` is set.
-    pub behaviour: transom_behaviour_callback,
-}
-
-/// A request in flight, as a compensation callback sees it (valid during the call).
-#[repr(C)]
-pub struct transom_in_flight {
-    /// The request id.
-    pub request_id: u64,
-    /// The participant it was sent to.
-    pub participant: transom_pid,
-    /// Its payload.
-    pub payload: *const u8,
-    /// Payload length.
-    pub payload_len: usize,
-    /// Its W3C traceparent, NUL-terminated.
-    pub traceparent: [c_char; 56],
-}
-
-/// The COMPENSATE policy's callback: gets the crashed participant, its reason and exactly its
-/// in-flight requests, on the conversation's worker thread; returns
-/// TRANSOM_COMPENSATE_CONTINUE or TRANSOM_COMPENSATE_FAIL (any other value fails).
-#[repr(C)]
-pub struct transom_compensate_callback {
-    /// Passed to `call` and `drop`.
-    pub ctx: *mut c_void,
-    /// The decision function.
-    pub call: Option<
-        unsafe extern "C" fn(
-            ctx: *mut c_void,
-            participant: transom_pid,
-            reason: *const transom_exit_reason,
-            requests: *const transom_in_flight,
-            count: usize,
-        ) -> i32,
-    >,
-    /// Releases `ctx`; may be NULL. Runs once when the conversation is freed.
-    pub drop: Option<unsafe extern "C" fn(ctx: *mut c_void)>,
-}
-
-/// How to open a conversation. There is no default crash policy: `on_crash` 0 is refused.
-#[repr(C)]
-pub struct transom_conversation_config {
-    /// At least one participant.
-    pub participants: *const transom_participant,
-    /// Number of participants.
-    pub participant_count: usize,
-    /// TRANSOM_ON_CRASH_FAIL, _ROUTE_TO_NEXT or _COMPENSATE (required).
-    pub on_crash: u32,
-    /// Required (non-NULL `call`) with TRANSOM_ON_CRASH_COMPENSATE; must have a NULL `call`
-    /// otherwise.
-    pub compensate: transom_compensate_callback,
-    /// The conversation times out this many nanoseconds after open (phase TIMED_OUT, enforced
-    /// by its actor); 0 for none.
-    pub timeout_ns: u64,
-    /// TRANSOM_MODE_EPHEMERAL (0) or TRANSOM_MODE_DURABLE (refused: TRANSOM_ERR_UNSUPPORTED).
-    pub mode: u32,
-}
-
-/// A participant crash: given to crash callbacks and by transom_conversation_await_crash.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct transom_crash_info {
-    /// The conversation's pid.
-    pub conversation: transom_pid,
-    /// The participant that crashed.
-    pub participant: transom_pid,
-    /// Its exit reason, unchanged.
-    pub reason: transom_exit_reason,
-    /// The policy applied: TRANSOM_ON_CRASH_*.
-    pub policy: u32,
-    /// When the conversation observed the exit, on transom_monotonic_ns()'s clock.
-    pub observed_at_ns: u64,
-}
-
-/// A crash callback: `call` runs exactly once per crashed participant — on the conversation's
-/// worker thread, or at once on the registering thread for crashes that already happened —
-/// with no transom lock held. `drop` (may be NULL) runs exactly once after the last call.
-#[repr(C)]
-pub struct transom_crash_callback {
-    /// Passed to `call` and `drop`.
-    pub ctx: *mut c_void,
-    /// Called once per crash; `info` is valid during the call.
-    pub call: Option<unsafe extern "C" fn(ctx: *mut c_void, info: *const transom_crash_info)>,
-    /// Releases `ctx`; may be NULL.
-    pub drop: Option<unsafe extern "C" fn(ctx: *mut c_void)>,
-}
-
-/// A received reply's header (`transom_conversation_receive`); the payload is copied into the
-/// caller's buffer.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub struct transom_reply {
-    /// The request it answers.
-    pub request_id: u64,
-    /// The participant that sent it.
-    pub from: transom_pid,
-    /// Payload length (the needed capacity on TRANSOM_ERR_BUFFER_TOO_SMALL).
-    pub len: usize,
-}
-
-/// One participant in a state snapshot.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct transom_participant_state {
-    /// Its pid.
-    pub pid: transom_pid,
-    /// 1 when the conversation spawned it (close stops it).
-    pub spawned: u32,
-    /// TRANSOM_HEALTH_*.
-    pub health: i32,
-    /// Its exit reason once exited (kind TRANSOM_EXIT_NORMAL with code 0 while alive).
-    pub exit_reason: transom_exit_reason,
-    /// When the exit was observed (transom_monotonic_ns clock); 0 while alive.
-    pub exited_at_ns: u64,
-}
-
-/// A snapshot (`transom_conversation_state`). Set `participants`/`participants_capacity` to
-/// receive the participants (may be NULL/0); `participant_count` says how many there are.
-#[repr(C)]
-pub struct transom_conversation_snapshot {
-    /// The conversation actor's pid.
-    pub pid: transom_pid,
-    /// TRANSOM_PHASE_*.
-    pub phase: i32,
-    /// When the configured timeout expires (transom_monotonic_ns clock); 0 for none.
-    pub deadline_ns: u64,
-    /// Requests sent (re-forwards not counted).
-    pub sent: u64,
-    /// Replies received.
-    pub received: u64,
-    /// Participants that crashed.
-    pub crashed: u64,
-    /// Requests without a reply yet.
-    pub in_flight: usize,
-    /// Replies buffered for receive.
-    pub buffered: usize,
-    /// The conversation's W3C traceparent, NUL-terminated (requests carry child spans).
-    pub traceparent: [c_char; 56],
-    /// Caller array for the participants (may be NULL when `participants_capacity` is 0).
-    pub participants: *mut transom_participant_state,
-    /// Entries in `participants`.
-    pub participants_capacity: usize,
-    /// Out: the number of participants (more than the capacity: only that many were written).
-    pub participant_count: usize,
-}
-
-type CrashFn = unsafe extern "C" fn(*mut c_void, *const transom_crash_info);
-type CompensateCall = unsafe extern "C" fn(
-    *mut c_void,
-    transom_pid,
-    *const transom_exit_reason,
-    *const transom_in_flight,
-    usize,
-) -> i32;
-
-fn policy_raw(p: CrashPolicy) -> u32 {
-    match p {
-        CrashPolicy::Fail => TRANSOM_ON_CRASH_FAIL,
-        CrashPolicy::RouteToNext => TRANSOM_ON_CRASH_ROUTE_TO_NEXT,
-        CrashPolicy::Compensate => TRANSOM_ON_CRASH_COMPENSATE,
-    }
-}
-
-fn crash_info(i: &CrashInfo) -> transom_crash_info {
-    transom_crash_info {
-        conversation: i.conversation.as_raw(),
-        participant: i.participant.as_raw(),
-        reason: transom_exit_reason::of(&i.reason),
-        policy: policy_raw(i.policy),
-        observed_at_ns: i.observed_at_ns,
-    }
-}
-
-fn traceparent(s: &str) -> [c_char; 56] {
-    let mut out = [0 as c_char; 56];
-    for (dst, b) in out.iter_mut().zip(s.bytes().take(55)) {
-        *dst = b as c_char;
-    }
-    out
-}
-
-fn compensate_fn(
-    reg: Registration<CompensateCall>,
-) -> impl FnMut(Pid, &ExitReason, &[InFlight]) -> Compensation + Send {
-    move |pid: Pid, reason: &ExitReason, requests: &[InFlight]| {
-        let r = transom_exit_reason::of(reason);
-        let list: Vec<transom_in_flight> = requests
-            .iter()
-            .map(|f| transom_in_flight {
-                request_id: f.request_id,
-                participant: f.participant.as_raw(),
-                payload: f.payload.as_ptr(),
-                payload_len: f.payload.len(),
-                traceparent: traceparent(&f.trace.to_traceparent()),
-            })
-            .collect();
-        // SAFETY: the C callback promised to accept these arguments; r and list (and the
-        // payloads they point to) live across the call.
-        let decision = reg.invoke(|cb| unsafe {
-            (cb.call())(cb.ctx(), pid.as_raw(), &r, list.as_ptr(), list.len())
-        });
-        // A closed registration means the conversation is being freed: fail.
-        if decision == Some(TRANSOM_COMPENSATE_CONTINUE) {
-            Compensation::Continue
-        } else {
-            Compensation::Fail
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Plain data behind these locks cannot be left half-updated by a panic: recover.
-    m.lock()
-}
-
-fn conv_ref<'a>(c: *const transom_conversation) -> Result<&'a transom_conversation, Failure> {
-    // SAFETY: non-NULL handles come from transom_conversation_open and stay valid until
-    // transom_conversation_free (the documented contract).
-    unsafe { c.as_ref() }.ok_or_else(|| Failure::null("conversation"))
-}
-
-fn out<'a, T>(p: *mut T, name: &'static str) -> Result<&'a mut T, Failure> {
-    // SAFETY: the caller promises a non-NULL output pointer is writable.
-    unsafe { p.as_mut() }.ok_or_else(|| Failure::null(name))
-}
+pub use types::*;
+use types::{compensate_fn, crash_info, participant_state, phase_raw, CrashCall};
 
 /// Takes ownership of every closure in the config (participants' behaviours, compensate) and
-/// builds the Rust config; on error everything taken so far has been dropped.
-fn config_arg(
-    cfg: &transom_conversation_config,
-) -> Result<(ConversationConfig, Option<Registration<CompensateCall>>), Failure> {
-    let compensate = Closure::new(cfg.compensate.ctx, cfg.compensate.call, cfg.compensate.drop)
-        .try_map(|f| f)
-        .map(Registration::new);
-    let kept = compensate.clone();
-    if cfg.participant_count > 0 && cfg.participants.is_null() {
-        return Err(Failure::null("config->participants"));
-    }
+/// builds the Rust config; on error everything taken has been dropped.
+fn config_arg(config: &transom_conversation_config) -> Result<ConversationConfig, Failure> {
+    // Err: a NULL call, whose drop has run (no compensation, unless the policy needs one).
+    let compensate = closure!(config.compensate);
+    let entries = slice!(config.participants, config.participant_count)?;
     // Take every entry's behaviour before reporting any error, so that all their drops run.
-    let taken: Vec<Result<Participant, Failure>> = (0..cfg.participant_count)
-        .map(|i| {
-            // SAFETY: the caller promises participant_count readable entries; i < count. Each
-            // entry is read once, taking ownership of its behaviour.
-            let p = unsafe { cfg.participants.add(i).read() };
+    let taken: Vec<Result<Participant, Failure>> = entries
+        .iter()
+        .map(|p| {
             if p.pid != 0 {
                 Ok(Participant::External(Pid::from_raw(p.pid)))
             } else {
-                behaviour_arg(p.behaviour).map(Participant::Spawn)
+                let b = &p.behaviour;
+                behaviour_arg(transom_behaviour_callback {
+                    ctx: b.ctx,
+                    call: b.call,
+                    drop: b.drop,
+                })
+                .map(Participant::Spawn)
             }
         })
         .collect();
     let participants = taken.into_iter().collect::<Result<Vec<_>, _>>()?;
-    if participants.is_empty() {
-        return Err(Failure::invalid(
-            "a conversation needs at least one participant",
-        ));
-    }
-    let on_crash = match (cfg.on_crash, compensate) {
-        (TRANSOM_ON_CRASH_FAIL, None) => OnCrash::Fail,
-        (TRANSOM_ON_CRASH_ROUTE_TO_NEXT, None) => OnCrash::RouteToNext,
-        (TRANSOM_ON_CRASH_COMPENSATE, Some(reg)) => {
-            OnCrash::Compensate(Box::new(compensate_fn(reg)))
-        }
-        (TRANSOM_ON_CRASH_COMPENSATE, None) => {
-            return Err(Failure::null(
-                "config->compensate.call (required by COMPENSATE)",
-            ))
-        }
-        (TRANSOM_ON_CRASH_FAIL | TRANSOM_ON_CRASH_ROUTE_TO_NEXT, Some(_)) => {
+    let on_crash = match (config.on_crash, compensate) {
+        (TRANSOM_ON_CRASH_FAIL, Err(_)) => OnCrash::Fail,
+        (TRANSOM_ON_CRASH_ROUTE_TO_NEXT, Err(_)) => OnCrash::RouteToNext,
+        (TRANSOM_ON_CRASH_COMPENSATE, Ok(cb)) => compensate_fn(cb),
+        (TRANSOM_ON_CRASH_COMPENSATE, Err(null)) => return Err(null),
+        (TRANSOM_ON_CRASH_FAIL | TRANSOM_ON_CRASH_ROUTE_TO_NEXT, Ok(_)) => {
             return Err(Failure::invalid(
                 "config->compensate is only for TRANSOM_ON_CRASH_COMPENSATE",
             ))
         }
-        _ => return Err(Failure::invalid(
-            "config->on_crash is required: TRANSOM_ON_CRASH_FAIL, _ROUTE_TO_NEXT or _COMPENSATE",
-        )),
+        _ => {
+            return Err(Failure::invalid(
+                "config->on_crash is required: TRANSOM_ON_CRASH_FAIL, _ROUTE_TO_NEXT or \
+                 _COMPENSATE",
+            ))
+        }
     };
-    let mode = match cfg.mode {
+    let mode = match config.mode {
         TRANSOM_MODE_EPHEMERAL => Mode::Ephemeral,
         TRANSOM_MODE_DURABLE => Mode::Durable,
         _ => {
@@ -371,43 +80,31 @@ fn config_arg(
         }
     };
     let mut c = ConversationConfig::new(participants, on_crash).mode(mode);
-    if cfg.timeout_ns > 0 {
-        c = c.timeout(timeout(cfg.timeout_ns));
+    if config.timeout_ns != 0 {
+        if let Some(t) = args::timeout(config.timeout_ns) {
+            c = c.timeout(t);
+        }
     }
-    Ok((c, kept))
+    Ok(c)
 }
 
 /// Opens a conversation on `runtime`: returns once its actor traps exits and is linked to every
 /// participant. A dead participant fails the open with TRANSOM_ERR_NOPROC and leaves nothing
 /// behind. The conversation owns every behaviour and the compensate callback of `*config` from
-/// the call on, also when it fails (their drops have then run). `*out_conversation` is written
-/// only on success.
+/// the call on, also when it fails (the compensate callback's drop has then run; spawned
+/// participants' behaviours are dropped once their processes have exited).
 #[no_mangle]
 pub unsafe extern "C" fn transom_conversation_open(
-    runtime: *const super::actor::transom_runtime,
+    runtime: *const transom_runtime,
     config: *const transom_conversation_config,
     out_conversation: *mut *mut transom_conversation,
 ) -> transom_status {
     guard(|| {
-        // SAFETY: the caller promises a non-NULL config is readable.
-        let cfg = unsafe { config.as_ref() }.ok_or_else(|| Failure::null("config"))?;
-        let (cfg, compensate) = config_arg(cfg)?;
-        // A failed open below drops `cfg`; closing the registration then runs its drop now.
-        let close_on_error = |e: Failure| {
-            if let Some(reg) = &compensate {
-                reg.close();
-            }
-            e
-        };
-        let rt = runtime_handle(runtime).map_err(close_on_error)?;
-        let o = out(out_conversation, "out_conversation").map_err(close_on_error)?;
-        let conversation = Conversation::open(rt, cfg).map_err(|e| close_on_error(e.into()))?;
-        *o = Box::into_raw(Box::new(transom_conversation {
-            conversation,
-            compensate,
-            callbacks: Mutex::new(Vec::new()),
-            pending: Mutex::new(None),
-        }));
+        let config = config_arg(input!(config)?)?;
+        let rt = runtime_handle(runtime)?;
+        let o = out!(out_conversation)?;
+        let conversation = Conversation::open(rt, config)?;
+        transom_conversation { conversation }.publish(o);
         Ok(TRANSOM_OK)
     })
 }
@@ -415,7 +112,7 @@ pub unsafe extern "C" fn transom_conversation_open(
 /// Sends `len` payload bytes as a new request to participant `to` (0: the next live one,
 /// round-robin), writing its request id to `*out_request_id` (may be NULL). Requests carry the
 /// id and a child span of the conversation's trace. TRANSOM_ERR_NOPROC when no live participant
-/// can take it; TRANSOM_ERR_PARTICIPANT_CRASHED, _TIMED_OUT, _CLOSED or _WRONG_STATE
+/// can take it; TRANSOM_ERR_PARTICIPANT_CRASHED, _DEADLINE_EXCEEDED, _CLOSED or _WRONG_STATE
 /// (COMPLETING) when the phase refuses sends; TRANSOM_ERR_INVALID_ARGUMENT for a pid that is
 /// not a participant.
 #[no_mangle]
@@ -427,31 +124,33 @@ pub unsafe extern "C" fn transom_conversation_send(
     out_request_id: *mut u64,
 ) -> transom_status {
     guard(|| {
-        let c = conv_ref(conversation)?;
-        let target = if to == 0 {
-            None
-        } else {
-            Some(pid_arg(to, "to")?)
-        };
-        let id = c
-            .conversation
-            .send(target, bytes(payload, len, "payload")?)?;
-        // SAFETY: the caller promises a non-NULL out_request_id is writable.
-        if let Some(o) = unsafe { out_request_id.as_mut() } {
-            *o = id;
+        let c = handle!(conversation)?;
+        let payload = bytes!(payload, len)?;
+        let to = (to != 0).then_some(Pid::from_raw(to));
+        let id = c.conversation.send(to, payload)?;
+        // Optional output: written when given.
+        if let Ok(o) = out!(out_request_id) {
+            o.write(id);
         }
         Ok(TRANSOM_OK)
     })
 }
 
-/// Receives the oldest reply, waiting up to `timeout_ns` (UINT64_MAX: no limit of its own; the
-/// conversation's timeout, close and death still end the wait). The payload is copied into
-/// `buf` (`cap` bytes; NULL allowed when cap is 0); `*out_reply` gets its request id, sender
-/// and length. When `cap` is too small: TRANSOM_ERR_BUFFER_TOO_SMALL with `out_reply->len` set,
-/// and the reply is kept for the next receive. TRANSOM_TIMEOUT when nothing came (a later reply
-/// is not lost). After a FAIL-policy crash buffered replies come first, then
-/// TRANSOM_ERR_PARTICIPANT_CRASHED; after the conversation's own timeout TRANSOM_ERR_DEADLINE_EXCEEDED;
-/// after close TRANSOM_ERR_CLOSED.
+/// Receives the oldest reply, waiting up to `timeout_ns` (UINT64_MAX: no limit of its own; 0:
+/// do not wait; close, the deadline and the actor's death still end the wait). The payload is
+/// copied into `buf` (`cap` bytes; NULL allowed when `cap` is 0, which takes only empty
+/// replies), its length to `*out_len`, its request id and sender to `*out_reply`.
+///
+/// TRANSOM_TIMEOUT when nothing came in time (a later reply is not lost). When the oldest
+/// reply does not fit `cap`: TRANSOM_ERR_BUFFER_TOO_SMALL, and — the one exception to the
+/// outputs rule — `*out_len` (and transom_last_error_value) receives the capacity it needs;
+/// the reply is not taken: it stays first in line ("parked") for the next receive.
+///
+/// Order: replies are handed out in the order the conversation took them. Once it has ended,
+/// the replies it had buffered are still delivered first; then every receive returns the
+/// ending: TRANSOM_ERR_PARTICIPANT_CRASHED (FAILED), TRANSOM_ERR_DEADLINE_EXCEEDED (the
+/// deadline passed; replies arriving after it are discarded) or TRANSOM_ERR_CLOSED (close or
+/// the runtime's shutdown; buffered replies are not delivered after close).
 #[no_mangle]
 pub unsafe extern "C" fn transom_conversation_receive(
     conversation: *const transom_conversation,
@@ -459,46 +158,41 @@ pub unsafe extern "C" fn transom_conversation_receive(
     out_reply: *mut transom_reply,
     buf: *mut u8,
     cap: usize,
+    out_len: *mut usize,
 ) -> transom_status {
     guard(|| {
-        let c = conv_ref(conversation)?;
-        let o = out(out_reply, "out_reply")?;
-        if cap > 0 && buf.is_null() {
-            return Err(Failure::null("buf"));
-        }
-        let mut pending = lock(&c.pending).take();
-        // After close every receive is CLOSED, a reply kept from a too-small buffer included.
-        if pending.is_some() && c.conversation.state().phase == crate::conversation::Phase::Closed {
-            pending = None;
-        }
-        let reply = match pending {
-            Some(r) => r,
-            None => match c.conversation.receive(timeout(timeout_ns)) {
-                Ok(r) => r,
-                Err(ConversationError::Timeout) => return Ok(TRANSOM_TIMEOUT),
-                Err(e) => return Err(e.into()),
-            },
+        let c = handle!(conversation)?;
+        let o = out!(out_reply)?;
+        let n = out!(out_len)?;
+        let dst: &mut [MaybeUninit<u8>] = if cap == 0 {
+            &mut []
+        } else {
+            array_out!(buf, cap)?
         };
-        *o = transom_reply {
-            request_id: reply.request_id,
-            from: reply.from.as_raw(),
-            len: reply.payload.len(),
-        };
-        if reply.payload.len() > cap {
-            let needed = reply.payload.len();
-            *lock(&c.pending) = Some(reply);
-            return Err(Failure::new(
-                TRANSOM_ERR_BUFFER_TOO_SMALL,
-                format!("the reply has {needed} bytes; it is kept for the next receive"),
-            ));
+        let taken = c
+            .conversation
+            .take_reply(args::timeout(timeout_ns), cap, |reply| {
+                for (d, &b) in dst.iter_mut().zip(reply.payload.iter()) {
+                    d.write(b);
+                }
+                (reply.request_id, reply.from, reply.payload.len())
+            });
+        match taken {
+            Ok(Some((request_id, from, len))) => {
+                o.write(transom_reply {
+                    request_id,
+                    from: from.as_raw(),
+                });
+                n.write(len);
+                Ok(TRANSOM_OK)
+            }
+            Ok(None) => Ok(TRANSOM_TIMEOUT),
+            Err(e @ ConversationError::BufferTooSmall { needed }) => {
+                n.write(needed);
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
         }
-        if !reply.payload.is_empty() {
-            // SAFETY: buf has cap >= len writable bytes (checked non-NULL above when cap > 0).
-            unsafe {
-                std::ptr::copy_nonoverlapping(reply.payload.as_ptr(), buf, reply.payload.len())
-            };
-        }
-        Ok(TRANSOM_OK)
     })
 }
 
@@ -509,31 +203,50 @@ pub unsafe extern "C" fn transom_conversation_complete(
     conversation: *const transom_conversation,
 ) -> transom_status {
     guard(|| {
-        conv_ref(conversation)?.conversation.complete()?;
+        handle!(conversation)?.conversation.complete()?;
         Ok(TRANSOM_OK)
     })
 }
 
-/// Registers a crash callback (see transom_crash_callback): called exactly once per crashed
-/// participant, also for crashes that happened before it was registered (then at once, on this
-/// thread; also after close, which reports no new crashes). The conversation owns the callback
-/// from now on, also on failure.
+/// Adds a crash callback (see transom_crash_callback): called exactly once per crashed
+/// participant, also for crashes that happened before it was added (then at once, on this
+/// thread, before this returns; also after close, which reports no new crashes). `*out_id`
+/// names it for transom_conversation_remove_crash_callback. The conversation owns the callback
+/// from the call on, also when this fails (its `drop` has then run).
 #[no_mangle]
-pub unsafe extern "C" fn transom_conversation_on_crash(
+pub unsafe extern "C" fn transom_conversation_add_crash_callback(
     conversation: *const transom_conversation,
     callback: transom_crash_callback,
+    out_id: *mut u64,
 ) -> transom_status {
-    let cb = Closure::new(callback.ctx, callback.call, callback.drop).try_map(|f| f);
-    guard(move || {
-        let cb = cb.ok_or_else(|| Failure::null("callback.call"))?;
-        let c = conv_ref(conversation)?;
-        let reg = Registration::new(cb);
-        lock(&c.callbacks).push(reg.clone());
-        c.conversation.on_crash(move |info: &CrashInfo| {
+    guard(|| {
+        let cb = closure!(callback);
+        let c = handle!(conversation)?;
+        let o = out!(out_id)?;
+        let cb: Closure<CrashCall> = cb?;
+        let id = c.conversation.add_crash_callback(move |info: &CrashInfo| {
             let i = crash_info(info);
             // SAFETY: the C callback promised to accept (ctx, info); i lives across the call.
-            reg.invoke(|cb| unsafe { (cb.call())(cb.ctx(), &i) });
+            unsafe { (cb.call())(cb.ctx(), &i) };
         });
+        o.write(id.as_u64());
+        Ok(TRANSOM_OK)
+    })
+}
+
+/// Removes a crash callback: once this returns it is not called again, no call of it is in
+/// flight (this waits for one running on another thread) and its `drop` has run. From inside
+/// the callback itself this returns at once, and `drop` runs when the callback returns.
+/// TRANSOM_ERR_NOT_FOUND for an id that names no added callback (never given, or removed).
+#[no_mangle]
+pub unsafe extern "C" fn transom_conversation_remove_crash_callback(
+    conversation: *const transom_conversation,
+    id: u64,
+) -> transom_status {
+    guard(|| {
+        handle!(conversation)?
+            .conversation
+            .remove_crash_callback(CrashCallbackId::from_u64(id))?;
         Ok(TRANSOM_OK)
     })
 }
@@ -548,81 +261,91 @@ pub unsafe extern "C" fn transom_conversation_await_crash(
     out_info: *mut transom_crash_info,
 ) -> transom_status {
     guard(|| {
-        let c = conv_ref(conversation)?;
-        let o = out(out_info, "out_info")?;
-        match c.conversation.await_crash(timeout(timeout_ns)) {
-            Ok(info) => {
-                *o = crash_info(&info);
+        let c = handle!(conversation)?;
+        let o = out!(out_info)?;
+        match c.conversation.await_crash(args::timeout(timeout_ns))? {
+            Some(info) => {
+                o.write(crash_info(&info));
                 Ok(TRANSOM_OK)
             }
-            Err(ConversationError::Timeout) => Ok(TRANSOM_TIMEOUT),
-            Err(e) => Err(e.into()),
+            None => Ok(TRANSOM_TIMEOUT),
         }
     })
 }
 
-/// Writes 1 to `*out_crashed` when a participant has crashed, 0 otherwise (never blocks).
+/// Writes whether a participant has crashed to `*out_crashed` (never blocks).
 #[no_mangle]
 pub unsafe extern "C" fn transom_conversation_has_crashed(
     conversation: *const transom_conversation,
-    out_crashed: *mut u32,
+    out_crashed: *mut bool,
 ) -> transom_status {
     guard(|| {
-        let c = conv_ref(conversation)?;
-        *out(out_crashed, "out_crashed")? = u32::from(c.conversation.has_crashed());
+        let c = handle!(conversation)?;
+        out!(out_crashed)?.write(c.conversation.has_crashed());
         Ok(TRANSOM_OK)
     })
 }
 
-/// Fills `*out_state` with a snapshot (see transom_conversation_snapshot for the participants
-/// array). TRANSOM_ERR_NULL_ARGUMENT when `participants` is NULL with a non-zero capacity.
+/// Fills `*out_state` with a snapshot (also after close).
 #[no_mangle]
 pub unsafe extern "C" fn transom_conversation_state(
     conversation: *const transom_conversation,
     out_state: *mut transom_conversation_snapshot,
 ) -> transom_status {
     guard(|| {
-        let c = conv_ref(conversation)?;
-        let o = out(out_state, "out_state")?;
-        if o.participants_capacity > 0 && o.participants.is_null() {
-            return Err(Failure::null("out_state->participants"));
-        }
+        let c = handle!(conversation)?;
+        let o = out!(out_state)?;
         let st = c.conversation.state();
-        let now = Instant::now();
-        o.pid = c.conversation.pid().as_raw();
-        o.phase = st.phase.as_raw();
-        o.deadline_ns = st.deadline.map_or(0, |d| {
-            monotonic_ns().saturating_add(d.saturating_duration_since(now).as_nanos() as u64)
-        });
-        o.sent = st.sent;
-        o.received = st.received;
-        o.crashed = st.crashed;
-        o.in_flight = st.in_flight;
-        o.buffered = st.buffered;
-        o.traceparent = traceparent(&st.trace.to_traceparent());
-        o.participant_count = st.participants.len();
-        for (i, p) in st
-            .participants
-            .iter()
-            .take(o.participants_capacity)
-            .enumerate()
-        {
-            let entry = transom_participant_state {
-                pid: p.pid.as_raw(),
-                spawned: u32::from(p.spawned),
-                health: match p.health {
-                    Health::Alive => TRANSOM_HEALTH_ALIVE,
-                    Health::Exited => TRANSOM_HEALTH_EXITED,
-                    Health::Crashed => TRANSOM_HEALTH_CRASHED,
-                },
-                exit_reason: transom_exit_reason::of(
-                    p.exit_reason.as_ref().unwrap_or(&ExitReason::normal()),
+        let mut snap = transom_conversation_snapshot {
+            pid: st.pid.as_raw(),
+            phase: phase_raw(st.phase),
+            deadline_ns: st.deadline_ns.unwrap_or(0),
+            sent: st.sent,
+            received: st.received,
+            crashed: st.crashed,
+            in_flight: st.in_flight,
+            buffered: st.buffered,
+            traceparent: [0; 56],
+            participant_count: st.participants.len(),
+        };
+        copy_c_str(&mut snap.traceparent, &st.trace.to_traceparent());
+        o.write(snap);
+        Ok(TRANSOM_OK)
+    })
+}
+
+/// Copies the participants, in open order, into `items` (`cap` entries; 0 is
+/// TRANSOM_ERR_INVALID_ARGUMENT) and their number to `*out_count` (also after close). When
+/// `cap` is smaller than the number of participants: TRANSOM_ERR_BUFFER_TOO_SMALL, nothing is
+/// written to `items`, and — the exception to the outputs rule — `*out_count` receives the
+/// number needed (it never changes after open).
+#[no_mangle]
+pub unsafe extern "C" fn transom_conversation_participants(
+    conversation: *const transom_conversation,
+    items: *mut transom_participant_state,
+    cap: usize,
+    out_count: *mut usize,
+) -> transom_status {
+    guard(|| {
+        let c = handle!(conversation)?;
+        let items = array_out!(items, cap)?;
+        let n = out!(out_count)?;
+        let ps = c.conversation.participants();
+        if ps.len() > items.len() {
+            n.write(ps.len());
+            return Err(Failure::new(
+                TRANSOM_ERR_BUFFER_TOO_SMALL,
+                format!(
+                    "the conversation has {} participants; cap is {cap}",
+                    ps.len()
                 ),
-                exited_at_ns: p.exited_at_ns.unwrap_or(0),
-            };
-            // SAFETY: the caller promises participants_capacity writable entries; i < capacity.
-            unsafe { o.participants.add(i).write(entry) };
+            )
+            .with_value(ps.len() as i64));
         }
+        for (d, p) in items.iter_mut().zip(&ps) {
+            d.write(participant_state(p));
+        }
+        n.write(ps.len());
         Ok(TRANSOM_OK)
     })
 }
@@ -634,54 +357,125 @@ pub unsafe extern "C" fn transom_conversation_pid(
     out_pid: *mut transom_pid,
 ) -> transom_status {
     guard(|| {
-        let c = conv_ref(conversation)?;
-        *out(out_pid, "out_pid")? = c.conversation.pid().as_raw();
+        let c = handle!(conversation)?;
+        out!(out_pid)?.write(c.conversation.pid().as_raw());
         Ok(TRANSOM_OK)
     })
 }
 
-/// Closes the conversation: idempotent, valid in every phase (FAILED and TIMED_OUT included).
-/// Pending receives and crash waits return TRANSOM_ERR_CLOSED; spawned participants are
-/// stopped, external ones unlinked; the actor stops. Never waits for a callback, so it may be
-/// called from inside one.
+/// Closes the conversation: idempotent (a second close returns TRANSOM_OK), valid in every
+/// phase (FAILED and DEADLINE_EXCEEDED included); the handle stays valid until
+/// transom_conversation_free. Spawned participants are stopped, external ones unlinked; the
+/// actor stops. Close may race every other call on the handle, by design: receives and crash
+/// waits blocked on other threads return TRANSOM_ERR_CLOSED, and so does every later call that
+/// needs a live conversation (send, receive, complete, await_crash without a crash, replies
+/// to it), while the queries (state, participants, pid, has_crashed, a crash callback's replay)
+/// keep answering. Never waits for a callback, so it may be called from inside one.
 #[no_mangle]
 pub unsafe extern "C" fn transom_conversation_close(
     conversation: *const transom_conversation,
 ) -> transom_status {
     guard(|| {
-        conv_ref(conversation)?.conversation.close();
+        handle!(conversation)?.conversation.close();
         Ok(TRANSOM_OK)
     })
 }
 
 /// Closes (if needed) and frees the conversation (NULL is accepted). Waits for crash callbacks
-/// running on other threads; from inside one of this conversation's crash callbacks it does not
-/// wait (that callback's drop then runs when it returns). Every crash and compensate
-/// callback's drop has run (or runs right after the callback in progress) when this returns;
-/// spawned participants' behaviours are dropped once their processes have exited (at the
-/// latest by transom_runtime_free).
+/// and the compensation running on other threads; from inside one of this conversation's
+/// callbacks it does not wait (that callback's drop then runs when it returns). Every crash and
+/// compensate callback's drop has run (or runs right after the callback in progress) when this
+/// returns; spawned participants' behaviours are dropped once their processes have exited (at
+/// the latest by transom_runtime_free).
 #[no_mangle]
 pub unsafe extern "C" fn transom_conversation_free(conversation: *mut transom_conversation) {
-    if conversation.is_null() {
-        return;
-    }
-    let _ = guard(|| {
-        // SAFETY: a non-NULL conversation comes from transom_conversation_open, freed once.
-        let c = unsafe { Box::from_raw(conversation) };
-        c.conversation.close();
-        for reg in lock(&c.callbacks).iter() {
-            reg.close();
-        }
-        if let Some(reg) = &c.compensate {
-            reg.close();
-        }
-        drop(c);
-        Ok(TRANSOM_OK)
-    });
+    // SAFETY: a non-NULL conversation comes from transom_conversation_open and is freed once
+    // (the C contract).
+    unsafe { transom_conversation::free(conversation) }
 }
 
-/// Nanoseconds on transom's monotonic clock (the clock of crash and state timestamps).
+/// Nanoseconds on transom's monotonic clock (the clock of crash, exit and deadline
+/// timestamps).
 #[no_mangle]
 pub extern "C" fn transom_monotonic_ns() -> u64 {
     monotonic_ns()
+}
+
+/// Parses a conversation request out of a received message: TRANSOM_ERR_INVALID_ARGUMENT when
+/// the message is not one. The payload points into the message (same lifetime).
+#[no_mangle]
+pub unsafe extern "C" fn transom_conversation_parse_request(
+    message: *const transom_message,
+    out_request: *mut transom_request,
+) -> transom_status {
+    guard(|| {
+        let message = input!(message)?;
+        let o = out!(out_request)?;
+        if message.kind != TRANSOM_MESSAGE_USER {
+            return Err(Failure::invalid("an exit message is not a request"));
+        }
+        let data = bytes!(message.bytes, message.len)?;
+        let req = wire::decode_request(data)
+            .ok_or_else(|| Failure::invalid("the message is not a conversation request"))?;
+        let mut r = transom_request {
+            request_id: req.request_id,
+            traceparent: [0; 56],
+            payload: req.payload.as_ptr(),
+            payload_len: req.payload.len(),
+        };
+        copy_c_str(&mut r.traceparent, &req.trace.to_traceparent());
+        o.write(r);
+        Ok(TRANSOM_OK)
+    })
+}
+
+/// Replies to request `request_id` of conversation `conversation` (the `from` of the request
+/// message), as process `from` — how a C behaviour replies (pass its `self_pid`).
+///
+/// Checked before anything is sent, so a reply never vanishes silently: TRANSOM_ERR_NOPROC when
+/// `conversation` names no conversation of `runtime` (0, unknown, or freed);
+/// TRANSOM_ERR_CLOSED, _PARTICIPANT_CRASHED or _DEADLINE_EXCEEDED when the conversation has
+/// ended (it takes no more replies); TRANSOM_ERR_NOT_FOUND when it awaits no request with that
+/// id (never sent, already answered, or given up after its participant crashed). A reply that
+/// passes is delivered in order with the sender's other messages to the conversation.
+#[no_mangle]
+pub unsafe extern "C" fn transom_conversation_reply(
+    runtime: *const transom_runtime,
+    from: transom_pid,
+    conversation: transom_pid,
+    request_id: u64,
+    payload: *const u8,
+    len: usize,
+) -> transom_status {
+    guard(|| {
+        let rt = runtime_handle(runtime)?;
+        let payload = bytes!(payload, len)?;
+        conv::reply(
+            rt,
+            Pid::from_raw(from),
+            Pid::from_raw(conversation),
+            request_id,
+            payload,
+        )?;
+        Ok(TRANSOM_OK)
+    })
+}
+
+/// Replies to request `request_id` of conversation `conversation` from this mailbox's process
+/// — how a C thread owning a mailbox replies. TRANSOM_ERR_CLOSED once the mailbox has exited;
+/// otherwise the checks and statuses of transom_conversation_reply.
+#[no_mangle]
+pub unsafe extern "C" fn transom_conversation_reply_from_mailbox(
+    mailbox: *mut transom_mailbox,
+    conversation: transom_pid,
+    request_id: u64,
+    payload: *const u8,
+    len: usize,
+) -> transom_status {
+    guard(|| {
+        let mb = live(handle!(mailbox)?)?;
+        let payload = bytes!(payload, len)?;
+        conv::reply_from_mailbox(mb, Pid::from_raw(conversation), request_id, payload)?;
+        Ok(TRANSOM_OK)
+    })
 }

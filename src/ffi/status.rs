@@ -266,17 +266,23 @@ impl From<ActorError> for Failure {
 
 impl From<ConversationError> for Failure {
     fn from(e: ConversationError) -> Self {
-        let code = match e {
-            ConversationError::Closed => TRANSOM_ERR_CLOSED,
-            ConversationError::NoProc => TRANSOM_ERR_NOPROC,
-            ConversationError::ParticipantCrashed => TRANSOM_ERR_PARTICIPANT_CRASHED,
-            ConversationError::Timeout => TRANSOM_TIMEOUT,
-            ConversationError::TimedOut => TRANSOM_ERR_DEADLINE_EXCEEDED,
-            ConversationError::WrongPhase(_) => TRANSOM_ERR_WRONG_STATE,
-            ConversationError::Unsupported(_) => TRANSOM_ERR_UNSUPPORTED,
-            ConversationError::InvalidArgument(_) => TRANSOM_ERR_INVALID_ARGUMENT,
+        let (code, value) = match e {
+            ConversationError::Closed => (TRANSOM_ERR_CLOSED, 0),
+            ConversationError::NoProc | ConversationError::NoConversation(_) => {
+                (TRANSOM_ERR_NOPROC, 0)
+            }
+            ConversationError::ParticipantCrashed => (TRANSOM_ERR_PARTICIPANT_CRASHED, 0),
+            ConversationError::DeadlineExceeded => (TRANSOM_ERR_DEADLINE_EXCEEDED, 0),
+            ConversationError::WrongPhase(_) => (TRANSOM_ERR_WRONG_STATE, 0),
+            ConversationError::BufferTooSmall { needed } => {
+                (TRANSOM_ERR_BUFFER_TOO_SMALL, needed as i64)
+            }
+            ConversationError::CrashCallbackNotFound(_)
+            | ConversationError::RequestNotFound { .. } => (TRANSOM_ERR_NOT_FOUND, 0),
+            ConversationError::Unsupported(_) => (TRANSOM_ERR_UNSUPPORTED, 0),
+            ConversationError::InvalidArgument(_) => (TRANSOM_ERR_INVALID_ARGUMENT, 0),
         };
-        Failure::new(code, e.to_string())
+        Failure::new(code, e.to_string()).with_value(value)
     }
 }
 

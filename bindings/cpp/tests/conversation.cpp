@@ -1,5 +1,6 @@
-// conversation.cpp - transom::conversation: requests, both receive overloads, crash policies,
-// crash callbacks, state, and receives on several threads.
+// conversation.cpp - transom::conversation: requests, both receive overloads, replies checked
+// against the awaited requests, crash policies, crash callbacks (add/remove), state, and
+// receives on several threads.
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,7 +59,8 @@ static void buffer_receive_reports_the_needed_size_and_keeps_the_reply() {
     CHECK(r);
     CHECK_EQ(std::string_view(reinterpret_cast<char *>(buf), r->size), std::string_view("0123456789"));
     transom_reply raw{};
-    CHECK_EQ(c.receive(std::nothrow, 0, raw, buf, sizeof buf), TRANSOM_TIMEOUT);
+    size_t len = 0;
+    CHECK_EQ(c.receive(std::nothrow, 0, raw, buf, sizeof buf, len), TRANSOM_TIMEOUT);
 }
 
 static void mailbox_participant_replies_from_a_thread() {
@@ -73,6 +75,9 @@ static void mailbox_participant_replies_from_a_thread() {
         CHECK(req);
         CHECK_EQ(req->traceparent().size(), size_t(55));
         worker.reply(m->from(), req->id(), "done");
+        // The request is answered: a second reply is refused, not silently dropped.
+        CHECK_THROWS(worker.reply(m->from(), req->id(), "again"), TRANSOM_ERR_NOT_FOUND);
+        CHECK_THROWS(worker.reply(m->from(), req->id() + 100, "unknown"), TRANSOM_ERR_NOT_FOUND);
     });
     c.send("job", worker.pid());
     std::vector<uint8_t> out;
@@ -93,10 +98,11 @@ static void fail_policy_reports_the_crash_everywhere() {
     latch called;
     crash_info seen;
     std::atomic<int> destroyed{0};
-    c.on_crash([&, t = tracker(&destroyed)](const crash_info &ci) {
+    uint64_t id = c.add_crash_callback([&, t = tracker(&destroyed)](const crash_info &ci) {
         seen = ci;
         called.signal();
     });
+    CHECK(id != 0);
     CHECK(!c.has_crashed());
     CHECK(!c.await_crash(0ns));
     victim.exit(exit_reason::failure(9, "oops"));
@@ -115,8 +121,42 @@ static void fail_policy_reports_the_crash_everywhere() {
     CHECK_EQ(st.phase, TRANSOM_PHASE_FAILED);
     CHECK_EQ(st.participants.size(), size_t(1));
     CHECK_EQ(st.participants[0].health, TRANSOM_HEALTH_CRASHED);
+    CHECK(!st.participants[0].spawned);
     c.free();
     CHECK_EQ(destroyed.load(), 1); // the crash callable is destroyed once the conversation is freed
+}
+
+static void crash_callbacks_are_added_and_removed_by_id() {
+    runtime rt(2);
+    mailbox a = rt.open_mailbox(), b = rt.open_mailbox(), keep = rt.open_mailbox();
+    conversation c = rt.open_conversation(conversation_config()
+                                              .add_existing(a.pid())
+                                              .add_existing(b.pid())
+                                              .add_existing(keep.pid())
+                                              .on_crash(TRANSOM_ON_CRASH_ROUTE_TO_NEXT));
+    std::atomic<int> removed_calls{0}, kept_calls{0}, destroyed{0};
+    latch kept;
+    uint64_t removed_id = c.add_crash_callback(
+        [&, t = tracker(&destroyed)](const crash_info &) { removed_calls.fetch_add(1); });
+    uint64_t kept_id = c.add_crash_callback([&](const crash_info &) {
+        kept_calls.fetch_add(1);
+        kept.signal();
+    });
+    CHECK(kept_id != removed_id);
+    a.exit(exit_reason::failure(1));
+    CHECK(kept.wait(1));
+    c.remove_crash_callback(removed_id);
+    CHECK_EQ(destroyed.load(), 1); // destroyed by the time remove returns
+    CHECK_THROWS(c.remove_crash_callback(removed_id), TRANSOM_ERR_NOT_FOUND);
+    b.exit(exit_reason::failure(2));
+    CHECK(kept.wait(2));
+    CHECK_EQ(removed_calls.load(), 1);
+    // Added after both crashes: replayed at once, here.
+    std::atomic<int> late{0};
+    c.add_crash_callback([&](const crash_info &) { late.fetch_add(1); });
+    CHECK_EQ(late.load(), 2);
+    c.free();
+    CHECK_EQ(kept_calls.load(), 2);
 }
 
 static void compensate_policy_sees_the_in_flight_requests() {
@@ -231,6 +271,7 @@ int main() {
     RUN(buffer_receive_reports_the_needed_size_and_keeps_the_reply);
     RUN(mailbox_participant_replies_from_a_thread);
     RUN(fail_policy_reports_the_crash_everywhere);
+    RUN(crash_callbacks_are_added_and_removed_by_id);
     RUN(compensate_policy_sees_the_in_flight_requests);
     RUN(open_failure_destroys_every_callable_once);
     RUN(timeout_and_close_end_receives);

@@ -1,5 +1,6 @@
-"""Supervised conversations from Python: requests and replies, crash policies, crash callbacks
-as Python callables, await_crash, state, close."""
+"""Supervised conversations from Python: requests and replies (checked against the awaited
+requests), crash policies, crash callbacks as Python callables (added and removed by id),
+await_crash, state, close."""
 
 from __future__ import annotations
 
@@ -60,6 +61,11 @@ class ConversationTests(unittest.TestCase):
             self.assertEqual((req.request_id, req.payload, req.conversation), (rid, b"q", conv.pid))
             self.assertEqual(req.traceparent.split("-")[1], conv.state().traceparent.split("-")[1])
             mb.reply(req.conversation, req.request_id, b"a")
+            # Answered: another reply to it, or to an id never sent, is refused, not dropped.
+            with self.assertRaises(transom.NotFoundError):
+                mb.reply(req.conversation, req.request_id, b"again")
+            with self.assertRaises(transom.NotFoundError):
+                mb.reply(req.conversation, req.request_id + 100, b"unknown")
             reply = conv.receive(WAIT)
             assert reply is not None
             self.assertEqual((reply.sender, reply.payload), (mb.pid, b"a"))
@@ -70,7 +76,8 @@ class ConversationTests(unittest.TestCase):
         crashes: "queue.Queue[CrashInfo]" = queue.Queue()
         mb = self.rt.open_mailbox()
         conv = Conversation(self.rt, [mb.pid], on_crash=OnCrash.FAIL)
-        conv.on_crash(crashes.put)
+        cid = conv.add_crash_callback(crashes.put)
+        self.assertGreater(cid, 0)
         self.assertFalse(conv.has_crashed)
         self.assertIsNone(conv.await_crash(0))
         mb.exit(ExitReason(ExitKind.ERROR, 5, "participant failed"))
@@ -86,10 +93,35 @@ class ConversationTests(unittest.TestCase):
         self.assertEqual(conv.state().phase, Phase.FAILED)
         # Registered after the crash: replayed at once, on this thread.
         late: List[CrashInfo] = []
-        conv.on_crash(late.append)
+        conv.add_crash_callback(late.append)
         self.assertEqual(late, [info])
         conv.close()
         mb.close()
+
+    def test_a_removed_crash_callback_is_not_called_and_is_released(self) -> None:
+        a, b = self.rt.open_mailbox(), self.rt.open_mailbox()
+        keep = self.rt.open_mailbox()
+        seen_removed: List[int] = []
+        seen_kept: "queue.Queue[int]" = queue.Queue()
+        with Conversation(self.rt, [a.pid, b.pid, keep.pid], on_crash=OnCrash.ROUTE_TO_NEXT) as conv:
+            before = transom.live_callbacks()
+            removed = conv.add_crash_callback(lambda i: seen_removed.append(i.participant))
+            kept = conv.add_crash_callback(lambda i: seen_kept.put(i.participant))
+            self.assertNotEqual(removed, kept)
+            self.assertEqual(transom.live_callbacks(), before + 2)
+            a.exit(ExitKind.KILLED)
+            self.assertEqual(seen_kept.get(timeout=WAIT), a.pid)
+            conv.remove_crash_callback(removed)
+            self.assertEqual(transom.live_callbacks(), before + 1)  # released by the removal
+            with self.assertRaises(transom.NotFoundError):
+                conv.remove_crash_callback(removed)
+            b.exit(ExitKind.KILLED)
+            self.assertEqual(seen_kept.get(timeout=WAIT), b.pid)
+            self.assertEqual(seen_removed, [a.pid])
+        self.assertEqual(transom.live_callbacks(), before)
+        keep.exit()
+        for m in (a, b, keep):
+            m.close()
 
     def test_route_to_next_resends_in_flight_requests(self) -> None:
         dead = self.rt.open_mailbox()

@@ -124,7 +124,12 @@ class WrongTypes(unittest.TestCase):
         )
         with Conversation(self.rt, [lambda p, m: None], on_crash=OnCrash.FAIL) as conv:
             self.assertTypeErrorBeforeC(lambda: conv.send("text"), "transom_conversation_send")
-            self.assertTypeErrorBeforeC(lambda: conv.on_crash(3), "transom_conversation_on_crash")  # type: ignore[arg-type]
+            self.assertTypeErrorBeforeC(
+                lambda: conv.add_crash_callback(3), "transom_conversation_add_crash_callback"  # type: ignore[arg-type]
+            )
+            self.assertTypeErrorBeforeC(
+                lambda: conv.remove_crash_callback("1"), "transom_conversation_remove_crash_callback"  # type: ignore[arg-type]
+            )
 
 
 class NoneHandles(unittest.TestCase):
@@ -274,8 +279,8 @@ class RaisingCallbacks(unittest.TestCase):
                 before = transom.callback_errors()
                 mb = rt.open_mailbox()
                 with Conversation(rt, [mb.pid], on_crash=OnCrash.FAIL) as conv:
-                    conv.on_crash(bad)
-                    conv.on_crash(lambda info: calls.put("second"))
+                    conv.add_crash_callback(bad)
+                    conv.add_crash_callback(lambda info: calls.put("second"))
                     mb.exit(ExitKind.KILLED)
                     got = {calls.get(timeout=WAIT), calls.get(timeout=WAIT)}
                     self.assertEqual(got, {mb.pid, "second"})

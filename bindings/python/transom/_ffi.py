@@ -207,6 +207,13 @@ class transom_worker_options(Structure):
 
 # --- conversations --------------------------------------------------------------------------
 
+# The header's typedef'd enum-like types.
+transom_on_crash = c_uint32
+transom_compensate_decision = c_int32
+transom_mode = c_uint32
+transom_phase = c_int32
+transom_health = c_int32
+
 
 class transom_participant(Structure):
     _fields_ = [("pid", transom_pid), ("behaviour", transom_behaviour_callback)]
@@ -223,7 +230,7 @@ class transom_in_flight(Structure):
 
 
 COMPENSATE_FN = CFUNCTYPE(
-    c_int32,
+    transom_compensate_decision,
     c_void_p,
     transom_pid,
     POINTER(transom_exit_reason),
@@ -240,15 +247,15 @@ class transom_conversation_config(Structure):
     _fields_ = [
         ("participants", POINTER(transom_participant)),
         ("participant_count", c_size_t),
-        ("on_crash", c_uint32),
+        ("on_crash", transom_on_crash),
         ("compensate", transom_compensate_callback),
         ("timeout_ns", c_uint64),
-        ("mode", c_uint32),
+        ("mode", transom_mode),
     ]
 
 
 class transom_reply(Structure):
-    _fields_ = [("request_id", c_uint64), ("from", transom_pid), ("len", c_size_t)]
+    _fields_ = [("request_id", c_uint64), ("from", transom_pid)]
 
 
 class transom_crash_info(Structure):
@@ -256,7 +263,7 @@ class transom_crash_info(Structure):
         ("conversation", transom_pid),
         ("participant", transom_pid),
         ("reason", transom_exit_reason),
-        ("policy", c_uint32),
+        ("policy", transom_on_crash),
         ("observed_at_ns", c_uint64),
     ]
 
@@ -271,8 +278,8 @@ class transom_crash_callback(Structure):
 class transom_participant_state(Structure):
     _fields_ = [
         ("pid", transom_pid),
-        ("spawned", c_uint32),
-        ("health", c_int32),
+        ("spawned", c_bool),
+        ("health", transom_health),
         ("exit_reason", transom_exit_reason),
         ("exited_at_ns", c_uint64),
     ]
@@ -281,7 +288,7 @@ class transom_participant_state(Structure):
 class transom_conversation_snapshot(Structure):
     _fields_ = [
         ("pid", transom_pid),
-        ("phase", c_int32),
+        ("phase", transom_phase),
         ("deadline_ns", c_uint64),
         ("sent", c_uint64),
         ("received", c_uint64),
@@ -289,8 +296,6 @@ class transom_conversation_snapshot(Structure):
         ("in_flight", c_size_t),
         ("buffered", c_size_t),
         ("traceparent", c_char * 56),
-        ("participants", POINTER(transom_participant_state)),
-        ("participants_capacity", c_size_t),
         ("participant_count", c_size_t),
     ]
 
@@ -515,18 +520,26 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     ),
     "transom_conversation_receive": (
         transom_status,
-        [P(transom_conversation), c_uint64, P(transom_reply), u8p, c_size_t],
+        [P(transom_conversation), c_uint64, P(transom_reply), u8p, c_size_t, P(c_size_t)],
     ),
     "transom_conversation_complete": (transom_status, [P(transom_conversation)]),
-    "transom_conversation_on_crash": (transom_status, [P(transom_conversation), transom_crash_callback]),
+    "transom_conversation_add_crash_callback": (
+        transom_status,
+        [P(transom_conversation), transom_crash_callback, P(c_uint64)],
+    ),
+    "transom_conversation_remove_crash_callback": (transom_status, [P(transom_conversation), c_uint64]),
     "transom_conversation_await_crash": (
         transom_status,
         [P(transom_conversation), c_uint64, P(transom_crash_info)],
     ),
-    "transom_conversation_has_crashed": (transom_status, [P(transom_conversation), P(c_uint32)]),
+    "transom_conversation_has_crashed": (transom_status, [P(transom_conversation), P(c_bool)]),
     "transom_conversation_state": (
         transom_status,
         [P(transom_conversation), P(transom_conversation_snapshot)],
+    ),
+    "transom_conversation_participants": (
+        transom_status,
+        [P(transom_conversation), P(transom_participant_state), c_size_t, P(c_size_t)],
     ),
     "transom_conversation_pid": (transom_status, [P(transom_conversation), P(transom_pid)]),
     "transom_conversation_close": (transom_status, [P(transom_conversation)]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
-from ctypes import byref, c_uint32, c_uint64
+from ctypes import byref, c_bool, c_size_t, c_uint64
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Union
 
@@ -169,8 +169,8 @@ class Conversation(Handle):
     close) or Python handlers ``handler(self_pid, message)`` the conversation spawns and stops
     at close. ``on_crash`` is required. ``compensate(participant, reason, in_flight)`` (with
     COMPENSATE) returns True/None to continue or False to fail; an exception fails it.
-    ``timeout`` is in seconds. ``close()`` closes and frees it (pending receives return
-    CLOSED)."""
+    ``timeout`` is the conversation's deadline in seconds after open. ``close()`` closes and frees
+    it (it may race the other methods: pending receives and crash waits raise ClosedError)."""
 
     _what = "conversation"
     _exit_order = 20
@@ -239,39 +239,54 @@ class Conversation(Handle):
 
     def receive(self, timeout: Optional[float] = None) -> Optional[Reply]:
         """The oldest reply, waiting up to ``timeout`` seconds (GIL released); None on timeout.
-        Raises ParticipantCrashedError, DeadlineExceededError or ClosedError as the phase says."""
+        Raises ParticipantCrashedError, DeadlineExceededError or ClosedError as the phase says
+        (replies buffered before the conversation ended come first)."""
         ns = timeout_ns("timeout", timeout)
         out = _ffi.transom_reply()
+        n = c_size_t(0)
         with self._use() as c:
             while True:
                 buf = self._buf
-                st = lib.transom_conversation_receive(c, ns, byref(out), ctypes.cast(buf, _ffi.u8p), len(buf))
+                st = lib.transom_conversation_receive(
+                    c, ns, byref(out), ctypes.cast(buf, _ffi.u8p), len(buf), byref(n)
+                )
                 if st == ERR_BUFFER_TOO_SMALL:
-                    # The reply is kept for the next receive: grow and take it.
-                    self._buf = ctypes.create_string_buffer(max(out.len, 2 * len(buf)))
+                    # The reply stays parked, first in line: grow to its size and take it.
+                    self._buf = ctypes.create_string_buffer(max(n.value, 2 * len(buf)))
                     continue
                 if st == TIMEOUT:
                     return None
                 check(st)
-                return Reply(out.request_id, getattr(out, "from"), ctypes.string_at(buf, out.len))
+                return Reply(out.request_id, getattr(out, "from"), ctypes.string_at(buf, n.value))
 
     def complete(self) -> None:
         """No more requests will be sent (COMPLETING); replies can still be received."""
         with self._use() as c:
             check(lib.transom_conversation_complete(c))
 
-    def on_crash(self, callback: CrashFn) -> None:
+    def add_crash_callback(self, callback: CrashFn) -> int:
         """Calls ``callback(CrashInfo)`` once per crashed participant (on the conversation's
-        thread, or at once here for crashes that already happened). The binding keeps the
-        callable until transom drops it; an exception inside is reported on stderr and
-        counted (``transom.callback_errors()``)."""
+        thread, or at once here for crashes that already happened). Returns its id for
+        :meth:`remove_crash_callback`. The binding keeps the callable until transom drops it
+        (on removal, or when the conversation is closed); an exception inside is reported on
+        stderr and counted (``transom.callback_errors()``)."""
         check_callable("callback", callback)
+        cid = c_uint64(0)
         with self._use() as c:
             cb = _ffi.transom_crash_callback()
             cb.ctx = _callbacks.register(_callbacks.Entry(callback))
             cb.call = _crash_tramp
             cb.drop = _callbacks.DROP
-            check(lib.transom_conversation_on_crash(c, cb))
+            check(lib.transom_conversation_add_crash_callback(c, cb, byref(cid)))
+        return cid.value
+
+    def remove_crash_callback(self, callback_id: int) -> None:
+        """Removes a crash callback: it is not called once this returns (this waits for a call
+        running on another thread; from inside the callback it returns at once), and the binding
+        lets go of the callable. NotFoundError for an unknown id."""
+        check_int("callback_id", callback_id)
+        with self._use() as c:
+            check(lib.transom_conversation_remove_crash_callback(c, callback_id))
 
     def await_crash(self, timeout: Optional[float] = None) -> Optional[CrashInfo]:
         """Blocks (GIL released, event-driven) up to ``timeout`` seconds for the first
@@ -287,23 +302,19 @@ class Conversation(Handle):
 
     @property
     def has_crashed(self) -> bool:
-        v = c_uint32(0)
+        v = c_bool(False)
         with self._use() as c:
             check(lib.transom_conversation_has_crashed(c, byref(v)))
         return bool(v.value)
 
     def state(self) -> ConversationState:
         snap = _ffi.transom_conversation_snapshot()
-        cap = 8
+        n = c_size_t(0)
         with self._use() as c:
-            while True:
-                arr = (_ffi.transom_participant_state * cap)()
-                snap.participants = arr
-                snap.participants_capacity = cap
-                check(lib.transom_conversation_state(c, byref(snap)))
-                if snap.participant_count <= cap:
-                    break
-                cap = snap.participant_count
+            check(lib.transom_conversation_state(c, byref(snap)))
+            # The participants never change after open: the count just read is the one needed.
+            arr = (_ffi.transom_participant_state * max(1, snap.participant_count))()
+            check(lib.transom_conversation_participants(c, arr, len(arr), byref(n)))
         parts = [
             ParticipantState(
                 p.pid,
@@ -312,7 +323,7 @@ class Conversation(Handle):
                 ExitReason.from_c(p.exit_reason),
                 p.exited_at_ns,
             )
-            for p in arr[: snap.participant_count]
+            for p in arr[: n.value]
         ]
         return ConversationState(
             snap.pid,

@@ -1,0 +1,178 @@
+//! The state a conversation handle and its actor share: one mutex over everything a caller can
+//! observe, one condition variable for every blocking call.
+//!
+//! Invariant: phase, participants' health, buffered replies, in-flight requests, crash records,
+//! crash callbacks and counters live in one [`State`] under one mutex and are only changed while
+//! holding it; user callbacks never run under it. Every change that could end a wait (a reply,
+//! a crash, a phase change, the actor's death) goes through [`Shared::notify`].
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::actor::ExitReason;
+use crate::sync::{Condvar, Mutex, MutexGuard};
+
+use super::callbacks::CrashCallbacks;
+use super::error::ConversationError;
+use super::phase::Phase;
+use super::policy::InFlight;
+use super::state::{CrashInfo, Health, ParticipantState, Reply};
+use super::trace::TraceContext;
+
+pub(super) struct State {
+    pub(super) phase: Phase,
+    /// The deadline, as an instant (for waits) and on the monotonic clock (for reports).
+    pub(super) deadline: Option<(Instant, u64)>,
+    pub(super) trace: TraceContext,
+    pub(super) participants: Vec<ParticipantState>,
+    pub(super) in_flight: BTreeMap<u64, InFlight>,
+    /// In-flight requests whose reply went through [`reply`](super::reply) and is on its way to
+    /// the actor: a second reply to one of them is refused, and a crash of the participant
+    /// does not orphan them.
+    pub(super) answered: HashSet<u64>,
+    pub(super) replies: VecDeque<Reply>,
+    pub(super) next_request: u64,
+    pub(super) next_target: usize,
+    pub(super) sent: u64,
+    pub(super) received: u64,
+    pub(super) crashed: u64,
+    pub(super) crashes: Vec<CrashInfo>,
+    pub(super) callbacks: CrashCallbacks,
+    pub(super) actor_exit: Option<ExitReason>,
+}
+
+impl State {
+    pub(super) fn new(deadline: Option<(Instant, u64)>, participants: usize) -> State {
+        State {
+            phase: Phase::Created,
+            deadline,
+            trace: TraceContext::new_root(),
+            participants: Vec::with_capacity(participants),
+            in_flight: BTreeMap::new(),
+            answered: HashSet::new(),
+            replies: VecDeque::new(),
+            next_request: 1,
+            next_target: 0,
+            sent: 0,
+            received: 0,
+            crashed: 0,
+            crashes: Vec::new(),
+            callbacks: CrashCallbacks::default(),
+            actor_exit: None,
+        }
+    }
+
+    /// Moves a live conversation whose deadline has passed to DEADLINE_EXCEEDED; true if it
+    /// did.
+    pub(super) fn enforce_deadline(&mut self) -> bool {
+        if self.phase.is_ended() {
+            return false;
+        }
+        match self.deadline {
+            Some((at, _)) if Instant::now() >= at => {
+                self.phase = Phase::DeadlineExceeded;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The error a call gets in an ended phase.
+    pub(super) fn ended_error(&self) -> ConversationError {
+        match self.phase {
+            Phase::Failed => ConversationError::ParticipantCrashed,
+            Phase::DeadlineExceeded => ConversationError::DeadlineExceeded,
+            _ => ConversationError::Closed,
+        }
+    }
+
+    pub(super) fn alive(&self) -> Vec<bool> {
+        self.participants
+            .iter()
+            .map(|p| p.health == Health::Alive)
+            .collect()
+    }
+
+    /// Takes the in-flight requests forwarded to `pid` that no reply is on its way for.
+    pub(super) fn take_orphans(&mut self, pid: crate::actor::Pid) -> Vec<InFlight> {
+        let ids: Vec<u64> = self
+            .in_flight
+            .values()
+            .filter(|r| r.participant == pid && !self.answered.contains(&r.request_id))
+            .map(|r| r.request_id)
+            .collect();
+        ids.iter()
+            .filter_map(|id| self.in_flight.remove(id))
+            .collect()
+    }
+}
+
+pub(super) struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+    /// Bumped by every notification, so a receiver can spin briefly on it before sleeping.
+    epoch: AtomicU64,
+}
+
+impl Shared {
+    pub(super) fn new(state: State) -> Shared {
+        Shared {
+            state: Mutex::new(state),
+            changed: Condvar::new(),
+            epoch: AtomicU64::new(0),
+        }
+    }
+
+    /// Wakes every waiter (call it with the state changed, usually under the lock).
+    pub(super) fn notify(&self) {
+        self.epoch.fetch_add(1, Ordering::Release);
+        self.changed.notify_all();
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock()
+    }
+
+    /// The notification count (see [`Shared::spin_until_changed`]).
+    pub(super) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Spins briefly (microseconds, no lock held) until a notification after `seen`: a reply
+    /// about to arrive is then taken without a futex sleep and wake-up.
+    pub(super) fn spin_until_changed(&self, seen: u64) {
+        let backoff = crossbeam_utils::Backoff::new();
+        while self.epoch() == seen && !backoff.is_completed() {
+            backoff.snooze();
+        }
+    }
+
+    /// Waits for a change, at most until `until` (no limit when `None`). Callers re-check
+    /// their condition and their own deadline afterwards (wake-ups may be spurious).
+    pub(super) fn wait<'a>(
+        &self,
+        st: MutexGuard<'a, State>,
+        until: Option<Instant>,
+    ) -> MutexGuard<'a, State> {
+        match until {
+            None => self.changed.wait(st),
+            Some(until) => {
+                let now = Instant::now();
+                if now >= until {
+                    return st;
+                }
+                self.changed.wait_timeout(st, until - now).0
+            }
+        }
+    }
+}
+
+/// The earlier of two optional instants (`None` = never).
+pub(super) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
