@@ -40,7 +40,6 @@ impl From<ActorError> for ConversationError {
         match e {
             ActorError::NoProc => ConversationError::NoProc,
             ActorError::Closed => ConversationError::Closed,
-            ActorError::Timeout => ConversationError::Timeout,
             ActorError::InvalidArgument(what) => ConversationError::InvalidArgument(what),
             ActorError::OutOfResources(_) => ConversationError::Closed,
         }
