@@ -462,7 +462,7 @@ fn bench_round_trip(c: &mut Criterion) {
         g.bench_function("transom_actor_mailbox_echo", |b| {
             b.iter(|| {
                 inbox.send(echo, &b"ping"[..]).unwrap();
-                black_box(inbox.receive(WAIT).unwrap())
+                black_box(inbox.receive(WAIT).unwrap().expect("a message in time"))
             })
         });
     }

@@ -253,7 +253,7 @@ static void a_normal_exit_is_not_a_crash(void) {
     static monitor_rec mon;
     monitor_rec_init(&mon);
     uint64_t mref;
-    CHECK_OK(transom_runtime_monitor(rt, mt.pid, monitor_of(&mon), &mref));
+    CHECK_OK(transom_runtime_add_monitor(rt, mt.pid, monitor_of(&mon), &mref));
     latch_signal(&mt.go);
     pthread_join(owner, NULL);
     CHECK(latch_wait(&mon.fired, 1, 10)); /* the exit happened... */

@@ -61,56 +61,6 @@
 
 
 /**
- * Exit kind: a normal exit (does not kill linked processes).
- */
-#define TRANSOM_EXIT_NORMAL 0
-
-/**
- * Exit kind: the runtime or a supervisor shut the process down.
- */
-#define TRANSOM_EXIT_SHUTDOWN 1
-
-/**
- * Exit kind: an error (a C behaviour's non-zero status is the code).
- */
-#define TRANSOM_EXIT_ERROR 2
-
-/**
- * Exit kind: a Rust behaviour panicked (the message is the panic text).
- */
-#define TRANSOM_EXIT_PANIC 3
-
-/**
- * Exit kind: killed with TRANSOM_EXIT_KILLED (untrappable when sent with transom_runtime_exit).
- */
-#define TRANSOM_EXIT_KILLED 4
-
-/**
- * Exit kind: a mailbox handle was freed without a prior exit.
- */
-#define TRANSOM_EXIT_DROPPED 5
-
-/**
- * Exit kind: the linked or monitored process did not exist.
- */
-#define TRANSOM_EXIT_NOPROC 6
-
-/**
- * Exit kind: a deadline expired.
- */
-#define TRANSOM_EXIT_DEADLINE_EXCEEDED 7
-
-/**
- * Message kind: bytes sent with a send function.
- */
-#define TRANSOM_MESSAGE_USER 0
-
-/**
- * Message kind: an exit signal received while trapping exits.
- */
-#define TRANSOM_MESSAGE_EXIT 1
-
-/**
  * Manager kind: single-threaded, over caller-provided storage; never allocates after creation.
  */
 #define TRANSOM_MANAGER_STATIC 1
@@ -199,7 +149,7 @@ typedef struct transom_canal transom_canal;
 typedef struct transom_conversation transom_conversation;
 
 /**
- * A mailbox process owned by a C thread: it receives with a timeout.
+ * A mailbox process owned by C code: it receives with a timeout.
  *
  * Thread safety: one thread at a time (the view a receive returns belongs to the handle); the
  * handle may move between threads.
@@ -219,8 +169,8 @@ typedef struct transom_manager transom_manager;
  * An actor runtime: a process table and a pool of worker threads.
  *
  * Thread safety: every function taking a runtime may be called from any number of threads at
- * once, including from inside transom callbacks, except transom_runtime_free, which must not
- * race other calls on the same handle.
+ * once, including from inside transom callbacks and concurrently with transom_runtime_close;
+ * only transom_runtime_free must not race other calls on the same handle.
  */
 typedef struct transom_runtime transom_runtime;
 
@@ -249,9 +199,23 @@ typedef struct transom_worker transom_worker;
 typedef int32_t transom_status;
 
 /**
- * A process id: never reused within a runtime; 0 names no process.
+ * A process id: never reused within a runtime. 0 names no process: given as the target of a
+ * call (send, exit, link, unlink, add_monitor, a reply) it gives TRANSOM_ERR_NOPROC and
+ * nothing else happens.
  */
 typedef uint64_t transom_pid;
+
+/**
+ * What a received message carries: one of the TRANSOM_MESSAGE_* values.
+ */
+typedef int32_t transom_message_kind;
+
+/**
+ * Why a process exited: one of the TRANSOM_EXIT_* values. NORMAL and SHUTDOWN are orderly
+ * exits that kill no linked process; every other kind is abnormal (a crash) and kills linked
+ * processes that do not trap exits.
+ */
+typedef int32_t transom_exit_kind;
 
 /**
  * Why a process exited: data that reaches links, monitors and conversations unchanged.
@@ -261,7 +225,7 @@ typedef struct transom_exit_reason {
   /**
    * One of the TRANSOM_EXIT_* kinds.
    */
-  int32_t kind;
+  transom_exit_kind kind;
   /**
    * A caller-defined code (a C behaviour's status for TRANSOM_EXIT_ERROR).
    */
@@ -281,7 +245,7 @@ typedef struct transom_message {
   /**
    * TRANSOM_MESSAGE_USER or TRANSOM_MESSAGE_EXIT.
    */
-  int32_t kind;
+  transom_message_kind kind;
   /**
    * The sender, or the exited process.
    */
@@ -324,7 +288,7 @@ typedef struct transom_behaviour_callback {
 /**
  * A monitor callback: `call` runs at most once, on a runtime worker thread, with the monitored
  * pid and its exit reason; `drop` (may be NULL) runs exactly once afterwards, or when the
- * monitor is removed without firing.
+ * monitor is removed (or refused) without firing.
  */
 typedef struct transom_monitor_callback {
   /**
@@ -351,11 +315,12 @@ typedef struct transom_spawn_options {
    */
   transom_pid link;
   /**
-   * Non-zero: start trapping exits (exit signals arrive as TRANSOM_MESSAGE_EXIT messages).
+   * Start trapping exits (exit signals arrive as TRANSOM_MESSAGE_EXIT messages).
    */
-  uint32_t trap_exit;
+  bool trap_exit;
   /**
-   * Monitor the new process with this callback (`monitor.call` NULL: no monitor).
+   * Monitor the new process with this callback (`monitor.call` NULL: no monitor); its id is
+   * written to the spawn's `out_monitor_id`.
    */
   struct transom_monitor_callback monitor;
 } transom_spawn_options;
@@ -1255,6 +1220,58 @@ typedef struct transom_gate_callback {
 } transom_gate_callback;
 
 /**
+ * Exit kind: a normal exit (does not kill linked processes).
+ */
+#define TRANSOM_EXIT_NORMAL 0
+
+/**
+ * Exit kind: an orderly stop, not a crash, whoever asked for it (transom_runtime_close, a
+ * supervisor, or transom_runtime_exit with this kind): linked processes are not killed (those
+ * trapping exits get a TRANSOM_MESSAGE_EXIT message).
+ */
+#define TRANSOM_EXIT_SHUTDOWN 1
+
+/**
+ * Exit kind: an error (a C behaviour's non-zero status is the code).
+ */
+#define TRANSOM_EXIT_ERROR 2
+
+/**
+ * Exit kind: a Rust behaviour panicked (the message is the panic text).
+ */
+#define TRANSOM_EXIT_PANIC 3
+
+/**
+ * Exit kind: killed with TRANSOM_EXIT_KILLED (untrappable when sent with transom_runtime_exit).
+ */
+#define TRANSOM_EXIT_KILLED 4
+
+/**
+ * Exit kind: a mailbox handle was freed without a prior exit.
+ */
+#define TRANSOM_EXIT_DROPPED 5
+
+/**
+ * Exit kind: the linked or monitored process did not exist.
+ */
+#define TRANSOM_EXIT_NOPROC 6
+
+/**
+ * Exit kind: a configured deadline passed.
+ */
+#define TRANSOM_EXIT_DEADLINE_EXCEEDED 7
+
+/**
+ * Message kind: bytes sent with a send function.
+ */
+#define TRANSOM_MESSAGE_USER 0
+
+/**
+ * Message kind: an exit signal received while trapping exits.
+ */
+#define TRANSOM_MESSAGE_EXIT 1
+
+/**
  * Cursor start: at sequence 1 (every event).
  */
 #define TRANSOM_START_BEGIN 0
@@ -1596,38 +1613,47 @@ extern "C" {
 
 /**
  * Creates a runtime with `workers` worker threads (0: the available parallelism; at most
- * 1024). Idle workers spin briefly, then park (no CPU while idle). `*out_runtime` is written
- * only on success.
+ * 1024). Idle workers spin briefly, then park (no CPU while idle).
  */
 transom_status transom_runtime_new(size_t workers, struct transom_runtime **out_runtime);
 
 /**
- * Shuts the runtime down and frees it (NULL is accepted): every live process exits with
- * TRANSOM_EXIT_SHUTDOWN (monitors see it), every blocked call on its mailboxes and
- * conversations returns TRANSOM_ERR_CLOSED, the workers are joined, and every behaviour's and
- * monitor's drop has run when this returns. An orderly shutdown is not a crash: conversations
- * end without crash reports (their later calls return TRANSOM_ERR_CLOSED). Called from inside a transom
- * callback (on a worker) it does the same but cannot join the calling worker, which exits as
- * soon as the callback returns. Mailbox and conversation handles stay valid to free.
+ * Shuts the runtime down: every live process exits with TRANSOM_EXIT_SHUTDOWN (monitors see
+ * it; an orderly stop, not a crash: conversations end without crash reports), every blocked
+ * call on its mailboxes and conversations returns TRANSOM_ERR_CLOSED, the workers are joined,
+ * and every behaviour's and monitor's drop has run when this returns. Idempotent (a second
+ * call returns TRANSOM_OK); the handle stays valid and every later call on it returns
+ * TRANSOM_ERR_CLOSED (transom_runtime_remove_monitor too). Called from inside a transom
+ * callback (on a worker) it does the same but cannot join the calling worker, which stops as
+ * soon as the callback returns; callbacks running on other workers may then still finish
+ * after it returns (a later transom_runtime_free from another thread waits for them). Mailbox
+ * and conversation handles stay valid to use (TRANSOM_ERR_CLOSED) and to free.
+ */
+transom_status transom_runtime_close(const struct transom_runtime *runtime);
+
+/**
+ * Closes the runtime if it is open (see transom_runtime_close; also from inside a callback)
+ * and releases the handle. NULL is accepted.
  */
 void transom_runtime_free(struct transom_runtime *runtime);
 
 /**
  * Spawns a callback process running `behaviour` with `options` (NULL: none), writing its pid
- * to `*out_pid` and the monitor's reference to `*out_monitor` (may be NULL; 0 when
- * `options->monitor.call` is NULL). The runtime owns the behaviour and the monitor callback from
- * now on, also when this fails (their drops have then run).
+ * to `*out_pid` and the id of the options' monitor to `*out_monitor_id` (may be NULL; 0 when
+ * `options->monitor.call` is NULL), the id transom_runtime_remove_monitor takes. The runtime
+ * owns the behaviour and the monitor callback from now on, also when this fails (their drops
+ * have then run).
  */
 transom_status transom_runtime_spawn(const struct transom_runtime *runtime,
                                      struct transom_behaviour_callback behaviour,
                                      const struct transom_spawn_options *options,
                                      transom_pid *out_pid,
-                                     uint64_t *out_monitor);
+                                     uint64_t *out_monitor_id);
 
 /**
  * Sends `len` bytes (NULL allowed when len is 0) to `to`, from no process (the receiver sees
  * from == 0). Delivery is FIFO per sender/receiver pair. TRANSOM_ERR_NOPROC when `to` is dead
- * (the message is dropped, as in Erlang).
+ * or 0 (the message is dropped, as in Erlang).
  */
 transom_status transom_runtime_send(const struct transom_runtime *runtime,
                                     transom_pid to,
@@ -1636,7 +1662,8 @@ transom_status transom_runtime_send(const struct transom_runtime *runtime,
 
 /**
  * Like transom_runtime_send, labelled as sent by process `from` (e.g. a C behaviour sending
- * as itself: pass its `self_pid`). The label is not checked against the calling code.
+ * as itself: pass its `self_pid`; 0 for no process). The label is not checked against the
+ * calling code.
  */
 transom_status transom_runtime_send_from(const struct transom_runtime *runtime,
                                          transom_pid from,
@@ -1647,8 +1674,10 @@ transom_status transom_runtime_send_from(const struct transom_runtime *runtime,
 /**
  * Sends exit signal `*reason` to `pid`: a process that traps exits receives it as a
  * TRANSOM_MESSAGE_EXIT message, unless the kind is TRANSOM_EXIT_KILLED, which is untrappable;
- * any other process exits with that reason (TRANSOM_EXIT_NORMAL included: this is an explicit
- * termination). TRANSOM_ERR_NOPROC when `pid` is dead.
+ * any other process exits with that reason (TRANSOM_EXIT_NORMAL and TRANSOM_EXIT_SHUTDOWN
+ * included: this is an explicit termination). Its exit then reaches its links by the usual
+ * rule: NORMAL and SHUTDOWN kill no linked process, every other kind kills those that do not
+ * trap exits. TRANSOM_ERR_NOPROC when `pid` is dead or 0.
  */
 transom_status transom_runtime_exit(const struct transom_runtime *runtime,
                                     transom_pid pid,
@@ -1656,8 +1685,9 @@ transom_status transom_runtime_exit(const struct transom_runtime *runtime,
 
 /**
  * Links `a` and `b` (bidirectional: an abnormal exit of one kills the other unless it traps
- * exits). When one is already dead the other receives the NOPROC exit signal at once and
- * TRANSOM_ERR_NOPROC is returned.
+ * exits). When `b` is already dead `a` receives the NOPROC exit signal at once and
+ * TRANSOM_ERR_NOPROC is returned. TRANSOM_ERR_NOPROC with no other effect when `a` is dead or
+ * either pid is 0.
  */
 transom_status transom_runtime_link(const struct transom_runtime *runtime,
                                     transom_pid a,
@@ -1665,34 +1695,40 @@ transom_status transom_runtime_link(const struct transom_runtime *runtime,
 
 /**
  * Removes the link between `a` and `b` (no effect when there is none). TRANSOM_ERR_NOPROC when
- * `a` is not a live process.
+ * `a` is not a live process or either pid is 0.
  */
 transom_status transom_runtime_unlink(const struct transom_runtime *runtime,
                                       transom_pid a,
                                       transom_pid b);
 
 /**
- * Monitors `pid`: `callback.call` runs exactly once with its exit reason (at once, on a
- * worker, with TRANSOM_EXIT_NOPROC when `pid` is already dead). Monitors stack and never kill
- * the watcher. `*out_monitor` receives the reference for transom_runtime_demonitor. The
- * runtime owns the callback from now on, also on failure (its drop has then run).
+ * Monitors `pid`: `callback.call` runs exactly once, on a worker, with its exit reason (at
+ * once with TRANSOM_EXIT_NOPROC when `pid` is already dead or was never spawned). Monitors
+ * stack and never kill the watcher. `*out_id` receives the id for
+ * transom_runtime_remove_monitor. TRANSOM_ERR_NOPROC when `pid` is 0 (names no process: no
+ * monitor, no call). The runtime owns the callback from now on, also on failure (its drop has
+ * then run).
  */
-transom_status transom_runtime_monitor(const struct transom_runtime *runtime,
-                                       transom_pid pid,
-                                       struct transom_monitor_callback callback,
-                                       uint64_t *out_monitor);
+transom_status transom_runtime_add_monitor(const struct transom_runtime *runtime,
+                                           transom_pid pid,
+                                           struct transom_monitor_callback callback,
+                                           uint64_t *out_id);
 
 /**
- * Removes a monitor: once this returns its callback is not running and will never run (from
- * inside that very callback it returns at once). TRANSOM_OK when this stopped the callback,
- * TRANSOM_ERR_NOT_FOUND when it already ran (or the reference is unknown).
+ * Removes monitor `id`: once this returns its callback is not running and will never run
+ * (called from inside that very callback it returns at once, and the callback's drop runs when
+ * it returns). TRANSOM_OK when this stopped the callback before it ran (its drop has run);
+ * TRANSOM_ERR_NOT_FOUND when no monitor with this id is registered — it already fired (a
+ * monitor is registered until its callback has run, so this includes a call from inside it),
+ * was removed, or never existed; TRANSOM_ERR_CLOSED after transom_runtime_close.
  */
-transom_status transom_runtime_demonitor(const struct transom_runtime *runtime, uint64_t monitor);
+transom_status transom_runtime_remove_monitor(const struct transom_runtime *runtime, uint64_t id);
 
 /**
  * Opens a mailbox process owned by the calling C code, with `options` (NULL: none; the monitor
- * callback is owned from now on, also on failure). `*out_mailbox` is written only on success;
- * `*out_pid` (may be NULL) receives its pid.
+ * callback is owned from now on, also on failure). `*out_pid` (may be NULL) receives its pid.
+ * The process ends with transom_mailbox_exit, or with TRANSOM_EXIT_DROPPED when the handle is
+ * freed while it is alive.
  */
 transom_status transom_mailbox_open(const struct transom_runtime *runtime,
                                     const struct transom_spawn_options *options,
@@ -1700,11 +1736,11 @@ transom_status transom_mailbox_open(const struct transom_runtime *runtime,
                                     transom_pid *out_pid);
 
 /**
- * Waits up to `timeout_ns` nanoseconds (UINT64_MAX: no limit of its own) for the next message
- * and describes it in `*out_message`, whose pointers stay valid until the next receive on this
- * mailbox or its free. TRANSOM_TIMEOUT when nothing came (a message arriving later is not
- * lost); TRANSOM_ERR_CLOSED once the process has exited (e.g. killed through a link) or the
- * runtime shut down.
+ * Waits up to `timeout_ns` nanoseconds (UINT64_MAX: no limit of its own; 0: do not block) for
+ * the next message and describes it in `*out_message`, whose pointers stay valid until the
+ * next successful receive on this mailbox or its free. TRANSOM_TIMEOUT when nothing came (a
+ * message arriving later is not lost); TRANSOM_ERR_CLOSED once the process has exited (e.g.
+ * killed through a link) or the runtime was closed, also while waiting.
  */
 transom_status transom_mailbox_receive(struct transom_mailbox *mailbox,
                                        uint64_t timeout_ns,
@@ -1712,6 +1748,7 @@ transom_status transom_mailbox_receive(struct transom_mailbox *mailbox,
 
 /**
  * Sends bytes from this mailbox's process to `to` (see transom_runtime_send).
+ * TRANSOM_ERR_CLOSED once this mailbox's process has exited.
  */
 transom_status transom_mailbox_send(struct transom_mailbox *mailbox,
                                     transom_pid to,
@@ -1719,21 +1756,24 @@ transom_status transom_mailbox_send(struct transom_mailbox *mailbox,
                                     size_t len);
 
 /**
- * Writes this mailbox's pid to `*out_pid` (also after it exited).
+ * Writes this mailbox's pid to `*out_pid` — the one mailbox call that still succeeds after its
+ * process exited.
  */
 transom_status transom_mailbox_pid(const struct transom_mailbox *mailbox, transom_pid *out_pid);
 
 /**
  * Ends this mailbox's process with `*reason` (TRANSOM_EXIT_NORMAL for a clean exit: linked
- * processes survive). Later receives return TRANSOM_ERR_CLOSED; free the handle as usual.
+ * processes survive). TRANSOM_ERR_CLOSED when the process had already exited (through an
+ * earlier exit, a link, a kill or transom_runtime_close; its first reason stands), like every
+ * other call on a mailbox whose process exited. Free the handle as usual afterwards.
  */
 transom_status transom_mailbox_exit(struct transom_mailbox *mailbox,
                                     const struct transom_exit_reason *reason);
 
 /**
- * Frees the handle (NULL is accepted). If its process has not exited through
- * transom_mailbox_exit, it exits now with TRANSOM_EXIT_DROPPED (abnormal: linked processes and
- * conversations see a crash), so a C thread that dies holding a mailbox crashes cleanly.
+ * Frees the handle (NULL is accepted). If its process is still alive it exits now with
+ * TRANSOM_EXIT_DROPPED (abnormal: linked processes and conversations see a crash), so a C
+ * thread that dies holding a mailbox crashes cleanly.
  */
 void transom_mailbox_free(struct transom_mailbox *mailbox);
 

@@ -865,8 +865,8 @@ template <class F> closure<transom_monitor_callback> make_monitor(F &&f) {
 
 } // namespace detail
 
-/// A monitor reference (transom_runtime_demonitor); 0 is none.
-using monitor_ref = uint64_t;
+/// A monitor id (transom_runtime_add_monitor / transom_runtime_remove_monitor); 0 is none.
+using monitor_id = uint64_t;
 
 /// Options applied atomically with a spawn or mailbox open.
 class spawn_options {
@@ -894,7 +894,7 @@ class spawn_options {
     transom_spawn_options release() noexcept {
         transom_spawn_options o{};
         o.link = link_.value();
-        o.trap_exit = trap_ ? 1u : 0u;
+        o.trap_exit = trap_;
         o.monitor = monitor_.release();
         return o;
     }
@@ -910,7 +910,8 @@ class conversation;
 class conversation_config;
 
 /// A non-owning reference to a runtime: every runtime operation. Copy it into behaviours. It
-/// must not be used after the runtime is freed. Thread safety: any number of threads at once.
+/// must not be used after the runtime is freed (after close() it may: every call then throws
+/// TRANSOM_ERR_CLOSED). Thread safety: any number of threads at once, close() included.
 class runtime_ref {
   public:
     runtime_ref() noexcept = default;
@@ -922,12 +923,13 @@ class runtime_ref {
     /// Spawns a callback process running `f` (called as f(pid self, const message&) or
     /// f(const message&); return non-zero, or throw, to end it with TRANSOM_EXIT_ERROR).
     /// `f` is destroyed exactly once, after the process exited; also when this throws.
+    /// `out_monitor_id` receives the id of the options' monitor (0 without one).
     template <class F>
-    transom::pid spawn(F &&f, spawn_options options = {}, monitor_ref *out_monitor = nullptr) const {
+    transom::pid spawn(F &&f, spawn_options options = {}, monitor_id *out_monitor_id = nullptr) const {
         auto b = detail::make_behaviour(std::forward<F>(f));
         transom_spawn_options o = options.release();
         transom_pid p = 0;
-        detail::check(transom_runtime_spawn(h_, b.release(), &o, &p, out_monitor), "transom_runtime_spawn", h_);
+        detail::check(transom_runtime_spawn(h_, b.release(), &o, &p, out_monitor_id), "transom_runtime_spawn", h_);
         return transom::pid(p);
     }
 
@@ -951,20 +953,28 @@ class runtime_ref {
         detail::check(transom_runtime_unlink(h_, a.value(), b.value()), "transom_runtime_unlink", h_);
     }
     /// Monitors `p`: `f(pid, const exit_reason&)` runs exactly once (NOPROC at once when `p` is
-    /// dead), then is destroyed; or is destroyed by demonitor.
-    template <class F> monitor_ref monitor(transom::pid p, F &&f) const {
+    /// dead), then is destroyed; or is destroyed by remove_monitor. Throws NOPROC for pid 0.
+    template <class F> monitor_id add_monitor(transom::pid p, F &&f) const {
         auto cb = detail::make_monitor(std::forward<F>(f));
-        uint64_t ref = 0;
-        detail::check(transom_runtime_monitor(h_, p.value(), cb.release(), &ref), "transom_runtime_monitor", h_);
-        return ref;
+        uint64_t id = 0;
+        detail::check(transom_runtime_add_monitor(h_, p.value(), cb.release(), &id), "transom_runtime_add_monitor",
+                      h_);
+        return id;
     }
-    /// true when this stopped the callback, false when it already ran (or is unknown).
-    bool demonitor(monitor_ref ref) const {
-        status st = transom_runtime_demonitor(h_, ref);
+    /// No call of the monitor is in flight or will start once this returns. true when this
+    /// stopped the callback before it ran, false when the monitor is not registered (it fired,
+    /// was removed, or is unknown).
+    bool remove_monitor(monitor_id id) const {
+        status st = transom_runtime_remove_monitor(h_, id);
         if (st == TRANSOM_ERR_NOT_FOUND) return false;
-        detail::check(st, "transom_runtime_demonitor", h_);
+        detail::check(st, "transom_runtime_remove_monitor", h_);
         return true;
     }
+    /// Shuts the runtime down (transom_runtime_close): live processes exit with SHUTDOWN,
+    /// blocked calls throw TRANSOM_ERR_CLOSED, every behaviour and monitor callable has been
+    /// destroyed when this returns (from another thread than the runtime's own). Idempotent;
+    /// later calls throw TRANSOM_ERR_CLOSED.
+    void close() const { detail::check(transom_runtime_close(h_), "transom_runtime_close", h_); }
     /// Replies to a conversation request as process `from` (a behaviour passes its self pid).
     void reply(transom::pid from, transom::pid conversation, uint64_t request_id, bytes payload) const {
         detail::check(transom_conversation_reply(h_, from.value(), conversation.value(), request_id, payload.data(),
@@ -979,8 +989,9 @@ class runtime_ref {
     const transom_runtime *h_ = nullptr;
 };
 
-/// An actor runtime (transom_runtime), freed (shut down) by its destructor. Move-only.
-/// Thread safety: any number of threads at once, callbacks included; not while freeing.
+/// An actor runtime (transom_runtime), closed and freed by its destructor. Move-only.
+/// Thread safety: any number of threads at once, callbacks and close() included; not while
+/// freeing.
 class runtime : public runtime_ref {
   public:
     /// `workers` threads (0: the available parallelism).
@@ -1002,8 +1013,7 @@ class runtime : public runtime_ref {
     runtime &operator=(const runtime &) = delete;
     ~runtime() { free(); }
 
-    /// Shuts down now: live processes exit with SHUTDOWN, blocked calls return CLOSED, every
-    /// behaviour and monitor callable has been destroyed when this returns.
+    /// Closes (see close()) if still open and frees the handle.
     void free() noexcept {
         transom_runtime_free(const_cast<transom_runtime *>(h_));
         h_ = nullptr;
@@ -1056,7 +1066,8 @@ class mailbox {
         detail::check(transom_mailbox_pid(h_, &p), "transom_mailbox_pid", h_);
         return transom::pid(p);
     }
-    /// Ends this mailbox's process (normal(): linked processes survive).
+    /// Ends this mailbox's process (normal(): linked processes survive). Throws
+    /// TRANSOM_ERR_CLOSED when it had already exited, like every call but pid() then.
     void exit(const transom_exit_reason &reason = exit_reason::normal()) {
         detail::check(transom_mailbox_exit(h_, &reason), "transom_mailbox_exit", h_);
     }

@@ -1,35 +1,103 @@
-//! What a behaviour sees of the runtime while it handles a message: its own pid and the
-//! process operations, acting as that process.
+//! What user code holds to act on a runtime: the [`Behaviour`] a callback process runs, the
+//! [`ProcessContext`] it gets for each message, and the [`RuntimeHandle`] type both lead to
+//! (its operations are in `handle.rs`).
 //!
-//! Invariant: a context only lives for the duration of one scheduled run of its process, on
-//! the worker running it; every operation goes through the same runtime entry points as the
-//! [`RuntimeHandle`], so a behaviour cannot bypass the table lock or hold it while calling out.
+//! These three refer to each other (a handle spawns behaviours, a behaviour gets a context, a
+//! context gives out the handle), so they are defined together here, above the process table
+//! and below everything that uses them. Invariant: a context only lives for the duration of
+//! one scheduled run of its process, on the worker running it; every operation goes through the
+//! table's entry points, so a behaviour can neither bypass the topology lock nor hold it while
+//! calling out.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::error::ActorError;
+use super::message::Message;
+use super::options::{SpawnOptions, Spawned};
 use super::pid::{MonitorRef, Pid, TimerRef};
-use super::process::{Behaviour, Proc};
+use super::process::{Proc, ProcKind};
 use super::reason::ExitReason;
-use super::runtime::{RuntimeHandle, SpawnOptions, Spawned};
+use super::table::Table;
+
+/// The code of a callback process: called for one message at a time, on a worker thread.
+///
+/// Returning `Err(reason)` ends the process with `reason` (which may be
+/// [`ExitReason::normal`] to stop normally). A panic ends it with an `ExitKind::Panic` reason
+/// whose message is the panic text; the worker and every other process carry on. The
+/// behaviour is dropped exactly once when the process has exited, on whichever thread saw it
+/// last (a worker, or the thread that terminated it) and with no runtime lock held.
+pub trait Behaviour: Send + 'static {
+    /// Handles one message.
+    fn handle(&mut self, ctx: &ProcessContext, msg: Message) -> Result<(), ExitReason>;
+}
+
+impl<F> Behaviour for F
+where
+    F: FnMut(&ProcessContext, Message) -> Result<(), ExitReason> + Send + 'static,
+{
+    fn handle(&mut self, ctx: &ProcessContext, msg: Message) -> Result<(), ExitReason> {
+        self(ctx, msg)
+    }
+}
+
+impl Behaviour for Box<dyn Behaviour> {
+    fn handle(&mut self, ctx: &ProcessContext, msg: Message) -> Result<(), ExitReason> {
+        (**self).handle(ctx, msg)
+    }
+}
+
+/// The process table of a runtime whose callback processes run boxed behaviours.
+pub(crate) type Core = Table<Box<dyn Behaviour>>;
+/// A process of such a runtime.
+pub(crate) type Process = Proc<Box<dyn Behaviour>>;
+
+/// A cheap, cloneable handle to a runtime, usable from any thread (and from inside behaviours
+/// and monitor callbacks). Once the runtime is closed, every call returns
+/// [`ActorError::Closed`] (or `false` where documented). Its operations are listed in
+/// `handle.rs`; [`RuntimeHandle::open_mailbox`] is with the mailboxes.
+#[derive(Clone)]
+pub struct RuntimeHandle {
+    pub(crate) inner: Arc<Core>,
+}
+
+impl std::fmt::Debug for RuntimeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeHandle").finish_non_exhaustive()
+    }
+}
 
 /// The calling process's view of the runtime, passed to [`Behaviour::handle`].
 ///
 /// A process can be killed (by a link or `exit`) while its `handle` runs; the call is not
-/// interrupted, but from then on [`ProcessContext::send`] returns `Closed`, so a dead process
-/// sends nothing, and the process's exit reason is available from
+/// interrupted, but from then on the operations that act as this process
+/// ([`ProcessContext::send`], `link`, `unlink`, `set_trap_exit`) return `Closed`, so a dead
+/// process sends nothing, and its exit reason is available from
 /// [`ProcessContext::exit_reason`].
 #[derive(Debug)]
 pub struct ProcessContext {
     handle: RuntimeHandle,
-    proc: Arc<Proc>,
+    proc: Arc<Process>,
     pid: Pid,
 }
 
 impl ProcessContext {
-    pub(crate) fn new(handle: RuntimeHandle, proc: Arc<Proc>) -> Self {
+    pub(crate) fn new(handle: RuntimeHandle, proc: Arc<Process>) -> Self {
         let pid = proc.pid();
         ProcessContext { handle, proc, pid }
+    }
+
+    fn core(&self) -> &Core {
+        &self.handle.inner
+    }
+
+    /// `Closed` once this process has exited (it can be killed mid-`handle`).
+    fn alive(&self) -> Result<(), ActorError> {
+        if self.proc.has_exited() {
+            Err(ActorError::Closed)
+        } else {
+            Ok(())
+        }
     }
 
     /// This process's pid.
@@ -42,13 +110,11 @@ impl ProcessContext {
         &self.handle
     }
 
-    /// Sends `bytes` to `to` from this process (FIFO per receiver). `NoProc` when `to` is dead,
-    /// `Closed` when this process itself has already exited.
+    /// Sends `bytes` to `to` from this process (FIFO per receiver). `NoProc` when `to` is dead
+    /// or 0, `Closed` when this process itself has already exited.
     pub fn send(&self, to: Pid, bytes: impl Into<Box<[u8]>>) -> Result<(), ActorError> {
-        if self.proc.exit_reason().is_some() {
-            return Err(ActorError::Closed);
-        }
-        self.handle.send_from(self.pid, to, bytes)
+        self.alive()?;
+        self.core().send(self.pid, to, bytes.into())
     }
 
     /// Why this process exited, `None` while it is alive (it can be killed mid-`handle`).
@@ -59,7 +125,7 @@ impl ProcessContext {
     /// Sends an exit signal from this process to `to` (see [`RuntimeHandle::exit_from`]).
     /// Targeting this process itself takes effect when the current `handle` call returns.
     pub fn exit(&self, to: Pid, reason: ExitReason) -> Result<(), ActorError> {
-        self.handle.exit_from(self.pid, to, reason)
+        self.core().exit(self.pid, to, reason)
     }
 
     /// Sends `bytes` to `to` (often this process itself, for a timeout) once `delay` has passed,
@@ -68,25 +134,29 @@ impl ProcessContext {
     pub fn send_after(
         &self,
         to: Pid,
-        delay: std::time::Duration,
+        delay: Duration,
         bytes: impl Into<Box<[u8]>>,
     ) -> Result<TimerRef, ActorError> {
-        self.handle.send_after_from(self.pid, to, delay, bytes)
+        self.core().send_after(self.pid, to, delay, bytes.into())
     }
 
-    /// Links this process to `other` (see [`RuntimeHandle::link`]).
+    /// Links this process to `other` (see [`RuntimeHandle::link`]); `Closed` when this process
+    /// has exited.
     pub fn link(&self, other: Pid) -> Result<(), ActorError> {
-        self.handle.link(self.pid, other)
+        self.alive()?;
+        self.core().link(self.pid, other)
     }
 
-    /// Removes a link between this process and `other`.
+    /// Removes a link between this process and `other`; `Closed` when this process has exited.
     pub fn unlink(&self, other: Pid) -> Result<(), ActorError> {
-        self.handle.unlink(self.pid, other)
+        self.alive()?;
+        self.core().unlink(self.pid, other)
     }
 
-    /// Sets whether this process traps exits.
+    /// Sets whether this process traps exits; `Closed` when it has exited.
     pub fn set_trap_exit(&self, trap: bool) -> Result<(), ActorError> {
-        self.handle.set_trap_exit(self.pid, trap)
+        self.alive()?;
+        self.core().set_trap_exit(self.pid, trap)
     }
 
     /// Spawns a callback process (e.g. `SpawnOptions::new().link(ctx.pid())` for a linked child).
@@ -95,7 +165,7 @@ impl ProcessContext {
         behaviour: impl Behaviour,
         options: SpawnOptions,
     ) -> Result<Spawned, ActorError> {
-        self.handle.spawn(behaviour, options)
+        spawn(self.core(), behaviour, options)
     }
 
     /// Monitors `pid` (see [`RuntimeHandle::monitor`]).
@@ -104,11 +174,24 @@ impl ProcessContext {
         pid: Pid,
         callback: impl FnOnce(Pid, &ExitReason) + Send + 'static,
     ) -> Result<MonitorRef, ActorError> {
-        self.handle.monitor(pid, callback)
+        self.core().monitor(pid, Box::new(callback))
     }
 
     /// Cancels a monitor (see [`RuntimeHandle::demonitor`]).
-    pub fn demonitor(&self, mref: MonitorRef) -> bool {
-        self.handle.demonitor(mref)
+    pub fn demonitor(&self, mref: MonitorRef) -> Result<bool, ActorError> {
+        self.core().demonitor(mref)
     }
+}
+
+/// Creates a callback process running `behaviour` (the one body of every `spawn`).
+pub(crate) fn spawn(
+    core: &Core,
+    behaviour: impl Behaviour,
+    options: SpawnOptions,
+) -> Result<Spawned, ActorError> {
+    let (proc, monitor) = core.create(ProcKind::Callback, Some(Box::new(behaviour)), options)?;
+    Ok(Spawned {
+        pid: proc.pid(),
+        monitor,
+    })
 }

@@ -1,6 +1,6 @@
-//! The actor subsystem's errors. Each variant maps to exactly one C status code (done in
-//! `ffi/status.rs` once the actor C API exists), so the same misuse gives the same code from
-//! every entry point.
+//! The actor subsystem's errors. Each variant maps to exactly one C status code (in
+//! `ffi/status.rs`), so the same misuse gives the same code from every entry point. A timed wait
+//! that expires is not an error: it is an `Ok` outcome (e.g. `Ok(None)` from a receive).
 
 use thiserror::Error;
 
@@ -8,15 +8,14 @@ use thiserror::Error;
 /// documentation says otherwise (linking to a dead pid still delivers the `NOPROC` signal).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ActorError {
-    /// The pid names no live process (it exited, or was never spawned by this runtime).
-    #[error("no such process: the pid is dead or was never spawned")]
+    /// The pid names no live process: it exited, was never spawned by this runtime, or is
+    /// [`Pid::NONE`](super::Pid::NONE) (0), which names no process.
+    #[error("no such process: the pid is dead, was never spawned, or is 0")]
     NoProc,
-    /// The runtime is shut down, or this mailbox's own process has exited.
-    #[error("closed: the runtime is shut down or the process has exited")]
+    /// The runtime is closed, or the calling process (a mailbox's or a context's own) has
+    /// exited.
+    #[error("closed: the runtime is closed or the process has exited")]
     Closed,
-    /// A blocking call reached its timeout; nothing was consumed.
-    #[error("the timeout expired")]
-    Timeout,
     /// An argument is out of its documented range.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),

@@ -3,42 +3,48 @@
 //!
 //! Invariant: a message leaves the queue only inside a successful `receive`, under the process
 //! lock, so a receive that times out never loses a message — one that arrives just after the
-//! timeout stays queued for the next receive. Dropping the handle without an explicit exit ends
-//! the process with `DROPPED`, so a thread that dies with its handle still crashes cleanly.
+//! timeout stays queued for the next receive. Once the process has exited (by `exit`, a link,
+//! a kill or the runtime's shutdown) every call that acts as it returns `Closed`. Dropping the
+//! handle of a live mailbox ends the process with `DROPPED`, so a thread that dies with its
+//! handle still crashes cleanly.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::Backoff;
 
+use super::context::{Process, RuntimeHandle};
 use super::error::ActorError;
 use super::message::Message;
+use super::options::SpawnOptions;
 use super::pid::{MonitorRef, Pid};
-use super::process::Proc;
+use super::process::ProcKind;
 use super::reason::ExitReason;
-use super::runtime::RuntimeHandle;
+
+impl RuntimeHandle {
+    /// Creates a mailbox process owned by the calling thread (see [`Mailbox`]), with `options`
+    /// applied atomically. `Closed` after shutdown.
+    pub fn open_mailbox(&self, options: SpawnOptions) -> Result<Mailbox, ActorError> {
+        let (proc, monitor) = self.inner.create(ProcKind::Mailbox, None, options)?;
+        Ok(Mailbox {
+            handle: self.clone(),
+            proc,
+            monitor,
+        })
+    }
+}
 
 /// The owning handle of a mailbox process. `Send` (move it to the thread that owns it) and
 /// `Sync` (concurrent receives are safe; each message goes to exactly one of them).
 #[derive(Debug)]
 pub struct Mailbox {
     handle: RuntimeHandle,
-    proc: Arc<Proc>,
+    proc: Arc<Process>,
     monitor: Option<MonitorRef>,
-    exited: bool,
 }
 
 impl Mailbox {
-    pub(crate) fn new(handle: RuntimeHandle, proc: Arc<Proc>, monitor: Option<MonitorRef>) -> Self {
-        Mailbox {
-            handle,
-            proc,
-            monitor,
-            exited: false,
-        }
-    }
-
-    /// This mailbox's pid.
+    /// This mailbox's pid (also after its process exited).
     pub fn pid(&self) -> Pid {
         self.proc.pid()
     }
@@ -53,11 +59,20 @@ impl Mailbox {
         &self.handle
     }
 
-    /// The oldest message, waiting up to `timeout` for one (`Duration::MAX` waits forever).
-    /// `Timeout` when none came (nothing is lost: a later message stays queued); `Closed` once
-    /// this process has exited — killed through a link or `exit`, or the runtime shut down —
-    /// including while waiting. [`Mailbox::exit_reason`] then tells why.
-    pub fn receive(&self, timeout: Duration) -> Result<Message, ActorError> {
+    /// `Closed` once this process has exited.
+    fn alive(&self) -> Result<(), ActorError> {
+        if self.proc.has_exited() {
+            Err(ActorError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The oldest message, waiting up to `timeout` for one (`Duration::MAX`: no limit).
+    /// `Ok(None)` when none came in time (nothing is lost: a later message stays queued);
+    /// `Closed` once this process has exited — killed through a link or `exit`, or the runtime
+    /// shut down — including while waiting. [`Mailbox::exit_reason`] then tells why.
+    pub fn receive(&self, timeout: Duration) -> Result<Option<Message>, ActorError> {
         let deadline = Instant::now().checked_add(timeout);
         let mut st = self.proc.lock();
         let mut spun = timeout.is_zero();
@@ -67,7 +82,7 @@ impl Mailbox {
             }
             if let Some(msg) = st.queue.pop_front() {
                 self.proc.publish_len(&st);
-                return Ok(msg);
+                return Ok(Some(msg));
             }
             if !spun {
                 // Once, briefly (microseconds), before sleeping: a reply that is about to arrive
@@ -86,7 +101,7 @@ impl Mailbox {
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
-                        return Err(ActorError::Timeout);
+                        return Ok(None);
                     }
                     self.proc.ready().wait_timeout(st, deadline - now).0
                 }
@@ -94,32 +109,34 @@ impl Mailbox {
         }
     }
 
-    /// The oldest message if there is one, without waiting (`Timeout` when the queue is empty).
-    pub fn try_receive(&self) -> Result<Message, ActorError> {
+    /// The oldest message if there is one, without waiting (`Ok(None)` when the queue is empty).
+    pub fn try_receive(&self) -> Result<Option<Message>, ActorError> {
         self.receive(Duration::ZERO)
     }
 
     /// Sends `bytes` to `to` from this process. `Closed` when this process has exited,
-    /// `NoProc` when `to` is dead.
+    /// `NoProc` when `to` is dead or 0.
     pub fn send(&self, to: Pid, bytes: impl Into<Box<[u8]>>) -> Result<(), ActorError> {
-        if self.proc.exit_reason().is_some() {
-            return Err(ActorError::Closed);
-        }
+        self.alive()?;
         self.handle.send_from(self.pid(), to, bytes)
     }
 
-    /// Links this process to `other` (see [`RuntimeHandle::link`]).
+    /// Links this process to `other` (see [`RuntimeHandle::link`]); `Closed` when this process
+    /// has exited.
     pub fn link(&self, other: Pid) -> Result<(), ActorError> {
+        self.alive()?;
         self.handle.link(self.pid(), other)
     }
 
-    /// Removes a link between this process and `other`.
+    /// Removes a link between this process and `other`; `Closed` when this process has exited.
     pub fn unlink(&self, other: Pid) -> Result<(), ActorError> {
+        self.alive()?;
         self.handle.unlink(self.pid(), other)
     }
 
-    /// Sets whether this process traps exits.
+    /// Sets whether this process traps exits; `Closed` when it has exited.
     pub fn set_trap_exit(&self, trap: bool) -> Result<(), ActorError> {
+        self.alive()?;
         self.handle.set_trap_exit(self.pid(), trap)
     }
 
@@ -128,30 +145,30 @@ impl Mailbox {
         self.proc.exit_reason()
     }
 
-    /// Ends the process normally (linked processes are not killed) and gives up the handle.
-    /// `NoProc` when it had already exited.
-    pub fn exit_normal(self) -> Result<(), ActorError> {
+    /// Ends the process normally (linked processes are not killed). See [`Mailbox::exit`].
+    pub fn exit_normal(&self) -> Result<(), ActorError> {
         self.exit(ExitReason::normal())
     }
 
-    /// Ends the process with `reason` and gives up the handle. `NoProc` when it had already
-    /// exited (its original reason stands).
-    pub fn exit(mut self, reason: ExitReason) -> Result<(), ActorError> {
-        self.exited = true;
-        if self.handle.inner.terminate_pid(self.pid(), reason) {
+    /// Ends the process with `reason`, which every observer then sees. `Closed` when it had
+    /// already exited (its original reason stands). The handle stays usable: every later call
+    /// that acts as the process returns `Closed`.
+    pub fn exit(&self, reason: ExitReason) -> Result<(), ActorError> {
+        if self.handle.inner.terminate(self.pid(), reason) {
             Ok(())
         } else {
-            Err(ActorError::NoProc)
+            Err(ActorError::Closed)
         }
     }
 }
 
 impl Drop for Mailbox {
     fn drop(&mut self) {
-        if !self.exited {
+        // A process that already exited keeps its reason (terminate would do nothing).
+        if !self.proc.has_exited() {
             self.handle
                 .inner
-                .terminate_pid(self.pid(), ExitReason::dropped());
+                .terminate(self.pid(), ExitReason::dropped());
         }
     }
 }

@@ -1,55 +1,28 @@
-//! A process: its mailbox queue, its exit state and (for callback processes) its behaviour, plus
-//! the process-table entry that holds its links, monitors and trap flag.
+//! A process: its mailbox queue, its exit state and (for callback processes) its behaviour.
 //!
 //! Invariant: `exit` in [`ProcState`] goes from `None` to `Some` once and never back; after
 //! that no message is queued and the behaviour is dropped exactly once — by whoever finds the
 //! process unscheduled (the terminator), or else by the worker that has it scheduled.
 //! `scheduled` is true from the moment a callback process is queued until its worker gives it
 //! up, so it runs on at most one worker at a time.
+//!
+//! The behaviour is a type parameter `B` here: this module (and the process table above it)
+//! only stores and drops it; only the workers call it.
 
 use crate::sync::{Condvar, Mutex, MutexGuard};
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
-use super::context::ProcessContext;
 use super::error::ActorError;
 use super::message::Message;
-use super::monitor::MonitorCell;
 use super::pid::Pid;
 use super::reason::ExitReason;
 
-/// The code of a callback process: called for one message at a time, on a worker thread.
-///
-/// Returning `Err(reason)` ends the process with `reason` (which may be
-/// [`ExitReason::normal`] to stop normally). A panic ends it with an `ExitKind::Panic` reason
-/// whose message is the panic text; the worker and every other process carry on. The
-/// behaviour is dropped exactly once when the process has exited, on whichever thread saw it
-/// last (a worker, or the thread that terminated it) and with no runtime lock held.
-pub trait Behaviour: Send + 'static {
-    /// Handles one message.
-    fn handle(&mut self, ctx: &ProcessContext, msg: Message) -> Result<(), ExitReason>;
-}
-
-impl<F> Behaviour for F
-where
-    F: FnMut(&ProcessContext, Message) -> Result<(), ExitReason> + Send + 'static,
-{
-    fn handle(&mut self, ctx: &ProcessContext, msg: Message) -> Result<(), ExitReason> {
-        self(ctx, msg)
-    }
-}
-
-impl Behaviour for Box<dyn Behaviour> {
-    fn handle(&mut self, ctx: &ProcessContext, msg: Message) -> Result<(), ExitReason> {
-        (**self).handle(ctx, msg)
-    }
-}
-
-/// Drops user code without letting a panic escape into the runtime.
-pub(crate) fn drop_behaviour(b: Box<dyn Behaviour>) {
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(b)));
+/// Drops user code (a behaviour, a monitor callback) without letting a panic escape into the
+/// runtime.
+pub(crate) fn drop_user<T>(value: T) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,17 +33,17 @@ pub(crate) enum ProcKind {
     Mailbox,
 }
 
-pub(crate) struct ProcState {
+pub(crate) struct ProcState<B> {
     pub(crate) queue: VecDeque<Message>,
     pub(crate) exit: Option<ExitReason>,
     pub(crate) scheduled: bool,
-    pub(crate) behaviour: Option<Box<dyn Behaviour>>,
+    pub(crate) behaviour: Option<B>,
 }
 
-pub(crate) struct Proc {
+pub(crate) struct Proc<B> {
     pid: Pid,
     kind: ProcKind,
-    state: Mutex<ProcState>,
+    state: Mutex<ProcState<B>>,
     /// Signalled when a message arrives for, or the exit of, a mailbox process.
     ready: Condvar,
     /// The queue length of a mailbox process, for its receiver's brief spin before it waits.
@@ -78,7 +51,7 @@ pub(crate) struct Proc {
     queued: AtomicUsize,
 }
 
-impl std::fmt::Debug for Proc {
+impl<B> std::fmt::Debug for Proc<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Proc")
             .field("pid", &self.pid())
@@ -95,8 +68,8 @@ pub(crate) enum Delivered {
     Schedule,
 }
 
-impl Proc {
-    pub(crate) fn new(pid: Pid, kind: ProcKind, behaviour: Option<Box<dyn Behaviour>>) -> Self {
+impl<B> Proc<B> {
+    pub(crate) fn new(pid: Pid, kind: ProcKind, behaviour: Option<B>) -> Self {
         Proc {
             pid,
             kind,
@@ -115,7 +88,7 @@ impl Proc {
         self.pid
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, ProcState> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ProcState<B>> {
         // No user code runs under this lock, so poisoning cannot leave the state half-updated.
         self.state.lock()
     }
@@ -130,7 +103,7 @@ impl Proc {
     }
 
     /// Publishes the queue length; call with the state lock held.
-    pub(crate) fn publish_len(&self, st: &ProcState) {
+    pub(crate) fn publish_len(&self, st: &ProcState<B>) {
         self.queued.store(st.queue.len(), Ordering::Release);
     }
 
@@ -157,7 +130,7 @@ impl Proc {
 
     /// Records the exit (first reason wins) and discards the queue. Returns the behaviour when
     /// the caller must drop it (the process is not scheduled, so no worker will).
-    pub(crate) fn mark_dead(&self, reason: &ExitReason) -> Option<Box<dyn Behaviour>> {
+    pub(crate) fn mark_dead(&self, reason: &ExitReason) -> Option<B> {
         let mut st = self.lock();
         if st.exit.is_some() {
             return None;
@@ -176,24 +149,9 @@ impl Proc {
     pub(crate) fn exit_reason(&self) -> Option<ExitReason> {
         self.lock().exit.clone()
     }
-}
 
-/// A live process in the process table. Links are kept symmetric: `b ∈ links(a)` iff
-/// `a ∈ links(b)`, both updated under the table lock.
-pub(crate) struct Entry {
-    pub(crate) proc: Arc<Proc>,
-    pub(crate) links: HashSet<Pid>,
-    pub(crate) monitors: Vec<Arc<MonitorCell>>,
-    pub(crate) trap_exit: bool,
-}
-
-impl Entry {
-    pub(crate) fn new(proc: Arc<Proc>, trap_exit: bool) -> Self {
-        Entry {
-            proc,
-            links: HashSet::new(),
-            monitors: Vec::new(),
-            trap_exit,
-        }
+    /// Whether the process has exited (without cloning its reason).
+    pub(crate) fn has_exited(&self) -> bool {
+        self.lock().exit.is_some()
     }
 }

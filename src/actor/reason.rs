@@ -8,8 +8,10 @@
 use std::any::Any;
 use std::fmt;
 
-/// What kind of exit this was. Only [`ExitKind::Normal`] is a normal exit; every other kind is
-/// abnormal and cascades over links.
+/// What kind of exit this was. [`ExitKind::Normal`] (the work is done) and
+/// [`ExitKind::Shutdown`] (an orderly stop, whoever asked for it) are not abnormal: they kill no
+/// linked process. Every other kind is abnormal and cascades over links
+/// ([`ExitKind::is_abnormal`]).
 ///
 /// (Deliberately not `#[repr(i32)]`: the C API gets its own `transom_exit_kind` constants; the
 /// numbers here are stable and given by [`ExitKind::as_raw`].)
@@ -17,7 +19,8 @@ use std::fmt;
 pub enum ExitKind {
     /// The process finished its work.
     Normal = 0,
-    /// The runtime (or a supervisor) asked it to stop.
+    /// An orderly stop: the runtime shut down, or someone (a supervisor, a conversation) sent
+    /// this reason with `exit`. Not a crash: linked processes are not killed by it.
     Shutdown = 1,
     /// The behaviour reported a failure (a non-zero status from C, an `Err` from Rust).
     Error = 2,
@@ -30,8 +33,8 @@ pub enum ExitKind {
     Dropped = 5,
     /// The process did not exist (linking to or monitoring a dead pid).
     NoProc = 6,
-    /// A deadline expired.
-    Timeout = 7,
+    /// A configured deadline passed.
+    DeadlineExceeded = 7,
 }
 
 impl ExitKind {
@@ -44,7 +47,7 @@ impl ExitKind {
         ExitKind::Killed,
         ExitKind::Dropped,
         ExitKind::NoProc,
-        ExitKind::Timeout,
+        ExitKind::DeadlineExceeded,
     ];
 
     /// The stable number the C API uses.
@@ -67,8 +70,14 @@ impl ExitKind {
             ExitKind::Killed => "KILLED",
             ExitKind::Dropped => "DROPPED",
             ExitKind::NoProc => "NOPROC",
-            ExitKind::Timeout => "TIMEOUT",
+            ExitKind::DeadlineExceeded => "DEADLINE_EXCEEDED",
         }
+    }
+
+    /// True for the kinds that kill linked processes which do not trap exits: every kind but
+    /// `Normal` and `Shutdown`. The one rule the exit cascade applies.
+    pub const fn is_abnormal(self) -> bool {
+        !matches!(self, ExitKind::Normal | ExitKind::Shutdown)
     }
 }
 
@@ -132,9 +141,9 @@ impl ExitReason {
         ExitReason::new(ExitKind::NoProc, 0, String::new())
     }
 
-    /// `TIMEOUT`, code 0, no message.
-    pub fn timeout() -> ExitReason {
-        ExitReason::new(ExitKind::Timeout, 0, String::new())
+    /// `DEADLINE_EXCEEDED`, code 0, no message.
+    pub fn deadline_exceeded() -> ExitReason {
+        ExitReason::new(ExitKind::DeadlineExceeded, 0, String::new())
     }
 
     /// `PANIC` whose message is the panic payload's text (when it is a string).
@@ -158,9 +167,16 @@ impl ExitReason {
         &self.message
     }
 
-    /// True only for [`ExitKind::Normal`]: normal exits do not kill linked processes.
+    /// True only for [`ExitKind::Normal`]. Note that `SHUTDOWN` is neither normal nor
+    /// abnormal: ask [`ExitReason::is_abnormal`] whether an exit is a crash.
     pub fn is_normal(&self) -> bool {
         self.kind == ExitKind::Normal
+    }
+
+    /// True when this exit is a crash that kills linked processes which do not trap exits
+    /// (every kind but `NORMAL` and `SHUTDOWN`, see [`ExitKind::is_abnormal`]).
+    pub fn is_abnormal(&self) -> bool {
+        self.kind.is_abnormal()
     }
 }
 
@@ -203,6 +219,16 @@ mod tests {
         for k in ExitKind::ALL {
             assert_eq!(ExitReason::new(k, 0, "").is_normal(), k == ExitKind::Normal);
         }
+    }
+
+    #[test]
+    fn shutdown_is_an_orderly_stop_not_a_crash() {
+        for k in ExitKind::ALL {
+            let orderly = matches!(k, ExitKind::Normal | ExitKind::Shutdown);
+            assert_eq!(ExitReason::new(k, 0, "").is_abnormal(), !orderly, "{k:?}");
+        }
+        assert!(!ExitReason::shutdown().is_abnormal());
+        assert!(ExitReason::kill().is_abnormal());
     }
 
     #[test]

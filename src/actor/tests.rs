@@ -146,13 +146,9 @@ fn sends_are_fifo_per_sender_receiver_pair() {
             expected[s as usize] += 1;
         }
     };
-    check(&mut || inbox.receive(WAIT).unwrap());
+    check(&mut || inbox.receive(WAIT).unwrap().expect("a message in time"));
     check(&mut || rx.recv_timeout(WAIT).unwrap());
-    assert_eq!(
-        inbox.try_receive(),
-        Err(ActorError::Timeout),
-        "nothing extra"
-    );
+    assert_eq!(inbox.try_receive(), Ok(None), "nothing extra");
 }
 
 #[test]
@@ -241,7 +237,7 @@ fn trapping_linked_process_gets_an_exit_message_and_survives() {
         .spawn(recorder(tx), SpawnOptions::new().link(a).trap_exit(true))
         .unwrap()
         .pid;
-    let reason = ExitReason::new(ExitKind::Timeout, -3, "deadline");
+    let reason = ExitReason::new(ExitKind::DeadlineExceeded, -3, "deadline");
     rt.exit(a, reason.clone()).unwrap();
     assert_eq!(
         rx.recv_timeout(WAIT).unwrap(),
@@ -309,10 +305,10 @@ fn linking_to_a_dead_pid_delivers_noproc_at_once() {
     assert_eq!(trapper.link(dead), Err(ActorError::NoProc));
     assert_eq!(
         trapper.try_receive().unwrap(),
-        Message::Exit {
+        Some(Message::Exit {
             pid: dead,
             reason: ExitReason::noproc()
-        }
+        })
     );
     assert!(rt.is_alive(trapper.pid()));
 
@@ -483,7 +479,7 @@ fn unlink_stops_the_cascade() {
     rt.exit(a, ExitReason::error(1, "x")).unwrap();
     exit_of(&wa);
     assert_eq!(mb.exit_reason(), None);
-    assert_eq!(mb.try_receive(), Err(ActorError::Timeout));
+    assert_eq!(mb.try_receive(), Ok(None));
 }
 
 #[test]
@@ -544,7 +540,7 @@ fn a_process_killed_while_handling_sends_nothing_more() {
     let (sent, reason) = after_rx.recv_timeout(WAIT).unwrap();
     assert_eq!(sent, Err(ActorError::Closed));
     assert_eq!(reason, Some(ExitReason::kill()));
-    assert_eq!(inbox.try_receive(), Err(ActorError::Timeout));
+    assert_eq!(inbox.try_receive(), Ok(None));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -589,10 +585,22 @@ fn monitoring_a_dead_pid_fires_at_once_with_noproc() {
     );
     let never = Pid::from_raw(1 << 40);
     assert_eq!(exit_of(&watch(&rt, never)), ExitReason::noproc());
-    assert!(matches!(
-        rt.monitor(Pid::NONE, |_, _| {}),
-        Err(ActorError::InvalidArgument(_))
-    ));
+    // Pid 0 names no process: refused with NoProc, the callback dropped uncalled.
+    let (calls, dropped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let guard = Counted {
+        inner: (),
+        drops: Arc::clone(&dropped),
+    };
+    let c = Arc::clone(&calls);
+    assert_eq!(
+        rt.monitor(Pid::NONE, move |_, _| {
+            let _ = &guard;
+            c.fetch_add(1, Ordering::SeqCst);
+        }),
+        Err(ActorError::NoProc)
+    );
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
 
 #[test]
@@ -607,8 +615,8 @@ fn demonitor_before_exit_means_the_callback_never_runs() {
         })
         .unwrap()
     };
-    assert!(rt.demonitor(mref));
-    assert!(!rt.demonitor(mref), "second demonitor is a no-op");
+    assert_eq!(rt.demonitor(mref), Ok(true));
+    assert_eq!(rt.demonitor(mref), Ok(false), "second demonitor is a no-op");
     let w = watch(&rt, pid);
     rt.exit(pid, ExitReason::kill()).unwrap();
     exit_of(&w);
@@ -636,7 +644,7 @@ fn no_monitor_call_starts_after_demonitor_returns_even_when_racing_the_exit() {
             let h = rt.handle();
             thread::spawn(move || h.exit(pid, ExitReason::kill()))
         };
-        rt.demonitor(mref);
+        rt.demonitor(mref).unwrap();
         returned.store(true, Ordering::SeqCst);
         killer.join().unwrap().unwrap();
         // Give a wrongly late callback the chance to show: this NOPROC monitor is queued after
@@ -665,7 +673,7 @@ fn demonitor_from_inside_its_own_callback_does_not_deadlock() {
     rt.exit(pid, ExitReason::kill()).unwrap();
     assert_eq!(
         rx.recv_timeout(WAIT),
-        Ok(false),
+        Ok(Ok(false)),
         "returns at once, callback already running"
     );
 }
@@ -807,12 +815,12 @@ fn a_normal_mailbox_exit_is_normal() {
 fn a_timed_out_receive_does_not_lose_the_next_message() {
     let rt = runtime(1);
     let mb = rt.open_mailbox(SpawnOptions::new()).unwrap();
-    assert_eq!(
-        mb.receive(Duration::from_millis(5)),
-        Err(ActorError::Timeout)
-    );
+    assert_eq!(mb.receive(Duration::from_millis(5)), Ok(None));
     rt.send(mb.pid(), &b"after the timeout"[..]).unwrap();
-    assert_eq!(user(mb.receive(WAIT).unwrap()).1, b"after the timeout");
+    assert_eq!(
+        user(mb.receive(WAIT).unwrap().expect("in time")).1,
+        b"after the timeout"
+    );
 }
 
 #[test]
@@ -834,17 +842,17 @@ fn receives_racing_their_timeouts_lose_nothing() {
     while next < N {
         assert!(Instant::now() < deadline, "stuck at message {next}");
         match mb.receive(Duration::from_micros(20)) {
-            Ok(msg) => {
+            Ok(Some(msg)) => {
                 let i = u32::from_le_bytes(user(msg).1.try_into().unwrap());
                 assert_eq!(i, next, "lost or reordered");
                 next += 1;
             }
-            Err(ActorError::Timeout) => timeouts += 1,
+            Ok(None) => timeouts += 1,
             Err(e) => panic!("unexpected {e}"),
         }
     }
     sender.join().unwrap();
-    assert_eq!(mb.try_receive(), Err(ActorError::Timeout));
+    assert_eq!(mb.try_receive(), Ok(None));
     let _ = timeouts; // how many raced is machine-dependent; losing none is the point
 }
 
@@ -943,7 +951,7 @@ fn after_shutdown_calls_return_closed_and_drop_their_callbacks() {
     let rt = runtime(1);
     let handle = rt.handle();
     let pid = rt.spawn(idle(), SpawnOptions::new()).unwrap().pid;
-    rt.shutdown();
+    rt.close();
     let drops = Arc::new(AtomicUsize::new(0));
     let r = handle.spawn(
         Counted {
@@ -1067,7 +1075,7 @@ fn send_after_delivers_once_the_delay_has_passed() {
     let start = Instant::now();
     rt.send_after(mb.pid(), Duration::from_millis(20), &b"tick"[..])
         .unwrap();
-    let (from, bytes) = user(mb.receive(WAIT).unwrap());
+    let (from, bytes) = user(mb.receive(WAIT).unwrap().expect("in time"));
     assert!(start.elapsed() >= Duration::from_millis(20), "not early");
     assert_eq!((from, bytes.as_slice()), (Pid::NONE, &b"tick"[..]));
 }
@@ -1083,7 +1091,10 @@ fn a_cancelled_timer_never_arrives() {
         .unwrap();
     assert!(rt.cancel_timer(t));
     // Timers are delivered in deadline order, so the cancelled one would have come first.
-    assert_eq!(user(mb.receive(WAIT).unwrap()).1, b"sentinel");
+    assert_eq!(
+        user(mb.receive(WAIT).unwrap().expect("in time")).1,
+        b"sentinel"
+    );
     assert!(!rt.cancel_timer(t));
 }
 
@@ -1097,7 +1108,7 @@ fn a_callback_process_can_time_itself_out() {
                     .send_after(ctx.pid(), Duration::from_millis(10), &b"deadline"[..])
                     .map(|_| ())
                     .map_err(|e| ExitReason::error(1, e.to_string())),
-                Some(b"deadline") => Err(ExitReason::timeout()),
+                Some(b"deadline") => Err(ExitReason::deadline_exceeded()),
                 _ => Ok(()),
             }),
             SpawnOptions::new(),
@@ -1106,7 +1117,7 @@ fn a_callback_process_can_time_itself_out() {
         .pid;
     let w = watch(&rt, pid);
     rt.send(pid, &b"start"[..]).unwrap();
-    assert_eq!(exit_of(&w), ExitReason::timeout());
+    assert_eq!(exit_of(&w), ExitReason::deadline_exceeded());
 }
 
 #[test]
@@ -1126,4 +1137,201 @@ fn shutdown_drops_pending_timers_without_waiting_for_them() {
         2,
         "the handle and the mailbox's"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// One meaning per outcome: pid 0, closed mailboxes, SHUTDOWN, close
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn pid_zero_names_no_process_and_sets_nothing_off() {
+    let rt = runtime(1);
+    let trapper = rt
+        .open_mailbox(SpawnOptions::new().trap_exit(true))
+        .unwrap();
+    let plain = rt.open_mailbox(SpawnOptions::new()).unwrap();
+    let none = Pid::NONE;
+    assert_eq!(rt.send(none, &b"x"[..]), Err(ActorError::NoProc));
+    assert_eq!(
+        rt.send_from(trapper.pid(), none, &b"x"[..]),
+        Err(ActorError::NoProc)
+    );
+    assert_eq!(trapper.send(none, &b"x"[..]), Err(ActorError::NoProc));
+    assert_eq!(rt.exit(none, ExitReason::kill()), Err(ActorError::NoProc));
+    assert_eq!(rt.set_trap_exit(none, true), Err(ActorError::NoProc));
+    assert_eq!(
+        rt.send_after(none, Duration::ZERO, &b"x"[..]),
+        Err(ActorError::NoProc)
+    );
+    for (a, b) in [(none, trapper.pid()), (trapper.pid(), none)] {
+        assert_eq!(rt.link(a, b), Err(ActorError::NoProc));
+        assert_eq!(rt.unlink(a, b), Err(ActorError::NoProc));
+    }
+    // Unlike a dead pid, 0 sends no NOPROC signal: the trapping mailbox gets no message and
+    // the plain one is not killed.
+    assert_eq!(plain.link(none), Err(ActorError::NoProc));
+    assert_eq!(trapper.try_receive(), Ok(None));
+    assert!(rt.is_alive(plain.pid()));
+    // A spawn option linking to 0 is no link.
+    let linked = rt
+        .open_mailbox(SpawnOptions::new().link(none).trap_exit(true))
+        .unwrap();
+    assert_eq!(linked.try_receive(), Ok(None));
+}
+
+#[test]
+fn after_its_process_exited_every_mailbox_call_is_closed() {
+    let rt = runtime(1);
+    let other = rt.open_mailbox(SpawnOptions::new()).unwrap();
+    let check_closed = |mb: &Mailbox| {
+        assert_eq!(mb.receive(Duration::ZERO), Err(ActorError::Closed));
+        assert_eq!(mb.send(other.pid(), &b"x"[..]), Err(ActorError::Closed));
+        assert_eq!(mb.link(other.pid()), Err(ActorError::Closed));
+        assert_eq!(mb.unlink(other.pid()), Err(ActorError::Closed));
+        assert_eq!(mb.set_trap_exit(true), Err(ActorError::Closed));
+        assert_eq!(mb.exit(ExitReason::kill()), Err(ActorError::Closed));
+        assert_eq!(mb.exit_normal(), Err(ActorError::Closed));
+    };
+    // Exited by its own exit: the first reason stands.
+    let a = rt.open_mailbox(SpawnOptions::new()).unwrap();
+    a.exit(ExitReason::error(3, "first")).unwrap();
+    check_closed(&a);
+    assert_eq!(a.exit_reason(), Some(ExitReason::error(3, "first")));
+    // Killed from outside.
+    let b = rt.open_mailbox(SpawnOptions::new()).unwrap();
+    rt.exit(b.pid(), ExitReason::kill()).unwrap();
+    check_closed(&b);
+    // The runtime closed.
+    let c = rt.open_mailbox(SpawnOptions::new()).unwrap();
+    rt.close();
+    check_closed(&c);
+    assert_eq!(c.exit_reason(), Some(ExitReason::shutdown()));
+}
+
+#[test]
+fn an_explicit_shutdown_exit_is_an_orderly_stop_not_a_crash() {
+    let rt = runtime(2);
+    let stopped = rt.open_mailbox(SpawnOptions::new()).unwrap();
+    let plain = rt
+        .open_mailbox(SpawnOptions::new().link(stopped.pid()))
+        .unwrap();
+    let trapping = rt
+        .open_mailbox(SpawnOptions::new().link(stopped.pid()).trap_exit(true))
+        .unwrap();
+    let w = watch(&rt, stopped.pid());
+    rt.exit(stopped.pid(), ExitReason::shutdown()).unwrap();
+    assert_eq!(exit_of(&w), ExitReason::shutdown());
+    // The trapping process hears of it; the plain one survives, as after a NORMAL exit.
+    assert_eq!(
+        trapping.receive(WAIT).unwrap(),
+        Some(Message::Exit {
+            pid: stopped.pid(),
+            reason: ExitReason::shutdown()
+        })
+    );
+    assert!(rt.is_alive(plain.pid()));
+    assert_eq!(plain.try_receive(), Ok(None));
+    // A crash by contrast kills it, with the reason unchanged.
+    let crashed = rt.open_mailbox(SpawnOptions::new()).unwrap();
+    plain.link(crashed.pid()).unwrap();
+    let wp = watch(&rt, plain.pid());
+    crashed.exit(ExitReason::error(1, "crash")).unwrap();
+    assert_eq!(exit_of(&wp), ExitReason::error(1, "crash"));
+}
+
+#[test]
+fn close_is_idempotent_and_later_calls_return_closed() {
+    let rt = runtime(2);
+    let pid = rt.spawn(idle(), SpawnOptions::new()).unwrap().pid;
+    let mref = rt.monitor(pid, |_, _| {}).unwrap();
+    rt.close();
+    rt.close();
+    assert!(rt.is_closed());
+    assert_eq!(rt.send(pid, &b"x"[..]), Err(ActorError::Closed));
+    assert_eq!(rt.send(Pid::NONE, &b"x"[..]), Err(ActorError::Closed));
+    assert_eq!(rt.link(pid, pid), Err(ActorError::Closed));
+    assert_eq!(rt.unlink(pid, pid), Err(ActorError::Closed));
+    assert_eq!(rt.set_trap_exit(pid, true), Err(ActorError::Closed));
+    assert_eq!(rt.demonitor(mref), Err(ActorError::Closed));
+    assert!(matches!(
+        rt.open_mailbox(SpawnOptions::new()),
+        Err(ActorError::Closed)
+    ));
+}
+
+#[test]
+fn close_returns_once_the_behaviours_in_flight_have_been_dropped() {
+    let rt = Arc::new(runtime(2));
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let busy = rt
+        .spawn(
+            Counted {
+                inner: behaviour(move |_, _| {
+                    entered_tx.send(()).unwrap();
+                    release_rx
+                        .lock()
+                        .unwrap()
+                        .recv_timeout(WAIT)
+                        .expect("released");
+                    Ok(())
+                }),
+                drops: Arc::clone(&drops),
+            },
+            SpawnOptions::new(),
+        )
+        .unwrap()
+        .pid;
+    // The busy process's monitor runs on the other worker once the close has begun.
+    let shut = watch(&rt, busy);
+    rt.send(busy, &b"block"[..]).unwrap();
+    entered_rx.recv_timeout(WAIT).unwrap();
+    let closers: Vec<_> = (0..2)
+        .map(|_| {
+            let (rt, drops) = (Arc::clone(&rt), Arc::clone(&drops));
+            thread::spawn(move || {
+                rt.close();
+                drops.load(Ordering::SeqCst)
+            })
+        })
+        .collect();
+    assert_eq!(exit_of(&shut), ExitReason::shutdown());
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "still running its handle");
+    release_tx.send(()).unwrap();
+    for c in closers {
+        assert_eq!(c.join().unwrap(), 1, "close returned before the drop");
+    }
+}
+
+#[test]
+fn close_from_inside_a_behaviour_returns_and_a_later_close_joins_its_worker() {
+    let rt = Arc::new(runtime(2));
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel();
+    let pid = {
+        let inner_rt = Arc::clone(&rt);
+        rt.spawn(
+            Counted {
+                inner: behaviour(move |ctx, _| {
+                    inner_rt.close();
+                    tx.send(ctx.send(ctx.pid(), &b"x"[..])).unwrap();
+                    Ok(())
+                }),
+                drops: Arc::clone(&drops),
+            },
+            SpawnOptions::new(),
+        )
+        .unwrap()
+        .pid
+    };
+    rt.send(pid, &b"close"[..]).unwrap();
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap(),
+        Err(ActorError::Closed),
+        "close returned inside the behaviour; the process is dead"
+    );
+    rt.close();
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
 }

@@ -10,7 +10,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use crate::actor::{Behaviour, ExitKind, ExitReason, Message, Pid, ProcessContext};
+use crate::actor::{Behaviour, ExitReason, Message, Pid, ProcessContext};
 use crate::sync::{Mutex, Registration};
 
 use super::callbacks::deliver;
@@ -44,12 +44,6 @@ impl Policy {
             Policy::Compensate(_) => CrashPolicy::Compensate,
         }
     }
-}
-
-/// Whether a participant's exit with `reason` is a crash. NORMAL and SHUTDOWN (an orderly stop,
-/// whoever asked for it) are not: the same rule as the runtime's links.
-fn is_crash(reason: &ExitReason) -> bool {
-    !matches!(reason.kind(), ExitKind::Normal | ExitKind::Shutdown)
 }
 
 /// The conversation actor's behaviour.
@@ -98,7 +92,9 @@ impl Actor {
         let p = &mut st.participants[idx];
         p.exit_reason = Some(reason.clone());
         p.exited_at_ns = Some(observed_at_ns);
-        if !is_crash(&reason) {
+        // NORMAL and SHUTDOWN (an orderly stop, whoever asked for it) are not crashes: the
+        // runtime's own rule for links.
+        if !reason.is_abnormal() {
             p.health = Health::Exited;
             self.shared.notify();
             return;

@@ -60,8 +60,7 @@ impl From<ActorError> for ConversationError {
             ActorError::NoProc => ConversationError::NoProc,
             ActorError::InvalidArgument(what) => ConversationError::InvalidArgument(what),
             // Closed, out of resources: the runtime cannot serve the conversation any more.
-            // (No runtime call a conversation makes waits, so none can time out.)
-            _ => ConversationError::Closed,
+            ActorError::Closed | ActorError::OutOfResources(_) => ConversationError::Closed,
         }
     }
 }

@@ -35,7 +35,7 @@ fn echo_or_crash() -> Participant {
 
 /// The next message of a test-controlled mailbox (the one place these tests receive from one).
 fn next_message(mb: &Mailbox) -> Message {
-    mb.receive(WAIT).unwrap()
+    mb.receive(WAIT).unwrap().expect("a message in time")
 }
 
 /// The next reply of a conversation, which must come.

@@ -1,5 +1,6 @@
 //! C ABI of the actor runtime: runtimes, callback processes, mailboxes owned by C threads,
-//! sends, exits, links and monitors.
+//! sends, exits, links and monitors (plus, until they move to `ffi/conversation.rs`, the
+//! conversation request/reply helpers participants use).
 //!
 //! Invariant: only conversion, checks and ownership here. Every C closure handed in is owned by
 //! transom from the call on (also when the call fails: its `drop` has then run), and its `drop`
@@ -8,37 +9,50 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
+use super::args::{self, bytes, closure, handle, handle_mut, input, out, Handle, Out};
 use super::closure::Closure;
-use super::status::{free_handle, guard, transom_status, Failure, TRANSOM_OK, TRANSOM_TIMEOUT};
+use super::status::{
+    guard, transom_status, Failure, TRANSOM_ERR_NOT_FOUND, TRANSOM_OK, TRANSOM_TIMEOUT,
+};
 use crate::actor::{
-    ActorError, Behaviour, ExitKind, ExitReason, Mailbox, Message, MonitorRef, Pid, ProcessContext,
-    Runtime, RuntimeHandle, SpawnOptions,
+    Behaviour, ExitKind, ExitReason, Mailbox, Message, MonitorRef, Pid, ProcessContext, Runtime,
+    RuntimeHandle, SpawnOptions,
 };
 
-/// A process id: never reused within a runtime; 0 names no process.
+/// A process id: never reused within a runtime. 0 names no process: given as the target of a
+/// call (send, exit, link, unlink, add_monitor, a reply) it gives TRANSOM_ERR_NOPROC and
+/// nothing else happens.
 pub type transom_pid = u64;
 
+/// Why a process exited: one of the TRANSOM_EXIT_* values. NORMAL and SHUTDOWN are orderly
+/// exits that kill no linked process; every other kind is abnormal (a crash) and kills linked
+/// processes that do not trap exits.
+pub type transom_exit_kind = i32;
 /// Exit kind: a normal exit (does not kill linked processes).
-pub const TRANSOM_EXIT_NORMAL: i32 = 0;
-/// Exit kind: the runtime or a supervisor shut the process down.
-pub const TRANSOM_EXIT_SHUTDOWN: i32 = 1;
+pub const TRANSOM_EXIT_NORMAL: transom_exit_kind = 0;
+/// Exit kind: an orderly stop, not a crash, whoever asked for it (transom_runtime_close, a
+/// supervisor, or transom_runtime_exit with this kind): linked processes are not killed (those
+/// trapping exits get a TRANSOM_MESSAGE_EXIT message).
+pub const TRANSOM_EXIT_SHUTDOWN: transom_exit_kind = 1;
 /// Exit kind: an error (a C behaviour's non-zero status is the code).
-pub const TRANSOM_EXIT_ERROR: i32 = 2;
+pub const TRANSOM_EXIT_ERROR: transom_exit_kind = 2;
 /// Exit kind: a Rust behaviour panicked (the message is the panic text).
-pub const TRANSOM_EXIT_PANIC: i32 = 3;
+pub const TRANSOM_EXIT_PANIC: transom_exit_kind = 3;
 /// Exit kind: killed with TRANSOM_EXIT_KILLED (untrappable when sent with transom_runtime_exit).
-pub const TRANSOM_EXIT_KILLED: i32 = 4;
+pub const TRANSOM_EXIT_KILLED: transom_exit_kind = 4;
 /// Exit kind: a mailbox handle was freed without a prior exit.
-pub const TRANSOM_EXIT_DROPPED: i32 = 5;
+pub const TRANSOM_EXIT_DROPPED: transom_exit_kind = 5;
 /// Exit kind: the linked or monitored process did not exist.
-pub const TRANSOM_EXIT_NOPROC: i32 = 6;
-/// Exit kind: a deadline expired.
-pub const TRANSOM_EXIT_DEADLINE_EXCEEDED: i32 = 7;
+pub const TRANSOM_EXIT_NOPROC: transom_exit_kind = 6;
+/// Exit kind: a configured deadline passed.
+pub const TRANSOM_EXIT_DEADLINE_EXCEEDED: transom_exit_kind = 7;
 
+/// What a received message carries: one of the TRANSOM_MESSAGE_* values.
+pub type transom_message_kind = i32;
 /// Message kind: bytes sent with a send function.
-pub const TRANSOM_MESSAGE_USER: i32 = 0;
+pub const TRANSOM_MESSAGE_USER: transom_message_kind = 0;
 /// Message kind: an exit signal received while trapping exits.
-pub const TRANSOM_MESSAGE_EXIT: i32 = 1;
+pub const TRANSOM_MESSAGE_EXIT: transom_message_kind = 1;
 
 /// Why a process exited: data that reaches links, monitors and conversations unchanged.
 /// Initialise inputs like `transom_exit_reason r = {TRANSOM_EXIT_ERROR, 42, "boom"};`.
@@ -46,7 +60,7 @@ pub const TRANSOM_MESSAGE_EXIT: i32 = 1;
 #[derive(Clone, Copy)]
 pub struct transom_exit_reason {
     /// One of the TRANSOM_EXIT_* kinds.
-    pub kind: i32,
+    pub kind: transom_exit_kind,
     /// A caller-defined code (a C behaviour's status for TRANSOM_EXIT_ERROR).
     pub code: i32,
     /// A NUL-terminated UTF-8 message of at most 255 bytes.
@@ -60,26 +74,21 @@ impl transom_exit_reason {
             code: r.code(),
             message: [0; 256],
         };
-        for (dst, &b) in out
-            .message
-            .iter_mut()
-            .zip(r.message().as_bytes().iter().take(255))
-        {
-            *dst = b as c_char;
-        }
+        args::copy_c_str(&mut out.message, r.message());
         out
     }
 
     pub(crate) fn parse(&self) -> Result<ExitReason, Failure> {
+        let invalid = |what| Failure::fixed(super::status::TRANSOM_ERR_INVALID_ARGUMENT, what);
         let kind = ExitKind::from_raw(self.kind)
-            .ok_or_else(|| Failure::invalid("reason->kind is not a TRANSOM_EXIT_* kind"))?;
-        let bytes: Vec<u8> = self.message.iter().map(|&c| c as u8).collect();
+            .ok_or_else(|| invalid("reason->kind is not a TRANSOM_EXIT_* kind"))?;
+        let bytes = self.message.map(|c| c as u8);
         let end = bytes
             .iter()
             .position(|&b| b == 0)
-            .ok_or_else(|| Failure::invalid("reason->message is not NUL-terminated"))?;
+            .ok_or_else(|| invalid("reason->message is not NUL-terminated"))?;
         let message = std::str::from_utf8(&bytes[..end])
-            .map_err(|_| Failure::invalid("reason->message is not valid UTF-8"))?;
+            .map_err(|_| invalid("reason->message is not valid UTF-8"))?;
         Ok(ExitReason::new(kind, self.code, message))
     }
 }
@@ -91,7 +100,7 @@ impl transom_exit_reason {
 #[derive(Clone, Copy)]
 pub struct transom_message {
     /// TRANSOM_MESSAGE_USER or TRANSOM_MESSAGE_EXIT.
-    pub kind: i32,
+    pub kind: transom_message_kind,
     /// The sender, or the exited process.
     pub from: transom_pid,
     /// The payload (USER); NULL for EXIT.
@@ -124,7 +133,7 @@ pub struct transom_behaviour_callback {
 
 /// A monitor callback: `call` runs at most once, on a runtime worker thread, with the monitored
 /// pid and its exit reason; `drop` (may be NULL) runs exactly once afterwards, or when the
-/// monitor is removed without firing.
+/// monitor is removed (or refused) without firing.
 #[repr(C)]
 pub struct transom_monitor_callback {
     /// Passed to `call` and `drop`.
@@ -147,43 +156,65 @@ pub struct transom_spawn_options {
     /// Link the new process to this pid (0: no link). When that process is already dead the
     /// new one receives the NOPROC exit signal at once.
     pub link: transom_pid,
-    /// Non-zero: start trapping exits (exit signals arrive as TRANSOM_MESSAGE_EXIT messages).
-    pub trap_exit: u32,
-    /// Monitor the new process with this callback (`monitor.call` NULL: no monitor).
+    /// Start trapping exits (exit signals arrive as TRANSOM_MESSAGE_EXIT messages).
+    pub trap_exit: bool,
+    /// Monitor the new process with this callback (`monitor.call` NULL: no monitor); its id is
+    /// written to the spawn's `out_monitor_id`.
     pub monitor: transom_monitor_callback,
 }
 
 /// An actor runtime: a process table and a pool of worker threads.
 ///
 /// Thread safety: every function taking a runtime may be called from any number of threads at
-/// once, including from inside transom callbacks, except transom_runtime_free, which must not
-/// race other calls on the same handle.
+/// once, including from inside transom callbacks and concurrently with transom_runtime_close;
+/// only transom_runtime_free must not race other calls on the same handle.
 pub struct transom_runtime {
     runtime: Runtime,
 }
 
-/// A mailbox process owned by a C thread: it receives with a timeout.
+impl Handle for transom_runtime {}
+
+impl transom_runtime {
+    /// The runtime's handle, for the other subsystems' entry points.
+    pub(crate) fn handle(&self) -> &RuntimeHandle {
+        &self.runtime
+    }
+}
+
+/// A mailbox process owned by C code: it receives with a timeout.
 ///
 /// Thread safety: one thread at a time (the view a receive returns belongs to the handle); the
 /// handle may move between threads.
 pub struct transom_mailbox {
-    mailbox: Option<Mailbox>,
-    pid: Pid,
+    mailbox: Mailbox,
+    /// The message the last successful receive described (its bytes back the view).
     last: Option<Message>,
-    last_reason: transom_exit_reason,
+    /// That message's exit reason in C form, when it is an EXIT message.
+    last_reason: Option<transom_exit_reason>,
 }
 
-type HandleFn = unsafe extern "C" fn(*mut c_void, transom_pid, *const transom_message) -> i32;
+impl Handle for transom_mailbox {}
+
+impl transom_mailbox {
+    /// The mailbox, for the other subsystems' entry points (every call that acts as its process
+    /// returns `Closed` once the process exited).
+    pub(crate) fn mailbox(&self) -> &Mailbox {
+        &self.mailbox
+    }
+}
+
+type BehaviourFn = unsafe extern "C" fn(*mut c_void, transom_pid, *const transom_message) -> i32;
 type MonitorFn = unsafe extern "C" fn(*mut c_void, transom_pid, *const transom_exit_reason);
 
 /// Adapts a C behaviour to the runtime's `Behaviour`.
-struct CBehaviour(Closure<HandleFn>);
+struct CBehaviour(Closure<BehaviourFn>);
 
 impl Behaviour for CBehaviour {
     fn handle(&mut self, ctx: &ProcessContext, msg: Message) -> Result<(), ExitReason> {
-        let (view, _reason) = message_view(&msg);
-        // SAFETY: the C behaviour promised to accept (ctx, pid, message); `view` and the data it
-        // points to (msg, _reason) live across the call.
+        let mut reason = None;
+        let view = message_view(&msg, &mut reason);
+        // SAFETY: the C behaviour promised to accept (ctx, pid, message); `view` and what it
+        // points to (msg, reason) live across the call.
         let status = unsafe { (self.0.call())(self.0.ctx(), ctx.pid().as_raw(), &view) };
         if status == 0 {
             Ok(())
@@ -196,32 +227,24 @@ impl Behaviour for CBehaviour {
     }
 }
 
-/// A view of `msg` for C, with the exit reason it may point to.
-fn message_view(msg: &Message) -> (transom_message, Box<transom_exit_reason>) {
+/// A view of `msg` for C. An exit message's reason is stored in `reason`, which the view points
+/// to: keep both alive as long as the view.
+fn message_view(msg: &Message, reason: &mut Option<transom_exit_reason>) -> transom_message {
     match msg {
-        Message::User { from, bytes } => (
-            transom_message {
-                kind: TRANSOM_MESSAGE_USER,
-                from: from.as_raw(),
-                bytes: bytes.as_ptr(),
-                len: bytes.len(),
-                reason: std::ptr::null(),
-            },
-            Box::new(transom_exit_reason::of(&ExitReason::normal())),
-        ),
-        Message::Exit { pid, reason } => {
-            let r = Box::new(transom_exit_reason::of(reason));
-            (
-                transom_message {
-                    kind: TRANSOM_MESSAGE_EXIT,
-                    from: pid.as_raw(),
-                    bytes: std::ptr::null(),
-                    len: 0,
-                    reason: &*r,
-                },
-                r,
-            )
-        }
+        Message::User { from, bytes } => transom_message {
+            kind: TRANSOM_MESSAGE_USER,
+            from: from.as_raw(),
+            bytes: bytes.as_ptr(),
+            len: bytes.len(),
+            reason: std::ptr::null(),
+        },
+        Message::Exit { pid, reason: r } => transom_message {
+            kind: TRANSOM_MESSAGE_EXIT,
+            from: pid.as_raw(),
+            bytes: std::ptr::null(),
+            len: 0,
+            reason: reason.insert(transom_exit_reason::of(r)),
+        },
     }
 }
 
@@ -236,134 +259,97 @@ fn monitor_fn(cb: Closure<MonitorFn>) -> impl FnOnce(Pid, &ExitReason) + Send + 
     }
 }
 
-pub(crate) fn runtime_handle<'a>(rt: *const transom_runtime) -> Result<&'a RuntimeHandle, Failure> {
-    // SAFETY: non-NULL handles come from transom_runtime_new and stay valid until
-    // transom_runtime_free (the documented contract).
-    unsafe { rt.as_ref() }
-        .map(|r| &*r.runtime)
-        .ok_or_else(|| Failure::null("runtime"))
+/// Takes ownership of a C behaviour (its drop runs when the returned value is dropped; at once,
+/// with NULL_ARGUMENT naming `behaviour.call`, when `call` is NULL).
+pub(crate) fn behaviour_arg(
+    behaviour: transom_behaviour_callback,
+) -> Result<Box<dyn Behaviour>, Failure> {
+    Ok(Box::new(CBehaviour(closure!(behaviour)?)))
 }
 
-fn out<'a, T>(p: *mut T, name: &'static str) -> Result<&'a mut T, Failure> {
-    // SAFETY: the caller promises a non-NULL output pointer is writable.
-    unsafe { p.as_mut() }.ok_or_else(|| Failure::null(name))
-}
-
-pub(crate) fn bytes<'a>(p: *const u8, len: usize, name: &'static str) -> Result<&'a [u8], Failure> {
-    if len == 0 {
-        return Ok(&[]);
-    }
-    if p.is_null() {
-        return Err(Failure::null(name));
-    }
-    // SAFETY: non-NULL and the caller promises len readable bytes.
-    Ok(unsafe { std::slice::from_raw_parts(p, len) })
-}
-
-pub(crate) fn pid_arg(pid: transom_pid, name: &'static str) -> Result<Pid, Failure> {
-    if pid == 0 {
-        return Err(Failure::invalid(format!(
-            "{name} is 0, which names no process"
-        )));
-    }
-    Ok(Pid::from_raw(pid))
-}
-
-/// Converts a timeout in nanoseconds (UINT64_MAX: as long as it takes).
-pub(crate) fn timeout(ns: u64) -> Duration {
-    if ns == u64::MAX {
-        Duration::MAX
-    } else {
-        Duration::from_nanos(ns)
-    }
-}
-
-fn reason_arg(r: *const transom_exit_reason) -> Result<ExitReason, Failure> {
-    // SAFETY: the caller promises a non-NULL reason is readable.
-    unsafe { r.as_ref() }
-        .ok_or_else(|| Failure::null("reason"))?
-        .parse()
-}
-
-/// Takes ownership of a C behaviour (its drop runs when the returned value is dropped).
-pub(crate) fn behaviour_arg(b: transom_behaviour_callback) -> Result<Box<dyn Behaviour>, Failure> {
-    Closure::new(b.ctx, b.call, b.drop)
-        .try_map(|h| h)
-        .map(|c| Box::new(CBehaviour(c)) as Box<dyn Behaviour>)
-        .ok_or_else(|| Failure::null("behaviour.call"))
-}
-
-/// Reads spawn options (NULL = none), taking ownership of the monitor callback.
-fn options_arg(o: *const transom_spawn_options) -> Result<SpawnOptions, Failure> {
-    let mut opts = SpawnOptions::new();
-    // SAFETY: the caller promises a non-NULL options pointer is readable.
-    let Some(o) = (unsafe { o.as_ref() }) else {
-        return Ok(opts);
+/// Reads spawn options (NULL: none), taking ownership of the monitor callback (a NULL
+/// `monitor.call` means no monitor: its drop runs now).
+fn options_arg(options: *const transom_spawn_options) -> SpawnOptions {
+    let Ok(o) = args::as_ref(options, "options") else {
+        return SpawnOptions::new();
     };
-    // A NULL monitor.call means "no monitor": its drop (if any) runs now.
     let monitor = Closure::new(o.monitor.ctx, o.monitor.call, o.monitor.drop).try_map(|f| f);
-    if o.link != 0 {
-        opts = opts.link(Pid::from_raw(o.link));
+    let opts = SpawnOptions::new()
+        .link(Pid::from_raw(o.link))
+        .trap_exit(o.trap_exit);
+    match monitor {
+        Some(cb) => opts.monitor(monitor_fn(cb)),
+        None => opts,
     }
-    opts = opts.trap_exit(o.trap_exit != 0);
-    if let Some(cb) = monitor {
-        opts = opts.monitor(monitor_fn(cb));
-    }
-    Ok(opts)
 }
 
 /// Creates a runtime with `workers` worker threads (0: the available parallelism; at most
-/// 1024). Idle workers spin briefly, then park (no CPU while idle). `*out_runtime` is written
-/// only on success.
+/// 1024). Idle workers spin briefly, then park (no CPU while idle).
 #[no_mangle]
 pub unsafe extern "C" fn transom_runtime_new(
     workers: usize,
     out_runtime: *mut *mut transom_runtime,
 ) -> transom_status {
     guard(|| {
-        let o = out(out_runtime, "out_runtime")?;
-        let runtime = Runtime::new(workers)?;
-        *o = Box::into_raw(Box::new(transom_runtime { runtime }));
+        let out_runtime = out!(out_runtime)?;
+        transom_runtime {
+            runtime: Runtime::new(workers)?,
+        }
+        .publish(out_runtime);
         Ok(TRANSOM_OK)
     })
 }
 
-/// Shuts the runtime down and frees it (NULL is accepted): every live process exits with
-/// TRANSOM_EXIT_SHUTDOWN (monitors see it), every blocked call on its mailboxes and
-/// conversations returns TRANSOM_ERR_CLOSED, the workers are joined, and every behaviour's and
-/// monitor's drop has run when this returns. An orderly shutdown is not a crash: conversations
-/// end without crash reports (their later calls return TRANSOM_ERR_CLOSED). Called from inside a transom
-/// callback (on a worker) it does the same but cannot join the calling worker, which exits as
-/// soon as the callback returns. Mailbox and conversation handles stay valid to free.
+/// Shuts the runtime down: every live process exits with TRANSOM_EXIT_SHUTDOWN (monitors see
+/// it; an orderly stop, not a crash: conversations end without crash reports), every blocked
+/// call on its mailboxes and conversations returns TRANSOM_ERR_CLOSED, the workers are joined,
+/// and every behaviour's and monitor's drop has run when this returns. Idempotent (a second
+/// call returns TRANSOM_OK); the handle stays valid and every later call on it returns
+/// TRANSOM_ERR_CLOSED (transom_runtime_remove_monitor too). Called from inside a transom
+/// callback (on a worker) it does the same but cannot join the calling worker, which stops as
+/// soon as the callback returns; callbacks running on other workers may then still finish
+/// after it returns (a later transom_runtime_free from another thread waits for them). Mailbox
+/// and conversation handles stay valid to use (TRANSOM_ERR_CLOSED) and to free.
+#[no_mangle]
+pub unsafe extern "C" fn transom_runtime_close(runtime: *const transom_runtime) -> transom_status {
+    guard(|| {
+        handle!(runtime)?.runtime.close();
+        Ok(TRANSOM_OK)
+    })
+}
+
+/// Closes the runtime if it is open (see transom_runtime_close; also from inside a callback)
+/// and releases the handle. NULL is accepted.
 #[no_mangle]
 pub unsafe extern "C" fn transom_runtime_free(runtime: *mut transom_runtime) {
     // SAFETY: a non-NULL runtime comes from transom_runtime_new and is freed once (the C contract).
-    unsafe { free_handle(runtime) }
+    unsafe { transom_runtime::free(runtime) }
 }
 
 /// Spawns a callback process running `behaviour` with `options` (NULL: none), writing its pid
-/// to `*out_pid` and the monitor's reference to `*out_monitor` (may be NULL; 0 when
-/// `options->monitor.call` is NULL). The runtime owns the behaviour and the monitor callback from
-/// now on, also when this fails (their drops have then run).
+/// to `*out_pid` and the id of the options' monitor to `*out_monitor_id` (may be NULL; 0 when
+/// `options->monitor.call` is NULL), the id transom_runtime_remove_monitor takes. The runtime
+/// owns the behaviour and the monitor callback from now on, also when this fails (their drops
+/// have then run).
 #[no_mangle]
 pub unsafe extern "C" fn transom_runtime_spawn(
     runtime: *const transom_runtime,
     behaviour: transom_behaviour_callback,
     options: *const transom_spawn_options,
     out_pid: *mut transom_pid,
-    out_monitor: *mut u64,
+    out_monitor_id: *mut u64,
 ) -> transom_status {
     // Own every closure before any check can fail.
-    let b = behaviour_arg(behaviour);
-    let opts = options_arg(options);
+    let behaviour = behaviour_arg(behaviour);
+    let options = options_arg(options);
     guard(move || {
-        let rt = runtime_handle(runtime)?;
-        let o = out(out_pid, "out_pid")?;
-        let spawned = rt.spawn(b?, opts?)?;
-        *o = spawned.pid.as_raw();
-        // SAFETY: the caller promises a non-NULL out_monitor is writable.
-        if let Some(m) = unsafe { out_monitor.as_mut() } {
-            *m = spawned.monitor.map_or(0, MonitorRef::as_raw);
+        let rt = &handle!(runtime)?.runtime;
+        let out_pid = out!(out_pid)?;
+        let out_monitor_id = Out::new(out_monitor_id, "out_monitor_id").ok();
+        let spawned = rt.spawn(behaviour?, options)?;
+        out_pid.write(spawned.pid.as_raw());
+        if let Some(o) = out_monitor_id {
+            o.write(spawned.monitor.map_or(0, MonitorRef::as_raw));
         }
         Ok(TRANSOM_OK)
     })
@@ -371,7 +357,7 @@ pub unsafe extern "C" fn transom_runtime_spawn(
 
 /// Sends `len` bytes (NULL allowed when len is 0) to `to`, from no process (the receiver sees
 /// from == 0). Delivery is FIFO per sender/receiver pair. TRANSOM_ERR_NOPROC when `to` is dead
-/// (the message is dropped, as in Erlang).
+/// or 0 (the message is dropped, as in Erlang).
 #[no_mangle]
 pub unsafe extern "C" fn transom_runtime_send(
     runtime: *const transom_runtime,
@@ -380,15 +366,15 @@ pub unsafe extern "C" fn transom_runtime_send(
     len: usize,
 ) -> transom_status {
     guard(|| {
-        let rt = runtime_handle(runtime)?;
-        let to = pid_arg(to, "to")?;
-        rt.send(to, bytes(data, len, "data")?)?;
+        let rt = &handle!(runtime)?.runtime;
+        rt.send(Pid::from_raw(to), bytes!(data, len)?)?;
         Ok(TRANSOM_OK)
     })
 }
 
 /// Like transom_runtime_send, labelled as sent by process `from` (e.g. a C behaviour sending
-/// as itself: pass its `self_pid`). The label is not checked against the calling code.
+/// as itself: pass its `self_pid`; 0 for no process). The label is not checked against the
+/// calling code.
 #[no_mangle]
 pub unsafe extern "C" fn transom_runtime_send_from(
     runtime: *const transom_runtime,
@@ -398,17 +384,18 @@ pub unsafe extern "C" fn transom_runtime_send_from(
     len: usize,
 ) -> transom_status {
     guard(|| {
-        let rt = runtime_handle(runtime)?;
-        let to = pid_arg(to, "to")?;
-        rt.send_from(Pid::from_raw(from), to, bytes(data, len, "data")?)?;
+        let rt = &handle!(runtime)?.runtime;
+        rt.send_from(Pid::from_raw(from), Pid::from_raw(to), bytes!(data, len)?)?;
         Ok(TRANSOM_OK)
     })
 }
 
 /// Sends exit signal `*reason` to `pid`: a process that traps exits receives it as a
 /// TRANSOM_MESSAGE_EXIT message, unless the kind is TRANSOM_EXIT_KILLED, which is untrappable;
-/// any other process exits with that reason (TRANSOM_EXIT_NORMAL included: this is an explicit
-/// termination). TRANSOM_ERR_NOPROC when `pid` is dead.
+/// any other process exits with that reason (TRANSOM_EXIT_NORMAL and TRANSOM_EXIT_SHUTDOWN
+/// included: this is an explicit termination). Its exit then reaches its links by the usual
+/// rule: NORMAL and SHUTDOWN kill no linked process, every other kind kills those that do not
+/// trap exits. TRANSOM_ERR_NOPROC when `pid` is dead or 0.
 #[no_mangle]
 pub unsafe extern "C" fn transom_runtime_exit(
     runtime: *const transom_runtime,
@@ -416,16 +403,16 @@ pub unsafe extern "C" fn transom_runtime_exit(
     reason: *const transom_exit_reason,
 ) -> transom_status {
     guard(|| {
-        let rt = runtime_handle(runtime)?;
-        let pid = pid_arg(pid, "pid")?;
-        rt.exit(pid, reason_arg(reason)?)?;
+        let rt = &handle!(runtime)?.runtime;
+        rt.exit(Pid::from_raw(pid), input!(reason)?.parse()?)?;
         Ok(TRANSOM_OK)
     })
 }
 
 /// Links `a` and `b` (bidirectional: an abnormal exit of one kills the other unless it traps
-/// exits). When one is already dead the other receives the NOPROC exit signal at once and
-/// TRANSOM_ERR_NOPROC is returned.
+/// exits). When `b` is already dead `a` receives the NOPROC exit signal at once and
+/// TRANSOM_ERR_NOPROC is returned. TRANSOM_ERR_NOPROC with no other effect when `a` is dead or
+/// either pid is 0.
 #[no_mangle]
 pub unsafe extern "C" fn transom_runtime_link(
     runtime: *const transom_runtime,
@@ -433,14 +420,14 @@ pub unsafe extern "C" fn transom_runtime_link(
     b: transom_pid,
 ) -> transom_status {
     guard(|| {
-        let rt = runtime_handle(runtime)?;
-        rt.link(pid_arg(a, "a")?, pid_arg(b, "b")?)?;
+        let rt = &handle!(runtime)?.runtime;
+        rt.link(Pid::from_raw(a), Pid::from_raw(b))?;
         Ok(TRANSOM_OK)
     })
 }
 
 /// Removes the link between `a` and `b` (no effect when there is none). TRANSOM_ERR_NOPROC when
-/// `a` is not a live process.
+/// `a` is not a live process or either pid is 0.
 #[no_mangle]
 pub unsafe extern "C" fn transom_runtime_unlink(
     runtime: *const transom_runtime,
@@ -448,58 +435,64 @@ pub unsafe extern "C" fn transom_runtime_unlink(
     b: transom_pid,
 ) -> transom_status {
     guard(|| {
-        let rt = runtime_handle(runtime)?;
-        rt.unlink(pid_arg(a, "a")?, pid_arg(b, "b")?)?;
+        let rt = &handle!(runtime)?.runtime;
+        rt.unlink(Pid::from_raw(a), Pid::from_raw(b))?;
         Ok(TRANSOM_OK)
     })
 }
 
-/// Monitors `pid`: `callback.call` runs exactly once with its exit reason (at once, on a
-/// worker, with TRANSOM_EXIT_NOPROC when `pid` is already dead). Monitors stack and never kill
-/// the watcher. `*out_monitor` receives the reference for transom_runtime_demonitor. The
-/// runtime owns the callback from now on, also on failure (its drop has then run).
+/// Monitors `pid`: `callback.call` runs exactly once, on a worker, with its exit reason (at
+/// once with TRANSOM_EXIT_NOPROC when `pid` is already dead or was never spawned). Monitors
+/// stack and never kill the watcher. `*out_id` receives the id for
+/// transom_runtime_remove_monitor. TRANSOM_ERR_NOPROC when `pid` is 0 (names no process: no
+/// monitor, no call). The runtime owns the callback from now on, also on failure (its drop has
+/// then run).
 #[no_mangle]
-pub unsafe extern "C" fn transom_runtime_monitor(
+pub unsafe extern "C" fn transom_runtime_add_monitor(
     runtime: *const transom_runtime,
     pid: transom_pid,
     callback: transom_monitor_callback,
-    out_monitor: *mut u64,
+    out_id: *mut u64,
 ) -> transom_status {
-    let cb = Closure::new(callback.ctx, callback.call, callback.drop).try_map(|f| f);
+    let callback = closure!(callback);
     guard(move || {
-        let cb = cb.ok_or_else(|| Failure::null("callback.call"))?;
-        let rt = runtime_handle(runtime)?;
-        let o = out(out_monitor, "out_monitor")?;
-        let pid = pid_arg(pid, "pid")?;
-        *o = rt.monitor(pid, monitor_fn(cb))?.as_raw();
+        let callback = callback?;
+        let rt = &handle!(runtime)?.runtime;
+        let out_id = out!(out_id)?;
+        let id = rt.monitor(Pid::from_raw(pid), monitor_fn(callback))?;
+        out_id.write(id.as_raw());
         Ok(TRANSOM_OK)
     })
 }
 
-/// Removes a monitor: once this returns its callback is not running and will never run (from
-/// inside that very callback it returns at once). TRANSOM_OK when this stopped the callback,
-/// TRANSOM_ERR_NOT_FOUND when it already ran (or the reference is unknown).
+/// Removes monitor `id`: once this returns its callback is not running and will never run
+/// (called from inside that very callback it returns at once, and the callback's drop runs when
+/// it returns). TRANSOM_OK when this stopped the callback before it ran (its drop has run);
+/// TRANSOM_ERR_NOT_FOUND when no monitor with this id is registered — it already fired (a
+/// monitor is registered until its callback has run, so this includes a call from inside it),
+/// was removed, or never existed; TRANSOM_ERR_CLOSED after transom_runtime_close.
 #[no_mangle]
-pub unsafe extern "C" fn transom_runtime_demonitor(
+pub unsafe extern "C" fn transom_runtime_remove_monitor(
     runtime: *const transom_runtime,
-    monitor: u64,
+    id: u64,
 ) -> transom_status {
     guard(|| {
-        let rt = runtime_handle(runtime)?;
-        if rt.demonitor(MonitorRef::from_raw(monitor)) {
+        let rt = &handle!(runtime)?.runtime;
+        if rt.demonitor(MonitorRef::from_raw(id))? {
             Ok(TRANSOM_OK)
         } else {
             Err(Failure::new(
-                super::status::TRANSOM_ERR_NOT_FOUND,
-                "the monitor already fired or does not exist",
+                TRANSOM_ERR_NOT_FOUND,
+                format!("no monitor with id {id} (it fired, was removed, or never existed)"),
             ))
         }
     })
 }
 
 /// Opens a mailbox process owned by the calling C code, with `options` (NULL: none; the monitor
-/// callback is owned from now on, also on failure). `*out_mailbox` is written only on success;
-/// `*out_pid` (may be NULL) receives its pid.
+/// callback is owned from now on, also on failure). `*out_pid` (may be NULL) receives its pid.
+/// The process ends with transom_mailbox_exit, or with TRANSOM_EXIT_DROPPED when the handle is
+/// freed while it is alive.
 #[no_mangle]
 pub unsafe extern "C" fn transom_mailbox_open(
     runtime: *const transom_runtime,
@@ -507,42 +500,30 @@ pub unsafe extern "C" fn transom_mailbox_open(
     out_mailbox: *mut *mut transom_mailbox,
     out_pid: *mut transom_pid,
 ) -> transom_status {
-    let opts = options_arg(options);
+    let options = options_arg(options);
     guard(move || {
-        let rt = runtime_handle(runtime)?;
-        let o = out(out_mailbox, "out_mailbox")?;
-        let mailbox = rt.open_mailbox(opts?)?;
-        let pid = mailbox.pid();
-        // SAFETY: the caller promises a non-NULL out_pid is writable.
-        if let Some(p) = unsafe { out_pid.as_mut() } {
-            *p = pid.as_raw();
+        let rt = &handle!(runtime)?.runtime;
+        let out_mailbox = out!(out_mailbox)?;
+        let out_pid = Out::new(out_pid, "out_pid").ok();
+        let mailbox = rt.open_mailbox(options)?;
+        if let Some(o) = out_pid {
+            o.write(mailbox.pid().as_raw());
         }
-        *o = Box::into_raw(Box::new(transom_mailbox {
-            mailbox: Some(mailbox),
-            pid,
+        transom_mailbox {
+            mailbox,
             last: None,
-            last_reason: transom_exit_reason::of(&ExitReason::normal()),
-        }));
+            last_reason: None,
+        }
+        .publish(out_mailbox);
         Ok(TRANSOM_OK)
     })
 }
 
-fn mailbox_mut<'a>(mb: *mut transom_mailbox) -> Result<&'a mut transom_mailbox, Failure> {
-    // SAFETY: non-NULL handles come from transom_mailbox_open, used by one thread at a time.
-    unsafe { mb.as_mut() }.ok_or_else(|| Failure::null("mailbox"))
-}
-
-pub(crate) fn live(mb: &transom_mailbox) -> Result<&Mailbox, Failure> {
-    mb.mailbox
-        .as_ref()
-        .ok_or_else(|| Failure::from(ActorError::Closed))
-}
-
-/// Waits up to `timeout_ns` nanoseconds (UINT64_MAX: no limit of its own) for the next message
-/// and describes it in `*out_message`, whose pointers stay valid until the next receive on this
-/// mailbox or its free. TRANSOM_TIMEOUT when nothing came (a message arriving later is not
-/// lost); TRANSOM_ERR_CLOSED once the process has exited (e.g. killed through a link) or the
-/// runtime shut down.
+/// Waits up to `timeout_ns` nanoseconds (UINT64_MAX: no limit of its own; 0: do not block) for
+/// the next message and describes it in `*out_message`, whose pointers stay valid until the
+/// next successful receive on this mailbox or its free. TRANSOM_TIMEOUT when nothing came (a
+/// message arriving later is not lost); TRANSOM_ERR_CLOSED once the process has exited (e.g.
+/// killed through a link) or the runtime was closed, also while waiting.
 #[no_mangle]
 pub unsafe extern "C" fn transom_mailbox_receive(
     mailbox: *mut transom_mailbox,
@@ -550,27 +531,20 @@ pub unsafe extern "C" fn transom_mailbox_receive(
     out_message: *mut transom_message,
 ) -> transom_status {
     guard(|| {
-        let mb = mailbox_mut(mailbox)?;
-        let o = out(out_message, "out_message")?;
-        let msg = match live(mb)?.receive(timeout(timeout_ns)) {
-            Ok(m) => m,
-            Err(ActorError::Timeout) => return Ok(TRANSOM_TIMEOUT),
-            Err(e) => return Err(e.into()),
+        let mb = handle_mut!(mailbox)?;
+        let out_message = out!(out_message)?;
+        let timeout = args::timeout(timeout_ns).unwrap_or(Duration::MAX);
+        let Some(msg) = mb.mailbox.receive(timeout)? else {
+            return Ok(TRANSOM_TIMEOUT);
         };
-        if let Message::Exit { reason, .. } = &msg {
-            mb.last_reason = transom_exit_reason::of(reason);
-        }
         let stored = mb.last.insert(msg);
-        let (mut view, _) = message_view(stored);
-        if view.kind == TRANSOM_MESSAGE_EXIT {
-            view.reason = &mb.last_reason;
-        }
-        *o = view;
+        out_message.write(message_view(stored, &mut mb.last_reason));
         Ok(TRANSOM_OK)
     })
 }
 
 /// Sends bytes from this mailbox's process to `to` (see transom_runtime_send).
+/// TRANSOM_ERR_CLOSED once this mailbox's process has exited.
 #[no_mangle]
 pub unsafe extern "C" fn transom_mailbox_send(
     mailbox: *mut transom_mailbox,
@@ -579,53 +553,49 @@ pub unsafe extern "C" fn transom_mailbox_send(
     len: usize,
 ) -> transom_status {
     guard(|| {
-        let mb = mailbox_mut(mailbox)?;
-        let to = pid_arg(to, "to")?;
-        live(mb)?.send(to, bytes(data, len, "data")?)?;
+        let mb = handle!(mailbox)?;
+        mb.mailbox.send(Pid::from_raw(to), bytes!(data, len)?)?;
         Ok(TRANSOM_OK)
     })
 }
 
-/// Writes this mailbox's pid to `*out_pid` (also after it exited).
+/// Writes this mailbox's pid to `*out_pid` — the one mailbox call that still succeeds after its
+/// process exited.
 #[no_mangle]
 pub unsafe extern "C" fn transom_mailbox_pid(
     mailbox: *const transom_mailbox,
     out_pid: *mut transom_pid,
 ) -> transom_status {
     guard(|| {
-        // SAFETY: non-NULL handles come from transom_mailbox_open.
-        let mb = unsafe { mailbox.as_ref() }.ok_or_else(|| Failure::null("mailbox"))?;
-        *out(out_pid, "out_pid")? = mb.pid.as_raw();
+        let mb = handle!(mailbox)?;
+        out!(out_pid)?.write(mb.mailbox.pid().as_raw());
         Ok(TRANSOM_OK)
     })
 }
 
 /// Ends this mailbox's process with `*reason` (TRANSOM_EXIT_NORMAL for a clean exit: linked
-/// processes survive). Later receives return TRANSOM_ERR_CLOSED; free the handle as usual.
+/// processes survive). TRANSOM_ERR_CLOSED when the process had already exited (through an
+/// earlier exit, a link, a kill or transom_runtime_close; its first reason stands), like every
+/// other call on a mailbox whose process exited. Free the handle as usual afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn transom_mailbox_exit(
     mailbox: *mut transom_mailbox,
     reason: *const transom_exit_reason,
 ) -> transom_status {
     guard(|| {
-        let mb = mailbox_mut(mailbox)?;
-        let r = reason_arg(reason)?;
-        let m = mb
-            .mailbox
-            .take()
-            .ok_or_else(|| Failure::from(ActorError::Closed))?;
-        m.exit(r)?;
+        let mb = handle!(mailbox)?;
+        mb.mailbox.exit(input!(reason)?.parse()?)?;
         Ok(TRANSOM_OK)
     })
 }
 
-/// Frees the handle (NULL is accepted). If its process has not exited through
-/// transom_mailbox_exit, it exits now with TRANSOM_EXIT_DROPPED (abnormal: linked processes and
-/// conversations see a crash), so a C thread that dies holding a mailbox crashes cleanly.
+/// Frees the handle (NULL is accepted). If its process is still alive it exits now with
+/// TRANSOM_EXIT_DROPPED (abnormal: linked processes and conversations see a crash), so a C
+/// thread that dies holding a mailbox crashes cleanly.
 #[no_mangle]
 pub unsafe extern "C" fn transom_mailbox_free(mailbox: *mut transom_mailbox) {
     // SAFETY: a non-NULL mailbox comes from transom_mailbox_open and is freed once (the C contract).
-    unsafe { free_handle(mailbox) }
+    unsafe { transom_mailbox::free(mailbox) }
 }
 
 // `transom_runtime` is used from many threads through `*const`: Runtime must be Sync.

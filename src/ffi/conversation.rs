@@ -10,8 +10,8 @@
 use std::mem::MaybeUninit;
 
 use super::actor::{
-    behaviour_arg, live, runtime_handle, transom_behaviour_callback, transom_mailbox,
-    transom_message, transom_pid, transom_runtime, TRANSOM_MESSAGE_USER,
+    behaviour_arg, transom_behaviour_callback, transom_mailbox, transom_message, transom_pid,
+    transom_runtime, TRANSOM_MESSAGE_USER,
 };
 use super::args::{self, array_out, bytes, closure, copy_c_str, handle, input, out, slice, Handle};
 use super::closure::Closure;
@@ -101,7 +101,7 @@ pub unsafe extern "C" fn transom_conversation_open(
 ) -> transom_status {
     guard(|| {
         let config = config_arg(input!(config)?)?;
-        let rt = runtime_handle(runtime)?;
+        let rt = handle!(runtime)?.handle();
         let o = out!(out_conversation)?;
         let conversation = Conversation::open(rt, config)?;
         transom_conversation { conversation }.publish(o);
@@ -448,7 +448,7 @@ pub unsafe extern "C" fn transom_conversation_reply(
     len: usize,
 ) -> transom_status {
     guard(|| {
-        let rt = runtime_handle(runtime)?;
+        let rt = handle!(runtime)?.handle();
         let payload = bytes!(payload, len)?;
         conv::reply(
             rt,
@@ -473,7 +473,7 @@ pub unsafe extern "C" fn transom_conversation_reply_from_mailbox(
     len: usize,
 ) -> transom_status {
     guard(|| {
-        let mb = live(handle!(mailbox)?)?;
+        let mb = handle!(mailbox)?.mailbox();
         let payload = bytes!(payload, len)?;
         conv::reply_from_mailbox(mb, Pid::from_raw(conversation), request_id, payload)?;
         Ok(TRANSOM_OK)

@@ -256,7 +256,6 @@ impl From<ActorError> for Failure {
         let code = match e {
             ActorError::NoProc => TRANSOM_ERR_NOPROC,
             ActorError::Closed => TRANSOM_ERR_CLOSED,
-            ActorError::Timeout => TRANSOM_TIMEOUT,
             ActorError::InvalidArgument(_) => TRANSOM_ERR_INVALID_ARGUMENT,
             ActorError::OutOfResources(_) => TRANSOM_ERR_OUT_OF_MEMORY,
         };

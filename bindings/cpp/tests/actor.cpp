@@ -1,4 +1,4 @@
-// actor.cpp - transom::runtime, behaviours, mailboxes, links and monitors.
+// actor.cpp - transom::runtime, behaviours, mailboxes, links, monitors and close.
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,8 +52,8 @@ static void behaviour_status_and_exception_end_the_process() {
     };
     pid p1 = rt.spawn([](const message &) { return 42; });
     pid p2 = rt.spawn([](const message &) -> int { throw std::runtime_error("boom"); });
-    rt.monitor(p1, watch(0));
-    rt.monitor(p2, watch(1));
+    rt.add_monitor(p1, watch(0));
+    rt.add_monitor(p2, watch(1));
     uint64_t before = callback_exceptions();
     rt.send(p1, "go");
     rt.send(p2, "go");
@@ -69,7 +69,7 @@ static void spawn_options_link_trap_and_monitor() {
     runtime rt(2);
     mailbox watcher = rt.open_mailbox(spawn_options().trap_exit());
     latch mon;
-    monitor_ref ref = 0;
+    monitor_id ref = 0;
     exit_reason mon_reason;
     pid child = rt.spawn([](const message &) { return 7; },
                          spawn_options().link(watcher.pid()).monitor([&](pid, const exit_reason &r) {
@@ -86,7 +86,7 @@ static void spawn_options_link_trap_and_monitor() {
     CHECK_EQ(m->reason().code, 7);
     CHECK(mon.wait(1));
     CHECK_EQ(mon_reason.code, 7);
-    CHECK(!rt.demonitor(ref)); // already fired
+    CHECK(!rt.remove_monitor(ref)); // already fired: no longer registered
 }
 
 static void exit_link_unlink_and_noproc() {
@@ -107,7 +107,7 @@ static void exit_link_unlink_and_noproc() {
     // Monitoring a dead pid fires at once with NOPROC.
     latch l;
     int32_t kind = -1;
-    rt.monitor(b.pid(), [&](pid, const exit_reason &r) {
+    rt.add_monitor(b.pid(), [&](pid, const exit_reason &r) {
         kind = r.kind;
         l.signal();
     });
@@ -115,15 +115,48 @@ static void exit_link_unlink_and_noproc() {
     CHECK_EQ(kind, TRANSOM_EXIT_NOPROC);
 }
 
-static void demonitor_destroys_the_callable_without_calling_it() {
+static void remove_monitor_destroys_the_callable_without_calling_it() {
     runtime rt(1);
     mailbox target = rt.open_mailbox();
     std::atomic<int> destroyed{0}, calls{0};
-    monitor_ref ref = rt.monitor(target.pid(), [t = tracker(&destroyed), &calls](pid, const exit_reason &) { ++calls; });
-    CHECK(rt.demonitor(ref));
+    monitor_id id = rt.add_monitor(target.pid(), [t = tracker(&destroyed), &calls](pid, const exit_reason &) { ++calls; });
+    CHECK(rt.remove_monitor(id));
     CHECK_EQ(destroyed.load(), 1);
+    CHECK(!rt.remove_monitor(id)); // no longer registered
     target.exit();
     CHECK_EQ(calls.load(), 0);
+    // Pid 0 names no process: refused, the callable destroyed uncalled.
+    CHECK_THROWS(rt.add_monitor(pid(), [t = tracker(&destroyed), &calls](pid, const exit_reason &) { ++calls; }),
+                 TRANSOM_ERR_NOPROC);
+    CHECK_EQ(destroyed.load(), 2);
+    CHECK_THROWS(rt.send(pid(), "x"), TRANSOM_ERR_NOPROC);
+}
+
+static void close_shuts_down_keeps_the_handle_and_is_idempotent() {
+    std::atomic<int> destroyed{0};
+    runtime rt(2);
+    for (int i = 0; i < 3; ++i) rt.spawn([t = tracker(&destroyed)](const message &) {});
+    mailbox mb = rt.open_mailbox();
+    rt.close();
+    CHECK_EQ(destroyed.load(), 3); // destroyed before close returned
+    rt.close();                    // idempotent
+    CHECK_THROWS(rt.send(mb.pid(), "x"), TRANSOM_ERR_CLOSED);
+    CHECK_THROWS(rt.spawn([t = tracker(&destroyed)](const message &) {}), TRANSOM_ERR_CLOSED);
+    CHECK_EQ(destroyed.load(), 4);
+    CHECK_THROWS(rt.open_mailbox(), TRANSOM_ERR_CLOSED);
+    CHECK_THROWS(mb.receive(0ns), TRANSOM_ERR_CLOSED);
+    CHECK_THROWS(mb.exit(), TRANSOM_ERR_CLOSED); // the process exited with SHUTDOWN
+}
+
+static void an_explicit_shutdown_is_not_a_crash() {
+    runtime rt(2);
+    mailbox stopped = rt.open_mailbox();
+    mailbox plain = rt.open_mailbox(spawn_options().link(stopped.pid()));
+    rt.exit(stopped.pid(), exit_reason(TRANSOM_EXIT_SHUTDOWN));
+    CHECK_THROWS(stopped.receive(10s), TRANSOM_ERR_CLOSED);
+    rt.send(plain.pid(), "alive?");
+    auto m = plain.receive(10s); // the linked process survived
+    CHECK(m && m->is_user());
 }
 
 static void mailbox_free_is_a_crash_and_exit_is_normal() {
@@ -192,7 +225,9 @@ int main() {
     RUN(behaviour_status_and_exception_end_the_process);
     RUN(spawn_options_link_trap_and_monitor);
     RUN(exit_link_unlink_and_noproc);
-    RUN(demonitor_destroys_the_callable_without_calling_it);
+    RUN(remove_monitor_destroys_the_callable_without_calling_it);
+    RUN(close_shuts_down_keeps_the_handle_and_is_idempotent);
+    RUN(an_explicit_shutdown_is_not_a_crash);
     RUN(mailbox_free_is_a_crash_and_exit_is_normal);
     RUN(runtime_free_shuts_down_and_destroys_behaviours);
     RUN(sends_from_many_threads_arrive);

@@ -148,7 +148,7 @@ static void callables_are_destroyed_once_on_failure_paths() {
     // The C call refuses the NULL runtime but owns the triple: destroyed exactly once.
     CHECK_THROWS(moved.spawn([t = tracker(&destroyed)](const message &) {}), TRANSOM_ERR_NULL_ARGUMENT);
     CHECK_EQ(destroyed.load(), 1);
-    CHECK_THROWS(moved.monitor(pid(1), [t = tracker(&destroyed)](pid, const exit_reason &) {}),
+    CHECK_THROWS(moved.add_monitor(pid(1), [t = tracker(&destroyed)](pid, const exit_reason &) {}),
                  TRANSOM_ERR_NULL_ARGUMENT);
     CHECK_EQ(destroyed.load(), 2);
     CHECK_THROWS(moved.open_mailbox(spawn_options().monitor([t = tracker(&destroyed)](pid, const exit_reason &) {})),
@@ -172,7 +172,7 @@ static void callables_are_destroyed_once_on_failure_paths() {
         m.exit();
     }
     std::atomic<int> calls{0};
-    rt.monitor(dead, [&calls, t = tracker(&destroyed, &gone)](pid, const exit_reason &) { ++calls; });
+    rt.add_monitor(dead, [&calls, t = tracker(&destroyed, &gone)](pid, const exit_reason &) { ++calls; });
     CHECK(gone.wait(1));
     CHECK_EQ(calls.load(), 1);
     CHECK_EQ(destroyed.load(), 7);

@@ -110,20 +110,60 @@ class ActorTests(unittest.TestCase):
         self.assertFalse(t.is_alive())
         self.assertIsInstance(outcome[0], transom.ClosedError)
 
-    def test_monitor_and_demonitor(self) -> None:
+    def test_add_monitor_and_remove_monitor(self) -> None:
         fired: "queue.Queue[ExitReason]" = queue.Queue()
         mb = self.rt.open_mailbox()
-        ref = self.rt.monitor(mb.pid, lambda pid, r: fired.put(r))
-        self.assertTrue(self.rt.demonitor(ref))
-        self.assertFalse(self.rt.demonitor(ref))
-        self.rt.monitor(mb.pid, lambda pid, r: fired.put(r))
+        monitor_id = self.rt.add_monitor(mb.pid, lambda pid, r: fired.put(r))
+        self.assertTrue(self.rt.remove_monitor(monitor_id))
+        self.assertFalse(self.rt.remove_monitor(monitor_id))
+        self.rt.add_monitor(mb.pid, lambda pid, r: fired.put(r))
         mb.exit(ExitKind.NORMAL)
         self.assertEqual(fired.get(timeout=WAIT).kind, ExitKind.NORMAL)
         self.assertTrue(fired.empty())
         mb.close()
         # Monitoring a dead pid fires at once with NOPROC.
-        self.rt.monitor(mb.pid, lambda pid, r: fired.put(r))
+        self.rt.add_monitor(mb.pid, lambda pid, r: fired.put(r))
         self.assertEqual(fired.get(timeout=WAIT).kind, ExitKind.NOPROC)
+        # Pid 0 names no process: refused, never called.
+        before = transom.live_callbacks()
+        with self.assertRaises(transom.NoProcError):
+            self.rt.add_monitor(0, lambda pid, r: fired.put(r))
+        self.assertEqual(transom.live_callbacks(), before)
+        self.assertTrue(fired.empty())
+
+    def test_pid_zero_names_no_process(self) -> None:
+        with self.rt.open_mailbox(trap_exit=True) as mb:
+            for call in (
+                lambda: self.rt.send(0, b"x"),
+                lambda: self.rt.send_from(mb.pid, 0, b"x"),
+                lambda: mb.send(0, b"x"),
+                lambda: self.rt.exit(0, ExitKind.KILLED),
+                lambda: self.rt.link(mb.pid, 0),
+                lambda: self.rt.unlink(0, mb.pid),
+            ):
+                with self.assertRaises(transom.NoProcError):
+                    call()
+            self.assertIsNone(mb.receive(0))  # no NOPROC signal was sent to it
+
+    def test_an_explicit_shutdown_exit_is_not_a_crash(self) -> None:
+        with self.rt.open_mailbox() as stopped, self.rt.open_mailbox(link=stopped.pid) as plain:
+            self.rt.exit(stopped.pid, ExitKind.SHUTDOWN)
+            with self.assertRaises(transom.ClosedError):
+                stopped.receive(WAIT)
+            self.rt.send(plain.pid, b"alive?")
+            m = plain.receive(WAIT)  # the linked process survived
+            assert m is not None
+            self.assertEqual(m.bytes(), b"alive?")
+
+    def test_every_call_on_an_exited_mailbox_is_closed(self) -> None:
+        with self.rt.open_mailbox() as other, self.rt.open_mailbox() as mb:
+            self.rt.exit(mb.pid, ExitKind.KILLED)
+            with self.assertRaises(transom.ClosedError):
+                mb.exit()  # was NoProcError before 0.2
+            with self.assertRaises(transom.ClosedError):
+                mb.send(other.pid, b"x")
+            with self.assertRaises(transom.ClosedError):
+                mb.receive(0)
 
     def test_runtime_exit_kills_and_link_to_dead_is_noproc(self) -> None:
         mb = self.rt.open_mailbox()
@@ -174,7 +214,7 @@ class ActorTests(unittest.TestCase):
         self.rt.send(pid, b"still alive")
         self.assertEqual(got.get(timeout=WAIT), b"still alive")
         done: "queue.Queue[ExitReason]" = queue.Queue()
-        self.rt.monitor(pid, lambda p, r: done.put(r))
+        self.rt.add_monitor(pid, lambda p, r: done.put(r))
         self.rt.exit(pid, ExitKind.KILLED)
         self.assertEqual(done.get(timeout=WAIT).kind, ExitKind.KILLED)
         self.rt.close()  # joins the workers: every drop has run

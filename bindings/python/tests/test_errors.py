@@ -74,7 +74,7 @@ class WrongTypes(unittest.TestCase):
         self.assertTypeErrorBeforeC(lambda: rt.send(True, b"x"), "transom_runtime_send")
         self.assertTypeErrorBeforeC(lambda: rt.exit(1, "kill"), "transom_runtime_exit")
         self.assertTypeErrorBeforeC(lambda: rt.spawn(42), "transom_runtime_spawn")  # type: ignore[arg-type]
-        self.assertTypeErrorBeforeC(lambda: rt.monitor(1, None), "transom_runtime_monitor")  # type: ignore[arg-type]
+        self.assertTypeErrorBeforeC(lambda: rt.add_monitor(1, None), "transom_runtime_add_monitor")  # type: ignore[arg-type]
         self.assertTypeErrorBeforeC(lambda: rt.open_mailbox(trap_exit=1), "transom_mailbox_open")  # type: ignore[arg-type]
         self.assertTypeErrorBeforeC(lambda: Runtime("2"), "transom_runtime_new")  # type: ignore[arg-type]
         with self.rt.open_mailbox() as mb:
@@ -233,7 +233,7 @@ class RaisingCallbacks(unittest.TestCase):
                 # works; once it ran, the bad one's reporting is complete (same worker).
                 ok: "queue.Queue[int]" = queue.Queue()
                 other = rt.open_mailbox()
-                rt.monitor(other.pid, lambda p, r: ok.put(r.kind))
+                rt.add_monitor(other.pid, lambda p, r: ok.put(r.kind))
                 other.exit()
                 self.assertEqual(ok.get(timeout=WAIT), ExitKind.NORMAL)
                 self.assertEqual(transom.callback_errors(), before + 1)

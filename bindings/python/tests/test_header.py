@@ -23,6 +23,7 @@ BASE = {
     "uint32_t": ctypes.c_uint32,
     "uint64_t": ctypes.c_uint64,
     "size_t": ctypes.c_size_t,
+    "bool": ctypes.c_bool,
     "transom_status": ctypes.c_int32,
     "transom_pid": ctypes.c_uint64,
 }

@@ -44,6 +44,8 @@ __all__ = ["lib", "library_path", "FUNCTIONS", "load_library"]
 
 transom_status = c_int32
 transom_pid = c_uint64
+transom_exit_kind = c_int32
+transom_message_kind = c_int32
 
 
 # --- opaque handles -------------------------------------------------------------------------
@@ -81,12 +83,12 @@ class transom_worker(Structure):
 
 
 class transom_exit_reason(Structure):
-    _fields_ = [("kind", c_int32), ("code", c_int32), ("message", c_char * 256)]
+    _fields_ = [("kind", transom_exit_kind), ("code", c_int32), ("message", c_char * 256)]
 
 
 class transom_message(Structure):
     _fields_ = [
-        ("kind", c_int32),
+        ("kind", transom_message_kind),
         ("from", transom_pid),
         ("bytes", POINTER(c_uint8)),
         ("len", c_size_t),
@@ -110,7 +112,7 @@ class transom_monitor_callback(Structure):
 class transom_spawn_options(Structure):
     _fields_ = [
         ("link", transom_pid),
-        ("trap_exit", c_uint32),
+        ("trap_exit", c_bool),
         ("monitor", transom_monitor_callback),
     ]
 
@@ -443,6 +445,7 @@ u8p = P(c_uint8)
 FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     # runtime, processes, mailboxes
     "transom_runtime_new": (transom_status, [c_size_t, P(P(transom_runtime))]),
+    "transom_runtime_close": (transom_status, [P(transom_runtime)]),
     "transom_runtime_free": (None, [P(transom_runtime)]),
     "transom_runtime_spawn": (
         transom_status,
@@ -456,11 +459,11 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "transom_runtime_exit": (transom_status, [P(transom_runtime), transom_pid, P(transom_exit_reason)]),
     "transom_runtime_link": (transom_status, [P(transom_runtime), transom_pid, transom_pid]),
     "transom_runtime_unlink": (transom_status, [P(transom_runtime), transom_pid, transom_pid]),
-    "transom_runtime_monitor": (
+    "transom_runtime_add_monitor": (
         transom_status,
         [P(transom_runtime), transom_pid, transom_monitor_callback, P(c_uint64)],
     ),
-    "transom_runtime_demonitor": (transom_status, [P(transom_runtime), c_uint64]),
+    "transom_runtime_remove_monitor": (transom_status, [P(transom_runtime), c_uint64]),
     "transom_mailbox_open": (
         transom_status,
         [P(transom_runtime), P(transom_spawn_options), P(P(transom_mailbox)), P(transom_pid)],

@@ -22,7 +22,7 @@ from ._util import (
     require,
     timeout_ns,
 )
-from .errors import ERR_PANIC, TIMEOUT, TransomError, check, closed
+from .errors import ERR_NOT_FOUND, ERR_PANIC, TIMEOUT, TransomError, check, closed
 
 __all__ = [
     "ExitKind",
@@ -225,7 +225,7 @@ def _spawn_options(link: Any, trap_exit: Any, monitor: Optional[MonitorFn]) -> _
     o.link = check_pid("link", link, allow_zero=True)
     if not isinstance(trap_exit, bool):
         raise TypeError(f"trap_exit must be a bool, not {type(trap_exit).__name__}")
-    o.trap_exit = 1 if trap_exit else 0
+    o.trap_exit = trap_exit
     if monitor is not None:
         check_callable("monitor", monitor)
     return o
@@ -279,55 +279,60 @@ class Runtime(Handle):
             return pid.value, ref.value
 
     def send(self, to: int, data: Any) -> None:
-        """Sends bytes to ``to`` (sender 0); NoProcError when it is dead."""
-        check_pid("to", to)
+        """Sends bytes to ``to`` (sender 0); NoProcError when it is dead or 0."""
+        check_pid("to", to, allow_zero=True)
         ptr, n = _ffi.as_u8(data)
         with self._use() as rt:
             check(lib.transom_runtime_send(rt, to, ptr, n))
 
     def send_from(self, sender: int, to: int, data: Any) -> None:
         check_pid("sender", sender, allow_zero=True)
-        check_pid("to", to)
+        check_pid("to", to, allow_zero=True)
         ptr, n = _ffi.as_u8(data)
         with self._use() as rt:
             check(lib.transom_runtime_send_from(rt, sender, to, ptr, n))
 
     def exit(self, pid: int, reason: Any = ExitKind.KILLED) -> None:
-        """Sends exit signal ``reason`` (an ExitReason or ExitKind) to ``pid``."""
-        check_pid("pid", pid)
+        """Sends exit signal ``reason`` (an ExitReason or ExitKind) to ``pid``. SHUTDOWN, like
+        NORMAL, ends the process without killing the processes linked to it; NoProcError when
+        ``pid`` is dead or 0."""
+        check_pid("pid", pid, allow_zero=True)
         r = _reason_arg(reason)
         with self._use() as rt:
             check(lib.transom_runtime_exit(rt, pid, byref(r)))
 
     def link(self, a: int, b: int) -> None:
-        check_pid("a", a)
-        check_pid("b", b)
+        check_pid("a", a, allow_zero=True)
+        check_pid("b", b, allow_zero=True)
         with self._use() as rt:
             check(lib.transom_runtime_link(rt, a, b))
 
     def unlink(self, a: int, b: int) -> None:
-        check_pid("a", a)
-        check_pid("b", b)
+        check_pid("a", a, allow_zero=True)
+        check_pid("b", b, allow_zero=True)
         with self._use() as rt:
             check(lib.transom_runtime_unlink(rt, a, b))
 
-    def monitor(self, pid: int, callback: MonitorFn) -> int:
+    def add_monitor(self, pid: int, callback: MonitorFn) -> int:
         """Calls ``callback(pid, reason)`` once when ``pid`` exits (at once with NOPROC when it
-        is dead), on a runtime worker. Returns the reference for :meth:`demonitor`."""
-        check_pid("pid", pid)
+        is dead), on a runtime worker. Returns the id for :meth:`remove_monitor`. NoProcError
+        for pid 0, which names no process."""
+        check_pid("pid", pid, allow_zero=True)
         check_callable("callback", callback)
         with self._use() as rt:
             m = monitor_callback(callback)
-            ref = c_uint64(0)
-            check(lib.transom_runtime_monitor(rt, pid, m, byref(ref)))
-            return ref.value
+            monitor_id = c_uint64(0)
+            check(lib.transom_runtime_add_monitor(rt, pid, m, byref(monitor_id)))
+            return monitor_id.value
 
-    def demonitor(self, ref: int) -> bool:
-        """Removes a monitor: True when this stopped it, False when it already ran/unknown."""
-        check_int("ref", ref)
+    def remove_monitor(self, monitor_id: int) -> bool:
+        """Removes a monitor; its callback is not running and never will once this returns.
+        True when this stopped it before it ran, False when it is no longer registered (it
+        fired, was removed, or the id is unknown)."""
+        check_int("monitor_id", monitor_id)
         with self._use() as rt:
-            st = lib.transom_runtime_demonitor(rt, ref)
-        if st == -35:  # NOT_FOUND
+            st = lib.transom_runtime_remove_monitor(rt, monitor_id)
+        if st == ERR_NOT_FOUND:
             return False
         check(st)
         return True
@@ -335,7 +340,7 @@ class Runtime(Handle):
     def reply(self, sender: int, conversation: int, request_id: int, payload: Any) -> None:
         """Replies to a conversation request as process ``sender`` (a behaviour's own pid)."""
         check_pid("sender", sender)
-        check_pid("conversation", conversation)
+        check_pid("conversation", conversation, allow_zero=True)
         check_int("request_id", request_id)
         ptr, n = _ffi.as_u8(payload)
         with self._use() as rt:
@@ -423,21 +428,24 @@ class Mailbox(Handle):
             return msg
 
     def send(self, to: int, data: Any) -> None:
-        check_pid("to", to)
+        """Sends bytes from this mailbox's process; NoProcError when ``to`` is dead or 0,
+        ClosedError once this process has exited."""
+        check_pid("to", to, allow_zero=True)
         ptr, n = _ffi.as_u8(data)
         with self._use() as mb:
             check(lib.transom_mailbox_send(mb, to, ptr, n))
 
     def reply(self, conversation: int, request_id: int, payload: Any) -> None:
         """Replies to request ``request_id`` of ``conversation`` (a request message's sender)."""
-        check_pid("conversation", conversation)
+        check_pid("conversation", conversation, allow_zero=True)
         check_int("request_id", request_id)
         ptr, n = _ffi.as_u8(payload)
         with self._use() as mb:
             check(lib.transom_conversation_reply_from_mailbox(mb, conversation, request_id, ptr, n))
 
     def exit(self, reason: Any = ExitKind.NORMAL) -> None:
-        """Ends this mailbox's process with ``reason`` (NORMAL: linked processes survive)."""
+        """Ends this mailbox's process with ``reason`` (NORMAL or SHUTDOWN: linked processes
+        survive). ClosedError when it had already exited, like every call but ``pid`` then."""
         r = _reason_arg(reason)
         with self._use() as mb:
             check(lib.transom_mailbox_exit(mb, byref(r)))
