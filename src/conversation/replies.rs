@@ -108,6 +108,11 @@ pub fn reply_from_mailbox(
     request_id: u64,
     payload: &[u8],
 ) -> Result<(), ConversationError> {
+    // A mailbox whose process has exited refuses every call with Closed, this one included,
+    // before anything about the conversation is looked at (one rule for every mailbox call).
+    if mailbox.exit_reason().is_some() {
+        return Err(ConversationError::Closed);
+    }
     reply_with(
         mailbox.runtime(),
         conversation,
