@@ -151,6 +151,22 @@ impl Header {
             ..*self
         })
     }
+
+    /// The header stamped like [`stamped`](Header::stamped), but never refused: an invalid
+    /// `qos` becomes best-effort and unknown `flags` bits are cleared.
+    pub(crate) fn sanitized(&self, len: u32, class: MemoryClassRaw) -> Header {
+        let h = Header {
+            qos: if self.qos <= QOS_LATENCY_CRITICAL {
+                self.qos
+            } else {
+                QOS_BEST_EFFORT
+            },
+            flags: self.flags & KNOWN_FLAGS,
+            ..*self
+        };
+        h.stamped(len, class)
+            .expect("a sanitized header is always valid")
+    }
 }
 
 #[cfg(test)]
@@ -192,6 +208,29 @@ mod tests {
             bad_flags.stamped(0, MemoryClassRaw::default()),
             Err(MemoryError::InvalidArgument(_))
         ));
+    }
+
+    #[test]
+    fn sanitizing_clamps_what_stamping_refuses() {
+        let bad = Header {
+            qos: 200,
+            flags: 0xff,
+            reserved0: 1,
+            sequence: 4,
+            ..Header::default()
+        };
+        let s = bad.sanitized(3, MemoryClassRaw::default());
+        assert_eq!(
+            (s.qos, s.flags, s.reserved0, s.payload_len, s.sequence),
+            (QOS_BEST_EFFORT, KNOWN_FLAGS, 0, 3, 4)
+        );
+        let good = Header {
+            qos: QOS_BACKGROUND,
+            flags: FLAG_LAST_IN_BATCH,
+            ..Header::default()
+        };
+        let class = MemoryClass::Shared.to_raw();
+        assert_eq!(good.sanitized(1, class), good.stamped(1, class).unwrap());
     }
 
     #[test]

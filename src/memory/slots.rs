@@ -464,6 +464,10 @@ impl<F: Flavor> SlotManager<F> {
                             Ok(())
                         }
                         Err(e) => {
+                            // The stash holds the values of a stored (valid) header; sanitizing
+                            // only matters if a caller released a view it did not hold while
+                            // another thread's take held the slot (a contract violation that
+                            // must still not leave an invalid header or panic).
                             let (qos, flags) = unstash(self.link(index).load());
                             let len = ptr::read(self.len_ptr(index));
                             let restored = Header {
@@ -471,10 +475,7 @@ impl<F: Flavor> SlotManager<F> {
                                 flags,
                                 ..edited
                             };
-                            let h = restored
-                                .stamped(len, self.class_raw)
-                                .expect("the stashed qos and flags were valid");
-                            ptr::write(hp, h);
+                            ptr::write(hp, restored.sanitized(len, self.class_raw));
                             Err(e)
                         }
                     }
