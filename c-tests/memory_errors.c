@@ -2,10 +2,12 @@
  * after each refusal the manager still has all its slots and the refused call wrote nothing. */
 #include "memory_support.h"
 
-/* A token with this manager's tag but the given slot index (forged for out-of-range tests). */
+/* A token with this manager's key but the given slot index (forged for out-of-range tests);
+ * the index is the upper 24 bits of `slot`. */
 static transom_token with_index(transom_token real, uint64_t index) {
     transom_token t;
-    t.bits = (real.bits & 0xff00000000000000ull) | (index << 32);
+    t.key = real.key;
+    t.slot = index << 40;
     return t;
 }
 
@@ -145,13 +147,13 @@ static void too_large_and_full_take_no_slot(void) {
         uint8_t *p = NULL;
         CHECK_STATUS(transom_manager_store(m, &h, big, 17, &t), TRANSOM_ERR_TOO_LARGE);
         CHECK_STATUS(transom_manager_reserve(m, 17, &t, &p), TRANSOM_ERR_TOO_LARGE);
-        CHECK(t.bits == 0 && p == NULL); /* outputs untouched on failure */
+        CHECK(t.key == 0 && t.slot == 0 && p == NULL); /* outputs untouched on failure */
         CHECK(available(m) == 1);
         CHECK_OK(transom_manager_store(m, &h, big, 16, &t));
         transom_token t2 = {0};
         CHECK_STATUS(transom_manager_store(m, &h, big, 1, &t2), TRANSOM_ERR_NO_FREE_SLOTS);
         CHECK_STATUS(transom_manager_reserve(m, 1, &t2, &p), TRANSOM_ERR_NO_FREE_SLOTS);
-        CHECK(t2.bits == 0);
+        CHECK(t2.key == 0 && t2.slot == 0);
         CHECK_OK(transom_manager_remove(m, t));
         CHECK(available(m) == 1);
         free_manager(m, storage);
@@ -216,9 +218,17 @@ static void shape_and_config_are_validated(void) {
     cfg.storage_len = sizeof junk;
     CHECK_STATUS(transom_manager_new(&cfg, &m), TRANSOM_ERR_INVALID_ARGUMENT);
     cfg.kind = TRANSOM_MANAGER_STATIC;
-    cfg.storage = NULL;
-    CHECK_STATUS(transom_manager_new(&cfg, &m), TRANSOM_ERR_NULL_ARGUMENT);
+    cfg.storage = NULL; /* NULL storage with capacity > 0: the header says INVALID_ARGUMENT */
+    cfg.storage_len = 0;
+    CHECK_STATUS(transom_manager_new(&cfg, &m), TRANSOM_ERR_INVALID_ARGUMENT);
+    cfg.storage_len = 1 << 20; /* however large the length claims to be */
+    CHECK_STATUS(transom_manager_new(&cfg, &m), TRANSOM_ERR_INVALID_ARGUMENT);
+    char detail[256];
+    size_t dlen = 0;
+    CHECK_OK(transom_last_error(detail, sizeof detail, &dlen));
+    CHECK(strstr(detail, "storage is NULL") != NULL);
     cfg.storage = junk; /* too small */
+    cfg.storage_len = sizeof junk;
     CHECK_STATUS(transom_manager_new(&cfg, &m), TRANSOM_ERR_INVALID_ARGUMENT);
     CHECK(m == NULL);
 }
@@ -299,6 +309,70 @@ static void invalid_headers_are_refused_on_store(void) {
     free_manager(m, storage);
 }
 
+/* A write view may scribble anything into the header; its release checks the header like a
+ * store does and reverts an invalid qos/flags/payload_len, so no reader ever sees it. */
+static void write_view_header_is_checked_on_release(void) {
+    for (int k = 0; k < 3; k++) {
+        void *storage;
+        transom_manager *m = new_manager(ALL_KINDS[k], 1, 16, &storage);
+        transom_header h;
+        transom_header_init(&h);
+        h.qos = TRANSOM_QOS_BACKGROUND;
+        h.flags = TRANSOM_FLAG_LAST_IN_BATCH;
+        transom_token t;
+        CHECK_OK(transom_manager_store(m, &h, (const uint8_t *)"abcd", 4, &t));
+        transom_write_view w;
+        transom_header back;
+
+        /* qos 200 */
+        CHECK_OK(transom_manager_write(m, t, &w));
+        w.header->qos = 200;
+        w.header->sequence = 77; /* a caller field: kept */
+        w.payload[0] = 'X';      /* payload edits are kept */
+        CHECK_STATUS(transom_manager_release(m, t), TRANSOM_ERR_INVALID_ARGUMENT);
+        CHECK_OK(transom_manager_peek_header(m, t, &back)); /* the view ended */
+        CHECK(back.qos == TRANSOM_QOS_BACKGROUND && back.flags == TRANSOM_FLAG_LAST_IN_BATCH);
+        CHECK(back.sequence == 77 && back.payload_len == 4);
+
+        /* flags 0xff together with a valid length change and reserved bytes */
+        CHECK_OK(transom_manager_write(m, t, &w));
+        w.header->flags = 0xff;
+        w.header->payload_len = 2;
+        w.header->reserved0 = 0x5a;
+        w.header->reserved1 = 0xdeadbeef;
+        CHECK_STATUS(transom_manager_release(m, t), TRANSOM_ERR_INVALID_ARGUMENT);
+        transom_read_view v;
+        CHECK_OK(transom_manager_read(m, t, &v));
+        CHECK(v.header->flags == TRANSOM_FLAG_LAST_IN_BATCH && v.header->qos == TRANSOM_QOS_BACKGROUND);
+        CHECK(v.header->payload_len == 4 && v.len == 4 && memcmp(v.payload, "Xbcd", 4) == 0);
+        CHECK(v.header->reserved0 == 0 && v.header->reserved1 == 0);
+        CHECK_OK(transom_manager_release(m, t));
+
+        /* payload_len over the slot size: TOO_LARGE, reverted the same way */
+        CHECK_OK(transom_manager_write(m, t, &w));
+        w.header->payload_len = 17;
+        w.header->qos = TRANSOM_QOS_LATENCY_CRITICAL;
+        CHECK_STATUS(transom_manager_release(m, t), TRANSOM_ERR_TOO_LARGE);
+        CHECK_OK(transom_manager_peek_header(m, t, &back));
+        CHECK(back.payload_len == 4 && back.qos == TRANSOM_QOS_BACKGROUND);
+
+        /* A valid edit applies: qos 0 is stored as best-effort, reserved bytes as zero, the
+         * memory class re-stamped. */
+        CHECK_OK(transom_manager_write(m, t, &w));
+        w.header->qos = 0;
+        w.header->flags = TRANSOM_FLAG_FIRST_IN_BATCH | TRANSOM_FLAG_DEGRADE_ALLOWED;
+        w.header->payload_len = 3;
+        w.header->reserved1 = 1;
+        w.header->memory_class.kind = TRANSOM_MEMORY_SHARED;
+        CHECK_OK(transom_manager_release(m, t));
+        CHECK_OK(transom_manager_peek_header(m, t, &back));
+        CHECK(back.qos == TRANSOM_QOS_BEST_EFFORT && back.payload_len == 3 && back.reserved1 == 0);
+        CHECK(back.flags == (TRANSOM_FLAG_FIRST_IN_BATCH | TRANSOM_FLAG_DEGRADE_ALLOWED));
+        CHECK(back.memory_class.kind == TRANSOM_MEMORY_HOST);
+        free_manager(m, storage);
+    }
+}
+
 int main(void) {
     RUN(null_arguments_are_refused_for_every_pointer);
     RUN(bad_tokens_get_exact_codes_in_every_kind);
@@ -308,5 +382,6 @@ int main(void) {
     RUN(borrowed_slots_refuse_free_and_double_free_is_stale);
     RUN(commit_and_abort_need_a_reserved_slot);
     RUN(invalid_headers_are_refused_on_store);
+    RUN(write_view_header_is_checked_on_release);
     return 0;
 }

@@ -115,7 +115,7 @@ static void *consumer(void *arg) {
     uint8_t expect[SLOT_SIZE];
     for (;;) {
         transom_token t = queue_pop(&p->q);
-        if (t.bits == 0) return NULL; /* end marker */
+        if (t.key == 0) return NULL; /* end marker: {0, 0} is never a live token */
         transom_read_view v;
         if (transom_manager_read(p->m, t, &v) != TRANSOM_OK) {
             atomic_fetch_add(&p->unexpected_errors, 1);

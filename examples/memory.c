@@ -37,8 +37,9 @@ static void print_stats(const transom_manager *manager, const char *when) {
     size_t available = 0;
     TRY(transom_manager_stats(manager, &stats));
     TRY(transom_manager_available(manager, &available));
-    printf("%-18s in_use=%zu high_water=%zu failed_allocs=%llu available=%zu\n", when,
-           stats.in_use, stats.high_water, (unsigned long long)stats.failed_allocs, available);
+    printf("%-18s in_use=%zu high_water=%zu failed_allocs=%llu retired=%zu available=%zu\n", when,
+           stats.in_use, stats.high_water, (unsigned long long)stats.failed_allocs, stats.retired,
+           available);
 }
 
 int main(void) {
@@ -68,6 +69,10 @@ int main(void) {
     const char *hello = "hello, transom";
     transom_token first;
     TRY(transom_manager_store(manager, &header, (const uint8_t *)hello, strlen(hello), &first));
+    /* A token is two words: this manager's key (never shared with another manager of the
+     * process) and the slot's index and generation. Copy it freely; it is checked on use. */
+    printf("token {key %llu, slot 0x%016llx}\n", (unsigned long long)first.key,
+           (unsigned long long)first.slot);
 
     header.sequence = 2;
     const char *bye = "goodbye";

@@ -63,7 +63,7 @@ static void *produce(void *p) {
 static void tour_managers(void) {
     printf("\n== 1. Slot memory managers ==\n");
     printf("A manager owns a fixed number of slots. You store a message (a header + payload\n"
-           "bytes) and get a token back: a 64-bit value you can copy, queue and hand to any\n"
+           "bytes) and get a token back: a 128-bit value you can copy, queue and hand to any\n"
            "thread. Tokens are checked on every use, so a stale one is refused, never honoured.\n\n");
 
     transom_manager_config cfg = {0};
@@ -82,7 +82,8 @@ static void tour_managers(void) {
     const char *greeting = "hello from the tour";
     transom_token t;
     must(transom_manager_store(m, &h, (const uint8_t *)greeting, strlen(greeting), &t), "store");
-    printf("  Stored \"%s\" -> token 0x%016llx\n", greeting, (unsigned long long)t.bits);
+    printf("  Stored \"%s\" -> token {key %llu, slot 0x%016llx}\n", greeting,
+           (unsigned long long)t.key, (unsigned long long)t.slot);
 
     transom_read_view v;
     must(transom_manager_read(m, t, &v), "read");
@@ -96,7 +97,7 @@ static void tour_managers(void) {
     printf("  Released the view and freed the slot. The old token is now stale:\n");
     expect(transom_manager_read(m, t, &v), TRANSOM_ERR_STALE_TOKEN, "read(old token)");
     transom_token zero = {0};
-    expect(transom_manager_read(m, zero, &v), TRANSOM_ERR_BAD_TOKEN, "read(token 0)");
+    expect(transom_manager_read(m, zero, &v), TRANSOM_ERR_BAD_TOKEN, "read(token {0, 0})");
 
     printf("\n  Zero-copy ingest: reserve a slot, write into it, commit.\n");
     uint8_t *p = NULL;

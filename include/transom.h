@@ -61,69 +61,16 @@
 
 
 /**
- * Manager kind: single-threaded, over caller-provided storage; never allocates after creation.
+ * The largest capacity (number of slots) of a manager: 2^24 - 1 (a token's slot index has 24
+ * bits).
  */
-#define TRANSOM_MANAGER_STATIC 1
+#define TRANSOM_MANAGER_MAX_CAPACITY 16777215
 
 /**
- * Manager kind: single-threaded, storage allocated by the library at creation.
+ * The largest slot size (payload bytes per slot) of a manager: 2^32 - 65 (a header's
+ * `payload_len` is 32 bits and a slot keeps 64 bytes of bookkeeping and header).
  */
-#define TRANSOM_MANAGER_HEAP 2
-
-/**
- * Manager kind: every operation safe from any thread, lock-free, never blocking.
- */
-#define TRANSOM_MANAGER_CONCURRENT 3
-
-/**
- * Memory class kind: ordinary host memory.
- */
-#define TRANSOM_MEMORY_HOST 0
-
-/**
- * Memory class kind: page-locked host memory.
- */
-#define TRANSOM_MEMORY_PINNED_HOST 1
-
-/**
- * Memory class kind: device memory; `device` holds the device number (0..=255).
- */
-#define TRANSOM_MEMORY_DEVICE 2
-
-/**
- * Memory class kind: memory shared between devices or processes.
- */
-#define TRANSOM_MEMORY_SHARED 3
-
-/**
- * Header qos: background.
- */
-#define TRANSOM_QOS_BACKGROUND 1
-
-/**
- * Header qos: best effort (the default; qos 0 is stored as this).
- */
-#define TRANSOM_QOS_BEST_EFFORT 2
-
-/**
- * Header qos: latency-critical.
- */
-#define TRANSOM_QOS_LATENCY_CRITICAL 3
-
-/**
- * Header flag: first message of a batch.
- */
-#define TRANSOM_FLAG_FIRST_IN_BATCH 1
-
-/**
- * Header flag: last message of a batch.
- */
-#define TRANSOM_FLAG_LAST_IN_BATCH 2
-
-/**
- * Header flag: the consumer may degrade this message under load.
- */
-#define TRANSOM_FLAG_DEGRADE_ALLOWED 4
+#define TRANSOM_MANAGER_MAX_SLOT_SIZE 4294967231
 
 /**
  * sizeof(transom_header), fixed by the ABI.
@@ -160,8 +107,29 @@ typedef struct transom_mailbox transom_mailbox;
  * A slot memory manager: a fixed number of slots, each holding one message (a
  * `transom_header` + up to `slot_size` payload bytes), addressed by `transom_token`s.
  *
+ * Tokens: a `transom_token` is `{key, slot}`: `key` is this manager's key (from a process-wide
+ * counter starting at 1: no two managers of a process, alive or freed, share one, and `{0, 0}`
+ * is never live), `slot` the slot index (upper 24 bits) and the slot's generation (lower 40
+ * bits). A token is refused with TRANSOM_ERR_BAD_TOKEN when it is another manager's, forged
+ * or out of range, and with TRANSOM_ERR_STALE_TOKEN once its message was freed; no token is
+ * ever issued twice. Every free bumps the slot's generation; a slot that has held 2^40
+ * (about 1.1e12) messages is retired when the last one is freed: it still counts in the
+ * capacity but is never available again (transom_memory_stats.retired counts them). Free slots
+ * are reused last-in first-out, so a loop that stores and frees one message at a time reuses
+ * one slot: at 10^8 store+free pairs per second it retires that slot after about 3 hours and
+ * goes on with the next one (a manager of N slots lasts N times as long); at 10^6 per second
+ * a slot lasts 12 days.
+ *
+ * Limits: capacity up to TRANSOM_MANAGER_MAX_CAPACITY slots, slot size up to
+ * TRANSOM_MANAGER_MAX_SLOT_SIZE bytes, up to 2^21 - 1 read views of one slot at once.
+ *
+ * Every function but transom_manager_free takes a `const transom_manager *`: calls never change
+ * the handle's ownership or lifetime, but they do change its slots, so `const` here does not
+ * mean "safe to share": a STATIC or HEAP manager must not be used by two threads at once.
+ *
  * Thread safety: a CONCURRENT manager may be used from any number of threads at once; a STATIC
- * or HEAP manager must be used by one thread at a time (it may move between threads).
+ * or HEAP manager by one thread at a time (it may move between threads, and views and tokens
+ * with it).
  */
 typedef struct transom_manager transom_manager;
 
@@ -835,6 +803,22 @@ typedef struct transom_request {
 } transom_request;
 
 /**
+ * `transom_header_flags`: a bit set of the `TRANSOM_FLAG_*` constants.
+ */
+typedef uint32_t transom_header_flags;
+
+/**
+ * `transom_qos`: a message's quality of service, one of the `TRANSOM_QOS_*` constants (0 in a
+ * header given to a store or commit means the default, best-effort).
+ */
+typedef uint8_t transom_qos;
+
+/**
+ * `transom_memory_kind`: a memory class kind, one of the `TRANSOM_MEMORY_*` constants.
+ */
+typedef uint8_t transom_memory_kind;
+
+/**
  * `transom_memory_class`: the C form of [`MemoryClass`]; `kind` is one of the
  * `TRANSOM_MEMORY_*` constants, `device` is meaningful for `TRANSOM_MEMORY_DEVICE` only.
  */
@@ -842,7 +826,7 @@ typedef struct transom_memory_class {
   /**
    * `TRANSOM_MEMORY_HOST` (0), `_PINNED_HOST` (1), `_DEVICE` (2) or `_SHARED` (3).
    */
-  uint8_t kind;
+  transom_memory_kind kind;
   /**
    * Device number for `TRANSOM_MEMORY_DEVICE`; 0 otherwise.
    */
@@ -853,9 +837,10 @@ typedef struct transom_memory_class {
  * `transom_header`: the fixed, 48-byte, 8-aligned header of every stored message.
  *
  * Callers fill `trace_id`, `sequence`, `creation_tick`, `deadline_ns` (0 = none), `qos`
- * (0 means the default, best-effort) and `flags` (only the three defined bits). On store the
- * manager overwrites `payload_len` with the real payload length and `memory_class` with its own
- * class, and zeroes the reserved bytes.
+ * (0 means the default, best-effort) and `flags` (only the three defined bits). On store and
+ * commit the manager checks `qos` and `flags`, overwrites `payload_len` with the real payload
+ * length and `memory_class` with its own class, and zeroes the reserved bytes; the end of a
+ * write view does the same (see `transom_manager_release`). A stored header is always valid.
  */
 typedef struct transom_header {
   /**
@@ -877,17 +862,18 @@ typedef struct transom_header {
   /**
    * Bit set of `TRANSOM_FLAG_*`; unknown bits are refused.
    */
-  uint32_t flags;
+  transom_header_flags flags;
   /**
    * Payload length in bytes; set by the manager.
    */
   uint32_t payload_len;
   /**
-   * `TRANSOM_QOS_BACKGROUND` (1), `_BEST_EFFORT` (2, default) or `_LATENCY_CRITICAL` (3).
+   * `TRANSOM_QOS_BACKGROUND` (1), `_BEST_EFFORT` (2, default; 0 is stored as 2) or
+   * `_LATENCY_CRITICAL` (3); anything else is refused.
    */
-  uint8_t qos;
+  transom_qos qos;
   /**
-   * Reserved, zero.
+   * Reserved; stored as zero.
    */
   uint8_t reserved0;
   /**
@@ -895,10 +881,15 @@ typedef struct transom_header {
    */
   struct transom_memory_class memory_class;
   /**
-   * Reserved, zero.
+   * Reserved; stored as zero.
    */
   uint32_t reserved1;
 } transom_header;
+
+/**
+ * A manager kind: one of the `TRANSOM_MANAGER_*` constants.
+ */
+typedef uint32_t transom_manager_kind;
 
 /**
  * How to create a manager (`transom_manager_new`).
@@ -907,13 +898,14 @@ typedef struct transom_manager_config {
   /**
    * `TRANSOM_MANAGER_STATIC`, `_HEAP` or `_CONCURRENT`.
    */
-  uint32_t kind;
+  transom_manager_kind kind;
   /**
-   * Number of slots, 0..=16777215. 0 is legal: every store fails with NO_FREE_SLOTS.
+   * Number of slots, 0..=TRANSOM_MANAGER_MAX_CAPACITY. 0 is legal: every store fails with
+   * NO_FREE_SLOTS.
    */
   size_t capacity;
   /**
-   * Largest payload in bytes.
+   * Largest payload in bytes, 0..=TRANSOM_MANAGER_MAX_SLOT_SIZE.
    */
   size_t slot_size;
   /**
@@ -923,7 +915,8 @@ typedef struct transom_manager_config {
   /**
    * STATIC only: caller storage of at least `transom_manager_required_bytes(capacity,
    * slot_size)` bytes, any alignment, kept alive and untouched until transom_manager_free.
-   * May be NULL when capacity is 0. Must be NULL for the other kinds.
+   * May be NULL only when capacity is 0 (else TRANSOM_ERR_INVALID_ARGUMENT). Must be NULL for
+   * the other kinds.
    */
   void *storage;
   /**
@@ -934,12 +927,20 @@ typedef struct transom_manager_config {
 
 /**
  * `transom_token`: a handle to one stored message. Copy it freely; it is checked on every use.
+ *
+ * `key` names the manager that issued it (a per-manager 64-bit key, never 0, never reused in
+ * the process); `slot` is the slot index (bits 40..63) and the slot's generation (bits 0..39).
+ * `{0, 0}` is never a live token. Treat both fields as opaque: compare, copy and hash them.
  */
 typedef struct transom_token {
   /**
-   * The packed handle; 0 is never a live token.
+   * The issuing manager's key; 0 is never a live token.
    */
-  uint64_t bits;
+  uint64_t key;
+  /**
+   * Slot index (upper 24 bits) and generation (lower 40 bits).
+   */
+  uint64_t slot;
 } transom_token;
 
 /**
@@ -962,12 +963,12 @@ typedef struct transom_read_view {
 
 /**
  * The write view (`transom_manager_write`): valid until `transom_manager_release` with its
- * token. To change the payload length, write `header->payload_len` (at most `capacity`); the
- * release validates it.
+ * token. The header's caller fields and `qos`/`flags` may be edited; to change the payload
+ * length write `header->payload_len` (at most `capacity`). The release checks the header.
  */
 typedef struct transom_write_view {
   /**
-   * The stored header; its caller fields may be edited.
+   * The stored header.
    */
   struct transom_header *header;
   /**
@@ -986,6 +987,8 @@ typedef struct transom_write_view {
 
 /**
  * Usage counters of a manager (`transom_manager_stats`).
+ *
+ * `capacity == available + in_use + retired` whenever the manager is quiescent.
  */
 typedef struct transom_memory_stats {
   /**
@@ -997,9 +1000,15 @@ typedef struct transom_memory_stats {
    */
   size_t high_water;
   /**
-   * Allocations (store or reserve) refused because every slot was in use.
+   * Allocations (store or reserve) refused because no slot was free.
    */
   uint64_t failed_allocs;
+  /**
+   * Slots retired for good because each held its last possible message (2^40 messages per
+   * slot: a token is never issued twice). They count in `capacity` but are never
+   * `available` again.
+   */
+  size_t retired;
 } transom_memory_stats;
 
 /**
@@ -1430,6 +1439,73 @@ typedef struct transom_gate_callback {
  * Participant health: crashed (exited with any other kind); the crash policy was applied.
  */
 #define TRANSOM_HEALTH_CRASHED 2
+
+/**
+ * Manager kind: single-threaded, over caller-provided storage; never allocates after creation
+ * (failing calls included).
+ */
+#define TRANSOM_MANAGER_STATIC 1
+
+/**
+ * Manager kind: single-threaded, storage allocated by the library at creation; never allocates
+ * after creation.
+ */
+#define TRANSOM_MANAGER_HEAP 2
+
+/**
+ * Manager kind: every operation safe from any thread, lock-free, never blocking.
+ */
+#define TRANSOM_MANAGER_CONCURRENT 3
+
+/**
+ * Memory class kind: ordinary host memory.
+ */
+#define TRANSOM_MEMORY_HOST 0
+
+/**
+ * Memory class kind: page-locked host memory.
+ */
+#define TRANSOM_MEMORY_PINNED_HOST 1
+
+/**
+ * Memory class kind: device memory; `device` holds the device number (0..=255).
+ */
+#define TRANSOM_MEMORY_DEVICE 2
+
+/**
+ * Memory class kind: memory shared between devices or processes.
+ */
+#define TRANSOM_MEMORY_SHARED 3
+
+/**
+ * Header qos: background.
+ */
+#define TRANSOM_QOS_BACKGROUND 1
+
+/**
+ * Header qos: best effort (the default; qos 0 is stored as this).
+ */
+#define TRANSOM_QOS_BEST_EFFORT 2
+
+/**
+ * Header qos: latency-critical.
+ */
+#define TRANSOM_QOS_LATENCY_CRITICAL 3
+
+/**
+ * Header flag: first message of a batch.
+ */
+#define TRANSOM_FLAG_FIRST_IN_BATCH 1
+
+/**
+ * Header flag: last message of a batch.
+ */
+#define TRANSOM_FLAG_LAST_IN_BATCH 2
+
+/**
+ * Header flag: the consumer may degrade this message under load.
+ */
+#define TRANSOM_FLAG_DEGRADE_ALLOWED 4
 
 /**
  * Success.
@@ -2082,7 +2158,7 @@ transom_status transom_conversation_reply_from_mailbox(struct transom_mailbox *m
                                                        size_t len);
 
 /**
- * Fills `*out` with the default header: every field zero, qos best-effort.
+ * Fills `*out_header` with the default header: every field zero, qos best-effort.
  */
 transom_status transom_header_init(struct transom_header *out_header);
 
@@ -2094,24 +2170,26 @@ transom_status transom_header_init(struct transom_header *out_header);
 transom_status transom_manager_required_bytes(size_t capacity, size_t slot_size, size_t *out_bytes);
 
 /**
- * Creates a manager. `*out_manager` is written only on success; free it with
- * transom_manager_free. TRANSOM_ERR_INVALID_ARGUMENT for an unknown kind or memory class, a
- * capacity or slot size out of range, or STATIC storage that is NULL or too small.
+ * Creates a manager; free it with transom_manager_free. TRANSOM_ERR_INVALID_ARGUMENT for an
+ * unknown kind or memory class, a capacity or slot size out of range, STATIC storage that is
+ * NULL (with capacity > 0) or too small, or storage given to another kind;
+ * TRANSOM_ERR_OUT_OF_MEMORY when HEAP or CONCURRENT storage cannot be allocated.
  */
 transom_status transom_manager_new(const struct transom_manager_config *config,
                                    struct transom_manager **out_manager);
 
 /**
  * Destroys a manager (NULL is ignored). Every token and view of it becomes invalid; STATIC
- * storage may be reused once this returns.
+ * storage may be reused once this returns. No other call on the manager may run meanwhile.
  */
 void transom_manager_free(struct transom_manager *manager);
 
 /**
  * Copies `len` payload bytes (NULL allowed when len is 0) into a free slot under `*header`
- * (whose payload_len and memory_class are stamped by the manager) and writes the token to
- * `*out_token`. TRANSOM_ERR_NO_FREE_SLOTS when full, TRANSOM_ERR_TOO_LARGE when len exceeds the
- * slot size, TRANSOM_ERR_INVALID_ARGUMENT for a qos above 3 or unknown flag bits.
+ * (checked and stamped like the header's documentation says) and writes the token to
+ * `*out_token`. TRANSOM_ERR_TOO_LARGE when len exceeds the slot size (checked before any
+ * payload byte is read), TRANSOM_ERR_INVALID_ARGUMENT for a qos above 3 or unknown flag bits,
+ * TRANSOM_ERR_NO_FREE_SLOTS when no slot is free.
  */
 transom_status transom_manager_store(const struct transom_manager *manager,
                                      const struct transom_header *header,
@@ -2122,7 +2200,8 @@ transom_status transom_manager_store(const struct transom_manager *manager,
 /**
  * Reserves a slot for a `len`-byte payload written in place: `*out_payload` points to `len`
  * writable bytes until transom_manager_commit or transom_manager_abort. The slot is invisible
- * to readers until committed.
+ * to readers until committed. TRANSOM_ERR_TOO_LARGE when len exceeds the slot size,
+ * TRANSOM_ERR_NO_FREE_SLOTS when no slot is free.
  */
 transom_status transom_manager_reserve(const struct transom_manager *manager,
                                        size_t len,
@@ -2139,14 +2218,16 @@ transom_status transom_manager_commit(const struct transom_manager *manager,
                                       const struct transom_header *header);
 
 /**
- * Gives a reserved slot back unpublished.
+ * Gives a reserved slot back unpublished. TRANSOM_ERR_WRONG_STATE when the slot is not
+ * reserved.
  */
 transom_status transom_manager_abort(const struct transom_manager *manager,
                                      struct transom_token token);
 
 /**
  * Starts a shared read view, valid until transom_manager_release(token). Many may be
- * outstanding; TRANSOM_ERR_BORROWED while a write view exists (never blocks).
+ * outstanding (up to 2^21 - 1 per slot); TRANSOM_ERR_BORROWED while a write view exists or
+ * when that many are out (never blocks); TRANSOM_ERR_WRONG_STATE for a reserved slot.
  */
 transom_status transom_manager_read(const struct transom_manager *manager,
                                     struct transom_token token,
@@ -2154,22 +2235,32 @@ transom_status transom_manager_read(const struct transom_manager *manager,
 
 /**
  * Starts the exclusive write view, valid until transom_manager_release(token).
- * TRANSOM_ERR_BORROWED while any view exists (never blocks).
+ * TRANSOM_ERR_BORROWED while any view exists (never blocks); TRANSOM_ERR_WRONG_STATE for a
+ * reserved slot.
  */
 transom_status transom_manager_write(const struct transom_manager *manager,
                                      struct transom_token token,
                                      struct transom_write_view *out_view);
 
 /**
- * Ends one view of the token's slot (call once per successful read or write). Ending a write
- * view validates header->payload_len: over the slot size gives TRANSOM_ERR_TOO_LARGE, restores
- * the previous length, and still ends the view. TRANSOM_ERR_WRONG_STATE when no view exists.
+ * Ends one view of the token's slot (call once per successful read or write).
+ * TRANSOM_ERR_WRONG_STATE when no view exists.
+ *
+ * Ending a write view checks the header like a store does, so an invalid header is never
+ * visible: `payload_len` over the slot size gives TRANSOM_ERR_TOO_LARGE, a qos above 3 or
+ * unknown flag bits TRANSOM_ERR_INVALID_ARGUMENT; then payload_len, qos and flags revert to
+ * their values when the view was taken, and the view still ends (payload bytes and the other
+ * caller fields keep their edits). In every case memory_class is re-stamped, the reserved
+ * bytes are zeroed and qos 0 is stored as best-effort.
  */
 transom_status transom_manager_release(const struct transom_manager *manager,
                                        struct transom_token token);
 
 /**
  * Copies the stored header to `*out_header` without touching the payload.
+ * TRANSOM_ERR_BAD_TOKEN or TRANSOM_ERR_STALE_TOKEN for a token that names no stored message,
+ * TRANSOM_ERR_WRONG_STATE for a reserved (uncommitted) slot, TRANSOM_ERR_BORROWED while a
+ * write view of the slot is out (the copy is taken under a read view).
  */
 transom_status transom_manager_peek_header(const struct transom_manager *manager,
                                            struct transom_token token,
@@ -2186,7 +2277,8 @@ transom_status transom_manager_remove(const struct transom_manager *manager,
 /**
  * Copies the payload into `buf` (`cap` bytes; NULL allowed when cap is 0) and frees the slot,
  * in one step; `*out_len` receives the payload length. When cap is too small nothing is freed,
- * `*out_len` receives the needed length and TRANSOM_ERR_BUFFER_TOO_SMALL is returned.
+ * TRANSOM_ERR_BUFFER_TOO_SMALL is returned and `*out_len` receives the needed length (the one
+ * output written on a failure).
  */
 transom_status transom_manager_take(const struct transom_manager *manager,
                                     struct transom_token token,
@@ -2201,12 +2293,13 @@ transom_status transom_manager_take(const struct transom_manager *manager,
 transom_status transom_manager_clear(const struct transom_manager *manager);
 
 /**
- * Writes the number of free slots (always within 0..=capacity) to `*out_count`.
+ * Writes the number of free slots to `*out_count`: always within 0..=capacity, and never
+ * counting retired slots.
  */
 transom_status transom_manager_available(const struct transom_manager *manager, size_t *out_count);
 
 /**
- * Writes the number of slots to `*out_count`.
+ * Writes the number of slots (retired ones included) to `*out_count`.
  */
 transom_status transom_manager_capacity(const struct transom_manager *manager, size_t *out_count);
 

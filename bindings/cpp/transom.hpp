@@ -266,21 +266,31 @@ inline std::string_view as_text(span<const uint8_t> b) noexcept {
     return std::string_view(reinterpret_cast<const char *>(b.data()), b.size());
 }
 
-/// A handle to one stored message (transom_token): copy it freely, it is checked on every use.
+/// A handle to one stored message (transom_token, 128 bits: the issuing manager's key and the
+/// slot's index and generation): copy it freely, it is checked on every use. A token is never
+/// issued twice in a process.
 class token {
   public:
     constexpr token() noexcept = default;
-    constexpr explicit token(transom_token t) noexcept : bits_(t.bits) {}
-    static constexpr token from_bits(uint64_t bits) noexcept { return token(transom_token{bits}); }
-    constexpr uint64_t bits() const noexcept { return bits_; }
-    constexpr transom_token raw() const noexcept { return transom_token{bits_}; }
-    /// false for the null token (never a live one).
-    constexpr explicit operator bool() const noexcept { return bits_ != 0; }
-    friend constexpr bool operator==(token a, token b) noexcept { return a.bits_ == b.bits_; }
-    friend constexpr bool operator!=(token a, token b) noexcept { return a.bits_ != b.bits_; }
+    constexpr explicit token(transom_token t) noexcept : t_(t) {}
+    /// Rebuilds a token from key() and slot() (e.g. after passing it through a queue).
+    static constexpr token from_parts(uint64_t key, uint64_t slot) noexcept {
+        return token(transom_token{key, slot});
+    }
+    /// The issuing manager's key (never 0 for a live token).
+    constexpr uint64_t key() const noexcept { return t_.key; }
+    /// The slot index (upper 24 bits) and generation (lower 40 bits).
+    constexpr uint64_t slot() const noexcept { return t_.slot; }
+    constexpr transom_token raw() const noexcept { return t_; }
+    /// false for the null token {0, 0} (never a live one).
+    constexpr explicit operator bool() const noexcept { return t_.key != 0 || t_.slot != 0; }
+    friend constexpr bool operator==(token a, token b) noexcept {
+        return a.t_.key == b.t_.key && a.t_.slot == b.t_.slot;
+    }
+    friend constexpr bool operator!=(token a, token b) noexcept { return !(a == b); }
 
   private:
-    uint64_t bits_ = 0;
+    transom_token t_{0, 0};
 };
 
 /// A process id: never reused within a runtime; the default (0) names no process.
@@ -456,7 +466,8 @@ class read_view {
 };
 
 /// The exclusive write view of one message (transom_manager_write), released by its destructor
-/// (or release(), which reports a bad new length). Move-only.
+/// (or release(), which reports an invalid header: a length over the slot size, a qos above 3,
+/// unknown flag bits; those fields then revert). Move-only.
 class write_view {
   public:
     write_view() noexcept : m_(nullptr), t_{}, v_{} {}
@@ -477,7 +488,7 @@ class write_view {
         if (m_) (void)transom_manager_release(m_, t_.raw());
     }
 
-    /// The stored header; its caller fields may be edited.
+    /// The stored header; its caller fields, qos and flags may be edited (checked on release).
     transom_header &header() const noexcept { return *v_.header; }
     uint8_t *data() const noexcept { return v_.payload; }
     /// The payload length when the view was taken.
@@ -492,8 +503,9 @@ class write_view {
     transom::token token() const noexcept { return t_; }
     explicit operator bool() const noexcept { return m_ != nullptr; }
 
-    /// Ends the view: TRANSOM_ERR_TOO_LARGE (thrown) when the new length exceeds the slot; the
-    /// view is ended either way.
+    /// Ends the view: throws TRANSOM_ERR_TOO_LARGE when the new length exceeds the slot, or
+    /// TRANSOM_ERR_INVALID_ARGUMENT for a qos above 3 or unknown flag bits (length, qos and flags
+    /// then revert); the view is ended either way.
     void release() {
         const transom_manager *m = m_;
         status st = release(std::nothrow);
@@ -582,7 +594,7 @@ class manager_ref {
     transom::token store(bytes payload) const { return store(transom::header(), payload); }
     status store(std::nothrow_t, const transom_header &h, const void *payload, size_t len,
                  transom::token &out) const noexcept {
-        transom_token t{0};
+        transom_token t{0, 0};
         status st = transom_manager_store(h_, &h, static_cast<const uint8_t *>(payload), len, &t);
         out = transom::token(t);
         return st;
@@ -708,8 +720,9 @@ class manager_ref {
 
 
 /// A slot memory manager (transom_manager). Thread safety: a CONCURRENT manager may be used
-/// from any number of threads at once; STATIC and HEAP ones by one thread at a time. Views and
-/// reservations must not outlive it.
+/// from any number of threads at once; STATIC and HEAP ones by one thread at a time, although
+/// every operation is const (const means the handle is not replaced, not that the slots are
+/// unchanged). Views and reservations must not outlive it.
 class manager : public manager_ref {
   public:
     /// Creates a manager from a C config (see transom_manager_config).
@@ -2009,7 +2022,9 @@ template <> struct hash<transom::pid> {
     size_t operator()(transom::pid p) const noexcept { return hash<uint64_t>()(p.value()); }
 };
 template <> struct hash<transom::token> {
-    size_t operator()(transom::token t) const noexcept { return hash<uint64_t>()(t.bits()); }
+    size_t operator()(transom::token t) const noexcept {
+        return hash<uint64_t>()(t.key() * 0x9e3779b97f4a7c15ull ^ t.slot());
+    }
 };
 } // namespace std
 

@@ -383,22 +383,6 @@ where
     }
 }
 
-/// The body of a `_free` function: NULL is ignored; otherwise the handle is dropped inside the
-/// panic boundary.
-///
-/// # Safety
-/// A non-NULL `handle` came from `Box::into_raw` in its constructor and is freed once.
-pub(crate) unsafe fn free_handle<T>(handle: *mut T) {
-    if handle.is_null() {
-        return;
-    }
-    let _ = guard(|| {
-        // SAFETY: forwarded from this function's contract.
-        drop(unsafe { Box::from_raw(handle) });
-        Ok(TRANSOM_OK)
-    });
-}
-
 #[cold]
 #[inline(never)]
 fn panicked(payload: Box<dyn std::any::Any + Send>) -> transom_status {

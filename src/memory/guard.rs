@@ -84,8 +84,9 @@ impl<'a, F: Flavor> WriteGuard<'a, F> {
         unsafe { &*self.raw.header }
     }
 
-    /// The header, to edit its caller fields. `payload_len` and `memory_class` are re-stamped
-    /// when the view ends.
+    /// The header, to edit its caller fields. When the view ends `memory_class` is re-stamped,
+    /// the reserved bytes zeroed and `qos`/`flags` checked like a store checks them: invalid
+    /// values revert to those the message had (see [`release`](WriteGuard::release)).
     pub fn header_mut(&mut self) -> &mut Header {
         // SAFETY: the write view gives exclusive access while self lives.
         unsafe { &mut *self.raw.header }
@@ -121,11 +122,23 @@ impl<'a, F: Flavor> WriteGuard<'a, F> {
     }
 }
 
-impl<F: Flavor> Drop for WriteGuard<'_, F> {
-    fn drop(&mut self) {
+impl<F: Flavor> WriteGuard<'_, F> {
+    /// Ends the view and reports what dropping it would only apply: `InvalidArgument` when the
+    /// header's `qos` or `flags` were made invalid (they reverted; the view ended all the same).
+    pub fn release(self) -> Result<(), MemoryError> {
+        std::mem::ManuallyDrop::new(self).finish()
+    }
+
+    fn finish(&self) -> Result<(), MemoryError> {
         // SAFETY: still exclusive until release; len <= capacity <= u32::MAX (checked in set_len).
         unsafe { (*self.raw.header).payload_len = self.len as u32 };
-        let _ = self.slots.release(self.token);
+        self.slots.release(self.token)
+    }
+}
+
+impl<F: Flavor> Drop for WriteGuard<'_, F> {
+    fn drop(&mut self) {
+        let _ = self.finish();
     }
 }
 

@@ -19,13 +19,23 @@ pub enum MemoryClass {
     Shared,
 }
 
+/// `transom_memory_kind`: a memory class kind, one of the `TRANSOM_MEMORY_*` constants.
+pub type MemoryKind = u8;
+
+/// `transom_qos`: a message's quality of service, one of the `TRANSOM_QOS_*` constants (0 in a
+/// header given to a store or commit means the default, best-effort).
+pub type Qos = u8;
+
+/// `transom_header_flags`: a bit set of the `TRANSOM_FLAG_*` constants.
+pub type HeaderFlags = u32;
+
 /// `transom_memory_class`: the C form of [`MemoryClass`]; `kind` is one of the
 /// `TRANSOM_MEMORY_*` constants, `device` is meaningful for `TRANSOM_MEMORY_DEVICE` only.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct MemoryClassRaw {
     /// `TRANSOM_MEMORY_HOST` (0), `_PINNED_HOST` (1), `_DEVICE` (2) or `_SHARED` (3).
-    pub kind: u8,
+    pub kind: MemoryKind,
     /// Device number for `TRANSOM_MEMORY_DEVICE`; 0 otherwise.
     pub device: u8,
 }
@@ -57,26 +67,27 @@ impl MemoryClass {
 }
 
 /// Quality of service: background work.
-pub const QOS_BACKGROUND: u8 = 1;
+pub const QOS_BACKGROUND: Qos = 1;
 /// Quality of service: best effort (the default; a header with `qos == 0` is stored as this).
-pub const QOS_BEST_EFFORT: u8 = 2;
+pub const QOS_BEST_EFFORT: Qos = 2;
 /// Quality of service: latency-critical.
-pub const QOS_LATENCY_CRITICAL: u8 = 3;
+pub const QOS_LATENCY_CRITICAL: Qos = 3;
 
 /// Header flag: first message of a batch.
-pub const FLAG_FIRST_IN_BATCH: u32 = 1 << 0;
+pub const FLAG_FIRST_IN_BATCH: HeaderFlags = 1 << 0;
 /// Header flag: last message of a batch.
-pub const FLAG_LAST_IN_BATCH: u32 = 1 << 1;
+pub const FLAG_LAST_IN_BATCH: HeaderFlags = 1 << 1;
 /// Header flag: the consumer may degrade (e.g. drop or coarsen) this message under load.
-pub const FLAG_DEGRADE_ALLOWED: u32 = 1 << 2;
-const KNOWN_FLAGS: u32 = FLAG_FIRST_IN_BATCH | FLAG_LAST_IN_BATCH | FLAG_DEGRADE_ALLOWED;
+pub const FLAG_DEGRADE_ALLOWED: HeaderFlags = 1 << 2;
+const KNOWN_FLAGS: HeaderFlags = FLAG_FIRST_IN_BATCH | FLAG_LAST_IN_BATCH | FLAG_DEGRADE_ALLOWED;
 
 /// `transom_header`: the fixed, 48-byte, 8-aligned header of every stored message.
 ///
 /// Callers fill `trace_id`, `sequence`, `creation_tick`, `deadline_ns` (0 = none), `qos`
-/// (0 means the default, best-effort) and `flags` (only the three defined bits). On store the
-/// manager overwrites `payload_len` with the real payload length and `memory_class` with its own
-/// class, and zeroes the reserved bytes.
+/// (0 means the default, best-effort) and `flags` (only the three defined bits). On store and
+/// commit the manager checks `qos` and `flags`, overwrites `payload_len` with the real payload
+/// length and `memory_class` with its own class, and zeroes the reserved bytes; the end of a
+/// write view does the same (see `transom_manager_release`). A stored header is always valid.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Header {
@@ -89,16 +100,17 @@ pub struct Header {
     /// Deadline in nanoseconds on the caller's clock; 0 = no deadline.
     pub deadline_ns: u64,
     /// Bit set of `TRANSOM_FLAG_*`; unknown bits are refused.
-    pub flags: u32,
+    pub flags: HeaderFlags,
     /// Payload length in bytes; set by the manager.
     pub payload_len: u32,
-    /// `TRANSOM_QOS_BACKGROUND` (1), `_BEST_EFFORT` (2, default) or `_LATENCY_CRITICAL` (3).
-    pub qos: u8,
-    /// Reserved, zero.
+    /// `TRANSOM_QOS_BACKGROUND` (1), `_BEST_EFFORT` (2, default; 0 is stored as 2) or
+    /// `_LATENCY_CRITICAL` (3); anything else is refused.
+    pub qos: Qos,
+    /// Reserved; stored as zero.
     pub reserved0: u8,
     /// The storing manager's memory class; set by the manager.
     pub memory_class: MemoryClassRaw,
-    /// Reserved, zero.
+    /// Reserved; stored as zero.
     pub reserved1: u32,
 }
 
@@ -138,6 +150,22 @@ impl Header {
             reserved1: 0,
             ..*self
         })
+    }
+
+    /// The header stamped like [`stamped`](Header::stamped), but never refused: an invalid
+    /// `qos` becomes best-effort and unknown `flags` bits are cleared.
+    pub(crate) fn sanitized(&self, len: u32, class: MemoryClassRaw) -> Header {
+        let h = Header {
+            qos: if self.qos <= QOS_LATENCY_CRITICAL {
+                self.qos
+            } else {
+                QOS_BEST_EFFORT
+            },
+            flags: self.flags & KNOWN_FLAGS,
+            ..*self
+        };
+        h.stamped(len, class)
+            .expect("a sanitized header is always valid")
     }
 }
 
@@ -180,6 +208,29 @@ mod tests {
             bad_flags.stamped(0, MemoryClassRaw::default()),
             Err(MemoryError::InvalidArgument(_))
         ));
+    }
+
+    #[test]
+    fn sanitizing_clamps_what_stamping_refuses() {
+        let bad = Header {
+            qos: 200,
+            flags: 0xff,
+            reserved0: 1,
+            sequence: 4,
+            ..Header::default()
+        };
+        let s = bad.sanitized(3, MemoryClassRaw::default());
+        assert_eq!(
+            (s.qos, s.flags, s.reserved0, s.payload_len, s.sequence),
+            (QOS_BEST_EFFORT, KNOWN_FLAGS, 0, 3, 4)
+        );
+        let good = Header {
+            qos: QOS_BACKGROUND,
+            flags: FLAG_LAST_IN_BATCH,
+            ..Header::default()
+        };
+        let class = MemoryClass::Shared.to_raw();
+        assert_eq!(good.sanitized(1, class), good.stamped(1, class).unwrap());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! loom models of the lock-free parts: the free list and the slot state word. They run the
-//! library's own generic code (`FreeList`, `state::*`) over loom's atomics, which explore every
-//! interleaving allowed by the memory model.
+//! loom models of the lock-free parts: the free list and the slot state word (40-bit
+//! generation, phase, writer bit, 21-bit reader count; a slot at its last generation retires
+//! instead of wrapping). They run the library's own generic code (`FreeList`, `state::*`) over
+//! loom's atomics, which explore every interleaving allowed by the memory model.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test --release --lib loom`
 
@@ -10,7 +11,7 @@ use loom::sync::Arc;
 use loom::thread;
 
 use super::freelist::{FreeList, Links};
-use super::state;
+use super::state::{self, MAX_GENERATION};
 use super::MemoryError;
 
 struct LoomLinks(Vec<AtomicU32>);
@@ -183,5 +184,64 @@ fn loom_two_writers_exclude_each_other() {
         for t in ts {
             t.join().unwrap();
         }
+    });
+}
+
+#[test]
+fn loom_the_last_generation_retires_the_slot_and_no_token_works_again() {
+    // A slot at its last generation: a reader, a freer and a second, late freer of the same
+    // token race. The freer that wins recycles the slot the way the manager does (reuse unless
+    // it retired). Afterwards exactly one free succeeded, the reader never saw a reused slot,
+    // and no token of the slot, however old, is honoured again: the slot is RETIRED for good.
+    loom::model(|| {
+        let slot = Arc::new(Slot {
+            word: AtomicU64::new(state::pack(MAX_GENERATION, state::COMMITTED)),
+            payload: UnsafeCell::new([5, 5]),
+        });
+        let reader = {
+            let s = Arc::clone(&slot);
+            thread::spawn(move || match state::acquire_read(&s.word, MAX_GENERATION) {
+                Ok(()) => {
+                    // SAFETY (checked by loom): a reader count keeps the slot from being freed.
+                    let v = s.payload.with(|p| unsafe { *p });
+                    assert_eq!(v, [5, 5], "read a reused slot");
+                    state::release_read(&s.word, MAX_GENERATION).unwrap();
+                }
+                Err(e) => assert_eq!(e, MemoryError::StaleToken),
+            })
+        };
+        let freer = |s: Arc<Slot>, retry: bool| {
+            thread::spawn(move || loop {
+                match state::free(&s.word, MAX_GENERATION) {
+                    Ok(()) => {
+                        if !state::retires(MAX_GENERATION) {
+                            // What recycle would do: the slot goes back into service.
+                            let gen = state::reserve_popped(&s.word);
+                            // SAFETY (checked by loom): RESERVED by us, invisible to readers.
+                            s.payload.with_mut(|p| unsafe { *p = [9, 9] });
+                            state::finish_claim(&s.word, gen, true);
+                        }
+                        return true;
+                    }
+                    Err(MemoryError::Borrowed) if retry => thread::yield_now(),
+                    Err(MemoryError::Borrowed) => return false,
+                    Err(MemoryError::StaleToken) => return false,
+                    Err(e) => panic!("{e}"),
+                }
+            })
+        };
+        let a = freer(Arc::clone(&slot), true);
+        let b = freer(Arc::clone(&slot), false);
+        reader.join().unwrap();
+        let freed = [a.join().unwrap(), b.join().unwrap()];
+        assert_eq!(freed.iter().filter(|&&f| f).count(), 1, "one free wins");
+        for gen in [0, 1, MAX_GENERATION - 1, MAX_GENERATION] {
+            assert_eq!(
+                state::acquire_read(&slot.word, gen),
+                Err(MemoryError::StaleToken),
+                "a token of generation {gen} was honoured again"
+            );
+        }
+        assert_eq!(state::committed_generation(&slot.word), None);
     });
 }

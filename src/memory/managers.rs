@@ -88,6 +88,15 @@ impl ConcurrentManager {
 
 macro_rules! manager_impls {
     ($t:ty, $f:ty) => {
+        impl $t {
+            /// Test hook: the manager with every slot's first generation set to `gen`.
+            #[cfg(all(test, not(loom)))]
+            pub(crate) fn starting_at_generation(mut self, gen: u64) -> Self {
+                self.slots.start_generations_at(gen);
+                self
+            }
+        }
+
         impl MemoryManager for $t {
             type Flavor = $f;
             #[inline]

@@ -2,8 +2,12 @@
 //! [`Header`] + up to `slot_size` payload bytes), addressed by by-value [`Token`]s.
 //!
 //! Invariant: a token is honoured only while its slot still holds the message it was issued
-//! for. Every free bumps the slot's generation, so stale tokens (freed, or freed and reused),
-//! foreign tokens (another manager's) and forged ones are refused with an error, never used.
+//! for, and no token is ever issued twice in a process. A token names its manager by a 64-bit
+//! key no other manager of the process ever gets, and its slot by index and generation; every
+//! free bumps the slot's generation, and a slot whose generation is exhausted (after 2^40
+//! messages) is retired instead of wrapping. So stale tokens (freed, or freed and reused),
+//! foreign tokens (another manager's, alive or freed) and forged ones are refused with an
+//! error, never used.
 //!
 //! Three kinds share one algorithm ([`SlotManager`]): [`StaticManager`] over caller storage,
 //! [`HeapManager`], both single-threaded, and [`ConcurrentManager`] for any thread. Store and
@@ -37,12 +41,13 @@ mod tests;
 pub use error::MemoryError;
 pub use guard::{ReadGuard, Reservation, WriteGuard};
 pub use header::{
-    Header, MemoryClass, MemoryClassRaw, FLAG_DEGRADE_ALLOWED, FLAG_FIRST_IN_BATCH,
-    FLAG_LAST_IN_BATCH, QOS_BACKGROUND, QOS_BEST_EFFORT, QOS_LATENCY_CRITICAL,
+    Header, HeaderFlags, MemoryClass, MemoryClassRaw, MemoryKind, Qos, FLAG_DEGRADE_ALLOWED,
+    FLAG_FIRST_IN_BATCH, FLAG_LAST_IN_BATCH, QOS_BACKGROUND, QOS_BEST_EFFORT, QOS_LATENCY_CRITICAL,
 };
 pub use managers::{ConcurrentManager, HeapManager, StaticManager};
 pub use slots::{
     required_bytes, RawRead, RawWrite, SlotManager, Stats, MAX_CAPACITY, MAX_SLOT_SIZE,
+    MESSAGES_PER_SLOT,
 };
 pub use token::Token;
 pub use word::{Concurrent, Flavor, SingleThreaded};
@@ -98,7 +103,7 @@ pub trait MemoryManager: HeaderStore {
         self.slots().clear()
     }
 
-    /// Free slots, always within `0..=capacity`.
+    /// Free slots, always within `0..=capacity` (retired slots are never available again).
     fn available(&self) -> usize {
         self.slots().available()
     }

@@ -5,6 +5,8 @@
 //! Invariant: every byte of a slot other than its state word and link is touched only under the
 //! state word's protocol (see `state.rs`): by the thread that popped or claimed the slot, or by
 //! holders of a read view. The region is zero-initialised at creation; nothing allocates after.
+//! The link is the free list's while the slot is FREE; while a write view is out it keeps the
+//! header's `qos` and `flags` as they were, so that an invalid edit can be reverted.
 
 use std::alloc::{self, Layout};
 use std::marker::PhantomData;
@@ -14,8 +16,8 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use super::freelist::{FreeList, Links};
 use super::header::{Header, MemoryClass, MemoryClassRaw};
 use super::state::{self, Held};
-use super::token::{next_tag, Token, MAX_SLOTS};
-use super::word::{Flavor, Word};
+use super::token::{next_key, Token, MAX_SLOTS};
+use super::word::{Flavor, Link, Word};
 use super::MemoryError;
 
 const STATE_OFFSET: usize = 0;
@@ -29,8 +31,13 @@ pub(crate) const REGION_ALIGN: usize = 8;
 pub const MAX_SLOT_SIZE: usize = u32::MAX as usize - PAYLOAD_OFFSET;
 /// The largest capacity (a token's slot index is 24 bits).
 pub const MAX_CAPACITY: usize = MAX_SLOTS - 1;
+/// How many messages one slot holds in its life: a generation per message, 40 bits of them.
+/// The slot is retired after its last message is freed (see [`Stats::retired`]).
+pub const MESSAGES_PER_SLOT: u64 = state::MAX_GENERATION + 1;
 
 /// Usage counters of a manager (`transom_manager_stats`).
+///
+/// `capacity == available + in_use + retired` whenever the manager is quiescent.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
@@ -38,8 +45,12 @@ pub struct Stats {
     pub in_use: usize,
     /// The largest `in_use` seen since creation.
     pub high_water: usize,
-    /// Allocations (store or reserve) refused because every slot was in use.
+    /// Allocations (store or reserve) refused because no slot was free.
     pub failed_allocs: u64,
+    /// Slots retired for good because each held its last possible message (2^40 messages per
+    /// slot: a token is never issued twice). They count in `capacity` but are never
+    /// `available` again.
+    pub retired: usize,
 }
 
 /// Bytes per slot for `slot_size` payload bytes.
@@ -98,6 +109,18 @@ pub struct RawWrite {
     pub capacity: usize,
 }
 
+/// Packs a stored (so valid) header's `qos` and `flags` into a free-list link.
+#[inline]
+fn stash(h: &Header) -> u32 {
+    debug_assert!(h.flags < 1 << 24);
+    (u32::from(h.qos) << 24) | h.flags
+}
+
+#[inline]
+fn unstash(v: u32) -> (u8, u32) {
+    ((v >> 24) as u8, v & 0x00ff_ffff)
+}
+
 /// A slot manager of flavor `F`. Use it through [`HeapManager`](super::HeapManager),
 /// [`ConcurrentManager`](super::ConcurrentManager) or [`StaticManager`](super::StaticManager).
 pub struct SlotManager<F: Flavor> {
@@ -105,13 +128,14 @@ pub struct SlotManager<F: Flavor> {
     stride: usize,
     capacity: u32,
     slot_size: usize,
-    tag: u8,
+    key: u64,
     class: MemoryClass,
     class_raw: MemoryClassRaw,
     free: FreeList<F::Word>,
     available: F::Word,
     high_water: F::Word,
     failed: F::Word,
+    retired: F::Word,
     /// `Some` when the region was allocated here and must be freed on drop.
     owned: Option<Layout>,
     _flavor: PhantomData<F>,
@@ -175,12 +199,17 @@ impl<F: Flavor> SlotManager<F> {
             // SAFETY: a capacity-0 manager never dereferences its base.
             return Ok(unsafe { Self::init(NonNull::dangling(), 0, slot_size, class, None) });
         }
+        if ptr.is_null() {
+            return Err(MemoryError::InvalidArgument(
+                "storage is NULL (allowed only with capacity 0)",
+            ));
+        }
         if len < need {
             return Err(MemoryError::InvalidArgument(
                 "storage is smaller than transom_manager_required_bytes(capacity, slot_size)",
             ));
         }
-        let base = NonNull::new(ptr).ok_or(MemoryError::InvalidArgument("storage is NULL"))?;
+        let base = NonNull::new(ptr).expect("checked above");
         let pad = base.as_ptr().align_offset(REGION_ALIGN);
         // SAFETY: pad < REGION_ALIGN and len >= capacity * stride + REGION_ALIGN - 1, so the
         // aligned region of capacity * stride bytes lies inside the caller's buffer.
@@ -208,18 +237,31 @@ impl<F: Flavor> SlotManager<F> {
             stride,
             capacity: capacity as u32,
             slot_size,
-            tag: next_tag(),
+            key: next_key(),
             class,
             class_raw: class.to_raw(),
             free: FreeList::empty(),
             available: F::Word::new(capacity as u64),
             high_water: F::Word::new(0),
             failed: F::Word::new(0),
+            retired: F::Word::new(0),
             owned,
             _flavor: PhantomData,
         };
         m.free = FreeList::new_full(&m, capacity as u32);
         m
+    }
+
+    /// Test hook: every slot's next message gets generation `gen` (e.g. near
+    /// [`state::MAX_GENERATION`], to reach retirement without 2^40 frees). Only on a manager that
+    /// has issued nothing yet.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn start_generations_at(&mut self, gen: u64) {
+        assert_eq!(self.available(), self.capacity(), "only on a fresh manager");
+        for index in 0..self.capacity {
+            self.word(index)
+                .store(state::pack(gen, state::FREE), Relaxed);
+        }
     }
 
     #[inline]
@@ -256,9 +298,9 @@ impl<F: Flavor> SlotManager<F> {
 
     /// Splits a token into (index, generation) if it names a slot of this manager.
     #[inline]
-    fn locate(&self, token: Token) -> Result<(u32, u32), MemoryError> {
+    fn locate(&self, token: Token) -> Result<(u32, u64), MemoryError> {
         let index = token.index();
-        if token.tag() != self.tag || index >= self.capacity {
+        if token.key != self.key || index >= self.capacity {
             return Err(MemoryError::BadToken);
         }
         Ok((index, token.generation()))
@@ -277,7 +319,7 @@ impl<F: Flavor> SlotManager<F> {
 
     /// Takes a free slot into RESERVED: (index, generation).
     #[inline]
-    fn alloc(&self) -> Result<(u32, u32), MemoryError> {
+    fn alloc(&self) -> Result<(u32, u64), MemoryError> {
         let Some(index) = self.free.pop(self) else {
             self.failed.fetch_add(1, Relaxed);
             return Err(MemoryError::NoFreeSlots);
@@ -285,7 +327,8 @@ impl<F: Flavor> SlotManager<F> {
         // Decrement after the pop and increment before the push keep `available` within
         // 0..=capacity at every instant (it counts listed slots plus slots in transit).
         let before = self.available.fetch_sub(1, Relaxed);
-        let in_use = u64::from(self.capacity) - (before - 1);
+        let in_use =
+            (u64::from(self.capacity) - (before - 1)).saturating_sub(self.retired.load(Relaxed));
         let mut hw = self.high_water.load(Relaxed);
         while in_use > hw {
             match self.high_water.cas(hw, in_use, Relaxed, Relaxed) {
@@ -296,9 +339,14 @@ impl<F: Flavor> SlotManager<F> {
         Ok((index, state::reserve_popped(self.word(index))))
     }
 
-    /// Returns a slot already moved to FREE to the free list.
+    /// Returns a slot whose message of generation `gen` was just freed to the free list, or
+    /// counts it retired when that was its last generation (it is then RETIRED, see state.rs).
     #[inline]
-    fn recycle(&self, index: u32) {
+    fn recycle(&self, index: u32, gen: u64) {
+        if state::retires(gen) {
+            self.retired.fetch_add(1, Relaxed);
+            return;
+        }
         self.available.fetch_add(1, Relaxed);
         self.free.push(self, index);
     }
@@ -316,7 +364,7 @@ impl<F: Flavor> SlotManager<F> {
             ptr::copy_nonoverlapping(payload.as_ptr(), self.payload_ptr(index), payload.len());
         }
         state::finish_claim(self.word(index), gen, true);
-        Ok(Token::pack(self.tag, index, gen))
+        Ok(Token::pack(self.key, index, gen))
     }
 
     /// Reserves a slot for a `len`-byte payload the caller writes in place through the returned
@@ -327,7 +375,7 @@ impl<F: Flavor> SlotManager<F> {
         let (index, gen) = self.alloc()?;
         // SAFETY: the slot is RESERVED by us (see store).
         unsafe { ptr::write(self.len_ptr(index), len) };
-        Ok((Token::pack(self.tag, index, gen), self.payload_ptr(index)))
+        Ok((Token::pack(self.key, index, gen), self.payload_ptr(index)))
     }
 
     /// Publishes a reserved slot with `header` (checked and stamped).
@@ -355,7 +403,7 @@ impl<F: Flavor> SlotManager<F> {
     pub fn abort(&self, token: Token) -> Result<(), MemoryError> {
         let (index, gen) = self.locate(token)?;
         state::abort(self.word(index), gen)?;
-        self.recycle(index);
+        self.recycle(index, gen);
         Ok(())
     }
 
@@ -375,6 +423,10 @@ impl<F: Flavor> SlotManager<F> {
     pub fn acquire_write(&self, token: Token) -> Result<RawWrite, MemoryError> {
         let (index, gen) = self.locate(token)?;
         state::acquire_write(self.word(index), gen)?;
+        // SAFETY: we hold the write view: nobody else touches the header. The link is unused
+        // while the slot is off the free list (a racing pop that reads it fails its CAS).
+        let h = unsafe { &*self.header_ptr(index) };
+        self.link(index).store(stash(h));
         Ok(RawWrite {
             header: self.header_ptr(index),
             payload: self.payload_ptr(index),
@@ -384,9 +436,12 @@ impl<F: Flavor> SlotManager<F> {
         })
     }
 
-    /// Ends one view of the slot. For a write view the header's `payload_len` is validated: a
-    /// length over the slot size is refused with `TooLarge`, the previous length is restored
-    /// and the view still ends. `memory_class` is re-stamped either way.
+    /// Ends one view of the slot. Ending a write view checks the header like a store does:
+    /// `payload_len` over the slot size is refused with `TooLarge`, a `qos` above 3 or unknown
+    /// `flags` bits with `InvalidArgument`; then `payload_len`, `qos` and `flags` revert to
+    /// their values when the view was taken and the view still ends, so an invalid header is
+    /// never visible. Either way `memory_class` is re-stamped, the reserved bytes are zeroed and
+    /// `qos` 0 becomes best-effort; the caller fields keep their edits.
     pub fn release(&self, token: Token) -> Result<(), MemoryError> {
         let (index, gen) = self.locate(token)?;
         let w = self.word(index);
@@ -395,17 +450,32 @@ impl<F: Flavor> SlotManager<F> {
             Held::Writer => {
                 let hp = self.header_ptr(index);
                 // SAFETY: the writer bit is set: the write view's holder (the caller) has
-                // exclusive access to the slot's bytes until release_write below.
+                // exclusive access to the slot's bytes until release_write below, and is not
+                // using them during this call.
                 let result = unsafe {
-                    let new_len = (*hp).payload_len as usize;
-                    (*hp).memory_class = self.class_raw;
-                    match self.check_len(new_len) {
-                        Ok(len) => {
-                            ptr::write(self.len_ptr(index), len);
+                    let edited = ptr::read(hp);
+                    let checked = self
+                        .check_len(edited.payload_len as usize)
+                        .and_then(|len| edited.stamped(len, self.class_raw));
+                    match checked {
+                        Ok(h) => {
+                            ptr::write(hp, h);
+                            ptr::write(self.len_ptr(index), h.payload_len);
                             Ok(())
                         }
                         Err(e) => {
-                            (*hp).payload_len = ptr::read(self.len_ptr(index));
+                            // The stash holds the values of a stored (valid) header; sanitizing
+                            // only matters if a caller released a view it did not hold while
+                            // another thread's take held the slot (a contract violation that
+                            // must still not leave an invalid header or panic).
+                            let (qos, flags) = unstash(self.link(index).load());
+                            let len = ptr::read(self.len_ptr(index));
+                            let restored = Header {
+                                qos,
+                                flags,
+                                ..edited
+                            };
+                            ptr::write(hp, restored.sanitized(len, self.class_raw));
                             Err(e)
                         }
                     }
@@ -435,13 +505,26 @@ impl<F: Flavor> SlotManager<F> {
     pub fn free(&self, token: Token) -> Result<(), MemoryError> {
         let (index, gen) = self.locate(token)?;
         state::free(self.word(index), gen)?;
-        self.recycle(index);
+        self.recycle(index, gen);
         Ok(())
     }
 
     /// Copies the payload into `buf` and frees the slot, in one step. Returns the length. When
     /// `buf` is too small nothing is freed and `BufferTooSmall` says how much is needed.
     pub fn take(&self, token: Token, buf: &mut [u8]) -> Result<usize, MemoryError> {
+        // SAFETY: [u8] and [MaybeUninit<u8>] have one layout, and take_uninit writes only
+        // initialised bytes, so `buf` stays initialised.
+        let buf = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+        self.take_uninit(token, buf)
+    }
+
+    /// [`take`](Self::take) into memory that need not be initialised: on success the first
+    /// (returned) length bytes of `buf` are.
+    pub fn take_uninit(
+        &self,
+        token: Token,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Result<usize, MemoryError> {
         let (index, gen) = self.locate(token)?;
         let w = self.word(index);
         state::acquire_write(w, gen)?;
@@ -455,9 +538,9 @@ impl<F: Flavor> SlotManager<F> {
             });
         }
         // SAFETY: exclusive access; buf holds at least len bytes.
-        unsafe { ptr::copy_nonoverlapping(self.payload_ptr(index), buf.as_mut_ptr(), len) };
+        unsafe { ptr::copy_nonoverlapping(self.payload_ptr(index), buf.as_mut_ptr().cast(), len) };
         state::free_held(w, gen);
-        self.recycle(index);
+        self.recycle(index, gen);
         Ok(len)
     }
 
@@ -475,14 +558,14 @@ impl<F: Flavor> SlotManager<F> {
         for index in 0..self.capacity {
             if let Some(gen) = state::committed_generation(self.word(index)) {
                 if state::free(self.word(index), gen).is_ok() {
-                    self.recycle(index);
+                    self.recycle(index, gen);
                 }
             }
         }
         Ok(())
     }
 
-    /// Free slots, always within `0..=capacity`.
+    /// Free slots, always within `0..=capacity` (retired slots are never available).
     pub fn available(&self) -> usize {
         self.available.load(Relaxed) as usize
     }
@@ -504,10 +587,17 @@ impl<F: Flavor> SlotManager<F> {
 
     /// Usage counters.
     pub fn stats(&self) -> Stats {
+        // Each counter is exact; read one after the other while other threads work, their sum
+        // may be off by the slots in flight, so in_use is clamped to 0..=capacity.
+        let retired = self.retired.load(Relaxed) as usize;
         Stats {
-            in_use: self.capacity() - self.available(),
+            in_use: self
+                .capacity()
+                .saturating_sub(self.available())
+                .saturating_sub(retired),
             high_water: self.high_water.load(Acquire) as usize,
             failed_allocs: self.failed.load(Relaxed),
+            retired,
         }
     }
 }

@@ -6,6 +6,16 @@ const SLOT: usize = 64;
 
 /// Runs `body` against a STATIC, a HEAP and a CONCURRENT manager of `capacity` slots.
 fn each_kind(capacity: usize, body: impl Fn(&dyn Fn() -> Box<dyn ErasedManager>)) {
+    each_kind_from_generation(capacity, 0, body)
+}
+
+/// Like [`each_kind`], with every slot's first message at generation `first` (the real
+/// managers, started near the end of their generations).
+fn each_kind_from_generation(
+    capacity: usize,
+    first: u64,
+    body: impl Fn(&dyn Fn() -> Box<dyn ErasedManager>),
+) {
     let need = required_bytes(capacity, SLOT).unwrap();
     let mut buf = vec![0u8; need];
     let (ptr, len) = (buf.as_mut_ptr(), buf.len());
@@ -13,11 +23,17 @@ fn each_kind(capacity: usize, body: impl Fn(&dyn Fn() -> Box<dyn ErasedManager>)
         // SAFETY: each test body creates one STATIC manager and drops it before returning; the
         // buffer outlives the body.
         let m = unsafe { StaticManager::from_raw(ptr, len, capacity, SLOT, MemoryClass::Host) };
-        Box::new(m.unwrap())
+        Box::new(m.unwrap().starting_at_generation(first))
     });
     drop(buf);
-    body(&|| Box::new(HeapManager::new(capacity, SLOT, MemoryClass::Host).unwrap()));
-    body(&|| Box::new(ConcurrentManager::new(capacity, SLOT, MemoryClass::Host).unwrap()));
+    body(&|| {
+        let m = HeapManager::new(capacity, SLOT, MemoryClass::Host).unwrap();
+        Box::new(m.starting_at_generation(first))
+    });
+    body(&|| {
+        let m = ConcurrentManager::new(capacity, SLOT, MemoryClass::Host).unwrap();
+        Box::new(m.starting_at_generation(first))
+    });
 }
 
 /// The manager operations the tests use, object-safe so one body covers every kind.
@@ -96,7 +112,7 @@ fn store_read_free_round_trip_keeps_payload_and_stamps_header() {
     each_kind(4, |new| {
         let m = new();
         let t = m.store(&header(9), b"payload").unwrap();
-        assert_ne!(t.bits(), 0);
+        assert_ne!(t.key, 0);
         assert_eq!(m.read_copy(t).unwrap(), b"payload");
         let h = m.peek(t).unwrap();
         assert_eq!(
@@ -136,10 +152,10 @@ fn zero_out_of_range_and_foreign_tokens_are_bad() {
         let other = HeapManager::new(2, SLOT, MemoryClass::Host).unwrap();
         let foreign = MemoryManager::store(&other, &header(0), b"x").unwrap();
         let mine = m.store(&header(0), b"y").unwrap();
-        assert_eq!(m.read_copy(Token::from_bits(0)), Err(MemoryError::BadToken));
+        assert_eq!(m.read_copy(Token::default()), Err(MemoryError::BadToken));
         assert_eq!(m.read_copy(foreign), Err(MemoryError::BadToken));
         assert_eq!(m.free(foreign), Err(MemoryError::BadToken));
-        let out_of_range = Token::pack(mine.tag(), 2, 0);
+        let out_of_range = Token::pack(mine.key, 2, 0);
         assert_eq!(m.read_copy(out_of_range), Err(MemoryError::BadToken));
         assert_eq!(
             MemoryManager::read(&other, foreign).unwrap().payload(),
@@ -366,6 +382,176 @@ fn shape_is_validated_and_overflow_is_an_error() {
     ));
 }
 
+#[test]
+fn tokens_of_other_managers_are_refused_after_hundreds_of_managers() {
+    // The 8-bit tag of 0.1 wrapped after 255 managers: A's tokens then worked in a successor.
+    let a = HeapManager::new(2, SLOT, MemoryClass::Host).unwrap();
+    let ta = MemoryManager::store(&a, &header(1), b"A's").unwrap();
+    let kept = {
+        let freed = HeapManager::new(2, SLOT, MemoryClass::Host).unwrap();
+        MemoryManager::store(&freed, &header(2), b"freed").unwrap()
+    };
+    let mut firsts = std::collections::HashSet::new();
+    for _ in 0..600 {
+        let m = HeapManager::new(2, SLOT, MemoryClass::Host).unwrap();
+        let first = MemoryManager::store(&m, &header(3), b"mine").unwrap();
+        assert!(
+            firsts.insert(first),
+            "first tokens of two managers are equal"
+        );
+        for t in [ta, kept] {
+            assert_eq!(
+                MemoryManager::read(&m, t).map(|_| ()),
+                Err(MemoryError::BadToken)
+            );
+            assert_eq!(MemoryManager::free(&m, t), Err(MemoryError::BadToken));
+        }
+        assert_eq!(&*MemoryManager::read(&m, first).unwrap(), b"mine");
+    }
+    assert_eq!(&*MemoryManager::read(&a, ta).unwrap(), b"A's");
+}
+
+#[test]
+fn a_slot_whose_generation_is_exhausted_is_retired_not_reused() {
+    // Each slot starts two generations before the end: its 2nd message is its last one.
+    let last = MESSAGES_PER_SLOT - 1;
+    each_kind_from_generation(2, last - 1, |new| {
+        let m = new();
+        let mut issued = std::collections::HashSet::new();
+        // Slot reuse by free (store + free), by take, and by abort: 2 messages per slot.
+        let t1 = m.store(&header(1), b"a").unwrap();
+        m.free(t1).unwrap();
+        let t2 = m.store(&header(2), b"b").unwrap();
+        assert_eq!(t2.index(), t1.index(), "LIFO reuse of the same slot");
+        assert_eq!(t2.generation(), last);
+        let mut buf = [0u8; 8];
+        assert_eq!(m.take(t2, &mut buf), Ok(1));
+        let s = m.stats();
+        assert_eq!((s.retired, s.in_use, m.available()), (1, 0, 1));
+        let (r1, _) = m.reserve(1).unwrap();
+        assert_ne!(r1.index(), t1.index(), "the retired slot is not handed out");
+        m.abort(r1).unwrap();
+        let t3 = m.store(&header(3), b"c").unwrap();
+        assert_eq!((t3.index(), t3.generation()), (r1.index(), last));
+        m.free(t3).unwrap();
+        for t in [t1, t2, r1, t3] {
+            assert!(issued.insert(t), "a token was issued twice");
+            assert_eq!(m.read_copy(t), Err(MemoryError::StaleToken));
+            assert_eq!(m.free(t), Err(MemoryError::StaleToken));
+        }
+        // Both slots retired: the manager is full for good, and says why in its stats.
+        let s = m.stats();
+        assert_eq!((s.retired, s.in_use, m.available()), (2, 0, 0));
+        assert_eq!(m.store(&header(4), b"d"), Err(MemoryError::NoFreeSlots));
+        assert_eq!(m.stats().failed_allocs, 1);
+        m.clear().unwrap();
+        assert_eq!(m.available(), 0);
+    });
+}
+
+#[test]
+fn clear_retires_slots_at_their_last_generation() {
+    each_kind_from_generation(2, MESSAGES_PER_SLOT - 1, |new| {
+        let m = new();
+        let a = m.store(&header(1), b"a").unwrap();
+        let b = m.store(&header(2), b"b").unwrap();
+        assert_eq!(m.stats().high_water, 2);
+        m.clear().unwrap();
+        assert_eq!(m.read_copy(a), Err(MemoryError::StaleToken));
+        assert_eq!(m.read_copy(b), Err(MemoryError::StaleToken));
+        let s = m.stats();
+        assert_eq!(
+            (s.retired, s.in_use, s.high_water, m.available()),
+            (2, 0, 2, 0)
+        );
+    });
+}
+
+#[test]
+fn high_water_does_not_count_retired_slots_as_in_use() {
+    each_kind_from_generation(3, MESSAGES_PER_SLOT - 1, |new| {
+        let m = new();
+        let t = m.store(&header(1), b"a").unwrap();
+        m.free(t).unwrap(); // retires slot 0
+        let t = m.store(&header(1), b"a").unwrap();
+        let s = m.stats();
+        assert_eq!((s.retired, s.in_use, s.high_water), (1, 1, 1));
+        m.free(t).unwrap();
+    });
+}
+
+#[test]
+fn write_view_header_is_checked_like_a_store_and_reverted_when_invalid() {
+    each_kind(1, |new| {
+        let m = new();
+        let h = Header {
+            qos: QOS_BACKGROUND,
+            flags: FLAG_LAST_IN_BATCH,
+            ..header(5)
+        };
+        let t = m.store(&h, b"abcd").unwrap();
+        for (qos, flags, what) in [
+            (200, FLAG_FIRST_IN_BATCH, "qos"),
+            (QOS_LATENCY_CRITICAL, 0xff, "flags"),
+        ] {
+            let w = m.raw_write(t).unwrap();
+            // SAFETY: the write view gives exclusive access to the header and payload.
+            unsafe {
+                *w.payload = b'X';
+                (*w.header).qos = qos;
+                (*w.header).flags = flags;
+                (*w.header).reserved0 = 9;
+                (*w.header).reserved1 = 0xdead;
+                (*w.header).payload_len = 3;
+                (*w.header).sequence = 99;
+            }
+            assert!(
+                matches!(m.release(t), Err(MemoryError::InvalidArgument(_))),
+                "{what}"
+            );
+            let got = m.peek(t).unwrap();
+            assert_eq!(
+                (
+                    got.qos,
+                    got.flags,
+                    got.payload_len,
+                    got.reserved0,
+                    got.reserved1
+                ),
+                (QOS_BACKGROUND, FLAG_LAST_IN_BATCH, 4, 0, 0),
+                "{what}: checked fields reverted, reserved zeroed"
+            );
+            assert_eq!(got.sequence, 99, "caller fields keep their edits");
+            assert_eq!(m.read_copy(t).unwrap(), b"Xbcd", "the view ended");
+        }
+        // A valid edit applies; qos 0 is stored as best-effort, reserved bytes as zero.
+        let w = m.raw_write(t).unwrap();
+        // SAFETY: as above.
+        unsafe {
+            (*w.header).qos = 0;
+            (*w.header).flags = FLAG_DEGRADE_ALLOWED;
+            (*w.header).reserved1 = 7;
+        }
+        m.release(t).unwrap();
+        let got = m.peek(t).unwrap();
+        assert_eq!(
+            (got.qos, got.flags, got.reserved1),
+            (QOS_BEST_EFFORT, FLAG_DEGRADE_ALLOWED, 0)
+        );
+    });
+}
+
+#[test]
+fn static_storage_null_is_an_invalid_argument_unless_capacity_is_zero() {
+    // SAFETY: NULL storage is refused (or, with capacity 0, never touched).
+    let r =
+        unsafe { StaticManager::from_raw(std::ptr::null_mut(), 1 << 20, 1, 8, MemoryClass::Host) };
+    assert!(matches!(r, Err(MemoryError::InvalidArgument(m)) if m.contains("NULL")));
+    // SAFETY: as above.
+    let r = unsafe { StaticManager::from_raw(std::ptr::null_mut(), 0, 0, 8, MemoryClass::Host) };
+    assert_eq!(r.unwrap().capacity(), 0);
+}
+
 /// Tests that use one kind directly, through the public trait (no erased helper in scope).
 mod direct {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -430,6 +616,12 @@ mod direct {
             w.payload_mut().copy_from_slice(b"abc");
             w.header_mut().sequence = 77;
         }
+        {
+            let mut w = m.write(t).unwrap();
+            w.header_mut().qos = 9;
+            assert!(matches!(w.release(), Err(MemoryError::InvalidArgument(_))));
+        }
+        assert_eq!(m.peek_header(t).unwrap().qos, QOS_BEST_EFFORT, "reverted");
         let r = m.read(t).unwrap();
         assert_eq!(
             (r.payload(), r.header().sequence, r.header().payload_len),

@@ -73,7 +73,36 @@ static void write_view_edits_in_place_and_validates_length() {
         CHECK(!w);
     }
     CHECK_EQ(m.read(t).size(), size_t(2));
+    {
+        write_view w = m.write(t);
+        w.header().qos = 200; // invalid: the release reports it and reverts qos
+        w.header().flags = TRANSOM_FLAG_LAST_IN_BATCH;
+        CHECK_THROWS(w.release(), TRANSOM_ERR_INVALID_ARGUMENT);
+    }
+    {
+        transom::header h = m.peek_header(t);
+        CHECK_EQ(h.qos, uint8_t(TRANSOM_QOS_BEST_EFFORT));
+        CHECK_EQ(h.flags, 0u);
+    }
     CHECK_EQ(m.take(t).size(), size_t(2));
+}
+
+static void tokens_of_other_managers_are_refused_after_hundreds_of_managers() {
+    manager a = manager::heap(2, 8);
+    token ta = a.store("A");
+    std::vector<token> firsts;
+    for (int i = 0; i < 300; ++i) {
+        manager m = manager::concurrent(2, 8);
+        token first = m.store("m");
+        for (token f : firsts) {
+            CHECK(f != first);
+            CHECK_THROWS(m.read(f), TRANSOM_ERR_BAD_TOKEN); // kept from a freed manager
+        }
+        CHECK_THROWS(m.read(ta), TRANSOM_ERR_BAD_TOKEN);
+        CHECK_THROWS(m.remove(ta), TRANSOM_ERR_BAD_TOKEN);
+        firsts.push_back(first);
+    }
+    CHECK_EQ(a.read(ta).text(), std::string_view("A"));
 }
 
 static void reservation_commits_or_aborts_on_destruction() {
@@ -143,6 +172,7 @@ static void static_manager_over_caller_storage() {
     token t = m.store("x");
     CHECK(m.read(t).header().memory_class == device_memory(3));
     CHECK_THROWS(manager::over(storage.data(), need - 1, 4, 16), TRANSOM_ERR_INVALID_ARGUMENT);
+    CHECK_THROWS(manager::over(nullptr, need, 4, 16), TRANSOM_ERR_INVALID_ARGUMENT);
 }
 
 static void stats_clear_and_failed_allocations() {
@@ -154,6 +184,7 @@ static void stats_clear_and_failed_allocations() {
     CHECK_EQ(s.in_use, size_t(2));
     CHECK_EQ(s.high_water, size_t(2));
     CHECK_EQ(s.failed_allocs, uint64_t(1));
+    CHECK_EQ(s.retired, size_t(0));
     m.clear();
     CHECK_EQ(m.available(), size_t(2));
 }
@@ -164,8 +195,11 @@ static void tokens_are_value_types() {
     token b = a; // copies compare equal and hash alike
     CHECK(a == b);
     CHECK(std::hash<token>()(a) == std::hash<token>()(b));
-    CHECK(token::from_bits(a.bits()) == a);
+    CHECK(token::from_parts(a.key(), a.slot()) == a);
+    CHECK(a.key() != 0);
     CHECK(!token());
+    CHECK(token::from_parts(a.key(), a.slot() + 1) != a);
+    CHECK(token::from_parts(a.key() + 1, a.slot()) != a);
     std::unordered_set<token> set{a, m.store("2")};
     CHECK_EQ(set.size(), size_t(2));
     CHECK_THROWS(m.read(token()), TRANSOM_ERR_BAD_TOKEN);
@@ -227,6 +261,7 @@ int main() {
     RUN(static_manager_over_caller_storage);
     RUN(stats_clear_and_failed_allocations);
     RUN(tokens_are_value_types);
+    RUN(tokens_of_other_managers_are_refused_after_hundreds_of_managers);
     RUN(views_move_between_threads);
     RUN(concurrent_manager_from_many_threads);
     return 0;

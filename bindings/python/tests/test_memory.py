@@ -75,6 +75,7 @@ class MemoryTests(unittest.TestCase):
             with self.assertRaises(transom.NoFreeSlotsError):
                 mgr.store(b"2")
             self.assertEqual(mgr.stats().failed_allocs, 1)
+            self.assertEqual(mgr.stats().retired, 0)
             with self.assertRaises(transom.BadTokenError):
                 mgr.read(transom.Token(0))
 
@@ -103,6 +104,53 @@ class MemoryTests(unittest.TestCase):
                 w.release()
             self.assertEqual(mgr.take(tok), b"hello")
 
+    def test_write_view_header_is_checked_on_release_and_reverted(self) -> None:
+        with Manager.heap(1, 8) as mgr:
+            tok = mgr.store(b"ab", Header(qos=transom.QOS_BACKGROUND, flags=transom.FLAG_LAST_IN_BATCH))
+            for bad in (Header(qos=200, sequence=4), Header(flags=0xFF, sequence=4)):
+                w = mgr.write(tok)
+                w.set_header(bad)
+                with self.assertRaises(transom.InvalidArgumentError):
+                    w.release()
+                h = mgr.peek_header(tok)  # the view ended; qos and flags reverted
+                self.assertEqual((h.qos, h.flags), (transom.QOS_BACKGROUND, transom.FLAG_LAST_IN_BATCH))
+                self.assertEqual(h.sequence, 4)  # a caller field keeps its edit
+            with mgr.write(tok) as w:
+                w.set_header(Header(qos=0, flags=transom.FLAG_DEGRADE_ALLOWED))
+            h = mgr.peek_header(tok)
+            self.assertEqual((h.qos, h.flags), (transom.QOS_BEST_EFFORT, transom.FLAG_DEGRADE_ALLOWED))
+
+    def test_tokens_are_values_that_name_their_manager(self) -> None:
+        with Manager.heap(2, 8) as mgr:
+            a = mgr.store(b"a")
+            self.assertNotEqual(a.key, 0)
+            self.assertTrue(a)
+            self.assertFalse(transom.Token())
+            self.assertEqual(transom.Token(a.key, a.slot), a)
+            self.assertEqual(len({a, transom.Token(a.key, a.slot), mgr.store(b"b")}), 2)
+            with self.assertRaises(ValueError):
+                mgr.read(transom.Token(-1, 0))
+            with self.assertRaises(transom.BadTokenError):
+                mgr.read(transom.Token(a.key + 1, a.slot))
+
+    def test_tokens_of_other_managers_are_refused_after_hundreds_of_managers(self) -> None:
+        with Manager.heap(2, 8) as first:
+            ta = first.store(b"A")
+            firsts = []
+            for i in range(300):
+                with Manager.concurrent(2, 8) if i % 2 else Manager.static(2, 8) as mgr:
+                    t = mgr.store(b"m")
+                    self.assertNotIn(t, firsts)
+                    with self.assertRaises(transom.BadTokenError):
+                        mgr.read(ta)
+                    with self.assertRaises(transom.BadTokenError):
+                        mgr.remove(ta)
+                    if firsts:  # a token kept from a freed manager
+                        with self.assertRaises(transom.BadTokenError):
+                            mgr.read(firsts[-1])
+                    firsts.append(t)
+            self.assertEqual(first.take(ta), b"A")
+
     def test_static_manager_over_caller_storage_and_properties(self) -> None:
         need = transom.required_bytes(3, 16)
         storage = bytearray(need)
@@ -114,6 +162,8 @@ class MemoryTests(unittest.TestCase):
             self.assertEqual(mgr.peek_header(tok).memory_class, cls)
         with self.assertRaises(transom.InvalidArgumentError):
             Manager(ManagerKind.STATIC, 3, 16, storage=bytearray(need - 1))
+        with self.assertRaises(transom.InvalidArgumentError):  # no storage at all (NULL)
+            Manager(ManagerKind.STATIC, 3, 16, storage=bytearray(0))
 
     def test_capacity_zero_is_legal(self) -> None:
         with Manager.heap(0, 8) as mgr:

@@ -304,9 +304,14 @@ class transom_conversation_snapshot(Structure):
 
 # --- memory ---------------------------------------------------------------------------------
 
+transom_manager_kind = c_uint32
+transom_memory_kind = c_uint8
+transom_qos = c_uint8
+transom_header_flags = c_uint32
+
 
 class transom_memory_class(Structure):
-    _fields_ = [("kind", c_uint8), ("device", c_uint8)]
+    _fields_ = [("kind", transom_memory_kind), ("device", c_uint8)]
 
 
 class transom_header(Structure):
@@ -315,9 +320,9 @@ class transom_header(Structure):
         ("sequence", c_uint64),
         ("creation_tick", c_uint64),
         ("deadline_ns", c_uint64),
-        ("flags", c_uint32),
+        ("flags", transom_header_flags),
         ("payload_len", c_uint32),
-        ("qos", c_uint8),
+        ("qos", transom_qos),
         ("reserved0", c_uint8),
         ("memory_class", transom_memory_class),
         ("reserved1", c_uint32),
@@ -326,7 +331,7 @@ class transom_header(Structure):
 
 class transom_manager_config(Structure):
     _fields_ = [
-        ("kind", c_uint32),
+        ("kind", transom_manager_kind),
         ("capacity", c_size_t),
         ("slot_size", c_size_t),
         ("memory_class", transom_memory_class),
@@ -336,7 +341,7 @@ class transom_manager_config(Structure):
 
 
 class transom_token(Structure):
-    _fields_ = [("bits", c_uint64)]
+    _fields_ = [("key", c_uint64), ("slot", c_uint64)]
 
 
 class transom_read_view(Structure):
@@ -357,7 +362,12 @@ class transom_write_view(Structure):
 
 
 class transom_memory_stats(Structure):
-    _fields_ = [("in_use", c_size_t), ("high_water", c_size_t), ("failed_allocs", c_uint64)]
+    _fields_ = [
+        ("in_use", c_size_t),
+        ("high_water", c_size_t),
+        ("failed_allocs", c_uint64),
+        ("retired", c_size_t),
+    ]
 
 
 # --- store ----------------------------------------------------------------------------------

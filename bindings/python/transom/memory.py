@@ -125,12 +125,23 @@ def _header_arg(header: Optional[Header]) -> _ffi.transom_header:
 
 @dataclass(frozen=True)
 class Token:
-    """A by-value handle to one stored message (checked on every use)."""
+    """A by-value handle to one stored message (``transom_token``), checked on every use: the
+    issuing manager's ``key`` (a per-manager 64-bit number never reused in the process, never 0
+    for a live token) and the ``slot`` (index in the upper 24 bits, generation in the lower 40).
+    A token is never issued twice in a process. ``Token()`` is the null token ``{0, 0}``."""
 
-    bits: int
+    key: int = 0
+    slot: int = 0
 
     def to_c(self) -> _ffi.transom_token:
-        return _ffi.transom_token(self.bits)
+        return _ffi.transom_token(check_int("token.key", self.key), check_int("token.slot", self.slot))
+
+    @classmethod
+    def from_c(cls, t: _ffi.transom_token) -> "Token":
+        return cls(t.key, t.slot)
+
+    def __bool__(self) -> bool:
+        return self.key != 0 or self.slot != 0
 
 
 def _token_arg(token: Any) -> _ffi.transom_token:
@@ -139,9 +150,14 @@ def _token_arg(token: Any) -> _ffi.transom_token:
 
 @dataclass(frozen=True)
 class Stats:
+    """``transom_memory_stats``: ``capacity == available + in_use + retired`` when quiescent;
+    ``retired`` counts slots retired for good after their last possible message (2^40 per
+    slot)."""
+
     in_use: int
     high_water: int
     failed_allocs: int
+    retired: int
 
 
 def required_bytes(capacity: int, slot_size: int) -> int:
@@ -214,7 +230,9 @@ class ReadView(_View):
 
 class WriteView(_View):
     """The exclusive write view: ``payload`` is a writable memoryview of the whole slot
-    (``capacity`` bytes); :meth:`set_len` changes the payload length (checked at release)."""
+    (``capacity`` bytes); :meth:`set_len` changes the payload length and :meth:`set_header` the
+    caller fields, both checked at release like a store checks them: an invalid length, qos or
+    flags raises (TooLargeError / InvalidArgumentError), reverts, and still ends the view."""
 
     __slots__ = ("capacity",)
     capacity: int
@@ -241,7 +259,7 @@ class Reservation:
     def __init__(self, mgr: "Manager", token: _ffi.transom_token, payload: memoryview) -> None:
         self._mgr = mgr
         self._token: Optional[_ffi.transom_token] = token
-        self.token = Token(token.bits)
+        self.token = Token.from_c(token)
         self._payload: Optional[memoryview] = payload
 
     @property
@@ -354,7 +372,7 @@ class Manager(Handle):
         tok = _ffi.transom_token()
         with self._use() as m:
             check(lib.transom_manager_store(m, byref(h), ptr, n, byref(tok)))
-        return Token(tok.bits)
+        return Token.from_c(tok)
 
     def reserve(self, length: int) -> Reservation:
         """Reserves a slot for ``length`` bytes written in place (zero-copy ingest)."""
@@ -453,7 +471,7 @@ class Manager(Handle):
         s = _ffi.transom_memory_stats()
         with self._use() as m:
             check(lib.transom_manager_stats(m, byref(s)))
-        return Stats(s.in_use, s.high_water, s.failed_allocs)
+        return Stats(s.in_use, s.high_water, s.failed_allocs, s.retired)
 
 
 
