@@ -87,6 +87,24 @@ impl<'a, T> Out<'a, T> {
     }
 }
 
+impl<'a, T> Out<'a, T> {
+    /// An output the caller may leave out: NULL gives `None` (nothing will be written).
+    #[inline(always)]
+    pub(crate) fn optional(p: *mut T) -> Option<Self> {
+        NonNull::new(p).map(|ptr| Out {
+            ptr,
+            _life: PhantomData,
+        })
+    }
+}
+
+/// Borrows an input struct the caller may leave out (NULL gives `None`: the defaults).
+#[inline(always)]
+pub(crate) fn optional<'a, T>(p: *const T) -> Option<&'a T> {
+    // SAFETY: the C contract: a non-NULL pointer is valid for reads during the call.
+    unsafe { p.as_ref() }
+}
+
 /// Bytes `(p, len)`: NULL is allowed only with `len == 0`; `len` is checked against `max`
 /// before anything is read, and a longer input is `too_long`.
 #[inline(always)]

@@ -499,8 +499,7 @@ pub unsafe extern "C" fn transom_canal_free(canal: *mut transom_canal) {
 
 fn worker_options(options: *const transom_worker_options) -> Result<WorkerOptions, Failure> {
     let mut opts = WorkerOptions::default();
-    if !options.is_null() {
-        let options = input!(options)?;
+    if let Some(options) = args::optional(options) {
         if options.max_batch != 0 {
             opts.max_batch = options.max_batch;
         }
@@ -594,10 +593,7 @@ fn join(
 ) -> transom_status {
     guard(|| {
         let w = handle!(worker)?;
-        let out = match out_exit.is_null() {
-            true => None,
-            false => Some(out!(out_exit)?),
-        };
+        let out = Out::optional(out_exit);
         match join(&w.worker, args::timeout(timeout_ns)) {
             Ok(Some(Ok(exit))) => {
                 if let Some(out) = out {

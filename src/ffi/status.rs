@@ -345,6 +345,10 @@ impl From<MemoryError> for Failure {
 #[cold]
 #[inline(never)]
 pub(crate) fn fail(failure: Failure) -> transom_status {
+    debug_assert!(
+        failure.code < 0,
+        "a failure carries an error code, not an outcome"
+    );
     LAST_VALUE.with(|v| v.set(failure.value));
     record(failure.code, &failure.detail)
 }
@@ -373,8 +377,7 @@ where
     // store-forwarding stall that cost ~5 ns on every call.
     let run = AssertUnwindSafe(|| match body() {
         Ok(status) => status,
-        // A positive code (TRANSOM_TIMEOUT) is an outcome, not a failure: no detail recorded.
-        Err(failure) if failure.code > 0 => failure.code,
+        // Every subsystem reports an expired wait as an Ok outcome, so a failure is an error.
         Err(failure) => fail(failure),
     });
     match catch_unwind(run) {

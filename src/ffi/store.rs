@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::args::{
-    bytes, check_array_out, closure, handle, handle_mut, input, out, slice, utf8, Handle,
+    bytes, check_array_out, closure, handle, handle_mut, input, out, slice, utf8, Handle, Out,
 };
 use super::closure::Closure;
 use super::status::{
@@ -499,10 +499,7 @@ pub unsafe extern "C" fn transom_store_append(
     guard(|| {
         let s = handle!(store)?.open()?;
         let event = input!(event)?;
-        let out = match out_receipt.is_null() {
-            true => None,
-            false => Some(out!(out_receipt)?),
-        };
+        let out = Out::optional(out_receipt);
         let r = s.append(request(event, s.config().max_payload)?)?;
         if let Some(out) = out {
             out.write(receipt(r));
