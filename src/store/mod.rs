@@ -47,6 +47,7 @@ mod index;
 pub mod lock;
 mod notify;
 mod recovery;
+mod secondary;
 mod segment;
 #[allow(clippy::module_inception)]
 mod store;
