@@ -12,7 +12,7 @@
 //!
 //! The queue, the `queued` count and the parking use `crate::sync`'s primitives, so the loom
 //! models (`loom_tests` below) run this very code; under loom the spin is one look at `queued`
-//! and one yield (the model explores every interleaving the spin could meet).
+//! (its outcome only changes timing: the worker re-checks under the lock either way).
 
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{Condvar, Mutex, MutexGuard};
@@ -117,12 +117,13 @@ impl<J> Scheduler<J> {
         }
     }
 
-    /// The spin in a model: one look at `queued`, one yield to the model's scheduler.
+    /// The spin in a model: one look at `queued`. The spin's outcome never steers the caller
+    /// (it re-checks under the lock either way), so the model need not repeat it; and no yield,
+    /// which would make loom run the other threads first and hide a worker that goes from its
+    /// spin straight to parking.
     #[cfg(loom)]
     fn spin_for_work(&self) {
-        if self.queued.load(Ordering::Acquire) == 0 {
-            crate::sync::thread::yield_now();
-        }
+        let _ = self.queued.load(Ordering::Acquire);
     }
 
     /// The next job without waiting.

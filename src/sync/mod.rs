@@ -47,15 +47,6 @@ pub(crate) fn seqcst_handshake() {
     loom::sync::atomic::fence(loom::sync::atomic::Ordering::SeqCst);
 }
 
-/// Thread functions a model must see (a spin loop under loom yields to the model's scheduler).
-#[allow(unused_imports)]
-pub(crate) mod thread {
-    #[cfg(loom)]
-    pub(crate) use loom::thread::yield_now;
-    #[cfg(not(loom))]
-    pub(crate) use std::thread::yield_now;
-}
-
 /// `thread_local!` with a `const { … }` initialiser: std's, or loom's in a model build (loom
 /// keeps one value per model thread and has no `const` form, so the braces are dropped there).
 macro_rules! sync_thread_local {
