@@ -1,15 +1,16 @@
 //! Monitors: one-way, stackable observers of a process's exit, each a callback that runs at
 //! most once.
 //!
-//! Invariant: a [`MonitorCell`] moves Armed → Running → Finished or Armed → Finished
-//! (cancelled), under its own lock, and the callback is taken out of the cell in the same step
-//! that leaves Armed. So the callback runs at most once, and once [`MonitorCell::cancel`]
-//! returned on any thread but the one running the callback, the callback has either finished
-//! or will never start. No runtime lock is held while the callback runs.
+//! Invariant: a [`MonitorCell`] is a [`Registration`] (the crate's callback-lifetime
+//! primitive) of a slot holding the callback until it is taken. Whoever takes it out of the
+//! slot — [`MonitorCell::fire`] to call it, [`MonitorCell::cancel`] to drop it uncalled — is
+//! the only one that ever gets it, so the callback runs at most once. `fire` runs it inside a
+//! registered call and `cancel` closes the registration, so once `cancel` returned on any
+//! thread but the one running the callback, the callback has either finished or will never
+//! start. No runtime lock is held while the callback runs.
 
-use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::sync::{Mutex, Registration};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::thread::{self, ThreadId};
 
 use super::pid::{MonitorRef, Pid};
 use super::reason::ExitReason;
@@ -19,18 +20,14 @@ use super::reason::ExitReason;
 /// cancelled.
 pub type MonitorCallback = Box<dyn FnOnce(Pid, &ExitReason) + Send + 'static>;
 
-enum State {
-    Armed(MonitorCallback),
-    Running(ThreadId),
-    Finished,
-}
+/// The callback until someone takes it (the lock is held only to take it, never while it runs).
+type Slot = Mutex<Option<MonitorCallback>>;
 
-/// One monitor: its reference, the pid it watches and its callback's state.
+/// One monitor: its reference, the pid it watches and its callback.
 pub(crate) struct MonitorCell {
     mref: MonitorRef,
     target: Pid,
-    state: Mutex<State>,
-    finished: Condvar,
+    callback: Registration<Slot>,
 }
 
 impl MonitorCell {
@@ -38,8 +35,7 @@ impl MonitorCell {
         MonitorCell {
             mref,
             target,
-            state: Mutex::new(State::Armed(callback)),
-            finished: Condvar::new(),
+            callback: Registration::new(Mutex::new(Some(callback))),
         }
     }
 
@@ -51,58 +47,39 @@ impl MonitorCell {
         self.target
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Only state transitions happen under this lock (the callback runs outside it), so a
-        // poisoned lock still holds a valid state.
-        self.state.lock()
-    }
-
     /// Runs the callback with `(pid, reason)` if it is still armed. A panic in the callback is
     /// caught and ignored (the worker must survive it). Returns whether the callback ran.
     pub(crate) fn fire(&self, pid: Pid, reason: &ExitReason) -> bool {
-        let callback = {
-            let mut st = self.lock();
-            match std::mem::replace(&mut *st, State::Running(thread::current().id())) {
-                State::Armed(cb) => cb,
-                other => {
-                    *st = other;
+        self.callback
+            .invoke(|slot| {
+                let Some(callback) = slot.lock().take() else {
                     return false;
-                }
-            }
-        };
-        let _ = catch_unwind(AssertUnwindSafe(move || callback(pid, reason)));
-        *self.lock() = State::Finished;
-        self.finished.notify_all();
-        true
+                };
+                let _ = catch_unwind(AssertUnwindSafe(move || callback(pid, reason)));
+                true
+            })
+            .unwrap_or(false)
     }
 
     /// Cancels the monitor. Returns true when the callback had not started (it is dropped
     /// uncalled). When it is running on another thread, waits for it to finish; when it is
     /// running on this thread (cancel from inside the callback) returns at once.
     pub(crate) fn cancel(&self) -> bool {
-        let mut st = self.lock();
-        loop {
-            match &*st {
-                State::Armed(_) => {
-                    let State::Armed(cb) = std::mem::replace(&mut *st, State::Finished) else {
-                        unreachable!("matched Armed above")
-                    };
-                    drop(st);
-                    // Dropping user code: outside the lock, and a panic must not escape.
-                    let _ = catch_unwind(AssertUnwindSafe(move || drop(cb)));
-                    return true;
-                }
-                State::Running(tid) if *tid == thread::current().id() => return false,
-                State::Running(_) => {
-                    st = self.finished.wait(st);
-                }
-                State::Finished => return false,
+        let armed = self.callback.invoke(|slot| slot.lock().take()).flatten();
+        // Closing waits for a `fire` in flight on another thread (not for one on this thread).
+        self.callback.close();
+        match armed {
+            Some(callback) => {
+                // Dropping user code: outside every lock, and a panic must not escape.
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(callback)));
+                true
             }
+            None => false,
         }
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -170,5 +147,47 @@ mod tests {
         release_tx.send(()).unwrap();
         assert!(firer.join().unwrap());
         assert_eq!(canceller.join().unwrap(), (false, 1));
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use crate::sync::Arc;
+    use loom::thread;
+
+    /// `cancel` racing `fire`: the callback runs at most once, exactly one of them wins, and
+    /// when `cancel` returns false the callback has already finished.
+    #[test]
+    fn loom_monitor_cancel_racing_fire_runs_the_callback_at_most_once() {
+        loom::model(|| {
+            let calls = Arc::new(AtomicUsize::new(0));
+            let cb: MonitorCallback = {
+                let calls = Arc::clone(&calls);
+                Box::new(move |_, _| {
+                    calls.fetch_add(1, SeqCst);
+                })
+            };
+            let cell = Arc::new(MonitorCell::new(
+                MonitorRef::from_raw(1),
+                Pid::from_raw(1),
+                cb,
+            ));
+            let firer = {
+                let cell = Arc::clone(&cell);
+                thread::spawn(move || cell.fire(Pid::from_raw(1), &ExitReason::normal()))
+            };
+            let cancelled = cell.cancel();
+            let calls_at_cancel = calls.load(SeqCst);
+            assert_eq!(
+                calls_at_cancel,
+                usize::from(!cancelled),
+                "cancel returned early"
+            );
+            let fired = firer.join().unwrap();
+            assert_ne!(fired, cancelled, "exactly one of fire and cancel wins");
+            assert_eq!(calls.load(SeqCst), usize::from(fired));
+        });
     }
 }

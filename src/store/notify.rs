@@ -3,10 +3,14 @@
 //! Invariant: the watermark (`head`) only grows, and every event with a sequence at or below it
 //! is committed (durable under `Always`) and readable. Waiters re-check it under the mutex
 //! the publisher takes before notifying, so no wakeup is lost and nobody polls.
+//!
+//! The head/waiter handshake uses `crate::sync`'s atomics, mutex and condition variable, so
+//! its loom models (`loom_tests` below) run this very code. Listeners are outside the model (their
+//! `Arc<dyn Fn>` is std's: loom's `Arc` cannot hold an unsized value).
 
+use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use crate::sync::{Condvar, Mutex, RwLock};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,6 +67,8 @@ impl CommitNotifier {
     /// waiters or listeners (the common case of a plain append) this takes no lock and makes no
     /// system call.
     pub(crate) fn notify(&self) {
+        // The head was advanced (SeqCst) before this read of `waiters` (see `waiters`).
+        crate::sync::seqcst_handshake();
         if self.waiters.load(Ordering::SeqCst) > 0 {
             // Taking the lock orders us after a waiter's head check or into its wait.
             drop(self.closed.lock());
@@ -103,6 +109,8 @@ impl CommitNotifier {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut closed = self.closed.lock();
         self.waiters.fetch_add(1, Ordering::SeqCst);
+        // Counted (SeqCst) before the head is read (see `waiters`).
+        crate::sync::seqcst_handshake();
         struct Counted<'a>(&'a AtomicUsize);
         impl Drop for Counted<'_> {
             fn drop(&mut self) {
@@ -142,5 +150,65 @@ impl CommitNotifier {
         let before = list.len();
         list.retain(|(i, _)| *i != id.0);
         list.len() != before
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::sync::Arc;
+    use loom::thread;
+
+    /// A waiter that registers while a commit publishes a new head is never left sleeping:
+    /// `wait_beyond` returns `Ready` whichever way the waiter's count-then-read and the
+    /// committer's advance-then-notify interleave (a lost wake-up is a loom deadlock).
+    #[test]
+    fn loom_notify_a_waiter_racing_a_commit_is_never_left_sleeping() {
+        loom::model(|| {
+            let n = Arc::new(CommitNotifier::new(0));
+            let committer = {
+                let n = Arc::clone(&n);
+                thread::spawn(move || {
+                    n.advance(1);
+                    n.notify();
+                })
+            };
+            assert_eq!(n.wait_beyond(0, None), WaitOutcome::Ready(1));
+            committer.join().unwrap();
+        });
+    }
+
+    /// A waiter for sequence 2 racing two commits: woken (or not) by the first, it re-checks,
+    /// sleeps again if it must, and is woken by the second.
+    #[test]
+    fn loom_notify_a_waiter_is_woken_by_the_commit_it_waits_for() {
+        loom::model(|| {
+            let n = Arc::new(CommitNotifier::new(0));
+            let committer = {
+                let n = Arc::clone(&n);
+                thread::spawn(move || {
+                    for seq in 1..=2 {
+                        n.advance(seq);
+                        n.notify();
+                    }
+                })
+            };
+            assert_eq!(n.wait_beyond(1, None), WaitOutcome::Ready(2));
+            committer.join().unwrap();
+        });
+    }
+
+    /// A waiter racing `close` wakes with `Closed` (the head did not move).
+    #[test]
+    fn loom_notify_a_waiter_racing_close_is_never_left_sleeping() {
+        loom::model(|| {
+            let n = Arc::new(CommitNotifier::new(0));
+            let closer = {
+                let n = Arc::clone(&n);
+                thread::spawn(move || n.close())
+            };
+            assert_eq!(n.wait_beyond(0, None), WaitOutcome::Closed);
+            closer.join().unwrap();
+        });
     }
 }

@@ -6,31 +6,59 @@
 //! - the value is dropped exactly once, after the last call has returned;
 //! - [`Registration::close`] blocks until calls in flight on *other* threads have returned and
 //!   then drops the value before it returns; called from inside one of this registration's own
-//!   calls it does not wait (that would deadlock): the value is dropped as soon as that
-//!   outermost call returns;
+//!   calls it does not wait (that would deadlock): the value is dropped as soon as the last
+//!   call in flight returns (on that call's thread, unless a `close` from another thread is
+//!   waiting: then that one drops it);
 //! - no call starts after `close` returned, and no lock of this primitive is held while the
 //!   value is called or dropped.
+//!
+//! loom models: `super::loom_models` (close racing a call, re-entrant close racing a close).
 
-use std::cell::{RefCell, UnsafeCell};
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::{Arc, Condvar, Mutex, MutexGuard};
+use super::{Arc, Condvar, Mutex, UnsafeCell};
+
+/// Where the registered value is in its life.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Value {
+    /// In the cell; calls may read it.
+    Present,
+    /// Taken out by the one thread that drops it; the drop has not finished.
+    Dropping,
+    /// Dropped (or never there again).
+    Dropped,
+}
 
 struct CallState {
     in_flight: usize,
     closed: bool,
-    /// `close` was called from inside a call: the last call to end drops the value.
-    deferred: bool,
-    /// The value has been dropped (or taken to be dropped and that drop has finished).
-    dropped: bool,
+    /// `close` calls (not from inside a call) waiting for the calls in flight to end. While
+    /// there is one, it drops the value; otherwise the last call to end after a close does.
+    closers: usize,
+    value: Value,
+}
+
+impl CallState {
+    /// Claims the drop when it is due: closed, no call in flight, value still there. Exactly
+    /// one thread gets `true` (the state moves to `Dropping` under the lock).
+    fn claim_drop(&mut self) -> bool {
+        if self.closed && self.in_flight == 0 && self.value == Value::Present {
+            self.value = Value::Dropping;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 struct Shared<T> {
     /// `Some` until the value is dropped. Read (shared) only by calls counted in `in_flight`;
-    /// taken only under `state`'s lock with `closed` set and `in_flight == 0`, so no reader can
-    /// exist or start at that point.
+    /// taken only by the thread whose [`CallState::claim_drop`] succeeded, after which no call
+    /// can be in flight or start.
     value: UnsafeCell<Option<T>>,
     state: Mutex<CallState>,
+    /// Signalled when `in_flight` drops to 0 and when a drop finishes.
     idle: Condvar,
 }
 
@@ -41,28 +69,34 @@ unsafe impl<T: Send + Sync> Sync for Shared<T> {}
 unsafe impl<T: Send> Send for Shared<T> {}
 
 impl<T> Shared<T> {
-    /// Takes the value out.
-    ///
-    /// # Safety
-    /// Called with `state` locked, `closed` set and `in_flight == 0` (no reference to the
-    /// value exists and none can be created).
-    unsafe fn take(&self, _proof: &MutexGuard<'_, CallState>) -> Option<T> {
-        // SAFETY: exclusive access by this function's contract.
-        unsafe { (*self.value.get()).take() }
-    }
-
-    /// Drops `value` (outside the lock; a panic in user drop code is contained), then records
-    /// that the drop finished and wakes any `close` waiting for it.
-    fn finish_drop(&self, value: Option<T>) {
+    /// Drops the value (outside the lock; a panic in user drop code is contained), then
+    /// records that the drop finished and wakes any `close` waiting for it. Called only by the
+    /// thread whose `claim_drop` returned true.
+    fn drop_value(&self) {
+        // SAFETY: the claim guarantees no call is in flight or can start and no other thread
+        // touches the cell again, so this access is exclusive.
+        let value = self.value.with_mut(|v| unsafe { (*v).take() });
         if let Some(v) = value {
             let _ = catch_unwind(AssertUnwindSafe(move || drop(v)));
         }
-        self.state.lock().dropped = true;
+        self.state.lock().value = Value::Dropped;
         self.idle.notify_all();
     }
 }
 
-thread_local! {
+impl<T> Drop for Shared<T> {
+    /// The last clone went without a `close` (or the close left nothing): drop the value here,
+    /// containing a panic like every other drop of user code.
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: no other reference exists.
+        let value = self.value.with_mut(|v| unsafe { (*v).take() });
+        if let Some(v) = value {
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(v)));
+        }
+    }
+}
+
+super::thread_local! {
     /// The registrations whose call is running on this thread (innermost last), so that a
     /// `close` from inside a callback can tell it must not wait for itself.
     static ACTIVE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
@@ -83,6 +117,33 @@ impl<T> Clone for Registration<T> {
     }
 }
 
+/// Ends one counted call, also when the call panics: the last call to end after a re-entrant
+/// close (with no `close` waiting) drops the value.
+struct Exit<'a, T>(&'a Shared<T>);
+
+impl<T> Drop for Exit<'_, T> {
+    fn drop(&mut self) {
+        let _ = ACTIVE.try_with(|a| a.borrow_mut().pop());
+        let shared = self.0;
+        let drop_here = {
+            let mut st = shared.state.lock();
+            st.in_flight -= 1;
+            if st.in_flight > 0 {
+                false
+            } else if st.closers > 0 {
+                // A waiting close drops it on its own thread.
+                shared.idle.notify_all();
+                false
+            } else {
+                st.claim_drop()
+            }
+        };
+        if drop_here {
+            shared.drop_value();
+        }
+    }
+}
+
 impl<T> Registration<T> {
     /// Registers `value`.
     pub(crate) fn new(value: T) -> Self {
@@ -92,8 +153,8 @@ impl<T> Registration<T> {
                 state: Mutex::new(CallState {
                     in_flight: 0,
                     closed: false,
-                    deferred: false,
-                    dropped: false,
+                    closers: 0,
+                    value: Value::Present,
                 }),
                 idle: Condvar::new(),
             }),
@@ -115,78 +176,47 @@ impl<T> Registration<T> {
             }
             st.in_flight += 1;
         }
-        struct Exit<'a, T>(&'a Registration<T>);
-        impl<T> Drop for Exit<'_, T> {
-            fn drop(&mut self) {
-                ACTIVE.with(|a| {
-                    a.borrow_mut().pop();
-                });
-                let shared = &self.0.shared;
-                let pending = {
-                    let mut st = shared.state.lock();
-                    st.in_flight -= 1;
-                    if st.in_flight == 0 {
-                        shared.idle.notify_all();
-                    }
-                    // After a close from inside a call, the last call to end drops the value;
-                    // any other close drops it itself once the calls are done.
-                    if st.deferred && st.in_flight == 0 {
-                        st.deferred = false;
-                        // SAFETY: locked, closed (deferred implies closed), no call in flight.
-                        Some(unsafe { shared.take(&st) })
-                    } else {
-                        None
-                    }
-                };
-                if let Some(value) = pending {
-                    shared.finish_drop(value);
-                }
-            }
-        }
-        ACTIVE.with(|a| a.borrow_mut().push(self.id()));
-        let _exit = Exit(self);
+        let _ = ACTIVE.try_with(|a| a.borrow_mut().push(self.id()));
+        let _exit = Exit(&self.shared);
         // SAFETY: this call is counted in `in_flight`, so the value is not taken until it ends;
         // only shared references are handed out.
-        let value = unsafe { (*self.shared.value.get()).as_ref() };
-        value.map(f)
+        self.shared.value.with(|v| unsafe { (*v).as_ref() }.map(f))
     }
 
     /// True once [`close`](Registration::close) has been called.
+    #[allow(dead_code)]
     pub(crate) fn is_closed(&self) -> bool {
         self.shared.state.lock().closed
     }
 
     /// Ends the registration: no call starts afterwards. Waits for calls in flight on other
     /// threads, then drops the value before returning. From inside one of this registration's
-    /// own calls it returns at once, and the value is dropped as soon as the outermost such
-    /// call returns. Idempotent: a later `close` returns once the value has been dropped.
+    /// own calls it returns at once, and the value is dropped as soon as the last call in
+    /// flight returns. Idempotent: a later `close` returns once the value has been dropped.
     pub(crate) fn close(&self) {
         let me = self.id();
-        let reentrant = ACTIVE.with(|a| a.borrow().contains(&me));
+        let reentrant = ACTIVE
+            .try_with(|a| a.borrow().contains(&me))
+            .unwrap_or(false);
         let mut st = self.shared.state.lock();
+        st.closed = true;
         if reentrant {
-            st.closed = true;
-            st.deferred = true;
+            // This thread's own call is in flight: the last call to end drops the value.
             return;
         }
-        let first = !st.closed;
-        st.closed = true;
+        st.closers += 1;
         while st.in_flight > 0 {
             st = self.shared.idle.wait(st);
         }
-        if first && !st.deferred && !st.dropped {
-            // SAFETY: locked, closed, no call in flight.
-            let value = unsafe { self.shared.take(&st) };
-            st.dropped = value.is_none();
+        st.closers -= 1;
+        if st.claim_drop() {
             drop(st);
-            if value.is_some() {
-                self.shared.finish_drop(value);
-            }
+            self.shared.drop_value();
             return;
         }
         // Another close (or the last call after a re-entrant close) is dropping it: wait until
         // it has finished.
-        while !st.dropped {
+        while st.value != Value::Dropped {
             st = self.shared.idle.wait(st);
         }
     }

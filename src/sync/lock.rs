@@ -36,6 +36,7 @@ impl<T> Mutex<T> {
     }
 
     /// The value, through exclusive access (no locking).
+    #[allow(dead_code)]
     pub(crate) fn get_mut(&mut self) -> &mut T {
         self.0.get_mut().unwrap_or_else(|e| e.into_inner())
     }
