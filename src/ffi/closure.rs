@@ -1,11 +1,10 @@
 //! The `{ctx, call, drop}` callback triple that C hands to transom.
 //!
 //! Invariant: a [`Closure`] owns its context: dropping it runs `drop(ctx)` once. Registered
-//! closures live in the crate's one callback-lifetime primitive ([`Registration`]), which
+//! closures live in the crate's one callback-lifetime primitive ([`crate::sync::Registration`]), which
 //! guarantees that drop happens after the last call and that removal waits for calls in flight.
 
 use std::ffi::c_void;
-use std::sync::Arc;
 
 /// The C function that releases a callback's context: `void (*drop)(void *ctx)`.
 pub type DropFn = unsafe extern "C" fn(ctx: *mut c_void);
@@ -63,14 +62,13 @@ impl<F: Copy> Drop for Closure<F> {
     }
 }
 
-/// A registered C callback: the crate's one callback-lifetime primitive
-/// ([`crate::sync::Registration`]) holding the triple, so dropping the value runs `drop(ctx)`
-/// exactly once after the last call.
-pub(crate) type Registration<F> = crate::sync::Registration<Closure<F>>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    /// A registered C callback, as every owner of one holds it.
+    type Registration<F> = crate::sync::Registration<Closure<F>>;
     use crate::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Barrier;
