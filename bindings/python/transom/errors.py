@@ -163,6 +163,21 @@ class CheckpointAheadError(TransomError):
     status = ERR_CHECKPOINT_AHEAD
 
 
+class ThreadingError(TransomError, RuntimeError):
+    """A STATIC or HEAP manager was called from a thread that does not own it. Raised by the
+    binding before anything reaches C (such a manager is for one thread at a time: used from two
+    it would corrupt its slots silently). ``status`` is ``ERR_WRONG_STATE``; ``owner`` and
+    ``caller`` are the two threads' idents. Hand a manager over with
+    :meth:`transom.Manager.transfer_to_current_thread`."""
+
+    status = ERR_WRONG_STATE
+
+    def __init__(self, detail: str, owner: int = 0, caller: int = 0) -> None:
+        super().__init__(ERR_WRONG_STATE, detail)
+        self.owner = owner
+        self.caller = caller
+
+
 ERRORS: Dict[int, Type[TransomError]] = {
     cls.status: cls
     for cls in (
