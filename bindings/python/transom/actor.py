@@ -171,8 +171,7 @@ Handler = Callable[[int, Message], Optional[int]]
 MonitorFn = Callable[[int, ExitReason], None]
 
 
-@_ffi.HANDLE_FN
-def _handle_tramp(ctx: Optional[int], self_pid: int, message: Any) -> int:
+def _handle_tramp_py(ctx: Optional[int], self_pid: int, message: Any) -> int:
     try:
         entry = _callbacks.lookup(ctx)
         if entry is None:
@@ -192,14 +191,21 @@ def _handle_tramp(ctx: Optional[int], self_pid: int, message: Any) -> int:
         return ERR_PANIC
 
 
-@_ffi.MONITOR_FN
-def _monitor_tramp(ctx: Optional[int], pid: int, reason: Any) -> None:
+# The C function pointer (alive for the life of the process).
+_handle_tramp = _ffi.HANDLE_FN(_handle_tramp_py)
+
+
+def _monitor_tramp_py(ctx: Optional[int], pid: int, reason: Any) -> None:
     try:
         entry = _callbacks.lookup(ctx)
         if entry is not None:
             entry.call(pid, ExitReason.from_c(reason.contents))
     except BaseException:
         _callbacks.report("a monitor callback")
+
+
+# The C function pointer (alive for the life of the process).
+_monitor_tramp = _ffi.MONITOR_FN(_monitor_tramp_py)
 
 
 def behaviour(handler: Handler) -> _ffi.transom_behaviour_callback:

@@ -91,12 +91,15 @@ _O_STREAM_LEN = _off(_I, "event", "stream_len")
 _O_PAYLOAD = _off(_I, "event", "payload")
 _O_PAYLOAD_LEN = _off(_I, "event", "payload_len")
 _O_GAP = _off(_I, "gap_from")
-_U64 = struct.Struct("=Q").unpack_from
-_I32 = struct.Struct("=i").unpack_from
-_U16 = struct.Struct("=H").unpack_from
-_PTR_LEN = struct.Struct("=QQ").unpack_from  # (pointer, size_t) pairs: stream, payload
-_ID = struct.Struct("=QQ").unpack_from
-_GAP = struct.Struct("=QQQ").unpack_from
+# Typed views of struct.unpack_from (it returns Tuple[Any, ...]): no cost at run time.
+_Unpack1 = Callable[[memoryview, int], Tuple[int]]
+_Unpack2 = Callable[[memoryview, int], Tuple[int, int]]
+_U64: _Unpack1 = struct.Struct("=Q").unpack_from
+_I32: _Unpack1 = struct.Struct("=i").unpack_from
+_U16: _Unpack1 = struct.Struct("=H").unpack_from
+_PTR_LEN: _Unpack2 = struct.Struct("=QQ").unpack_from  # (pointer, size_t) pairs: stream, payload
+_ID: _Unpack2 = struct.Struct("=QQ").unpack_from
+_GAP: Callable[[memoryview, int], Tuple[int, int, int]] = struct.Struct("=QQQ").unpack_from
 assert _O_STREAM_LEN == _O_STREAM + 8 and _O_PAYLOAD_LEN == _O_PAYLOAD + 8
 assert ctypes.sizeof(ctypes.c_void_p) == 8 and ctypes.sizeof(ctypes.c_size_t) == 8
 assert _ITEM_SIZE % 8 == 0 and _O_SEQ % 8 == 0 and _O_KIND % 4 == 0
@@ -178,7 +181,7 @@ class Item:
         ptr, n = _PTR_LEN(self._mv(), self._o + _O_PAYLOAD)
         return ctypes.string_at(ptr, n) if n else b""
 
-    def _gap(self) -> Any:
+    def _gap(self) -> Tuple[int, int, int]:
         return _GAP(self._mv(), self._o + _O_GAP)
 
     @property
@@ -523,8 +526,7 @@ class Canal(Closable):
         return Worker(out, self._store)
 
 
-@_ffi.BATCH_FN
-def _batch_tramp(ctx: Optional[int], items: Any, count: int) -> int:
+def _batch_tramp_py(ctx: Optional[int], items: Any, count: int) -> int:
     try:
         entry = _callbacks.lookup(ctx)
         if entry is None:
@@ -544,6 +546,10 @@ def _batch_tramp(ctx: Optional[int], items: Any, count: int) -> int:
     except BaseException:
         _callbacks.report("a worker's batch callback (the batch is not acknowledged; the worker stops)")
         return WorkerAnswer.STOP_AND_ROLLBACK
+
+
+# The C function pointer (alive for the life of the process).
+_batch_tramp = _ffi.BATCH_FN(_batch_tramp_py)
 
 
 class Worker(Handle):

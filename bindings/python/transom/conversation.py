@@ -124,8 +124,7 @@ CrashFn = Callable[[CrashInfo], None]
 CompensateFn = Callable[[int, ExitReason, List[InFlight]], Union[bool, int, None]]
 
 
-@_ffi.CRASH_FN
-def _crash_tramp(ctx: Optional[int], info: Any) -> None:
+def _crash_tramp_py(ctx: Optional[int], info: Any) -> None:
     try:
         entry = _callbacks.lookup(ctx)
         if entry is not None:
@@ -134,8 +133,11 @@ def _crash_tramp(ctx: Optional[int], info: Any) -> None:
         _callbacks.report("a crash callback")
 
 
-@_ffi.COMPENSATE_FN
-def _compensate_tramp(ctx: Optional[int], pid: int, reason: Any, reqs: Any, count: int) -> int:
+# The C function pointer (alive for the life of the process).
+_crash_tramp = _ffi.CRASH_FN(_crash_tramp_py)
+
+
+def _compensate_tramp_py(ctx: Optional[int], pid: int, reason: Any, reqs: Any, count: int) -> int:
     try:
         entry = _callbacks.lookup(ctx)
         if entry is None:
@@ -160,6 +162,10 @@ def _compensate_tramp(ctx: Optional[int], pid: int, reason: Any, reqs: Any, coun
     except BaseException:
         _callbacks.report("a compensate callback (the conversation fails)")
         return COMPENSATE_FAIL
+
+
+# The C function pointer (alive for the life of the process).
+_compensate_tramp = _ffi.COMPENSATE_FN(_compensate_tramp_py)
 
 
 Participant = Union[int, Handler]

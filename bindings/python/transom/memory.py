@@ -74,7 +74,8 @@ class MemoryClass:
         try:
             return cls(MemoryKind(c.kind), c.device)
         except ValueError:
-            return cls(c.kind, c.device)  # type: ignore[arg-type]
+            kind: Any = c.kind  # not a MemoryKind the binding knows: kept as the raw int
+            return cls(kind, c.device)
 
 
 @dataclass(frozen=True)
