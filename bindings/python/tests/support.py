@@ -1,4 +1,6 @@
-"""Shared by the tests: makes the package importable from the source tree and finds the header."""
+"""Shared by the tests: makes the package importable from the source tree (unless
+``TRANSOM_TEST_INSTALLED=1`` asks for the installed one), finds the header, and runs child
+Python processes that see the same package and library."""
 
 from __future__ import annotations
 
@@ -21,4 +23,26 @@ HEADER = os.environ.get("TRANSOM_HEADER") or os.path.join(
 # never sleep, they block on the API's own calls or threading.Event with this timeout.
 WAIT = 30.0
 
-__all__ = ["transom", "HEADER", "WAIT"]
+INSTALLED = os.environ.get("TRANSOM_TEST_INSTALLED") == "1"
+TESTS_DIR = _HERE
+PKG_ROOT = _PKG_ROOT
+
+
+def child_env(**changes: "str | None") -> "dict[str, str]":
+    """The environment for a child ``sys.executable``: imports the same package as this process
+    (the source tree unless installed) and the same library; ``changes`` set (or, with None,
+    remove) variables."""
+    env = dict(os.environ)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    paths = [TESTS_DIR] + ([] if INSTALLED else [PKG_ROOT])
+    old = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = os.pathsep.join(paths + ([old] if old else []))
+    for k, v in changes.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
+
+
+__all__ = ["transom", "HEADER", "WAIT", "INSTALLED", "TESTS_DIR", "PKG_ROOT", "child_env"]

@@ -4,18 +4,39 @@ with supervised conversations, an event store with canals).
 The shared library is found through ``$TRANSOM_LIBRARY`` (a path), then the package's own
 directory, then the system's search path. Every handle is a context manager; every failure
 raises a :class:`TransomError` subclass carrying the status code and the detail message;
-blocking calls release the GIL. Exceptions raised inside Python callbacks never cross into C:
+blocking calls release the GIL and raise KeyboardInterrupt on Ctrl-C (in the main thread)
+within tens of milliseconds, leaving the handle usable. Exceptions raised inside Python callbacks never cross into C:
 they are printed to stderr and counted by :func:`callback_errors`.
 """
 
 from __future__ import annotations
 
-from . import errors
-from ._callbacks import callback_errors, live_callbacks
-from ._ffi import lib, library_path
-from .actor import ExitKind, ExitReason, Mailbox, Message, Request, Runtime, MESSAGE_EXIT, MESSAGE_USER
-from .canal import Batch, Canal, Item, ItemKind, Overflow, Worker, WorkerAnswer, WorkerExit
-from .conversation import (
+# The package's version, first: ``_ffi`` reads it while loading the library (to refuse a library
+# of another ABI with an ImportError naming both versions). tests/header.rs checks these lines
+# against Cargo metadata.
+VERSION_MAJOR = 0
+VERSION_MINOR = 2
+VERSION_PATCH = 0
+VERSION = VERSION_MAJOR * 10000 + VERSION_MINOR * 100 + VERSION_PATCH
+"""The C API version this package was written against (TRANSOM_VERSION)."""
+
+__version__ = "0.2.0"
+
+from . import errors  # noqa: E402 (after the version, which loading the library needs)
+from ._callbacks import callback_errors, live_callbacks  # noqa: E402
+from ._ffi import SONAME, lib, library_path  # noqa: E402
+from .actor import (  # noqa: E402
+    MESSAGE_EXIT,
+    MESSAGE_USER,
+    ExitKind,
+    ExitReason,
+    Mailbox,
+    Message,
+    Request,
+    Runtime,
+)
+from .canal import Batch, Canal, Item, ItemKind, Overflow, Worker, WorkerAnswer, WorkerExit  # noqa: E402
+from .conversation import (  # noqa: E402
     COMPENSATE_CONTINUE,
     COMPENSATE_FAIL,
     Conversation,
@@ -30,9 +51,67 @@ from .conversation import (
     Reply,
     monotonic_ns,
 )
-from .errors import *  # noqa: F401,F403 (every TransomError subclass and status code)
-from .errors import TransomError, last_error, last_error_value, status_str
-from .memory import (
+from .errors import (  # noqa: E402
+    OK,
+    TIMEOUT,
+    INTERRUPTED,
+    ERR_NULL_ARGUMENT,
+    ERR_INVALID_ARGUMENT,
+    ERR_PANIC,
+    ERR_BUFFER_TOO_SMALL,
+    ERR_OUT_OF_MEMORY,
+    ERR_UNSUPPORTED,
+    ERR_CLOSED,
+    ERR_BAD_TOKEN,
+    ERR_STALE_TOKEN,
+    ERR_BORROWED,
+    ERR_NO_FREE_SLOTS,
+    ERR_TOO_LARGE,
+    ERR_WRONG_STATE,
+    ERR_NOPROC,
+    ERR_PARTICIPANT_CRASHED,
+    ERR_DEADLINE_EXCEEDED,
+    ERR_CONFLICT,
+    ERR_REJECTED,
+    ERR_LOCKED,
+    ERR_CORRUPT,
+    ERR_IO,
+    ERR_NOT_FOUND,
+    ERR_DISCONNECTED,
+    ERR_NAME_IN_USE,
+    ERR_CHECKPOINT_AHEAD,
+    TransomError,
+    NullArgumentError,
+    InvalidArgumentError,
+    PanicError,
+    BufferTooSmallError,
+    OutOfMemoryError,
+    UnsupportedError,
+    ClosedError,
+    BadTokenError,
+    StaleTokenError,
+    BorrowedError,
+    NoFreeSlotsError,
+    TooLargeError,
+    WrongStateError,
+    NoProcError,
+    ParticipantCrashedError,
+    DeadlineExceededError,
+    ConflictError,
+    RejectedError,
+    LockedError,
+    CorruptError,
+    TransomIOError,
+    NotFoundError,
+    DisconnectedError,
+    NameInUseError,
+    CheckpointAheadError,
+    ThreadingError,
+    last_error,
+    last_error_value,
+    status_str,
+)
+from .memory import (  # noqa: E402
     FLAG_DEGRADE_ALLOWED,
     FLAG_FIRST_IN_BATCH,
     FLAG_LAST_IN_BATCH,
@@ -53,15 +132,7 @@ from .memory import (
     default_header,
     required_bytes,
 )
-from .store import NO_STREAM, AppendEvent, Event, GateEvent, Receipt, Store, Sync
-
-VERSION_MAJOR = 0
-VERSION_MINOR = 2
-VERSION_PATCH = 0
-VERSION = VERSION_MAJOR * 10000 + VERSION_MINOR * 100 + VERSION_PATCH
-"""The C API version this package was written against (TRANSOM_VERSION)."""
-
-__version__ = "0.2.0"
+from .store import NO_STREAM, AppendEvent, Event, GateEvent, Receipt, Store, Sync  # noqa: E402
 
 
 def version() -> int:
@@ -69,12 +140,17 @@ def version() -> int:
     return int(lib.transom_version())
 
 
+# Static, so that type checkers (mypy --strict) see every public name.
 __all__ = [
     "errors",
     "lib",
     "library_path",
+    "SONAME",
     "version",
     "VERSION",
+    "VERSION_MAJOR",
+    "VERSION_MINOR",
+    "VERSION_PATCH",
     "callback_errors",
     "live_callbacks",
     "TransomError",
@@ -140,4 +216,60 @@ __all__ = [
     "Worker",
     "WorkerAnswer",
     "WorkerExit",
-] + [n for n in errors.__dict__ if n.endswith("Error") and n != "TransomError"]
+    # errors (one TransomError subclass per status code, and the binding's ThreadingError)
+    "NullArgumentError",
+    "InvalidArgumentError",
+    "PanicError",
+    "BufferTooSmallError",
+    "OutOfMemoryError",
+    "UnsupportedError",
+    "ClosedError",
+    "BadTokenError",
+    "StaleTokenError",
+    "BorrowedError",
+    "NoFreeSlotsError",
+    "TooLargeError",
+    "WrongStateError",
+    "NoProcError",
+    "ParticipantCrashedError",
+    "DeadlineExceededError",
+    "ConflictError",
+    "RejectedError",
+    "LockedError",
+    "CorruptError",
+    "TransomIOError",
+    "NotFoundError",
+    "DisconnectedError",
+    "NameInUseError",
+    "CheckpointAheadError",
+    "ThreadingError",
+    # status codes
+    "OK",
+    "TIMEOUT",
+    "INTERRUPTED",
+    "ERR_NULL_ARGUMENT",
+    "ERR_INVALID_ARGUMENT",
+    "ERR_PANIC",
+    "ERR_BUFFER_TOO_SMALL",
+    "ERR_OUT_OF_MEMORY",
+    "ERR_UNSUPPORTED",
+    "ERR_CLOSED",
+    "ERR_BAD_TOKEN",
+    "ERR_STALE_TOKEN",
+    "ERR_BORROWED",
+    "ERR_NO_FREE_SLOTS",
+    "ERR_TOO_LARGE",
+    "ERR_WRONG_STATE",
+    "ERR_NOPROC",
+    "ERR_PARTICIPANT_CRASHED",
+    "ERR_DEADLINE_EXCEEDED",
+    "ERR_CONFLICT",
+    "ERR_REJECTED",
+    "ERR_LOCKED",
+    "ERR_CORRUPT",
+    "ERR_IO",
+    "ERR_NOT_FOUND",
+    "ERR_DISCONNECTED",
+    "ERR_NAME_IN_USE",
+    "ERR_CHECKPOINT_AHEAD",
+]

@@ -67,8 +67,7 @@ def unregister(ctx: Optional[int]) -> None:
     _registry.pop(ctx or 0, None)
 
 
-@_ffi.DROP_FN
-def _drop(ctx: Optional[int]) -> None:
+def _drop_py(ctx: Optional[int]) -> None:
     try:
         entry = _registry.pop(ctx or 0, None)
         on_drop = getattr(entry, "on_drop", None)
@@ -76,6 +75,10 @@ def _drop(ctx: Optional[int]) -> None:
             on_drop()
     except BaseException:
         report("a drop callback")
+
+
+# The C function pointer (alive for the life of the process).
+_drop = _ffi.DROP_FN(_drop_py)
 
 
 def invoke(ctx: Optional[int], where: str, fallback: Any, *args: Any) -> Any:

@@ -40,7 +40,9 @@ from ctypes import (
 )
 from typing import Any, Dict, List, Optional, Tuple
 
-__all__ = ["lib", "library_path", "FUNCTIONS", "load_library"]
+from . import VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH  # set before transom imports this
+
+__all__ = ["lib", "library_path", "FUNCTIONS", "load_library", "PACKAGE_VERSION", "SONAME"]
 
 transom_status = c_int32
 transom_pid = c_uint64
@@ -96,9 +98,9 @@ class transom_message(Structure):
     ]
 
 
-HANDLE_FN = CFUNCTYPE(c_int32, c_void_p, transom_pid, POINTER(transom_message))
-DROP_FN = CFUNCTYPE(None, c_void_p)
-MONITOR_FN = CFUNCTYPE(None, c_void_p, transom_pid, POINTER(transom_exit_reason))
+HANDLE_FN: Any = CFUNCTYPE(c_int32, c_void_p, transom_pid, POINTER(transom_message))
+DROP_FN: Any = CFUNCTYPE(None, c_void_p)
+MONITOR_FN: Any = CFUNCTYPE(None, c_void_p, transom_pid, POINTER(transom_exit_reason))
 
 
 class transom_behaviour_callback(Structure):
@@ -192,7 +194,7 @@ class transom_item(Structure):
     ]
 
 
-BATCH_FN = CFUNCTYPE(transom_worker_verdict, c_void_p, POINTER(transom_item), c_size_t)
+BATCH_FN: Any = CFUNCTYPE(transom_worker_verdict, c_void_p, POINTER(transom_item), c_size_t)
 
 
 class transom_batch_callback(Structure):
@@ -231,7 +233,7 @@ class transom_in_flight(Structure):
     ]
 
 
-COMPENSATE_FN = CFUNCTYPE(
+COMPENSATE_FN: Any = CFUNCTYPE(
     transom_compensate_decision,
     c_void_p,
     transom_pid,
@@ -270,7 +272,7 @@ class transom_crash_info(Structure):
     ]
 
 
-CRASH_FN = CFUNCTYPE(None, c_void_p, POINTER(transom_crash_info))
+CRASH_FN: Any = CFUNCTYPE(None, c_void_p, POINTER(transom_crash_info))
 
 
 class transom_crash_callback(Structure):
@@ -430,7 +432,7 @@ class transom_gate_event(Structure):
     ]
 
 
-GATE_FN = CFUNCTYPE(c_int32, c_void_p, POINTER(transom_gate_event), POINTER(c_char), c_size_t)
+GATE_FN: Any = CFUNCTYPE(c_int32, c_void_p, POINTER(transom_gate_event), POINTER(c_char), c_size_t)
 
 
 class transom_gate_callback(Structure):
@@ -632,7 +634,11 @@ SONAME = "libtransom.so.0.2"
 before 1.0, ``<major>`` from 1.0 on. A library of another ABI (e.g. 0.1's ``libtransom.so.0``)
 is never picked from the system's search path."""
 
-_NAMES = ("libtransom.so", SONAME, "libtransom.dylib", "transom.dll")
+# The package's own version, stated once in ``transom/__init__.py`` (which sets it before it
+# imports this module; tests/header.rs checks it against Cargo metadata).
+PACKAGE_VERSION: Tuple[int, int, int] = (VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH)
+
+_NAMES = (SONAME, "libtransom.so", "libtransom.dylib", "transom.dll")
 
 
 def _candidates() -> List[str]:
@@ -640,6 +646,7 @@ def _candidates() -> List[str]:
     env = os.environ.get("TRANSOM_LIBRARY")
     if env:
         found.append(env)
+    # The library a wheel carries (build_wheel.py puts it there under its SONAME).
     here = os.path.dirname(os.path.abspath(__file__))
     found.extend(os.path.join(here, n) for n in _NAMES if os.path.exists(os.path.join(here, n)))
     # The system's search path, by SONAME: the dynamic loader picks this ABI's library even when
@@ -651,45 +658,88 @@ def _candidates() -> List[str]:
     return found
 
 
-def _abi_mismatch(handle: ctypes.CDLL) -> Optional[str]:
-    """Why the loaded library is not of this package's ABI (from ``transom_version()``), or None."""
-    fn = handle.transom_version
+def _abi(major: int, minor: int) -> str:
+    return f"0.{minor}" if major == 0 else f"{major}"
+
+
+def _fmt(v: Tuple[int, int, int]) -> str:
+    return "%d.%d.%d" % v
+
+
+class _Refused(Exception):
+    """A library that loaded but cannot serve this package (the message says why)."""
+
+
+def _check_version(handle: ctypes.CDLL) -> Tuple[int, int, int]:
+    """The loaded library's version; raises :class:`_Refused` when it is not a transom library
+    or not of this package's ABI (a call whose signature changed would crash, not fail)."""
+    try:
+        fn = handle.transom_version
+    except AttributeError:
+        raise _Refused("it does not export transom_version(): not a transom library") from None
     fn.restype, fn.argtypes = c_uint32, []
-    v = fn()
-    major, minor, patch = v // 10000, v // 100 % 100, v % 100
-    abi = f"0.{minor}" if major == 0 else f"{major}"
-    if f"libtransom.so.{abi}" == SONAME:
-        return None
-    return f"it is transom {major}.{minor}.{patch} (ABI {abi}), this package needs {SONAME}"
+    n = int(fn())
+    v = (n // 10000, n // 100 % 100, n % 100)
+    want = _abi(PACKAGE_VERSION[0], PACKAGE_VERSION[1])
+    have = _abi(v[0], v[1])
+    if have != want:
+        raise _Refused(
+            f"it is transom {_fmt(v)} (ABI {have}, transom_version() = {n}), but this Python "
+            f"package is transom {_fmt(PACKAGE_VERSION)} and needs ABI {want} ({SONAME})"
+        )
+    return v
+
+
+def _declare_checked(handle: ctypes.CDLL, v: Tuple[int, int, int]) -> None:
+    missing = [name for name in FUNCTIONS if not hasattr(handle, name)]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise _Refused(
+            f"it is transom {_fmt(v)} but does not export {missing[0]}{more}, which this Python "
+            f"package (transom {_fmt(PACKAGE_VERSION)}) needs"
+        )
+    declare(handle)
 
 
 def load_library(path: Optional[str] = None) -> Tuple[ctypes.CDLL, str]:
     """Loads the shared library (``path``, else ``$TRANSOM_LIBRARY``, else the package's own
-    directory, else the system's search path) and declares every function on it."""
+    directory, else the system's search path), checks that it is of this package's ABI and
+    declares every function on it. Raises ImportError naming the library and both versions when
+    no usable library is found; a library given by ``path`` or ``$TRANSOM_LIBRARY`` is the only
+    one tried."""
+    env = os.environ.get("TRANSOM_LIBRARY")
     paths = [path] if path else _candidates()
     errors: List[str] = []
     for p in paths:
-        env_given = p == os.environ.get("TRANSOM_LIBRARY")
+        explicit = bool(path) or (bool(env) and p == env)
+        origin = " (from TRANSOM_LIBRARY)" if not path and explicit else ""
         try:
             handle = ctypes.CDLL(p)
         except OSError as e:
-            if env_given or path:
-                raise OSError(f"transom: cannot load {p!r} (from TRANSOM_LIBRARY): {e}") from e
+            if explicit:
+                raise ImportError(
+                    f"transom: cannot load the library {p!r}{origin}: {e}", name="transom", path=p
+                ) from e
             errors.append(f"{p}: {e}")
             continue
-        # An unversioned name (libtransom.so, TRANSOM_LIBRARY) may lead to a library of another
-        # ABI: refuse it rather than call functions whose signatures may have changed.
-        mismatch = _abi_mismatch(handle)
-        if mismatch:
-            if env_given or path:
-                raise OSError(f"transom: cannot use {p!r}: {mismatch}")
-            errors.append(f"{p}: {mismatch}")
+        try:
+            v = _check_version(handle)
+            _declare_checked(handle, v)
+        except _Refused as e:
+            # An unversioned name (libtransom.so, TRANSOM_LIBRARY) may lead to a library of
+            # another ABI: refuse it rather than call functions whose signatures may differ.
+            if explicit:
+                raise ImportError(
+                    f"transom: cannot use the library {p!r}{origin}: {e}", name="transom", path=p
+                ) from None
+            errors.append(f"{p}: {e}")
             continue
-        declare(handle)
         return handle, p
-    raise OSError(
-        "transom: libtransom not found; set TRANSOM_LIBRARY to its path, copy it next to the "
-        "package, or install it on the system's search path (" + "; ".join(errors) + ")"
+    raise ImportError(
+        f"transom: no usable libtransom for this Python package (transom {_fmt(PACKAGE_VERSION)}, "
+        f"{SONAME}); set TRANSOM_LIBRARY to its path, install the wheel that carries it, or "
+        "install it on the system's search path (tried: " + "; ".join(errors) + ")",
+        name="transom",
     )
 
 

@@ -8,6 +8,11 @@ the pointer when the last user is gone. So ``close`` from one thread while anoth
 the same handle never frees memory under a running C call, and closing from inside a callback
 running within a call on the same handle does not deadlock: the free is deferred to that call's
 end.
+
+A handle may also have an **owner thread** (``_owner``, a thread ident; None = any thread):
+every use from another thread raises :class:`~transom.errors.ThreadingError` (built by the
+subclass's ``_wrong_thread``) before reaching C. STATIC and HEAP managers use it; closing is
+allowed from any thread (it waits for calls in progress, so it never races one).
 """
 
 from __future__ import annotations
@@ -44,23 +49,28 @@ class Handle:
         self._user_threads: List[int] = []
         self._closing = False
         self._free_result: Any = None
+        self._owner: Optional[int] = None
+        self._owner_name = ""
         with _live_lock:
             _live.add(self)
 
     # -- use ------------------------------------------------------------------------------
     @contextmanager
     def _use(self) -> Iterator[Any]:
+        tid = threading.get_ident()
         with self._cond:
             if self._closing:
                 raise closed(self._what)
+            if self._owner is not None and self._owner != tid:
+                raise self._wrong_thread(tid)
             self._users += 1
-            self._user_threads.append(threading.get_ident())
+            self._user_threads.append(tid)
         try:
             yield self._ptr
         finally:
             with self._cond:
                 self._users -= 1
-                self._user_threads.remove(threading.get_ident())
+                self._user_threads.remove(tid)
                 last = self._closing and self._users == 0
             if last:
                 self._do_free()
@@ -68,12 +78,26 @@ class Handle:
     def _enter(self) -> Any:
         """The non-generator form of :meth:`_use` for hot paths: pair with :meth:`_leave` in a
         ``try``/``finally``."""
+        tid = threading.get_ident()
         with self._lock:  # the condition's lock (a C-level context manager: cheaper)
             if self._closing:
                 raise closed(self._what)
+            if self._owner is not None and self._owner != tid:
+                raise self._wrong_thread(tid)
             self._users += 1
-            self._user_threads.append(threading.get_ident())
+            self._user_threads.append(tid)
         return self._ptr
+
+    def _wrong_thread(self, tid: int) -> Exception:
+        """The error for a use from thread ``tid``, which does not own this handle."""
+        return RuntimeError(f"this {self._what} belongs to another thread")
+
+    def _check_thread(self) -> None:
+        """Raises the subclass's error when the calling thread does not own this handle (for
+        operations that touch its memory without a C call)."""
+        tid = threading.get_ident()
+        if self._owner is not None and self._owner != tid:
+            raise self._wrong_thread(tid)
 
     def _leave(self) -> None:
         with self._lock:

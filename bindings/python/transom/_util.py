@@ -4,7 +4,9 @@ values ValueError) here, before anything reaches C."""
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Optional, Type, TypeVar
+
+T = TypeVar("T")
 
 UINT64_MAX = (1 << 64) - 1
 UINT32_MAX = (1 << 32) - 1
@@ -56,7 +58,7 @@ def check_str(name: str, value: Any) -> bytes:
     raise TypeError(f"{name} must be str or bytes, not {type(value).__name__}")
 
 
-def require(name: str, value: Any, cls: type) -> Any:
+def require(name: str, value: Any, cls: Type[T]) -> T:
     """``value`` must be an instance of ``cls`` (None raises TypeError too)."""
     if not isinstance(value, cls):
         got = "None" if value is None else type(value).__name__

@@ -10,7 +10,7 @@ from ctypes import byref, c_uint64
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Tuple
 
-from . import _callbacks, _ffi
+from . import _callbacks, _ffi, _wait
 from ._ffi import lib
 from ._handle import Handle
 from ._util import (
@@ -37,6 +37,7 @@ __all__ = [
 
 MESSAGE_USER = 0
 MESSAGE_EXIT = 1
+_UNSET = -1  # a message kind no message has: "receive wrote nothing"
 
 
 class ExitKind(enum.IntEnum):
@@ -170,8 +171,7 @@ Handler = Callable[[int, Message], Optional[int]]
 MonitorFn = Callable[[int, ExitReason], None]
 
 
-@_ffi.HANDLE_FN
-def _handle_tramp(ctx: Optional[int], self_pid: int, message: Any) -> int:
+def _handle_tramp_py(ctx: Optional[int], self_pid: int, message: Any) -> int:
     try:
         entry = _callbacks.lookup(ctx)
         if entry is None:
@@ -191,14 +191,21 @@ def _handle_tramp(ctx: Optional[int], self_pid: int, message: Any) -> int:
         return ERR_PANIC
 
 
-@_ffi.MONITOR_FN
-def _monitor_tramp(ctx: Optional[int], pid: int, reason: Any) -> None:
+# The C function pointer (alive for the life of the process).
+_handle_tramp = _ffi.HANDLE_FN(_handle_tramp_py)
+
+
+def _monitor_tramp_py(ctx: Optional[int], pid: int, reason: Any) -> None:
     try:
         entry = _callbacks.lookup(ctx)
         if entry is not None:
             entry.call(pid, ExitReason.from_c(reason.contents))
     except BaseException:
         _callbacks.report("a monitor callback")
+
+
+# The C function pointer (alive for the life of the process).
+_monitor_tramp = _ffi.MONITOR_FN(_monitor_tramp_py)
 
 
 def behaviour(handler: Handler) -> _ffi.transom_behaviour_callback:
@@ -388,6 +395,7 @@ class Mailbox(Handle):
         self._runtime = runtime
         self._out = _ffi.transom_message()
         self._last: Optional[Message] = None
+        self._held = False  # self._out holds a received message not handed out yet
 
     def _free(self, ptr: Any) -> None:
         self._drop_last()
@@ -413,19 +421,35 @@ class Mailbox(Handle):
 
     def receive(self, timeout: Optional[float] = None) -> Optional[Message]:
         """Waits up to ``timeout`` seconds (None: no limit) for the next message; None on
-        timeout. The GIL is released while waiting. ClosedError once the process exited or the
-        runtime shut down. The previous message's ``data`` view ends here."""
+        timeout. The GIL is released while waiting, and Ctrl-C raises KeyboardInterrupt (on the
+        main thread) with nothing taken: a message that arrived as the signal did is returned by
+        the next receive. ClosedError once the process exited or the runtime shut down. The
+        previous message's ``data`` view ends here."""
         ns = timeout_ns("timeout", timeout)
         with self._use() as mb:
-            self._drop_last()
             out = self._out
-            st = lib.transom_mailbox_receive(mb, ns, byref(out))
-            if st == TIMEOUT:
-                return None
-            check(st)
-            msg = Message(ctypes.pointer(out))
-            self._last = msg
-            return msg
+            if self._held:
+                # Taken by a receive that an exception (Ctrl-C) interrupted before it returned.
+                msg = self._hand_out(out)
+                self._held = False
+                return msg
+            self._drop_last()
+            out.kind = _UNSET  # C writes the message on TRANSOM_OK only
+            try:
+                st = _wait.call(lib.transom_mailbox_receive, mb, ns, byref(out))
+                if st == TIMEOUT:
+                    return None
+                check(st)
+                return self._hand_out(out)
+            except BaseException:
+                if out.kind != _UNSET and self._last is None:
+                    self._held = True
+                raise
+
+    def _hand_out(self, out: _ffi.transom_message) -> Message:
+        msg = Message(ctypes.pointer(out))
+        self._last = msg
+        return msg
 
     def send(self, to: int, data: Any) -> None:
         """Sends bytes from this mailbox's process; NoProcError when ``to`` is dead or 0,

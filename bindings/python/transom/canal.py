@@ -12,16 +12,18 @@ import ctypes
 import enum
 import struct
 from ctypes import byref, c_int32, c_size_t
-from typing import Any, Callable, Iterator, List, Literal, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, List, Literal, Optional, Sequence, Tuple, Union
 
-from . import _callbacks, _ffi
+from . import _callbacks, _ffi, _wait
 from ._ffi import lib
 from ._handle import Handle
 from ._util import UINT16_MAX, UINT32_MAX, check_callable, check_int, check_str, require, timeout_ns
 from .errors import (
+    ERR_WRONG_STATE,
     INTERRUPTED,
     TIMEOUT,
     ClosedError,
+    WrongStateError,
     check,
     closed,
     error_for,
@@ -89,12 +91,15 @@ _O_STREAM_LEN = _off(_I, "event", "stream_len")
 _O_PAYLOAD = _off(_I, "event", "payload")
 _O_PAYLOAD_LEN = _off(_I, "event", "payload_len")
 _O_GAP = _off(_I, "gap_from")
-_U64 = struct.Struct("=Q").unpack_from
-_I32 = struct.Struct("=i").unpack_from
-_U16 = struct.Struct("=H").unpack_from
-_PTR_LEN = struct.Struct("=QQ").unpack_from  # (pointer, size_t) pairs: stream, payload
-_ID = struct.Struct("=QQ").unpack_from
-_GAP = struct.Struct("=QQQ").unpack_from
+# Typed views of struct.unpack_from (it returns Tuple[Any, ...]): no cost at run time.
+_Unpack1 = Callable[[memoryview, int], Tuple[int]]
+_Unpack2 = Callable[[memoryview, int], Tuple[int, int]]
+_U64: _Unpack1 = struct.Struct("=Q").unpack_from
+_I32: _Unpack1 = struct.Struct("=i").unpack_from
+_U16: _Unpack1 = struct.Struct("=H").unpack_from
+_PTR_LEN: _Unpack2 = struct.Struct("=QQ").unpack_from  # (pointer, size_t) pairs: stream, payload
+_ID: _Unpack2 = struct.Struct("=QQ").unpack_from
+_GAP: Callable[[memoryview, int], Tuple[int, int, int]] = struct.Struct("=QQQ").unpack_from
 assert _O_STREAM_LEN == _O_STREAM + 8 and _O_PAYLOAD_LEN == _O_PAYLOAD + 8
 assert ctypes.sizeof(ctypes.c_void_p) == 8 and ctypes.sizeof(ctypes.c_size_t) == 8
 assert _ITEM_SIZE % 8 == 0 and _O_SEQ % 8 == 0 and _O_KIND % 4 == 0
@@ -176,7 +181,7 @@ class Item:
         ptr, n = _PTR_LEN(self._mv(), self._o + _O_PAYLOAD)
         return ctypes.string_at(ptr, n) if n else b""
 
-    def _gap(self) -> Any:
+    def _gap(self) -> Tuple[int, int, int]:
         return _GAP(self._mv(), self._o + _O_GAP)
 
     @property
@@ -302,6 +307,7 @@ def _filter(f: _ffi.transom_filter, prefix: Any, kinds: Any, keep: List[Any]) ->
 
 
 _NO_LIMIT = (1 << 64) - 1
+_UNSET = (1 << 64) - 1  # an item count no pull returns: "the pull wrote nothing"
 
 
 class Canal(Closable):
@@ -325,6 +331,9 @@ class Canal(Closable):
         self._count_ref = byref(self._count)
         self._items_addr = 0
         self._batch: Optional[Batch] = None
+        # Items an interrupted pull took and did not return: (first index, count) in _items.
+        self._held_off = 0
+        self._held_n = 0
 
     @classmethod
     def _cursor(cls, store: Store, start: Any, name: Any, prefix: Any, kinds: Any) -> "Canal":
@@ -392,27 +401,49 @@ class Canal(Closable):
         """Pulls up to ``max`` items (the C ``cap``), waiting up to ``timeout`` seconds (None:
         no limit) with the GIL released. Returns at once when at least one is ready; an empty
         batch on timeout or interrupt. ClosedError (or DisconnectedError) only after every
-        buffered item was handed out. The previous batch of this canal ends here."""
+        buffered item was handed out. The previous batch of this canal ends here. Ctrl-C raises
+        KeyboardInterrupt (on the main thread) with nothing lost: items pulled as the signal
+        arrived are returned by the next pull."""
         if type(max) is not int or max < 1:
             check_int("max", max, 1)
         ns = _NO_LIMIT if timeout is None else timeout_ns("timeout", timeout)
         c = self._enter()
         try:
             self._end_batch()
+            if self._held_n:
+                return self._hand_held(max)
             if max > self._cap:
                 self._items = (_ffi.transom_item * max)()
                 self._items_addr = ctypes.addressof(self._items)
                 self._cap = max
             count = self._count
-            st = lib.transom_canal_pull_batch(c, ns, self._items, max, self._count_ref)
-            if st < 0:
-                raise error_for(st)
-            # The count is written on TRANSOM_OK only (TIMEOUT and INTERRUPTED: no items).
-            b = Batch(self._items_addr, count.value if st == 0 else 0, st)
-            self._batch = b
-            return b
+            count.value = _UNSET  # C writes the count on TRANSOM_OK only
+            try:
+                if ns <= _wait.SLICE_NS:
+                    st = lib.transom_canal_pull_batch(c, ns, self._items, max, self._count_ref)
+                else:
+                    st = _wait.call(lib.transom_canal_pull_batch, c, ns, self._items, max, self._count_ref)
+                if st < 0:
+                    raise error_for(st)
+                b = Batch(self._items_addr, count.value if st == 0 else 0, st)
+                self._batch = b
+                return b
+            except BaseException:
+                if count.value != _UNSET and self._batch is None:
+                    # Pulled, but an exception (Ctrl-C) came before the batch was returned.
+                    self._held_off, self._held_n = 0, count.value
+                raise
         finally:
             self._leave()
+
+    def _hand_held(self, max: int) -> Batch:
+        """Up to ``max`` of the items an interrupted pull took (still valid: no pull since)."""
+        k = min(max, self._held_n)
+        b = Batch(self._items_addr + self._held_off * _ITEM_SIZE, k, 0)
+        self._batch = b
+        self._held_off += k
+        self._held_n -= k
+        return b
 
     def batches(self, max: int = 256, timeout: Optional[float] = None) -> Iterator[Batch]:
         """Yields batches until the canal closes, a pull is interrupted, or nothing came for
@@ -470,6 +501,12 @@ class Canal(Closable):
         if not isinstance(checkpoint_on_exit, bool):
             raise TypeError("checkpoint_on_exit must be a bool")
         o.no_checkpoint_on_exit = not checkpoint_on_exit
+        if self._held_n:
+            raise WrongStateError(
+                ERR_WRONG_STATE,
+                f"{self._held_n} item(s) pulled by an interrupted pull_batch were not returned "
+                "yet: pull them first (the worker would start after them)",
+            )
         self._end_batch()
         free_fn = self._free_fn
         ptr = self._detach()
@@ -489,8 +526,7 @@ class Canal(Closable):
         return Worker(out, self._store)
 
 
-@_ffi.BATCH_FN
-def _batch_tramp(ctx: Optional[int], items: Any, count: int) -> int:
+def _batch_tramp_py(ctx: Optional[int], items: Any, count: int) -> int:
     try:
         entry = _callbacks.lookup(ctx)
         if entry is None:
@@ -512,6 +548,10 @@ def _batch_tramp(ctx: Optional[int], items: Any, count: int) -> int:
         return WorkerAnswer.STOP_AND_ROLLBACK
 
 
+# The C function pointer (alive for the life of the process).
+_batch_tramp = _ffi.BATCH_FN(_batch_tramp_py)
+
+
 class Worker(Handle):
     """A worker thread (from :meth:`Canal.spawn_worker`). ``close()`` stops it, waits for its
     thread and frees it with its canal."""
@@ -530,21 +570,22 @@ class Worker(Handle):
 
     def join(self, timeout: Optional[float] = None) -> Optional[WorkerExit]:
         """Waits up to ``timeout`` seconds (GIL released) for the worker to end: its
-        :class:`WorkerExit`, None while it still runs; raises its terminal error."""
+        :class:`WorkerExit`, None while it still runs; raises its terminal error. Ctrl-C raises
+        KeyboardInterrupt (on the main thread); the worker is untouched."""
         return self._join(lib.transom_worker_join, timeout)
 
     def stop_and_join(self, timeout: Optional[float] = None) -> Optional[WorkerExit]:
+        """:meth:`stop`, then :meth:`join`."""
         return self._join(lib.transom_worker_stop_and_join, timeout)
 
     def _join(self, fn: Any, timeout: Optional[float]) -> Optional[WorkerExit]:
+        # Repeated joins return the same result, and stop is idempotent: a wait in slices (so
+        # that Ctrl-C interrupts it on the main thread) means the same as one long call.
         ns = timeout_ns("timeout", timeout)
         ex = c_int32(0)
         with self._use() as w:
-            st = fn(w, ns, byref(ex))
+            st = _wait.call(fn, w, ns, byref(ex))
         if st == TIMEOUT:
             return None
         check(st)
         return WorkerExit(ex.value)
-
-
-

@@ -3,13 +3,15 @@ notification (Python callables or a blocking, GIL-releasing :meth:`Conversation.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import enum
+import threading
 from ctypes import byref, c_bool, c_size_t, c_uint64
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Union
 
-from . import _callbacks, _ffi
+from . import _callbacks, _ffi, _wait
 from ._ffi import lib
 from ._handle import Handle
 from ._util import check_callable, check_int, check_pid, require, timeout_ns
@@ -122,8 +124,7 @@ CrashFn = Callable[[CrashInfo], None]
 CompensateFn = Callable[[int, ExitReason, List[InFlight]], Union[bool, int, None]]
 
 
-@_ffi.CRASH_FN
-def _crash_tramp(ctx: Optional[int], info: Any) -> None:
+def _crash_tramp_py(ctx: Optional[int], info: Any) -> None:
     try:
         entry = _callbacks.lookup(ctx)
         if entry is not None:
@@ -132,8 +133,11 @@ def _crash_tramp(ctx: Optional[int], info: Any) -> None:
         _callbacks.report("a crash callback")
 
 
-@_ffi.COMPENSATE_FN
-def _compensate_tramp(ctx: Optional[int], pid: int, reason: Any, reqs: Any, count: int) -> int:
+# The C function pointer (alive for the life of the process).
+_crash_tramp = _ffi.CRASH_FN(_crash_tramp_py)
+
+
+def _compensate_tramp_py(ctx: Optional[int], pid: int, reason: Any, reqs: Any, count: int) -> int:
     try:
         entry = _callbacks.lookup(ctx)
         if entry is None:
@@ -158,6 +162,10 @@ def _compensate_tramp(ctx: Optional[int], pid: int, reason: Any, reqs: Any, coun
     except BaseException:
         _callbacks.report("a compensate callback (the conversation fails)")
         return COMPENSATE_FAIL
+
+
+# The C function pointer (alive for the life of the process).
+_compensate_tramp = _ffi.COMPENSATE_FN(_compensate_tramp_py)
 
 
 Participant = Union[int, Handler]
@@ -223,7 +231,11 @@ class Conversation(Handle):
         pid = c_uint64(0)
         check(lib.transom_conversation_pid(out, byref(pid)))
         self.pid: int = pid.value
-        self._buf = ctypes.create_string_buffer(4096)
+        # Each thread receives into its own buffer (receive may run on several threads at once).
+        self._bufs = threading.local()
+        # Replies taken by a receive that an exception (Ctrl-C) interrupted before it returned:
+        # handed out first by the next receive.
+        self._held: "collections.deque[Reply]" = collections.deque()
 
     def _wake(self, ptr: Any) -> None:
         lib.transom_conversation_close(ptr)
@@ -240,24 +252,44 @@ class Conversation(Handle):
     def receive(self, timeout: Optional[float] = None) -> Optional[Reply]:
         """The oldest reply, waiting up to ``timeout`` seconds (GIL released); None on timeout.
         Raises ParticipantCrashedError, DeadlineExceededError or ClosedError as the phase says
-        (replies buffered before the conversation ended come first)."""
+        (replies buffered before the conversation ended come first). Ctrl-C raises
+        KeyboardInterrupt (on the main thread) with nothing lost: a reply that arrived as the
+        signal did is returned by the next receive."""
         ns = timeout_ns("timeout", timeout)
-        out = _ffi.transom_reply()
+        out = _ffi.transom_reply()  # `from` stays 0 (no process) unless a reply was taken
         n = c_size_t(0)
         with self._use() as c:
-            while True:
-                buf = self._buf
-                st = lib.transom_conversation_receive(
-                    c, ns, byref(out), ctypes.cast(buf, _ffi.u8p), len(buf), byref(n)
-                )
-                if st == ERR_BUFFER_TOO_SMALL:
-                    # The reply stays parked, first in line: grow to its size and take it.
-                    self._buf = ctypes.create_string_buffer(max(n.value, 2 * len(buf)))
-                    continue
-                if st == TIMEOUT:
-                    return None
-                check(st)
-                return Reply(out.request_id, getattr(out, "from"), ctypes.string_at(buf, n.value))
+            if self._held:
+                try:
+                    return self._held.popleft()
+                except IndexError:  # another thread took it
+                    pass
+            buf = getattr(self._bufs, "buf", None)
+            if buf is None:
+                buf = self._bufs.buf = ctypes.create_string_buffer(4096)
+            try:
+                while True:
+                    st = _wait.call(
+                        lib.transom_conversation_receive,
+                        c,
+                        ns,
+                        byref(out),
+                        ctypes.cast(buf, _ffi.u8p),
+                        len(buf),
+                        byref(n),
+                    )
+                    if st == ERR_BUFFER_TOO_SMALL:
+                        # The reply stays parked, first in line: grow to its size and take it.
+                        buf = self._bufs.buf = ctypes.create_string_buffer(max(n.value, 2 * len(buf)))
+                        continue
+                    if st == TIMEOUT:
+                        return None
+                    check(st)
+                    return Reply(out.request_id, getattr(out, "from"), ctypes.string_at(buf, n.value))
+            except BaseException:
+                if getattr(out, "from") != 0:
+                    self._held.append(Reply(out.request_id, getattr(out, "from"), ctypes.string_at(buf, n.value)))
+                raise
 
     def complete(self) -> None:
         """No more requests will be sent (COMPLETING); replies can still be received."""
@@ -290,11 +322,13 @@ class Conversation(Handle):
 
     def await_crash(self, timeout: Optional[float] = None) -> Optional[CrashInfo]:
         """Blocks (GIL released, event-driven) up to ``timeout`` seconds for the first
-        participant crash; None on timeout; ClosedError when it closed without one."""
+        participant crash; None on timeout; ClosedError when it closed without one. Ctrl-C
+        raises KeyboardInterrupt (on the main thread); the crash is still there for the next
+        call (every call reports the first crash)."""
         ns = timeout_ns("timeout", timeout)
         out = _ffi.transom_crash_info()
         with self._use() as c:
-            st = lib.transom_conversation_await_crash(c, ns, byref(out))
+            st = _wait.call(lib.transom_conversation_await_crash, c, ns, byref(out))
         if st == TIMEOUT:
             return None
         check(st)

@@ -8,6 +8,72 @@ from typing import Dict, NoReturn, Optional, Type
 
 from ._ffi import lib
 
+__all__ = [
+    "OK",
+    "TIMEOUT",
+    "INTERRUPTED",
+    "ERR_NULL_ARGUMENT",
+    "ERR_INVALID_ARGUMENT",
+    "ERR_PANIC",
+    "ERR_BUFFER_TOO_SMALL",
+    "ERR_OUT_OF_MEMORY",
+    "ERR_UNSUPPORTED",
+    "ERR_CLOSED",
+    "ERR_BAD_TOKEN",
+    "ERR_STALE_TOKEN",
+    "ERR_BORROWED",
+    "ERR_NO_FREE_SLOTS",
+    "ERR_TOO_LARGE",
+    "ERR_WRONG_STATE",
+    "ERR_NOPROC",
+    "ERR_PARTICIPANT_CRASHED",
+    "ERR_DEADLINE_EXCEEDED",
+    "ERR_CONFLICT",
+    "ERR_REJECTED",
+    "ERR_LOCKED",
+    "ERR_CORRUPT",
+    "ERR_IO",
+    "ERR_NOT_FOUND",
+    "ERR_DISCONNECTED",
+    "ERR_NAME_IN_USE",
+    "ERR_CHECKPOINT_AHEAD",
+    "TransomError",
+    "NullArgumentError",
+    "InvalidArgumentError",
+    "PanicError",
+    "BufferTooSmallError",
+    "OutOfMemoryError",
+    "UnsupportedError",
+    "ClosedError",
+    "BadTokenError",
+    "StaleTokenError",
+    "BorrowedError",
+    "NoFreeSlotsError",
+    "TooLargeError",
+    "WrongStateError",
+    "NoProcError",
+    "ParticipantCrashedError",
+    "DeadlineExceededError",
+    "ConflictError",
+    "RejectedError",
+    "LockedError",
+    "CorruptError",
+    "TransomIOError",
+    "NotFoundError",
+    "DisconnectedError",
+    "NameInUseError",
+    "CheckpointAheadError",
+    "ThreadingError",
+    "ERRORS",
+    "status_str",
+    "last_error",
+    "last_error_value",
+    "error_for",
+    "raise_for",
+    "check",
+    "closed",
+]
+
 OK = 0
 TIMEOUT = 1
 INTERRUPTED = 2
@@ -161,6 +227,21 @@ class NameInUseError(TransomError):
 
 class CheckpointAheadError(TransomError):
     status = ERR_CHECKPOINT_AHEAD
+
+
+class ThreadingError(TransomError, RuntimeError):
+    """A STATIC or HEAP manager was called from a thread that does not own it. Raised by the
+    binding before anything reaches C (such a manager is for one thread at a time: used from two
+    it would corrupt its slots silently). ``status`` is ``ERR_WRONG_STATE``; ``owner`` and
+    ``caller`` are the two threads' idents. Hand a manager over with
+    :meth:`transom.Manager.transfer_to_current_thread`."""
+
+    status = ERR_WRONG_STATE
+
+    def __init__(self, detail: str, owner: int = 0, caller: int = 0) -> None:
+        super().__init__(ERR_WRONG_STATE, detail)
+        self.owner = owner
+        self.caller = caller
 
 
 ERRORS: Dict[int, Type[TransomError]] = {

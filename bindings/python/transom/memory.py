@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import threading
 from ctypes import byref, c_size_t
 from dataclasses import dataclass
 from typing import Any, Optional, Set
@@ -13,7 +14,7 @@ from . import _ffi
 from ._ffi import lib
 from ._handle import Handle
 from ._util import UINT32_MAX, check_int, require
-from .errors import check, closed
+from .errors import ThreadingError, check, closed
 
 __all__ = [
     "ManagerKind",
@@ -73,7 +74,8 @@ class MemoryClass:
         try:
             return cls(MemoryKind(c.kind), c.device)
         except ValueError:
-            return cls(c.kind, c.device)  # type: ignore[arg-type]
+            kind: Any = c.kind  # not a MemoryKind the binding knows: kept as the raw int
+            return cls(kind, c.device)
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,7 @@ class _View:
     def header(self) -> Header:
         if self._token is None:
             raise closed("view")
+        self._mgr._check_thread()
         return Header.from_c(self._header_ptr.contents)
 
     @property
@@ -205,8 +208,8 @@ class _View:
         if self._token is None:
             return
         tok = self._token
-        self._invalidate()
-        with self._mgr._use() as m:
+        with self._mgr._use() as m:  # first: a wrong thread must not end the view
+            self._invalidate()
             check(lib.transom_manager_release(m, tok))
 
     def _invalidate(self) -> None:
@@ -240,12 +243,14 @@ class WriteView(_View):
     def set_len(self, n: int) -> None:
         if self._token is None:
             raise closed("view")
+        self._mgr._check_thread()
         self._header_ptr.contents.payload_len = check_int("n", n, 0, UINT32_MAX)
 
     def set_header(self, header: Header) -> None:
         """Overwrites the caller fields of the stored header."""
         if self._token is None:
             raise closed("view")
+        self._mgr._check_thread()
         src = _header_arg(header)
         h = self._header_ptr.contents
         for f in ("trace_id", "sequence", "creation_tick", "deadline_ns", "qos", "flags"):
@@ -306,7 +311,13 @@ class Reservation:
 
 class Manager(Handle):
     """A slot memory manager. Create with :meth:`heap`, :meth:`concurrent` or :meth:`static`.
-    CONCURRENT managers may be used from any thread; the others by one thread at a time."""
+
+    Threads: a CONCURRENT manager may be used from any number of threads at once. A STATIC or
+    HEAP manager is for one thread at a time: it belongs to the thread that created it, and a
+    call from any other thread (its views and reservations included) raises
+    :class:`~transom.errors.ThreadingError` before anything reaches C, naming both threads.
+    Hand it over with :meth:`transfer_to_current_thread`, called on the new thread once the old
+    one has stopped using it. :meth:`close` (and garbage collection) may happen on any thread."""
 
     _what = "manager"
     _exit_order = 60
@@ -346,6 +357,59 @@ class Manager(Handle):
         super().__init__(out, lib.transom_manager_free)
         # Views and reservations whose memoryviews point into the slots: ended at close.
         self._outstanding: Set[Any] = set()
+        self._kind = ManagerKind(kind)  # C accepted it: one of the three
+        self._kind_name = self._kind.name
+        if kind != ManagerKind.CONCURRENT:
+            me = threading.current_thread()
+            self._owner, self._owner_name = me.ident, me.name
+
+    @property
+    def kind(self) -> ManagerKind:
+        """STATIC, HEAP or CONCURRENT."""
+        return self._kind
+
+    @property
+    def owner_thread(self) -> Optional[int]:
+        """The ident of the thread a STATIC or HEAP manager belongs to (None: CONCURRENT, any
+        thread may use it)."""
+        return self._owner
+
+    def transfer_to_current_thread(self) -> None:
+        """Makes the calling thread the owner of this STATIC or HEAP manager; from then on its
+        previous owner gets ThreadingError. Call it on the new thread after the old one has
+        stopped using the manager (e.g. once the manager came through a ``queue.Queue``): a call
+        still running on another thread makes this raise ThreadingError instead. Views,
+        reservations and tokens move with the manager. Does nothing for a CONCURRENT manager.
+        ClosedError once closed."""
+        me = threading.current_thread()
+        tid = threading.get_ident()
+        with self._cond:
+            if self._closing:
+                raise closed(self._what)
+            if self._owner is None or self._owner == tid:
+                return
+            busy = [t for t in self._user_threads if t != tid]
+            if busy:
+                raise ThreadingError(
+                    f"cannot hand this {self._kind_name} manager over to thread {me.name!r} "
+                    f"(ident {tid}): a call on thread {_thread_name(busy[0])!r} (ident "
+                    f"{busy[0]}) is still running; hand it over after that thread has stopped "
+                    "using it",
+                    busy[0],
+                    tid,
+                )
+            self._owner, self._owner_name = tid, me.name
+
+    def _wrong_thread(self, tid: int) -> Exception:
+        return ThreadingError(
+            f"this {self._kind_name} manager belongs to thread {self._owner_name!r} (ident "
+            f"{self._owner}) and was called from thread {_thread_name(tid)!r} (ident {tid}); a "
+            "STATIC or HEAP manager is for one thread at a time: hand it over with "
+            "manager.transfer_to_current_thread() on the new thread, or use a CONCURRENT "
+            "manager to share it",
+            self._owner or 0,
+            tid,
+        )
 
     def _wake(self, ptr: Any) -> None:
         for v in list(self._outstanding):
@@ -473,6 +537,13 @@ class Manager(Handle):
             check(lib.transom_manager_stats(m, byref(s)))
         return Stats(s.in_use, s.high_water, s.failed_allocs, s.retired)
 
+
+
+def _thread_name(ident: int) -> str:
+    for t in threading.enumerate():
+        if t.ident == ident:
+            return t.name
+    return "?"
 
 
 def default_header() -> Header:

@@ -8,7 +8,7 @@ import enum
 import os
 from ctypes import byref, c_uint64
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import _callbacks, _ffi
 from ._ffi import lib
@@ -40,7 +40,7 @@ def id_to_c(name: str, value: Any) -> _ffi.transom_event_id:
 
 
 def id_from_c(c: _ffi.transom_event_id) -> int:
-    return (c.hi << 64) | c.lo
+    return int((c.hi << 64) | c.lo)
 
 
 @dataclass(frozen=True)
@@ -139,8 +139,12 @@ class GateEvent:
 GateResult = Union[None, int, Tuple[int, str]]
 
 
-@_ffi.GATE_FN
-def _gate_tramp(ctx: Optional[int], event: Any, reason: Any, cap: int) -> int:
+GateAnswer = Union[None, bool, int, Tuple[int, str]]
+"""What a gate returns: None/True/0 accepts; a non-zero int code or ``(code, reason)`` rejects."""
+GateFn = Callable[[GateEvent], GateAnswer]
+
+
+def _gate_tramp_py(ctx: Optional[int], event: Any, reason: Any, cap: int) -> int:
     code: int
     text = b""
     try:
@@ -176,6 +180,10 @@ def _gate_tramp(ctx: Optional[int], event: Any, reason: Any, cap: int) -> int:
         ctypes.memmove(reason, text, n)
         reason[n] = b"\0"
     return code
+
+
+# The C function pointer (alive for the life of the process).
+_gate_tramp = _ffi.GATE_FN(_gate_tramp_py)
 
 
 class Closable(Handle):
@@ -376,7 +384,7 @@ class Store(Closable):
             check(lib.transom_store_head(s, byref(v)))
         return v.value
 
-    def add_gate(self, gate: Any) -> int:
+    def add_gate(self, gate: GateFn) -> int:
         """Registers ``gate(GateEvent)``, run before every later append commits (on the
         appending thread): return None/0 to accept, a non-zero code or ``(code, reason)`` to
         reject (RejectedError with ``value`` = code). An exception rejects with code -3 and is
