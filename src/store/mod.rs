@@ -39,16 +39,20 @@
 //! assert_eq!(store.get(r.id).unwrap().payload, b"created");
 //! ```
 
+mod disk;
 mod error;
 mod event;
 pub mod frame;
 mod gate;
 mod index;
 pub mod lock;
+mod manifest;
+mod mem_secondary;
 mod notify;
 mod recovery;
 mod secondary;
 mod segment;
+mod sparse;
 #[allow(clippy::module_inception)]
 mod store;
 mod sync;
@@ -67,5 +71,5 @@ pub use event::{
 pub use gate::{GateFn, GateId, PendingEvent, Rejection};
 pub use notify::{CommitListener, ListenerId, WaitOutcome};
 pub use recovery::{RecoveryReport, Truncation};
-pub use store::{Config, Store, MIN_SEGMENT_SIZE};
+pub use store::{Config, Store, StoreStats, INDEX_DIR, MIN_SEGMENT_SIZE};
 pub use sync::SyncPolicy;
