@@ -437,6 +437,9 @@ struct TailSeg {
     path: PathBuf,
     /// Bytes known fsynced: damage before this is never a torn tail.
     durable_len: u64,
+    /// Whether its `.idx` may be used (not when the MANIFEST is being rebuilt: then every
+    /// segment is scanned in full).
+    use_index: bool,
 }
 
 impl DiskLog {
@@ -489,6 +492,7 @@ impl DiskLog {
                             base: *base,
                             path: path.clone(),
                             durable_len: 0,
+                            use_index: true,
                         });
                     }
                 }
@@ -549,6 +553,7 @@ impl DiskLog {
                                 base: s.base,
                                 path,
                                 durable_len: s.len,
+                                use_index: true,
                             },
                         );
                     } else {
@@ -578,6 +583,7 @@ impl DiskLog {
                         base: *base,
                         path: path.clone(),
                         durable_len: 0,
+                        use_index: false,
                     });
                 }
             }
@@ -706,7 +712,12 @@ impl DiskLog {
         // Start from the index file when it is valid and covers no more than the file holds.
         let mut meta = empty_meta(t.base, prev_id);
         let mut scan = Scan::default();
-        if let Ok(bytes) = std::fs::read(dir.join(index_name(t.base))) {
+        let idx_file = if t.use_index {
+            std::fs::read(dir.join(index_name(t.base)))
+        } else {
+            Err(std::io::ErrorKind::NotFound.into())
+        };
+        if let Ok(bytes) = idx_file {
             match IdxView::parse(&bytes, t.base) {
                 Some(v) if v.meta().len <= file_len && v.meta().len >= SEGMENT_HEADER_LEN => {
                     let m = v.meta();
@@ -889,7 +900,7 @@ impl DiskLog {
         if a.buf.is_empty() {
             return Ok(());
         }
-        (&*a.file)
+        a.file
             .write_all_at(&a.buf, a.file_len)
             .map_err(io(format!("writing {}", a.path.display())))?;
         a.file_len += a.buf.len() as u64;

@@ -58,6 +58,8 @@ mod store;
 mod sync;
 
 #[cfg(test)]
+mod disk_tests;
+#[cfg(test)]
 mod test_dir;
 #[cfg(test)]
 mod tests;

@@ -268,7 +268,7 @@ impl Disk {
 }
 
 enum Backend {
-    Memory(Index),
+    Memory(Box<Index>),
     Disk(Box<Disk>),
 }
 
@@ -382,7 +382,7 @@ impl Store {
         let (lock, backend, report, last_id, last_ts) = match &config.dir {
             None => (
                 None,
-                Backend::Memory(Index::default()),
+                Backend::Memory(Box::default()),
                 RecoveryReport::default(),
                 0,
                 0,
