@@ -186,15 +186,17 @@ static void a_corrupted_byte_mid_segment_is_corrupt_with_its_offset(void) {
     }
     close_store(s);
     find_segment(dir, seg, sizeof seg);
-    /* Layout: a 16-byte segment header, then frames of 96 header bytes + stream + payload. */
-    const long frame = 96 + 1 + 8;
-    const long target = 16 + 4 * frame; /* frame #4 (0-based) of 10: mid-segment */
+    /* Layout (format v2): a 16-byte segment header, then frames of 43 fixed bytes + a 1-byte
+     * stream number + a 1-byte version + the payload; the segment's first frame also defines
+     * the stream name (+ 1 length byte + "s"). */
+    const long frame = 43 + 1 + 1 + 8;
+    const long target = 16 + 2 + 4 * frame; /* frame #4 (0-based) of 10: mid-segment */
     int fd = open(seg, O_RDWR);
     CHECK(fd >= 0);
     unsigned char byte;
-    CHECK(pread(fd, &byte, 1, target + 100) == 1); /* inside frame #4's payload */
+    CHECK(pread(fd, &byte, 1, target + 48) == 1); /* inside frame #4's payload */
     byte ^= 0x40;
-    CHECK(pwrite(fd, &byte, 1, target + 100) == 1);
+    CHECK(pwrite(fd, &byte, 1, target + 48) == 1);
     close(fd);
 
     transom_store_config cfg;

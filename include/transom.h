@@ -1637,6 +1637,12 @@ typedef struct transom_gate_callback {
 #define TRANSOM_ERR_NOT_FOUND (-35)
 
 /**
+ * The event was removed by retention or truncation (not the same as never having existed);
+ * transom_last_error_value() gives the first retained sequence.
+ */
+#define TRANSOM_ERR_TRUNCATED (-36)
+
+/**
  * A DISCONNECT subscription overflowed and was closed (after its buffered items).
  */
 #define TRANSOM_ERR_DISCONNECTED (-40)

@@ -76,6 +76,9 @@ pub const TRANSOM_ERR_CORRUPT: transom_status = -33;
 pub const TRANSOM_ERR_IO: transom_status = -34;
 /// No such item (event id, gate).
 pub const TRANSOM_ERR_NOT_FOUND: transom_status = -35;
+/// The event was removed by retention or truncation (not the same as never having existed);
+/// transom_last_error_value() gives the first retained sequence.
+pub const TRANSOM_ERR_TRUNCATED: transom_status = -36;
 
 /// A DISCONNECT subscription overflowed and was closed (after its buffered items).
 pub const TRANSOM_ERR_DISCONNECTED: transom_status = -40;
@@ -136,6 +139,7 @@ pub extern "C" fn transom_status_str(status: transom_status) -> *const c_char {
         TRANSOM_ERR_CORRUPT => b"TRANSOM_ERR_CORRUPT: corrupt data\0",
         TRANSOM_ERR_IO => b"TRANSOM_ERR_IO: I/O error\0",
         TRANSOM_ERR_NOT_FOUND => b"TRANSOM_ERR_NOT_FOUND: not found\0",
+        TRANSOM_ERR_TRUNCATED => b"TRANSOM_ERR_TRUNCATED: removed by retention\0",
         _ => b"unknown status\0",
     };
     s.as_ptr().cast()
@@ -313,6 +317,10 @@ impl From<StoreError> for Failure {
             StoreError::InvalidArgument(_) => (TRANSOM_ERR_INVALID_ARGUMENT, 0),
             StoreError::TooLarge { .. } => (TRANSOM_ERR_TOO_LARGE, 0),
             StoreError::Closed => (TRANSOM_ERR_CLOSED, 0),
+            StoreError::Unsupported(_) => (TRANSOM_ERR_UNSUPPORTED, 0),
+            StoreError::Truncated { first_retained } => {
+                (TRANSOM_ERR_TRUNCATED, *first_retained as i64)
+            }
         };
         Failure::new(code, e.to_string()).with_value(value)
     }
@@ -557,6 +565,7 @@ mod tests {
             TRANSOM_ERR_CORRUPT,
             TRANSOM_ERR_IO,
             TRANSOM_ERR_NOT_FOUND,
+            TRANSOM_ERR_TRUNCATED,
             TRANSOM_ERR_DISCONNECTED,
             TRANSOM_ERR_NAME_IN_USE,
             TRANSOM_ERR_CHECKPOINT_AHEAD,

@@ -24,6 +24,8 @@ use thiserror::Error;
 /// | `InvalidArgument` | `TRANSOM_ERR_INVALID_ARGUMENT` (-2) |
 /// | `TooLarge` | `TRANSOM_ERR_TOO_LARGE` (-14) |
 /// | `Closed` | `TRANSOM_ERR_CLOSED` (-7) |
+/// | `Unsupported` | `TRANSOM_ERR_UNSUPPORTED` (-6) |
+/// | `Truncated` | `TRANSOM_ERR_TRUNCATED` (-36) |
 /// | `GatePanicked` | `TRANSOM_ERR_PANIC` (-3) |
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -86,6 +88,18 @@ pub enum StoreError {
     /// The store was closed.
     #[error("the store is closed")]
     Closed,
+    /// The store directory (or the request) needs something this version does not do, e.g.
+    /// a directory written in an older on-disk format.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The event asked for was removed by retention or [`Store::truncate`](super::Store::truncate)
+    /// (or an idempotency key's original event was: the retry is refused rather than stored
+    /// twice).
+    #[error("removed by retention: the log now starts at sequence {first_retained}")]
+    Truncated {
+        /// The lowest sequence still in the log.
+        first_retained: u64,
+    },
 }
 
 impl StoreError {

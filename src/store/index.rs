@@ -45,6 +45,32 @@ impl Index {
         self.events.push(event);
     }
 
+    /// Rough heap held: the events (payloads included) and the maps.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let events: usize = self
+            .events
+            .iter()
+            .map(|e| {
+                std::mem::size_of::<Event>()
+                    + 16
+                    + e.payload.capacity()
+                    + e.stream.capacity()
+                    + e.idempotency_key.as_ref().map_or(0, Vec::capacity)
+            })
+            .sum();
+        events
+            + self.events.capacity() * 8
+            + self.by_id.capacity() * 32
+            + self.streams.capacity() * 56
+            + self
+                .streams
+                .values()
+                .map(|v| v.capacity() * 8)
+                .sum::<usize>()
+            + self.by_correlation.capacity() * 48
+            + self.by_key.capacity() * 40
+    }
+
     /// Number of events in `stream` (visible or not).
     pub(crate) fn stream_version(&self, stream: &str) -> u64 {
         self.streams.get(stream).map_or(0, |s| s.len() as u64)

@@ -7,9 +7,26 @@
 //! and, under [`SyncPolicy::Always`], only events already fsynced. A sequence once seen is
 //! therefore a stable position: cursors can resume from it after a restart.
 //!
-//! On disk a store is a directory: `LOCK` (exclusive `flock`, see [`lock`]) and segment files
-//! `<first sequence>.seg` of CRC-32C-checked frames ([`frame`] documents the byte layout).
-//! Opening runs recovery: a torn tail is cut, any other damage is [`StoreError::Corrupt`].
+//! On disk a store is a directory (see `disk.rs` for the table of files): `LOCK` (exclusive
+//! `flock`, see [`lock`]), segment files `<first sequence>.seg` of CRC-32C-checked frames
+//! ([`frame`] documents the byte layout) — the data —, a small `MANIFEST` stating the segments
+//! and how far the log was fsynced, and derived files safe to delete (rebuilt on open): a sparse
+//! index `<first sequence>.idx` per segment and the secondary indexes in `index/`. Memory does
+//! not grow with the log: sealed segments are memory-mapped, lookups go through the sparse and
+//! secondary indexes. Opening after a clean close scans no frame; after a crash it scans the
+//! frames written since the last index flush. A torn tail (bytes after the last fsynced extent
+//! the MANIFEST records) is cut; any other damage, or a listed segment that is missing or
+//! short, is [`StoreError::Corrupt`]; a directory of the 0.2 format is
+//! [`StoreError::Unsupported`]. Retention ([`Config::retention_bytes`],
+//! [`Config::retention_age`], [`Store::truncate`]) deletes whole sealed segments; reading a
+//! removed event is [`StoreError::Truncated`].
+//!
+//! What a crash loses, by policy: `Always` — nothing acknowledged, process or machine crash.
+//! `EveryN(n)` — a process crash loses the acknowledged events still in the write buffer
+//! (fewer than n, < 64 KiB of frames plus the last batch); a machine crash the events after the
+//! last fsync (fewer than n). `Never` — a process crash loses the write buffer (< 64 KiB of
+//! frames plus the last batch); a machine crash everything after the last fsync (`sync`,
+//! rollover, index flush, close), possibly with a hole reported as `Corrupt`.
 //!
 //! ## For consumers (canals)
 //!
@@ -26,8 +43,10 @@
 //!   means exactly that.
 //! - After [`Store::close`] appends fail with `Closed` but reads keep working, and waiters
 //!   wake with `Ready` while the head is above their mark, then `Closed`: consumers can drain.
-//! - Recovery ignores files other than `LOCK` and `*.seg`, so checkpoints can live in the
-//!   store directory.
+//! - Recovery ignores files other than `LOCK`, `MANIFEST`, `*.seg`, `*.idx` and `index/`, so
+//!   checkpoints can live in the store directory.
+//! - Below [`Store::first_sequence`] (after retention) `read_from_sequence` fails with
+//!   `Truncated { first_retained }`; reading from 0 starts at the first retained event.
 //!
 //! ```
 //! use transom::store::{AppendRequest, Config, ExpectedVersion, Store};
@@ -39,25 +58,27 @@
 //! assert_eq!(store.get(r.id).unwrap().payload, b"created");
 //! ```
 
+mod disk;
 mod error;
 mod event;
 pub mod frame;
 mod gate;
 mod index;
 pub mod lock;
-// Wired into Store by the on-disk backend (branch core8); until then only its tests use it.
-#[allow(dead_code)]
 mod lsm;
+mod manifest;
+mod mem_secondary;
 mod notify;
 mod recovery;
-// The on-disk backend (issue 8) is built on this interface; nothing uses it before it lands.
-#[allow(dead_code)]
 mod secondary;
 mod segment;
+mod sparse;
 #[allow(clippy::module_inception)]
 mod store;
 mod sync;
 
+#[cfg(test)]
+mod disk_tests;
 #[cfg(test)]
 mod test_dir;
 #[cfg(test)]
@@ -72,5 +93,5 @@ pub use event::{
 pub use gate::{GateFn, GateId, PendingEvent, Rejection};
 pub use notify::{CommitListener, ListenerId, WaitOutcome};
 pub use recovery::{RecoveryReport, Truncation};
-pub use store::{Config, Store, MIN_SEGMENT_SIZE};
+pub use store::{Config, Store, StoreStats, INDEX_DIR, MIN_SEGMENT_SIZE};
 pub use sync::SyncPolicy;

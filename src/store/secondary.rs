@@ -62,6 +62,12 @@ pub(crate) trait SecondaryIndex: Send + Sync {
     /// Forgets entries with a sequence below `first_retained` (after retention removed the
     /// segments holding them). May be lazy (e.g. done at the next merge), but lookups must not
     /// return such sequences afterwards.
+    ///
+    /// The store does not call it (yet): it keeps the entries of removed events so stream
+    /// versions keep counting and a removed event's idempotency key is still refused
+    /// (`Truncated`) rather than appended again. A compaction that folds them into per-stream
+    /// maxima and a key set would use it.
+    #[allow(dead_code)]
     fn retain_from(&mut self, first_retained: u64) -> Result<(), StoreError>;
 
     /// Bytes of heap the index holds (memtable, tables, caches), for the store's stats.

@@ -1,11 +1,13 @@
-//! Segment files and the journal that appends to them.
+//! Segment files: names, headers, listing, and the small file-system helpers the on-disk log
+//! uses (counted fsyncs, atomic replacement of a small file).
 //!
-//! A store directory holds `LOCK` and segment files named `<first sequence, 20 digits>.seg`.
-//! Each segment starts with a 16-byte header (`b"TRNSEG01"`, then the first sequence as u64 LE)
-//! followed by frames (see [`super::frame`]). A batch never spans two segments.
+//! A segment is `<first sequence, 20 digits>.seg`: a 16-byte header (`b"TRNSEG02"`, then the
+//! first sequence as u64 LE) followed by frames (see [`super::frame`]). A batch never spans
+//! two segments. A directory whose segments say `TRNSEG01` was written by transom 0.2 (frame
+//! format v1) and is refused with [`StoreError::Unsupported`].
 //!
 //! Invariant: a segment's name and header are durable (file and directory fsynced) before any
-//! frame is written into it, and the previous segment is fsynced before the journal moves on
+//! frame is written into it, and the previous segment is fsynced before the log moves on
 //! (under every policy: rollover is rare), so "fsync the current segment" covers every earlier
 //! write.
 
@@ -13,16 +15,42 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use super::error::StoreError;
 
-pub(crate) const SEGMENT_MAGIC: [u8; 8] = *b"TRNSEG01";
+pub(crate) const SEGMENT_MAGIC: [u8; 8] = *b"TRNSEG02";
+/// The magic of the v1 format (transom 0.2), refused on open.
+pub(crate) const SEGMENT_MAGIC_V1: [u8; 8] = *b"TRNSEG01";
 pub(crate) const SEGMENT_HEADER_LEN: u64 = 16;
 const SUFFIX: &str = ".seg";
 
 pub(crate) fn segment_name(first_seq: u64) -> String {
     format!("{first_seq:020}{SUFFIX}")
+}
+
+/// The sparse index file of the segment starting at `first_seq`.
+pub(crate) fn index_name(first_seq: u64) -> String {
+    format!("{first_seq:020}.idx")
+}
+
+/// Writes `bytes` to `dir/name` atomically: a temporary file, fsynced, renamed over the old
+/// one, then the directory fsynced. A crash leaves the old or the new content, never a mix.
+pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let path = dir.join(name);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+        .map_err(|e| StoreError::io(format!("creating {}", tmp.display()), e))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| StoreError::io(format!("writing {}", tmp.display()), e))?;
+    drop(f);
+    std::fs::rename(&tmp, &path)
+        .map_err(|e| StoreError::io(format!("renaming {}", tmp.display()), e))?;
+    sync_dir(dir)
 }
 
 /// The directory's segments, sorted by first sequence. Other files are ignored.
@@ -90,101 +118,5 @@ impl SyncCounter {
     #[cfg(test)]
     pub(crate) fn fail_next_sync(&self) {
         self.fail_next.store(true, Ordering::SeqCst);
-    }
-}
-
-/// The open segment being appended to.
-#[derive(Debug)]
-pub(crate) struct Segment {
-    pub path: PathBuf,
-    pub file: Arc<File>,
-    pub len: u64,
-}
-
-impl Segment {
-    /// Creates `<dir>/<first_seq>.seg` with its header, fsyncs it and the directory.
-    pub(crate) fn create(
-        dir: &Path,
-        first_seq: u64,
-        counter: &SyncCounter,
-    ) -> Result<Segment, StoreError> {
-        let path = dir.join(segment_name(first_seq));
-        let mut file = OpenOptions::new()
-            .append(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
-        file.write_all(&segment_header(first_seq))
-            .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
-        counter.sync(&file, &path)?;
-        sync_dir(dir)?;
-        Ok(Segment {
-            path,
-            file: Arc::new(file),
-            len: SEGMENT_HEADER_LEN,
-        })
-    }
-
-    /// Opens an existing, recovered segment of `len` bytes for appending.
-    pub(crate) fn open_append(path: PathBuf, len: u64) -> Result<Segment, StoreError> {
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
-        Ok(Segment {
-            path,
-            file: Arc::new(file),
-            len,
-        })
-    }
-}
-
-/// Appends frames to the current segment, rolling over to a new one past `segment_size`.
-#[derive(Debug)]
-pub(crate) struct Journal {
-    dir: PathBuf,
-    current: Segment,
-    segment_size: u64,
-}
-
-impl Journal {
-    pub(crate) fn new(dir: PathBuf, current: Segment, segment_size: u64) -> Journal {
-        Journal {
-            dir,
-            current,
-            segment_size,
-        }
-    }
-
-    /// Writes one batch's frames (`bytes`, whose first frame has sequence `first_seq`) with a
-    /// single `write`, in one segment. On error the journal may hold a torn batch: the caller
-    /// must stop appending (recovery removes it on reopen).
-    pub(crate) fn append(
-        &mut self,
-        bytes: &[u8],
-        first_seq: u64,
-        counter: &SyncCounter,
-    ) -> Result<(), StoreError> {
-        let has_frames = self.current.len > SEGMENT_HEADER_LEN;
-        if has_frames && self.current.len + bytes.len() as u64 > self.segment_size {
-            counter.sync(&self.current.file, &self.current.path)?;
-            self.current = Segment::create(&self.dir, first_seq, counter)?;
-        }
-        (&*self.current.file)
-            .write_all(bytes)
-            .map_err(|e| StoreError::io(format!("writing {}", self.current.path.display()), e))?;
-        self.current.len += bytes.len() as u64;
-        Ok(())
-    }
-
-    /// The segment every unsynced write is in.
-    pub(crate) fn current(&self) -> (&Arc<File>, &Path) {
-        (&self.current.file, &self.current.path)
-    }
-
-    /// Current segment's path and length (for tests and diagnostics).
-    #[cfg(test)]
-    pub(crate) fn position(&self) -> (PathBuf, u64) {
-        (self.current.path.clone(), self.current.len)
     }
 }

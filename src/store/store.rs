@@ -1,31 +1,45 @@
-//! [`Store`]: open, append, read, wait, close.
+//! [`Store`]: open, append, read, wait, close, truncate, stats.
 //!
 //! Invariant: one writer at a time holds the state lock while it checks idempotency and
 //! expected versions, assigns sequence/id/version/timestamp, writes the frames and indexes the
 //! events; readers only ever see events at or below the commit watermark (`head`), which under
 //! `Always` moves only after the fsync covering them. So a sequence a reader has seen is never
 //! lost or reused, and sequences are dense and never renumbered.
+//!
+//! Two backends sit behind the same interface: in memory (`Config::dir = None`: every event in
+//! RAM, indexed by hash maps) and on disk (the log in segment files, see [`super::disk`]; the
+//! secondary lookups by stream, correlation and key in [`SecondaryIndex`] files, each answer
+//! verified against the log; memory bounded whatever the log's size).
 
 use crate::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::disk::{DiskLog, PassThroughMap};
 use super::error::StoreError;
 use super::event::{unix_nanos, validate_stream, AppendRequest, Event, EventId, Receipt};
-use super::frame::{self, MAX_PAYLOAD_LIMIT};
+use super::frame::{self, FrameFields, MAX_PAYLOAD_LIMIT};
 use super::gate::{GateFn, GateId, Gates, PendingEvent, Rejection};
 use super::index::Index;
 use super::lock::DirLock;
+use super::mem_secondary::open_secondary;
 use super::notify::{CommitListener, CommitNotifier, ListenerId, WaitOutcome};
-use super::recovery::{recover, RecoveryReport};
-use super::segment::{Journal, Segment, SyncCounter};
+use super::recovery::RecoveryReport;
+use super::secondary::{key_hash, IndexEntry, SecondaryIndex};
+use super::segment::SyncCounter;
 use super::sync::{GroupCommit, SyncPolicy};
 
 /// Smallest accepted `segment_size`.
 pub const MIN_SEGMENT_SIZE: u64 = 4096;
+/// Under `Never` and `EveryN` the write buffer is written to the file once it holds this much.
+pub(crate) const WRITE_BUFFER: usize = 64 << 10;
+/// Entries of the cache of recently appended streams' latest versions.
+const VERSION_CACHE: usize = 4096;
+/// Name of the secondary indexes' directory inside a store directory.
+pub const INDEX_DIR: &str = "index";
 
 /// How to open a [`Store`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +55,16 @@ pub struct Config {
     /// batch larger than this gets a segment of its own). Default 64 MiB, at least
     /// [`MIN_SEGMENT_SIZE`].
     pub segment_size: u64,
+    /// Retention by size: at each segment rollover the oldest sealed segments are deleted
+    /// while the log's segments total more than this many bytes. 0 (default) = keep all.
+    pub retention_bytes: u64,
+    /// Retention by age: at each segment rollover sealed segments whose newest event is older
+    /// than this are deleted. `None` (default) = keep all.
+    pub retention_age: Option<Duration>,
+    /// The secondary indexes (and the active segment's sparse index) are made durable every
+    /// this many appended events (and at close); a reopen after a crash replays at most about
+    /// this many events. Default 65,536, at least 1.
+    pub index_flush_events: u64,
 }
 
 impl Default for Config {
@@ -50,6 +74,9 @@ impl Default for Config {
             sync: SyncPolicy::Always,
             max_payload: 1 << 20,
             segment_size: 64 << 20,
+            retention_bytes: 0,
+            retention_age: None,
+            index_flush_events: 65_536,
         }
     }
 }
@@ -86,18 +113,181 @@ impl Config {
                 "EveryN(0): N must be at least 1".into(),
             ));
         }
+        if self.index_flush_events == 0 {
+            return Err(StoreError::InvalidArgument(
+                "index_flush_events must be at least 1".into(),
+            ));
+        }
         Ok(())
     }
 }
 
+/// A snapshot of a store's size and bookkeeping ([`Store::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Events held (retained), visible or not yet.
+    pub events: u64,
+    /// Segment files (0 in memory).
+    pub segments: u64,
+    /// Bytes of segment files, the write buffer included (0 in memory).
+    pub bytes_on_disk: u64,
+    /// The first retained sequence (1 when retention removed nothing).
+    pub first_sequence: u64,
+    /// The last visible sequence (the head).
+    pub last_sequence: u64,
+    /// Frames decoded to open the store (0 after a clean close, see
+    /// [`RecoveryReport::frames_scanned`]).
+    pub frames_scanned_at_open: u64,
+    /// The highest sequence the secondary index files cover durably.
+    pub index_covered_sequence: u64,
+    /// Bytes of the store's own read cache (0: sealed segments are memory-mapped, so the OS
+    /// page cache serves reads).
+    pub read_cache_bytes: u64,
+    /// Heap held by the store's own structures: the log's tables and buffers, the version
+    /// cache and the secondary index's memory (`index_heap_bytes`). In memory: the events.
+    pub heap_bytes: u64,
+    /// The secondary index's share of `heap_bytes`.
+    pub index_heap_bytes: u64,
+}
+
+/// A small direct-mapped cache of hot streams' latest version (writer's view), so appends to
+/// a busy stream need no index lookup. Bounded: `VERSION_CACHE` slots, names up to 255 bytes.
+struct VersionCache {
+    slots: Vec<(u128, String, u64)>,
+}
+
+impl VersionCache {
+    fn new() -> Self {
+        VersionCache {
+            slots: (0..VERSION_CACHE).map(|_| (0, String::new(), 0)).collect(),
+        }
+    }
+
+    fn slot(hash: u128) -> usize {
+        (hash as usize) % VERSION_CACHE
+    }
+
+    fn get(&self, hash: u128, stream: &str) -> Option<u64> {
+        let (h, name, v) = &self.slots[Self::slot(hash)];
+        (*h == hash && name == stream).then_some(*v)
+    }
+
+    fn put(&mut self, hash: u128, stream: &str, version: u64) {
+        let slot = &mut self.slots[Self::slot(hash)];
+        if slot.0 != hash || slot.1 != stream {
+            slot.0 = hash;
+            slot.1.clear();
+            slot.1.push_str(stream);
+        }
+        slot.2 = version;
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<(u128, String, u64)>()
+            + self.slots.iter().map(|s| s.1.capacity()).sum::<usize>()
+    }
+}
+
+struct Disk {
+    log: DiskLog,
+    secondary: Box<dyn SecondaryIndex>,
+    versions: VersionCache,
+    /// Events appended since the last index flush.
+    since_flush: u64,
+    /// Set by a simulated crash: close must not flush anything.
+    #[cfg(test)]
+    crashed: bool,
+}
+
+impl Disk {
+    /// The stream's latest version, visible or not (the writer's view).
+    fn current_version(&mut self, stream: &str, hash: u128) -> Result<u64, StoreError> {
+        if let Some(v) = self.versions.get(hash, stream) {
+            return Ok(v);
+        }
+        let v = self.version_at_or_below(stream, hash, u64::MAX)?;
+        self.versions.put(hash, stream, v);
+        Ok(v)
+    }
+
+    /// The stream's highest version among events with a sequence `<= visible`. Candidates are
+    /// checked against the log; a candidate whose event retention removed is taken on the
+    /// index's word (a 2^-128 hash collision is the only way it could be another stream's).
+    fn version_at_or_below(
+        &self,
+        stream: &str,
+        hash: u128,
+        visible: u64,
+    ) -> Result<u64, StoreError> {
+        let first = self.log.first_retained();
+        let mut max = 8;
+        loop {
+            let candidates = self.secondary.stream_versions_desc(hash, max);
+            for &(v, seq) in &candidates {
+                if seq > visible {
+                    continue;
+                }
+                if seq < first || self.log.stream_is(seq, stream)? {
+                    return Ok(v);
+                }
+            }
+            if candidates.len() < max {
+                return Ok(0);
+            }
+            max *= 8;
+        }
+    }
+
+    /// The event of the log that was appended with `key`, if any.
+    fn by_key(&self, key: &[u8]) -> Result<Option<Event>, StoreError> {
+        for seq in self.secondary.by_idempotency_key(key_hash(key)) {
+            if seq < self.log.first_retained() {
+                // Refused rather than appended a second time: the original may have been it.
+                return Err(StoreError::Truncated {
+                    first_retained: self.log.first_retained(),
+                });
+            }
+            if let Some(e) = self.log.event_at(seq)? {
+                if e.idempotency_key.as_deref() == Some(key) {
+                    return Ok(Some(e));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Writes the buffer, fsyncs, writes the active segment's index, flushes the secondary
+    /// index and records it all in the MANIFEST.
+    fn flush_index(&mut self, counter: &SyncCounter, clean: bool) -> Result<(), StoreError> {
+        self.log.write_out()?;
+        self.secondary.flush()?;
+        self.log.checkpoint(counter, clean)?;
+        self.since_flush = 0;
+        Ok(())
+    }
+}
+
+enum Backend {
+    Memory(Box<Index>),
+    Disk(Box<Disk>),
+}
+
 struct State {
-    index: Index,
-    journal: Option<Journal>,
+    backend: Backend,
     last_id: u128,
     last_ts: u64,
     /// Set when a journal write failed: the file may end in a torn batch.
     poisoned: Option<String>,
     closed: bool,
+}
+
+impl State {
+    fn last_sequence(&self) -> u64 {
+        match &self.backend {
+            Backend::Memory(i) => i.last_sequence(),
+            Backend::Disk(d) => d.log.last_seq(),
+        }
+    }
 }
 
 /// An embedded, append-only event store. `Send + Sync`: share it with `Arc` and call every
@@ -126,51 +316,106 @@ impl std::fmt::Debug for Store {
     }
 }
 
+fn open_disk(
+    config: &Config,
+    dir: &std::path::Path,
+    counter: &SyncCounter,
+) -> Result<(Box<Disk>, RecoveryReport, u128, u64), StoreError> {
+    let opened = DiskLog::open(dir, config.segment_size, counter)?;
+    let (log, mut report) = (opened.log, opened.report);
+    let index_dir = dir.join(INDEX_DIR);
+    let last = log.last_seq();
+    let mut secondary = match open_secondary(&index_dir) {
+        Ok(s) if s.covered() <= last => s,
+        _ => {
+            // Damaged, or ahead of the log (a log that lost its unsynced tail): rebuild.
+            report.index_rebuilt = true;
+            if index_dir.exists() {
+                std::fs::remove_dir_all(&index_dir)
+                    .map_err(|e| StoreError::io(format!("removing {}", index_dir.display()), e))?;
+            }
+            open_secondary(&index_dir)?
+        }
+    };
+    let from = (secondary.covered() + 1).max(log.first_retained());
+    let mut replayed = 0u64;
+    let (mut last_id, mut last_ts) = (0u128, 0u64);
+    log.visit(from, last, &mut |fr, name| {
+        secondary.add(&IndexEntry {
+            sequence: fr.sequence,
+            stream: key_hash(name.as_bytes()),
+            stream_version: fr.stream_version,
+            correlation: fr.correlation_id.unwrap_or(fr.id),
+            idempotency_key: fr.key.map(key_hash),
+        });
+        replayed += 1;
+        true
+    })?;
+    if last >= log.first_retained() {
+        log.visit(last, last, &mut |fr, _| {
+            last_id = fr.id.as_u128();
+            last_ts = fr.timestamp_ns;
+            false
+        })?;
+    }
+    report.index_replayed = replayed;
+    report.events = (last + 1).saturating_sub(log.first_retained());
+    let disk = Box::new(Disk {
+        log,
+        secondary,
+        versions: VersionCache::new(),
+        since_flush: replayed,
+        #[cfg(test)]
+        crashed: false,
+    });
+    Ok((disk, report, last_id, last_ts))
+}
+
 impl Store {
     /// Opens (or creates) a store. On disk this takes the directory lock (`Locked` if another
-    /// store holds it) and runs recovery (`Corrupt` with file and offset for any damage other
-    /// than a torn tail, which is cut off; see [`Store::recovery_report`]).
+    /// store holds it) and runs recovery: `Corrupt` with file and offset for any damage other
+    /// than a torn tail (which is cut off, see [`Store::recovery_report`]), `Unsupported` for
+    /// a directory of an older format. Derived files are rebuilt when needed.
     pub fn open(config: Config) -> Result<Store, StoreError> {
         config.validate()?;
         let counter = SyncCounter::default();
-        let mut index = Index::default();
-        let (mut last_id, mut last_ts) = (0u128, 0u64);
-        let (lock, journal, report) = match &config.dir {
-            None => (None, None, RecoveryReport::default()),
+        let (lock, backend, report, last_id, last_ts) = match &config.dir {
+            None => (
+                None,
+                Backend::Memory(Box::default()),
+                RecoveryReport::default(),
+                0,
+                0,
+            ),
             Some(dir) => {
+                if dir.as_os_str().as_encoded_bytes().contains(&0) {
+                    return Err(StoreError::InvalidArgument(
+                        "the store directory name contains a NUL byte".into(),
+                    ));
+                }
                 std::fs::create_dir_all(dir)
                     .map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))?;
                 let lock = DirLock::acquire(dir)?;
-                let recovered = recover(dir, &counter)?;
-                for e in recovered.events {
-                    last_id = e.id.as_u128();
-                    last_ts = e.timestamp_ns;
-                    index.insert(Arc::new(e));
-                }
-                let segment = match recovered.tail {
-                    Some((path, len)) => Segment::open_append(path, len)?,
-                    None => Segment::create(dir, 1, &counter)?,
-                };
-                let journal = Journal::new(dir.clone(), segment, config.segment_size);
-                (Some(lock), Some(journal), recovered.report)
+                let (disk, report, last_id, last_ts) = open_disk(&config, dir, &counter)?;
+                (Some(lock), Backend::Disk(disk), report, last_id, last_ts)
             }
         };
-        let head = index.last_sequence();
+        let state = State {
+            backend,
+            last_id,
+            last_ts,
+            poisoned: None,
+            closed: false,
+        };
+        let head = state.last_sequence();
         let group = GroupCommit::new(head);
-        if let Some(j) = &journal {
-            let (file, path) = j.current();
+        if let Backend::Disk(d) = &state.backend {
+            let (file, path) = d.log.active_file();
             group.note_written(head, file, path);
         }
         Ok(Store {
             config,
-            state: RwLock::new(State {
-                index,
-                journal,
-                last_id,
-                last_ts,
-                poisoned: None,
-                closed: false,
-            }),
+            state: RwLock::new(state),
             group,
             notifier: CommitNotifier::new(head),
             gates: Gates::default(),
@@ -192,8 +437,8 @@ impl Store {
         &self.report
     }
 
-    /// Reads keep working after `close` (the index stays in memory until the store is dropped),
-    /// so consumers can drain every committed event after the store closed.
+    /// Reads keep working after `close` (the log's files stay open until the store is
+    /// dropped), so consumers can drain every committed event after the store closed.
     fn read_state(&self) -> Result<RwLockReadGuard<'_, State>, StoreError> {
         Ok(self.state.read())
     }
@@ -221,7 +466,8 @@ impl Store {
     /// Order of checks: arguments (`InvalidArgument`, `TooLarge`); idempotent replay (every
     /// request carries a key already used with the same stream, kind and payload → the original
     /// receipts, gates are not run again; a key reused with a different request, or a batch
-    /// that only partly replays, → `Conflict`); gates (`Rejected`, `GatePanicked`); expected
+    /// that only partly replays, → `Conflict`; a key whose original event retention removed →
+    /// `Truncated`, never a second append); gates (`Rejected`, `GatePanicked`); expected
     /// versions, each request seeing the versions left by the earlier requests of the batch
     /// (`Conflict`). Under `SyncPolicy::Always` it returns once the events are fsynced.
     pub fn append_batch(&self, requests: Vec<AppendRequest>) -> Result<Vec<Receipt>, StoreError> {
@@ -232,19 +478,21 @@ impl Store {
         if requests.is_empty() {
             return Err(StoreError::InvalidArgument("empty batch".into()));
         }
-        let mut keys = HashSet::new();
+        let mut has_keys = false;
         for r in &requests {
             r.validate(self.config.max_payload)?;
-            if let Some(k) = &r.idempotency_key {
-                if !keys.insert(k.as_slice()) {
+            has_keys |= r.idempotency_key.is_some();
+        }
+        if has_keys {
+            let mut keys = HashSet::new();
+            for k in requests.iter().filter_map(|r| r.idempotency_key.as_deref()) {
+                if !keys.insert(k) {
                     return Err(StoreError::InvalidArgument(
                         "the same idempotency key twice in one batch".into(),
                     ));
                 }
             }
-        }
-        if !keys.is_empty() {
-            let replayed = replay(&self.read_state()?.index, &requests)?;
+            let replayed = replay(&self.read_state()?.backend, &requests)?;
             if let Some(receipts) = replayed {
                 return self.finish_replay(receipts);
             }
@@ -259,70 +507,133 @@ impl Store {
                 std::io::Error::other(why),
             ));
         }
-        if !keys.is_empty() {
-            if let Some(receipts) = replay(&st.index, &requests)? {
+        if has_keys {
+            if let Some(receipts) = replay(&st.backend, &requests)? {
                 drop(guard);
                 return self.finish_replay(receipts);
             }
         }
-        // Each request sees the versions left by the batch's earlier requests.
-        let mut current_version: HashMap<&str, u64> = HashMap::new();
-        let mut assigned = Vec::with_capacity(requests.len());
-        for r in &requests {
-            let current = match current_version.get(r.stream.as_str()) {
-                Some(&v) => v,
-                None => st.index.stream_version(&r.stream),
-            };
-            r.expected.check(&r.stream, current)?;
-            current_version.insert(&r.stream, current + 1);
-            assigned.push(current + 1);
-        }
-        drop(current_version);
-
-        let first_seq = st.index.last_sequence() + 1;
-        let (mut last_id, mut last_ts) = (st.last_id, st.last_ts);
+        let first_seq = st.last_sequence() + 1;
         let n = requests.len();
-        let mut events = Vec::with_capacity(n);
-        for (i, (r, version)) in requests.into_iter().zip(assigned).enumerate() {
-            let id = EventId::next_after(last_id);
-            last_id = id.as_u128();
-            last_ts = last_ts.max(unix_nanos());
-            events.push(Event {
-                id,
-                sequence: first_seq + i as u64,
-                stream: r.stream,
-                stream_version: version,
-                kind: r.kind,
-                correlation_id: r.correlation_id,
-                causation_id: r.causation_id,
-                timestamp_ns: last_ts,
-                payload: r.payload,
-                idempotency_key: r.idempotency_key,
-            });
-        }
         let last_seq = first_seq + n as u64 - 1;
-        if let Some(journal) = st.journal.as_mut() {
-            let mut buf = Vec::with_capacity(events.iter().map(frame::encoded_len).sum());
-            for (i, e) in events.iter().enumerate() {
-                frame::encode(e, i + 1 < n, &mut buf);
+        let receipts = match &mut st.backend {
+            Backend::Memory(index) => {
+                let assigned = assign_versions(&requests, |s, _| Ok(index.stream_version(s)))?;
+                let (mut last_id, mut last_ts) = (st.last_id, st.last_ts);
+                let mut receipts = Vec::with_capacity(n);
+                for (i, (r, (_, version))) in requests.into_iter().zip(assigned).enumerate() {
+                    let id = EventId::next_after(last_id);
+                    last_id = id.as_u128();
+                    last_ts = last_ts.max(unix_nanos());
+                    let e = Event {
+                        id,
+                        sequence: first_seq + i as u64,
+                        stream: r.stream,
+                        stream_version: version,
+                        kind: r.kind,
+                        correlation_id: r.correlation_id,
+                        causation_id: r.causation_id,
+                        timestamp_ns: last_ts,
+                        payload: r.payload,
+                        idempotency_key: r.idempotency_key,
+                    };
+                    receipts.push(Receipt::from(&e));
+                    index.insert(Arc::new(e));
+                }
+                st.last_id = last_id;
+                st.last_ts = last_ts;
+                receipts
             }
-            if let Err(e) = journal.append(&buf, first_seq, &self.counter) {
-                st.poisoned = Some(e.to_string());
-                return Err(e);
+            Backend::Disk(d) => {
+                let assigned = assign_versions(&requests, |s, h| d.current_version(s, h))?;
+                let bytes: usize = requests
+                    .iter()
+                    .map(|r| {
+                        frame::max_encoded_len(
+                            r.stream.len(),
+                            r.idempotency_key.as_ref().map_or(0, Vec::len),
+                            r.payload.len(),
+                        )
+                    })
+                    .sum();
+                if d.log.needs_roll(bytes) {
+                    if let Err(e) = self.roll(d) {
+                        st.poisoned = Some(e.to_string());
+                        return Err(e);
+                    }
+                }
+                d.log.reserve(bytes);
+                let (mut last_id, mut last_ts) = (st.last_id, st.last_ts);
+                let mut receipts = Vec::with_capacity(n);
+                for (i, (r, &(hash, version))) in requests.iter().zip(&assigned).enumerate() {
+                    let id = EventId::next_after(last_id);
+                    last_id = id.as_u128();
+                    last_ts = last_ts.max(unix_nanos());
+                    let sequence = first_seq + i as u64;
+                    d.log.push_frame(
+                        &r.stream,
+                        hash,
+                        FrameFields {
+                            sequence,
+                            timestamp_ns: last_ts,
+                            id: last_id,
+                            kind: r.kind,
+                            stream_ref: 0,
+                            stream_version: version,
+                            correlation_id: r.correlation_id,
+                            causation_id: r.causation_id,
+                            key: r.idempotency_key.as_deref(),
+                            defines: None,
+                            payload: &r.payload,
+                            more_in_batch: i + 1 < n,
+                        },
+                    );
+                    receipts.push(Receipt {
+                        id,
+                        sequence,
+                        stream_version: version,
+                    });
+                }
+                let write_now = match self.config.sync {
+                    SyncPolicy::Always => true,
+                    SyncPolicy::EveryN(every) => {
+                        d.log.buffered() >= WRITE_BUFFER
+                            || last_seq - self.group.synced() >= u64::from(every)
+                    }
+                    SyncPolicy::Never => d.log.buffered() >= WRITE_BUFFER,
+                };
+                if write_now {
+                    if let Err(e) = d.log.write_out() {
+                        st.poisoned = Some(e.to_string());
+                        return Err(e);
+                    }
+                }
+                for (i, (r, &(hash, version))) in requests.iter().zip(&assigned).enumerate() {
+                    d.secondary.add(&IndexEntry {
+                        sequence: first_seq + i as u64,
+                        stream: hash,
+                        stream_version: version,
+                        correlation: r.correlation_id.unwrap_or(receipts[i].id),
+                        idempotency_key: r.idempotency_key.as_deref().map(key_hash),
+                    });
+                    d.versions.put(hash, &r.stream, version);
+                }
+                st.last_id = last_id;
+                st.last_ts = last_ts;
+                d.since_flush += n as u64;
+                if d.since_flush >= self.config.index_flush_events {
+                    if let Err(e) = d.flush_index(&self.counter, false) {
+                        // The events are written; the store cannot vouch for more.
+                        st.poisoned = Some(e.to_string());
+                    }
+                }
+                // Offer the events to group commit only once they are indexed, so whatever
+                // a leader makes visible is already readable.
+                let (file, path) = d.log.active_file();
+                self.group.note_written(d.log.written_seq(), file, path);
+                receipts
             }
-        }
-        st.last_id = last_id;
-        st.last_ts = last_ts;
-        let receipts: Vec<Receipt> = events.iter().map(Receipt::from).collect();
-        for e in events {
-            st.index.insert(Arc::new(e));
-        }
-        // Offer the events to group commit only once they are indexed, so whatever a leader
-        // makes visible is already readable.
-        if let Some(journal) = &st.journal {
-            let (file, path) = journal.current();
-            self.group.note_written(last_seq, file, path);
-        }
+        };
         let durable_first = self.on_disk() && self.config.sync == SyncPolicy::Always;
         if !durable_first {
             self.notifier.advance(last_seq);
@@ -331,13 +642,35 @@ impl Store {
         drop(guard);
         match (self.on_disk(), self.config.sync) {
             (true, SyncPolicy::Always) => self.await_durable(last_seq)?,
-            (true, SyncPolicy::EveryN(n)) if self.group.unsynced() >= u64::from(n) => {
+            (true, SyncPolicy::EveryN(n)) if last_seq - self.group.synced() >= u64::from(n) => {
                 self.notifier.notify();
-                self.await_durable(last_seq)?;
+                self.await_durable(last_seq.min(self.group.written()))?;
             }
             _ => self.notifier.notify(),
         }
         Ok(receipts)
+    }
+
+    /// Seals the active segment, starts a new one, then applies retention.
+    fn roll(&self, d: &mut Disk) -> Result<(), StoreError> {
+        d.log.roll(&self.counter)?;
+        let min_ts = self.config.retention_age.map_or(0, |age| {
+            unix_nanos().saturating_sub(age.as_nanos() as u64).max(1)
+        });
+        let k = d.log.retention_count(self.config.retention_bytes, min_ts);
+        if k > 0 {
+            self.remove_segments(d, k)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the `k` oldest sealed segments, after the secondary index made their entries
+    /// durable (they cannot be replayed once the segments are gone).
+    fn remove_segments(&self, d: &mut Disk, k: usize) -> Result<u64, StoreError> {
+        if d.secondary.covered() < d.log.last_seq_of_first(k) {
+            d.flush_index(&self.counter, false)?;
+        }
+        d.log.remove_first(k)
     }
 
     fn finish_replay(&self, receipts: Vec<Receipt>) -> Result<Vec<Receipt>, StoreError> {
@@ -358,14 +691,26 @@ impl Store {
         Ok(())
     }
 
-    /// The visible event with this id, or `NotFound`.
+    /// The visible event with this id: `NotFound`, or `Truncated` when retention removed the
+    /// events up to it (any id below the first retained event's id once retention removed
+    /// something, including ids that never existed: the store cannot tell them apart).
     pub fn get(&self, id: EventId) -> Result<Arc<Event>, StoreError> {
         let st = self.read_state()?;
-        st.index.get(id, self.head()).ok_or(StoreError::NotFound)
+        let head = self.head();
+        match &st.backend {
+            Backend::Memory(index) => index.get(id, head).ok_or(StoreError::NotFound),
+            Backend::Disk(d) => match d.log.find_id(id)? {
+                Some(e) if e.sequence <= head => Ok(Arc::new(e)),
+                _ => Err(StoreError::NotFound),
+            },
+        }
     }
 
     /// Up to `max` events of `stream`, from stream version `from_version` (1-based, inclusive;
-    /// 0 reads from the start), in order. An unknown stream reads as empty.
+    /// 0 reads from the start), in order. An unknown stream reads as empty. `Truncated` when
+    /// the read would start at a version whose event retention removed (read from the
+    /// version of the first retained event instead; `from_version` 0 reads from the start
+    /// and gets `Truncated` too once the stream's first events were removed).
     pub fn read(
         &self,
         stream: &str,
@@ -374,40 +719,218 @@ impl Store {
     ) -> Result<Vec<Arc<Event>>, StoreError> {
         validate_stream(stream.as_bytes())?;
         let st = self.read_state()?;
-        Ok(st.index.read_stream(stream, from_version, max, self.head()))
+        let head = self.head();
+        let d = match &st.backend {
+            Backend::Memory(index) => {
+                return Ok(index.read_stream(stream, from_version, max, head))
+            }
+            Backend::Disk(d) => d,
+        };
+        let first = d.log.first_retained();
+        let hash = key_hash(stream.as_bytes());
+        let mut out = Vec::new();
+        let mut from = from_version.max(1);
+        while out.len() < max {
+            let want = (max - out.len()).saturating_add(8).min(1 << 16);
+            let candidates = d.secondary.stream_range(hash, from, want);
+            for &(v, seq) in &candidates {
+                if seq < first {
+                    return Err(StoreError::Truncated {
+                        first_retained: first,
+                    });
+                }
+                if seq > head {
+                    return Ok(out);
+                }
+                if let Some(e) = d.log.event_at(seq)? {
+                    if e.stream == stream {
+                        out.push(Arc::new(e));
+                        if out.len() == max {
+                            return Ok(out);
+                        }
+                    }
+                }
+                from = v + 1;
+            }
+            if candidates.len() < want {
+                break;
+            }
+        }
+        Ok(out)
     }
 
-    /// Up to `max` events in global order from sequence `from` (inclusive; 0 = from the start).
-    /// With [`Store::wait_for_sequence`] this is all a cursor needs: sequences are dense, so a
-    /// cursor at `n` reads from `n + 1` and never misses or repeats an event.
+    /// Up to `max` events in global order from sequence `from` (inclusive; 0 = from the first
+    /// retained event). With [`Store::wait_for_sequence`] this is all a cursor needs:
+    /// sequences are dense, so a cursor at `n` reads from `n + 1` and never misses or repeats
+    /// an event. `Truncated { first_retained }` when `from` (other than 0) is below the first
+    /// retained sequence.
     pub fn read_from_sequence(&self, from: u64, max: usize) -> Result<Vec<Arc<Event>>, StoreError> {
         let st = self.read_state()?;
-        Ok(st.index.read_from_sequence(from, max, self.head()))
+        let head = self.head();
+        match &st.backend {
+            Backend::Memory(index) => Ok(index.read_from_sequence(from, max, head)),
+            Backend::Disk(d) => {
+                let first = d.log.first_retained();
+                if from != 0 && from < first {
+                    return Err(StoreError::Truncated {
+                        first_retained: first,
+                    });
+                }
+                let from = from.max(first);
+                if max == 0 || from > head {
+                    return Ok(Vec::new());
+                }
+                let to = head.min(from.saturating_add(max as u64 - 1));
+                let mut out = Vec::with_capacity((to - from + 1).min(4096) as usize);
+                d.log.visit(from, to, &mut |fr, name| {
+                    out.push(Arc::new(super::disk::to_event(fr, name)));
+                    true
+                })?;
+                Ok(out)
+            }
+        }
     }
 
     /// The causation chain above `id`: its cause, the cause's cause, …, nearest first, stopping
-    /// at the first cause that is not an event of this store. `NotFound` if `id` is unknown.
+    /// at the first cause that is not an event of this store, or that retention removed (the
+    /// chain then ends with the event whose cause is gone; `get` of that cause says
+    /// `Truncated`). `NotFound`/`Truncated` if `id` itself is unknown/removed.
     pub fn ancestors(&self, id: EventId) -> Result<Vec<Arc<Event>>, StoreError> {
-        let st = self.read_state()?;
-        st.index
-            .ancestors(id, self.head())
-            .ok_or(StoreError::NotFound)
+        {
+            let st = self.read_state()?;
+            if let Backend::Memory(index) = &st.backend {
+                return index.ancestors(id, self.head()).ok_or(StoreError::NotFound);
+            }
+        }
+        let mut event = self.get(id)?;
+        let mut seen = HashSet::from([id]);
+        let mut out = Vec::new();
+        while let Some(cause) = event.causation_id {
+            if !seen.insert(cause) {
+                break; // a forged cycle; ids are caller-supplied in causation_id
+            }
+            match self.get(cause) {
+                Ok(parent) => {
+                    out.push(parent.clone());
+                    event = parent;
+                }
+                Err(StoreError::NotFound | StoreError::Truncated { .. }) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
-    /// Every event sharing `id`'s correlation group (its `correlation_id`, or `id` itself when
-    /// it has none), in sequence order, `id` included. `NotFound` if `id` is unknown.
+    /// Every retained, visible event sharing `id`'s correlation group (its `correlation_id`,
+    /// or `id` itself when it has none), in sequence order, `id` included; members retention
+    /// removed are left out. `NotFound`/`Truncated` if `id` is unknown/removed.
     pub fn correlated(&self, id: EventId) -> Result<Vec<Arc<Event>>, StoreError> {
+        {
+            let st = self.read_state()?;
+            if let Backend::Memory(index) = &st.backend {
+                return index
+                    .correlated(id, self.head())
+                    .ok_or(StoreError::NotFound);
+            }
+        }
+        let event = self.get(id)?;
+        let key = event.correlation_key();
         let st = self.read_state()?;
-        st.index
-            .correlated(id, self.head())
-            .ok_or(StoreError::NotFound)
+        let head = self.head();
+        let Backend::Disk(d) = &st.backend else {
+            unreachable!("the backend never changes")
+        };
+        let first = d.log.first_retained();
+        let mut out = Vec::new();
+        for seq in d.secondary.correlated(key) {
+            if seq < first || seq > head {
+                continue;
+            }
+            if let Some(e) = d.log.event_at(seq)? {
+                if e.correlation_key() == key {
+                    out.push(Arc::new(e));
+                }
+            }
+        }
+        Ok(out)
     }
 
-    /// The number of visible events in `stream` (its current version).
+    /// The number of visible events ever appended to `stream` (its current version; events
+    /// removed by retention still count).
     pub fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
         validate_stream(stream.as_bytes())?;
         let st = self.read_state()?;
-        Ok(st.index.visible_stream_version(stream, self.head()))
+        let head = self.head();
+        match &st.backend {
+            Backend::Memory(index) => Ok(index.visible_stream_version(stream, head)),
+            Backend::Disk(d) => d.version_at_or_below(stream, key_hash(stream.as_bytes()), head),
+        }
+    }
+
+    /// The first retained sequence: 1 until retention or [`Store::truncate`] removed
+    /// segments. Events below it read as `Truncated`.
+    pub fn first_sequence(&self) -> u64 {
+        match &self.state.read().backend {
+            Backend::Memory(_) => 1,
+            Backend::Disk(d) => d.log.first_retained(),
+        }
+    }
+
+    /// Removes every sealed segment whose events all have a sequence below `before_sequence`
+    /// (whole segments only: the segment being appended to is never removed, so fewer events
+    /// may go than asked). The MANIFEST is updated first, then the files are deleted.
+    /// Sequences are never renumbered and stream versions keep counting. Returns the first
+    /// retained sequence. `Unsupported` in memory, `Closed` after close.
+    pub fn truncate(&self, before_sequence: u64) -> Result<u64, StoreError> {
+        let mut guard = self.write_state()?;
+        let st = &mut *guard;
+        if let Some(why) = st.poisoned.clone() {
+            return Err(StoreError::io(
+                "the store failed earlier; reopen it",
+                std::io::Error::other(why),
+            ));
+        }
+        let Backend::Disk(d) = &mut st.backend else {
+            return Err(StoreError::Unsupported(
+                "truncate needs an on-disk store".into(),
+            ));
+        };
+        // Never beyond what is durable and visible.
+        let before = before_sequence.min(self.head() + 1);
+        let k = (0..)
+            .take_while(|&k| d.log.segments() > k + 1 && d.log.last_seq_of_first(k + 1) < before)
+            .count();
+        self.remove_segments(d, k)
+    }
+
+    /// Sizes and bookkeeping of the store.
+    pub fn stats(&self) -> StoreStats {
+        let st = self.state.read();
+        let head = self.head();
+        match &st.backend {
+            Backend::Memory(index) => StoreStats {
+                events: index.last_sequence(),
+                first_sequence: 1,
+                last_sequence: head,
+                heap_bytes: index.heap_bytes() as u64,
+                ..StoreStats::default()
+            },
+            Backend::Disk(d) => {
+                let index_heap = d.secondary.heap_bytes();
+                StoreStats {
+                    events: (d.log.last_seq() + 1).saturating_sub(d.log.first_retained()),
+                    segments: d.log.segments() as u64,
+                    bytes_on_disk: d.log.bytes_on_disk(),
+                    first_sequence: d.log.first_retained(),
+                    last_sequence: head,
+                    frames_scanned_at_open: self.report.frames_scanned,
+                    index_covered_sequence: d.secondary.covered(),
+                    read_cache_bytes: 0,
+                    heap_bytes: (d.log.heap_bytes() + d.versions.heap_bytes() + index_heap) as u64,
+                    index_heap_bytes: index_heap as u64,
+                }
+            }
+        }
     }
 
     /// The highest visible sequence (0 when empty): every event up to it is readable.
@@ -477,33 +1000,60 @@ impl Store {
         if !self.on_disk() {
             return Ok(());
         }
+        self.write_buffer()?;
         self.await_durable(self.group.written())
     }
 
-    /// Closes the store: waits for the append in progress, fsyncs everything written (under
-    /// every policy), releases the directory lock, wakes every waiter (they get `Ready` if
-    /// the head passed their mark, else `Closed`) and unregisters every gate (each is dropped
-    /// after its last call). Later appends and syncs fail with `Closed`; reads of committed
-    /// events keep working so consumers can drain them, until the store is dropped. Closing
-    /// twice is a no-op. Dropping the store closes it.
+    /// Writes the write buffer to the file and offers it to group commit.
+    fn write_buffer(&self) -> Result<(), StoreError> {
+        let mut st = self.state.write();
+        let st = &mut *st;
+        if let Backend::Disk(d) = &mut st.backend {
+            if st.poisoned.is_none() {
+                if let Err(e) = d.log.write_out() {
+                    st.poisoned = Some(e.to_string());
+                    return Err(e);
+                }
+                let (file, path) = d.log.active_file();
+                self.group.note_written(d.log.written_seq(), file, path);
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the store: waits for the append in progress, writes and fsyncs everything
+    /// written (under every policy), writes the indexes and the MANIFEST (marked clean, so the
+    /// next open scans no frame), releases the directory lock, wakes every waiter (they get
+    /// `Ready` if the head passed their mark, else `Closed`) and unregisters every gate (each
+    /// is dropped after its last call). Later appends and syncs fail with `Closed`; reads of
+    /// committed events keep working so consumers can drain them, until the store is dropped.
+    /// Closing twice is a no-op. Dropping the store closes it.
     pub fn close(&self) -> Result<(), StoreError> {
         if self.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
-        let journal = {
+        let mut result = Ok(());
+        let flush = {
             let mut st = self.state.write();
             st.closed = true;
-            if st.poisoned.is_some() {
-                None
-            } else {
-                st.journal.take()
+            #[cfg(test)]
+            let crashed = matches!(&st.backend, Backend::Disk(d) if d.crashed);
+            #[cfg(not(test))]
+            let crashed = false;
+            self.on_disk() && st.poisoned.is_none() && !crashed
+        };
+        if flush {
+            result = self.write_buffer();
+            if result.is_ok() && self.group.failure().is_none() {
+                result = self.await_durable(self.group.written());
             }
-        };
-        let result = match journal {
-            Some(_) if self.group.failure().is_none() => self.await_durable(self.group.written()),
-            _ => Ok(()),
-        };
-        drop(journal);
+            if result.is_ok() {
+                let mut st = self.state.write();
+                if let Backend::Disk(d) = &mut st.backend {
+                    result = d.flush_index(&self.counter, true);
+                }
+            }
+        }
         drop(self.lock.lock().take());
         self.notifier.close();
         // Last, with no store lock held: gates are caller code (their drop too), and an append
@@ -525,6 +1075,20 @@ impl Store {
         self.counter.count()
     }
 
+    /// Test hook: ends the store as a killed process would: unwritten buffered frames are
+    /// lost, nothing is flushed, no index or MANIFEST is written; the lock is released.
+    #[cfg(test)]
+    pub(crate) fn simulate_crash(&self) {
+        {
+            let mut st = self.state.write();
+            if let Backend::Disk(d) = &mut st.backend {
+                d.log.discard_buffer();
+                d.crashed = true;
+            }
+        }
+        let _ = self.close();
+    }
+
     #[cfg(test)]
     pub(crate) fn group(&self) -> &GroupCommit {
         &self.group
@@ -538,7 +1102,10 @@ impl Store {
     #[cfg(test)]
     pub(crate) fn journal_position(&self) -> Option<(PathBuf, u64)> {
         let st = self.state.read();
-        st.journal.as_ref().map(Journal::position)
+        match &st.backend {
+            Backend::Disk(d) => Some(d.log.position()),
+            Backend::Memory(_) => None,
+        }
     }
 }
 
@@ -548,21 +1115,63 @@ impl Drop for Store {
     }
 }
 
+/// For each request, its stream's hash and the version it gets; each request sees the versions
+/// left by the batch's earlier requests. `Conflict` on a failed expected-version check.
+fn assign_versions(
+    requests: &[AppendRequest],
+    mut current: impl FnMut(&str, u128) -> Result<u64, StoreError>,
+) -> Result<Vec<(u128, u64)>, StoreError> {
+    let mut out: Vec<(u128, u64)> = Vec::with_capacity(requests.len());
+    // Small batches search their own earlier requests; big ones use a map.
+    let mut seen: Option<PassThroughMap<usize>> =
+        (requests.len() > 16).then(PassThroughMap::default);
+    for (i, r) in requests.iter().enumerate() {
+        let hash = key_hash(r.stream.as_bytes());
+        let earlier = match &seen {
+            Some(map) => map
+                .get(&hash)
+                .copied()
+                .filter(|&j| requests[j].stream == r.stream),
+            None => (0..i)
+                .rev()
+                .find(|&j| out[j].0 == hash && requests[j].stream == r.stream),
+        };
+        let now = match earlier {
+            Some(j) => out[j].1,
+            None => current(&r.stream, hash)?,
+        };
+        r.expected.check(&r.stream, now)?;
+        out.push((hash, now + 1));
+        if let Some(map) = &mut seen {
+            map.insert(hash, i);
+        }
+    }
+    Ok(out)
+}
+
 /// `Some(original receipts)` when every request is an idempotent retry; `Conflict` when a key
-/// is reused for a different request or only part of the batch replays; `None` otherwise.
-fn replay(index: &Index, requests: &[AppendRequest]) -> Result<Option<Vec<Receipt>>, StoreError> {
+/// is reused for a different request or only part of the batch replays; `Truncated` when a
+/// key's original event was removed by retention; `None` otherwise.
+fn replay(
+    backend: &Backend,
+    requests: &[AppendRequest],
+) -> Result<Option<Vec<Receipt>>, StoreError> {
     let mut receipts = Vec::new();
     for r in requests {
         let Some(key) = &r.idempotency_key else {
             continue;
         };
-        if let Some(original) = index.by_key(key) {
-            if !r.matches(original) {
+        let original = match backend {
+            Backend::Memory(index) => index.by_key(key).map(|e| (**e).clone()),
+            Backend::Disk(d) => d.by_key(key)?,
+        };
+        if let Some(original) = original {
+            if !r.matches(&original) {
                 return Err(StoreError::Conflict(
                     "idempotency key already used with a different stream, kind or payload".into(),
                 ));
             }
-            receipts.push(Receipt::from(&**original));
+            receipts.push(Receipt::from(&original));
         }
     }
     match receipts.len() {

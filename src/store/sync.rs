@@ -28,18 +28,22 @@ pub enum SyncPolicy {
     /// events become visible to readers only then. Concurrent appenders share fsyncs.
     #[default]
     Always,
-    /// The append that brings the number of unsynced events to N or more fsyncs them (sharing
-    /// the fsync with concurrent appenders) before it returns. Events are visible as soon as
-    /// written; a machine crash loses at most the events after the last fsync (fewer than N
-    /// acknowledged ones).
+    /// The append that brings the number of unsynced events to N or more writes and fsyncs
+    /// them (sharing the fsync with concurrent appenders) before it returns. Events are
+    /// visible as soon as appended and buffered like `Never` in between: a process crash
+    /// loses the acknowledged events still in the write buffer (fewer than N, and less than
+    /// 64 KiB of frames plus the last batch), a machine crash at most the events after the
+    /// last fsync (fewer than N acknowledged ones).
     EveryN(u32),
     /// The store fsyncs frames only in [`Store::sync`](super::Store::sync),
-    /// [`Store::close`](super::Store::close) and at segment rollover (segment creation is
-    /// always made durable). Events
-    /// are visible as soon as written. A crash of the process loses nothing (the kernel has the
-    /// data); a crash of the machine may lose any acknowledged event the OS had not written
-    /// back, and since pages are written back in any order it may leave a hole that recovery
-    /// reports as `Corrupt` rather than a clean torn tail.
+    /// [`Store::close`](super::Store::close), at segment rollover and at each index flush
+    /// (every `Config::index_flush_events` events). Events are visible as soon as appended;
+    /// they are held in the store's write buffer until it holds 64 KiB (or a sync, rollover,
+    /// index flush or close writes it). A crash of the process loses the acknowledged events
+    /// still in that buffer (less than 64 KiB of frames plus the last batch); a crash of the
+    /// machine may lose any acknowledged event after the last fsync, and since pages are
+    /// written back in any order it may leave a hole that recovery reports as `Corrupt`
+    /// rather than a clean torn tail.
     Never,
 }
 
@@ -98,10 +102,9 @@ impl GroupCommit {
         self.lock().written
     }
 
-    /// Events written but not yet known durable.
-    pub(crate) fn unsynced(&self) -> u64 {
-        let st = self.lock();
-        st.written - st.synced
+    /// The highest sequence known durable.
+    pub(crate) fn synced(&self) -> u64 {
+        self.lock().synced
     }
 
     /// The failure that poisoned durability, if any.

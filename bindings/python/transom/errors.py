@@ -99,6 +99,7 @@ ERR_LOCKED = -32
 ERR_CORRUPT = -33
 ERR_IO = -34
 ERR_NOT_FOUND = -35
+ERR_TRUNCATED = -36
 ERR_DISCONNECTED = -40
 ERR_NAME_IN_USE = -41
 ERR_CHECKPOINT_AHEAD = -42
@@ -217,6 +218,13 @@ class NotFoundError(TransomError, LookupError):
     status = ERR_NOT_FOUND
 
 
+class TruncatedError(TransomError, LookupError):
+    """The event was removed by retention or truncation (``value`` is the first retained
+    sequence)."""
+
+    status = ERR_TRUNCATED
+
+
 class DisconnectedError(TransomError):
     status = ERR_DISCONNECTED
 
@@ -269,6 +277,7 @@ ERRORS: Dict[int, Type[TransomError]] = {
         CorruptError,
         TransomIOError,
         NotFoundError,
+        TruncatedError,
         DisconnectedError,
         NameInUseError,
         CheckpointAheadError,
