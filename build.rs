@@ -46,9 +46,11 @@ fn main() {
     let mut config =
         cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("read cbindgen.toml");
     let version_macros = format!(
-        "\n/** Version of the transom headers, generated from Cargo metadata. */\n\
+        "\n/** Version of the transom headers, generated from Cargo metadata: the major version. */\n\
          #define TRANSOM_VERSION_MAJOR {major}\n\
+         /** The minor version of the transom headers. */\n\
          #define TRANSOM_VERSION_MINOR {minor}\n\
+         /** The patch version of the transom headers. */\n\
          #define TRANSOM_VERSION_PATCH {patch}\n\
          /** The version as one number: MAJOR * 10000 + MINOR * 100 + PATCH (compare with transom_version()). */\n\
          #define TRANSOM_VERSION (TRANSOM_VERSION_MAJOR * 10000 + TRANSOM_VERSION_MINOR * 100 + TRANSOM_VERSION_PATCH)\n\

@@ -12,6 +12,11 @@
 #
 # With CMAKE_INSTALL_PREFIX=/usr, GNUInstallDirs picks Debian's multiarch libdir
 # (lib/<triplet>), which is what the packages ship.
+#
+# Neither package has conffiles or maintainer scripts, so `dpkg -r` removes it completely
+# (nothing is left in the "config-files" state for `dpkg -P`): the loader's cache is refreshed
+# by an ldconfig trigger, and the runtime package's Depends come from dpkg-shlibdeps run at
+# packaging time (cmake/TransomCPackProject.cmake.in).
 
 set(_deb_version "${PROJECT_VERSION}-1")
 set(_runtime_pkg "libtransom${TRANSOM_ABI}")
@@ -63,7 +68,12 @@ set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://crates.io/crates/transom")
 
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME "${_runtime_pkg}")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION "libs")
-set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
+# Not CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS: with it CPack also adds postinst/postrm scripts,
+# and a package with a postrm stays "rc" after `dpkg -r`. The same dpkg-shlibdeps runs at
+# packaging time instead and sets CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS.
+configure_file("${CMAKE_CURRENT_SOURCE_DIR}/cmake/TransomCPackProject.cmake.in"
+               "${CMAKE_BINARY_DIR}/TransomCPackProject.cmake" @ONLY)
+set(CPACK_PROJECT_CONFIG_FILE "${CMAKE_BINARY_DIR}/TransomCPackProject.cmake")
 # shlibs (`libtransom <abi> libtransom<abi> (>= <version>)`: the SONAME libtransom.so.<abi> split
 # into name and version, as dpkg-shlibdeps looks it up) and an ldconfig trigger as control files
 # (CPack's own GENERATE_SHLIBS would add postinst/postrm scripts calling ldconfig, which Debian
@@ -73,13 +83,7 @@ file(MAKE_DIRECTORY "${_deb_control}")
 file(WRITE "${_deb_control}/shlibs"
   "libtransom ${TRANSOM_ABI} ${_runtime_pkg} (>= ${PROJECT_VERSION})\n")
 file(WRITE "${_deb_control}/triggers" "activate-noawait ldconfig\n")
-# CPack adds postinst/postrm scripts calling ldconfig unless the package ships its own; the
-# trigger above does that job, so these do nothing.
-foreach(_script postinst postrm)
-  file(WRITE "${_deb_control}/${_script}" "#!/bin/sh\nset -e\n# ldconfig runs through the package's trigger.\nexit 0\n")
-endforeach()
-set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA
-    "${_deb_control}/shlibs;${_deb_control}/triggers;${_deb_control}/postinst;${_deb_control}/postrm")
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA "${_deb_control}/shlibs;${_deb_control}/triggers")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_RUNTIME_DESCRIPTION
 "runtime building blocks for C, C++ and Python - shared library

@@ -5,7 +5,7 @@
  *
  * Build against an installed transom:
  *     cc -std=c99 memory.c $(pkg-config --cflags --libs transom) -o memory
- * or with CMake: find_package(Transom 0.1 REQUIRED) + target_link_libraries(... transom::transom)
+ * or with CMake: find_package(Transom 0.2 REQUIRED) + target_link_libraries(... transom::transom)
  */
 #include <stdio.h>
 #include <stdlib.h>
