@@ -1849,6 +1849,27 @@ transom_status transom_mailbox_send(struct transom_mailbox *mailbox,
                                     size_t len);
 
 /**
+ * Writes the mailbox's pollable descriptor to `*out_fd`: readable while a
+ * transom_mailbox_receive would not wait — a message is queued, or the process has exited
+ * (the receive then returns TRANSOM_ERR_CLOSED) — and unreadable again once a receive took the
+ * last message. Succeeds after the process exited too.
+ *
+ * Level-triggered: the descriptor (a Linux eventfd, non-blocking and close-on-exec) is
+ * readable exactly while the blocking call named above would return at once, and stops being
+ * readable as soon as a call has taken what made it readable: there is no spurious readiness
+ * after a draining call, so an event loop can wait on it with poll, select or epoll, call
+ * the non-blocking form (timeout 0) when it is readable, and go back to waiting (with
+ * EPOLLET, call until it returns TRANSOM_TIMEOUT before waiting again). Only wait on it: never read, write or close it yourself. It is created
+ * on the first call (a handle that never asks has none; later calls return the same number),
+ * belongs to the handle and is closed by its _free: remove it from an epoll set before the
+ * _free, or hold a dup() of it, which then reports readable for good. No thread, no polling:
+ * a loop waiting on idle descriptors uses no CPU. `*out_fd` is written on TRANSOM_OK only;
+ * TRANSOM_ERR_IO (or TRANSOM_ERR_UNSUPPORTED off Linux) when the OS refused a descriptor.
+ */
+transom_status transom_mailbox_fd(const struct transom_mailbox *mailbox,
+                                  int *out_fd);
+
+/**
  * Writes this mailbox's pid to `*out_pid` — the one mailbox call that still succeeds after its
  * process exited.
  */
@@ -1903,6 +1924,32 @@ transom_status transom_canal_pull_batch(struct transom_canal *canal,
                                         struct transom_item *items,
                                         size_t cap,
                                         size_t *out_count);
+
+/**
+ * Writes the canal's pollable descriptor to `*out_fd`: readable while a
+ * transom_canal_pull_batch would not wait — items are ready, the canal or its store is closed,
+ * or an interrupt is pending — and unreadable again once a pull has taken every ready item.
+ * For a cursor with a filter, "items are ready" means committed events it has not examined
+ * yet: when the filter skips all of them, a pull with timeout 0 returns TRANSOM_TIMEOUT and
+ * the descriptor becomes unreadable. After transom_canal_spawn_worker the handle keeps the
+ * descriptor, readable (every call on the handle returns TRANSOM_ERR_CLOSED); watch the
+ * worker with transom_worker_fd. Call it from the thread that pulls (it waits for a pull in
+ * progress on the handle).
+ *
+ * Level-triggered: the descriptor (a Linux eventfd, non-blocking and close-on-exec) is
+ * readable exactly while the blocking call named above would return at once, and stops being
+ * readable as soon as a call has taken what made it readable: there is no spurious readiness
+ * after a draining call, so an event loop can wait on it with poll, select or epoll, call
+ * the non-blocking form (timeout 0) when it is readable, and go back to waiting (with
+ * EPOLLET, call until it returns TRANSOM_TIMEOUT before waiting again). Only wait on it: never read, write or close it yourself. It is created
+ * on the first call (a handle that never asks has none; later calls return the same number),
+ * belongs to the handle and is closed by its _free: remove it from an epoll set before the
+ * _free, or hold a dup() of it, which then reports readable for good. No thread, no polling:
+ * a loop waiting on idle descriptors uses no CPU. `*out_fd` is written on TRANSOM_OK only;
+ * TRANSOM_ERR_IO (or TRANSOM_ERR_UNSUPPORTED off Linux) when the OS refused a descriptor.
+ */
+transom_status transom_canal_fd(const struct transom_canal *canal,
+                                int *out_fd);
 
 /**
  * Wakes a pull blocked on this canal (or the next one, if none is blocked) with
@@ -1963,6 +2010,25 @@ transom_status transom_canal_spawn_worker(struct transom_canal *canal,
                                           struct transom_batch_callback callback,
                                           const struct transom_worker_options *options,
                                           struct transom_worker **out_worker);
+
+/**
+ * Writes the worker's pollable descriptor to `*out_fd`: readable once the worker has ended
+ * (transom_worker_join would not wait), and from then on.
+ *
+ * Level-triggered: the descriptor (a Linux eventfd, non-blocking and close-on-exec) is
+ * readable exactly while the blocking call named above would return at once, and stops being
+ * readable as soon as a call has taken what made it readable: there is no spurious readiness
+ * after a draining call, so an event loop can wait on it with poll, select or epoll, call
+ * the non-blocking form (timeout 0) when it is readable, and go back to waiting (with
+ * EPOLLET, call until it returns TRANSOM_TIMEOUT before waiting again). Only wait on it: never read, write or close it yourself. It is created
+ * on the first call (a handle that never asks has none; later calls return the same number),
+ * belongs to the handle and is closed by its _free: remove it from an epoll set before the
+ * _free, or hold a dup() of it, which then reports readable for good. No thread, no polling:
+ * a loop waiting on idle descriptors uses no CPU. `*out_fd` is written on TRANSOM_OK only;
+ * TRANSOM_ERR_IO (or TRANSOM_ERR_UNSUPPORTED off Linux) when the OS refused a descriptor.
+ */
+transom_status transom_worker_fd(const struct transom_worker *worker,
+                                 int *out_fd);
 
 /**
  * Asks the worker to stop, without waiting: a blocked pull wakes; a batch already pulled is
@@ -2079,6 +2145,39 @@ transom_status transom_conversation_remove_crash_callback(const struct transom_c
 transom_status transom_conversation_await_crash(const struct transom_conversation *conversation,
                                                 uint64_t timeout_ns,
                                                 struct transom_crash_info *out_info);
+
+/**
+ * Writes the conversation's pollable descriptor for replies to `*out_fd`: readable while a
+ * transom_conversation_receive would not wait — a reply is buffered, or the conversation has
+ * ended (FAILED, which is what a crash does under TRANSOM_ON_CRASH_FAIL; DEADLINE_EXCEEDED;
+ * CLOSED: the receive reports it) — and unreadable again once a receive took the last reply
+ * (a reply too long for the caller's buffer stays, and so does readiness). Under the other
+ * crash policies a crash does not end the conversation: watch
+ * transom_conversation_crash_fd for it.
+ *
+ * Level-triggered: the descriptor (a Linux eventfd, non-blocking and close-on-exec) is
+ * readable exactly while the blocking call named above would return at once, and stops being
+ * readable as soon as a call has taken what made it readable: there is no spurious readiness
+ * after a draining call, so an event loop can wait on it with poll, select or epoll, call
+ * the non-blocking form (timeout 0) when it is readable, and go back to waiting (with
+ * EPOLLET, call until it returns TRANSOM_TIMEOUT before waiting again). Only wait on it: never read, write or close it yourself. It is created
+ * on the first call (a handle that never asks has none; later calls return the same number),
+ * belongs to the handle and is closed by its _free: remove it from an epoll set before the
+ * _free, or hold a dup() of it, which then reports readable for good. No thread, no polling:
+ * a loop waiting on idle descriptors uses no CPU. `*out_fd` is written on TRANSOM_OK only;
+ * TRANSOM_ERR_IO (or TRANSOM_ERR_UNSUPPORTED off Linux) when the OS refused a descriptor.
+ */
+transom_status transom_conversation_fd(const struct transom_conversation *conversation,
+                                       int *out_fd);
+
+/**
+ * Writes the conversation's pollable descriptor for crashes to `*out_fd`: readable once a
+ * transom_conversation_await_crash would not wait — a participant crashed, or the
+ * conversation closed — and from then on (await_crash reports the first crash every time; it
+ * consumes nothing). Otherwise as transom_conversation_fd.
+ */
+transom_status transom_conversation_crash_fd(const struct transom_conversation *conversation,
+                                             int *out_fd);
 
 /**
  * Writes whether a participant has crashed to `*out_crashed` (never blocks).

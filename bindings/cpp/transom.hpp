@@ -1079,6 +1079,13 @@ class mailbox {
         detail::check(transom_mailbox_pid(h_, &p), "transom_mailbox_pid", h_);
         return transom::pid(p);
     }
+    /// The pollable descriptor (transom_mailbox_fd): readable while receive(0) would not
+    /// wait. Owned by this object: wait on it, never close it.
+    int fd() const {
+        int fd = -1;
+        detail::check(transom_mailbox_fd(h_, &fd), "transom_mailbox_fd", h_);
+        return fd;
+    }
     /// Ends this mailbox's process (normal(): linked processes survive). Throws
     /// TRANSOM_ERR_CLOSED when it had already exited, like every call but pid() then.
     void exit(const transom_exit_reason &reason = exit_reason::normal()) {
@@ -1392,6 +1399,20 @@ class conversation {
         transom_pid p = 0;
         detail::check(transom_conversation_pid(h_, &p), "transom_conversation_pid", h_);
         return transom::pid(p);
+    }
+    /// The pollable descriptor for replies (transom_conversation_fd): readable while a
+    /// receive with timeout 0 would not wait. Owned by this object: wait on it, never close it.
+    int fd() const {
+        int fd = -1;
+        detail::check(transom_conversation_fd(h_, &fd), "transom_conversation_fd", h_);
+        return fd;
+    }
+    /// The pollable descriptor for crashes (transom_conversation_crash_fd): readable once
+    /// await_crash would not wait.
+    int crash_fd() const {
+        int fd = -1;
+        detail::check(transom_conversation_crash_fd(h_, &fd), "transom_conversation_crash_fd", h_);
+        return fd;
     }
     /// Closes (idempotent; never waits for a callback, so callable from inside one).
     void close() const { detail::check(transom_conversation_close(h_), "transom_conversation_close", h_); }
@@ -1900,6 +1921,13 @@ class canal {
 
     /// Wakes a blocked pull (or the next one) with TRANSOM_INTERRUPTED. Any thread.
     void interrupt() const { detail::check(transom_canal_interrupt(h_), "transom_canal_interrupt", h_); }
+    /// The pollable descriptor (transom_canal_fd): readable while a pull with timeout 0 would
+    /// not wait. Owned by this object: wait on it, never close it.
+    int fd() const {
+        int fd = -1;
+        detail::check(transom_canal_fd(h_, &fd), "transom_canal_fd", h_);
+        return fd;
+    }
     /// Closes the canal (any thread; a blocked pull wakes): a subscription hands out its
     /// buffer, then pulls return TRANSOM_ERR_CLOSED; ack/checkpoint/rewind/interrupt throw
     /// TRANSOM_ERR_CLOSED. The object keeps its handle until destroyed or freed. Idempotent.
@@ -1995,6 +2023,13 @@ class worker {
 
     /// Asks it to stop, without waiting. Any thread, the callback included.
     void stop() const { detail::check(transom_worker_stop(h_), "transom_worker_stop", h_); }
+    /// The pollable descriptor (transom_worker_fd): readable once the worker has ended.
+    /// Owned by this object: wait on it, never close it.
+    int fd() const {
+        int fd = -1;
+        detail::check(transom_worker_fd(h_, &fd), "transom_worker_fd", h_);
+        return fd;
+    }
     /// TRANSOM_WORKER_EXIT_* once it ended normally, nullopt while it runs past the timeout;
     /// its terminal error (e.g. DISCONNECTED, IO) is thrown.
     std::optional<transom_worker_exit> join(nanoseconds timeout = forever) const {

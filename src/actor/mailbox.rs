@@ -7,7 +7,12 @@
 //! a kill or the runtime's shutdown) every call that acts as it returns `Closed`. Dropping the
 //! handle of a live mailbox ends the process with `DROPPED`, so a thread that dies with its
 //! handle still crashes cleanly.
+//!
+//! The optional pollable descriptor ([`Mailbox::fd`]) lives in the process state and changes
+//! only under the process lock: raised by a delivery or the exit, lowered by the receive that
+//! takes the last message.
 
+use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -82,6 +87,7 @@ impl Mailbox {
             }
             if let Some(msg) = st.queue.pop_front() {
                 self.proc.publish_len(&st);
+                st.sync_fd();
                 return Ok(Some(msg));
             }
             if !spun {
@@ -107,6 +113,19 @@ impl Mailbox {
                 }
             };
         }
+    }
+
+    /// A pollable descriptor (Linux eventfd, non-blocking, close-on-exec), created on the
+    /// first call and owned by this handle: closed when it is dropped.
+    ///
+    /// Level-triggered: readable exactly while a [`Mailbox::receive`] would not wait — a
+    /// message is queued, or the process has exited (receive then fails with `Closed`) — and
+    /// not readable again once a receive took the last message. Safe with `poll`, `epoll` and
+    /// `select`; never read or write it yourself. Fails only if the OS refused a descriptor.
+    pub fn fd(&self) -> std::io::Result<RawFd> {
+        let mut st = self.proc.lock();
+        let ready = st.receive_ready();
+        crate::sync::ready_fd::ensure(&mut st.fd, ready)
     }
 
     /// The oldest message if there is one, without waiting (`Ok(None)` when the queue is empty).
@@ -170,5 +189,8 @@ impl Drop for Mailbox {
                 .inner
                 .terminate(self.pid(), ExitReason::dropped());
         }
+        // The process may outlive its handle (the table, monitors): close the descriptor now.
+        let fd = self.proc.lock().fd.take();
+        drop(fd);
     }
 }

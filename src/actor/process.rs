@@ -9,6 +9,7 @@
 //! The behaviour is a type parameter `B` here: this module (and the process table above it)
 //! only stores and drops it; only the workers call it.
 
+use crate::sync::ready_fd::{self, ReadyFd};
 use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -38,6 +39,24 @@ pub(crate) struct ProcState<B> {
     pub(crate) exit: Option<ExitReason>,
     pub(crate) scheduled: bool,
     pub(crate) behaviour: Option<B>,
+    /// A mailbox's pollable descriptor, once asked for: raised while a receive would not wait
+    /// (a message is queued, or the process exited), changed only under this state's lock.
+    pub(crate) fd: Option<ReadyFd>,
+}
+
+impl<B> ProcState<B> {
+    /// Whether a mailbox receive would return at once.
+    pub(crate) fn receive_ready(&self) -> bool {
+        !self.queue.is_empty() || self.exit.is_some()
+    }
+
+    /// Brings the descriptor (if any) in line with the state; call after every change.
+    pub(crate) fn sync_fd(&mut self) {
+        if self.fd.is_some() {
+            let ready = self.receive_ready();
+            ready_fd::update(&mut self.fd, ready);
+        }
+    }
 }
 
 pub(crate) struct Proc<B> {
@@ -78,6 +97,7 @@ impl<B> Proc<B> {
                 exit: None,
                 scheduled: false,
                 behaviour,
+                fd: None,
             }),
             ready: Condvar::new(),
             queued: AtomicUsize::new(0),
@@ -117,6 +137,7 @@ impl<B> Proc<B> {
         match self.kind {
             ProcKind::Mailbox => {
                 self.publish_len(&st);
+                st.sync_fd();
                 self.ready.notify_all();
                 Ok(Delivered::Queued)
             }
@@ -138,6 +159,7 @@ impl<B> Proc<B> {
         st.exit = Some(reason.clone());
         st.queue.clear();
         self.publish_len(&st);
+        st.sync_fd();
         self.ready.notify_all();
         if st.scheduled {
             None

@@ -9,8 +9,11 @@
 //! buffer; a cursor holds nothing), then reports `Closed` to every pull, ack, checkpoint and
 //! rewind.
 
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+use crate::sync::ready_fd::ReadyFd;
 use std::time::{Duration, Instant};
 
 use crate::store::{Event, Store};
@@ -214,7 +217,11 @@ impl Canal {
         timeout: Option<Duration>,
     ) -> Result<Pulled<'_>, CanalError> {
         let outcome = match &mut self.inner {
-            Inner::Cursor(c) => c.pull(max, timeout, &mut self.batch)?,
+            Inner::Cursor(c) => {
+                let outcome = c.pull(max, timeout, &mut self.batch);
+                c.settle_fd();
+                outcome?
+            }
             Inner::Subscription(s) => {
                 let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
                 s.buffer().pull_until(max, deadline, &mut self.batch)?
@@ -281,8 +288,46 @@ impl Canal {
     /// unacknowledged event again. Subscriptions: `InvalidArgument`; after [`Canal::close`]:
     /// `Closed`.
     pub fn rewind(&mut self) -> Result<(), CanalError> {
-        self.cursor_mut()?.rewind();
+        let cursor = self.cursor_mut()?;
+        cursor.rewind();
+        cursor.settle_fd();
         Ok(())
+    }
+
+    /// A pollable descriptor (Linux eventfd, non-blocking, close-on-exec), created on the
+    /// first call and owned by the canal: closed when the canal is dropped.
+    ///
+    /// Level-triggered: readable exactly while a [`Canal::pull_batch`] would not wait — items
+    /// are ready, the canal or its store is closed (or the store is gone), or an interrupt is
+    /// pending — and not readable again once a pull has taken everything (no spurious readiness
+    /// after a draining pull). For a cursor with a filter "items are ready" means committed
+    /// events it has not examined yet; if the filter skips all of them, a non-blocking pull
+    /// returns [`Pulled::TimedOut`] and the descriptor becomes unreadable. Safe with `poll`,
+    /// `epoll` and `select`; never read or write it yourself. Errors: `Io` if the OS refused
+    /// a descriptor.
+    pub fn fd(&self) -> Result<RawFd, CanalError> {
+        let fd = match &self.inner {
+            Inner::Cursor(c) => c.fd(),
+            Inner::Subscription(s) => s.buffer().fd(),
+        };
+        fd.map_err(|e| CanalError::io("creating the canal's descriptor", e))
+    }
+
+    /// Puts back a descriptor [`Canal::take_fd`] took (a worker refused the canal).
+    pub(crate) fn restore_fd(&self, fd: ReadyFd) {
+        match &self.inner {
+            Inner::Cursor(c) => c.restore_fd(fd),
+            Inner::Subscription(s) => s.buffer().restore_fd(fd),
+        }
+    }
+
+    /// Takes the descriptor out of the canal (None if it was never created): the C handle
+    /// keeps it when a worker takes the canal.
+    pub(crate) fn take_fd(&self) -> Option<ReadyFd> {
+        match &self.inner {
+            Inner::Cursor(c) => c.wake().take_fd(),
+            Inner::Subscription(s) => s.buffer().take_fd(),
+        }
     }
 
     /// Cursor: the acknowledged position (0 = nothing yet). `None` for subscriptions.
@@ -319,5 +364,13 @@ impl Canal {
             Inner::Subscription(s) => Some(s.buffer().dropped()),
             Inner::Cursor(_) => None,
         }
+    }
+}
+
+impl Drop for Canal {
+    /// Closes the descriptor now: the listener, closers and interrupters that share its state
+    /// may outlive the canal.
+    fn drop(&mut self) {
+        drop(self.take_fd());
     }
 }

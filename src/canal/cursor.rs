@@ -10,8 +10,16 @@
 //! Waiting is an event count ([`Wake`]): a pull notes the count, checks the store, and parks
 //! only if the count did not move meanwhile. The store's commit listener and `interrupt` bump
 //! it, so no wake-up is lost and an idle cursor is a parked thread.
+//!
+//! The optional pollable descriptor lives in the same [`Wake`] state: the commit listener,
+//! `interrupt` and `close` raise it under the wake lock; after every pull (and rewind) the
+//! cursor lowers it under that lock when nothing is readable beyond its position, unless the
+//! epoch moved meanwhile (then it looks again), so a commit is never hidden by a lowering.
 
+use crate::sync::ready_fd::{self, ReadyFd};
 use crate::sync::{Condvar, Mutex, MutexGuard};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -66,6 +74,10 @@ struct WakeState {
     interrupted: bool,
     /// The canal was closed by its consumer (`Canal::close`): pulls report `Closed`.
     closed: bool,
+    /// The cursor's read position (`next - 1`) as of its last pull, for the listener's test.
+    position: u64,
+    /// The pollable descriptor, once asked for: raised while a pull would not wait.
+    fd: Option<ReadyFd>,
 }
 
 /// An event count with interrupt and close flags, shared by a cursor, its commit listener and
@@ -74,6 +86,8 @@ struct WakeState {
 pub(crate) struct Wake {
     state: Mutex<WakeState>,
     cv: Condvar,
+    /// Set before the descriptor is created: until then pulls skip its upkeep entirely.
+    fd_wanted: AtomicBool,
 }
 
 impl Wake {
@@ -81,9 +95,15 @@ impl Wake {
         self.state.lock()
     }
 
-    /// Something changed: wake the waiter so it re-checks.
-    pub(crate) fn bump(&self) {
-        self.lock().epoch += 1;
+    /// The store committed up to `head` (or closed: `store_closed`): wake the waiter so it
+    /// re-checks, and raise the descriptor if that is beyond the cursor's position.
+    fn committed(&self, head: u64, store_closed: bool) {
+        let mut st = self.lock();
+        st.epoch += 1;
+        if head > st.position || store_closed {
+            ready_fd::update(&mut st.fd, true);
+        }
+        drop(st);
         self.cv.notify_all();
     }
 
@@ -91,6 +111,7 @@ impl Wake {
         let mut st = self.lock();
         st.interrupted = true;
         st.epoch += 1;
+        ready_fd::update(&mut st.fd, true);
         drop(st);
         self.cv.notify_all();
     }
@@ -100,8 +121,35 @@ impl Wake {
         let mut st = self.lock();
         st.closed = true;
         st.epoch += 1;
+        ready_fd::update(&mut st.fd, true);
         drop(st);
         self.cv.notify_all();
+    }
+
+    fn fd_wanted(&self) -> bool {
+        self.fd_wanted.load(Ordering::SeqCst)
+    }
+
+    /// Sets the descriptor after a look at the store made at `epoch`: raised if the store had
+    /// something beyond `position` (`store_ready`) or the cursor is closed or interrupted;
+    /// lowered only if the epoch did not move since (false: look again).
+    fn settle(&self, epoch: u64, position: u64, store_ready: bool) -> bool {
+        let mut st = self.lock();
+        st.position = position;
+        if store_ready || st.closed || st.interrupted {
+            ready_fd::update(&mut st.fd, true);
+            return true;
+        }
+        if st.epoch != epoch {
+            return false;
+        }
+        ready_fd::update(&mut st.fd, false);
+        true
+    }
+
+    /// Takes the descriptor out (the canal is going away, or hands it elsewhere).
+    pub(crate) fn take_fd(&self) -> Option<ReadyFd> {
+        self.lock().fd.take()
     }
 
     /// The epoch, and whether the cursor was closed, read together.
@@ -174,9 +222,16 @@ impl Cursor {
             }
         };
         let wake = Arc::new(Wake::default());
+        wake.lock().position = acked;
         let listener = {
             let wake = Arc::clone(&wake);
-            store.on_commit(move |_| wake.bump())
+            let weak = Arc::downgrade(store);
+            store.on_commit(move |head| {
+                // Only a descriptor needs to know about a close; the temporary `Arc` is
+                // dropped before the wake lock is taken (see `pull`).
+                let closed = wake.fd_wanted() && weak.upgrade().map_or(true, |s| s.is_closed());
+                wake.committed(head, closed)
+            })
         };
         Ok(Cursor {
             store: Arc::downgrade(store),
@@ -193,6 +248,44 @@ impl Cursor {
 
     pub(crate) fn wake(&self) -> &Arc<Wake> {
         &self.wake
+    }
+
+    /// The cursor's pollable descriptor, created on first call: readable exactly while a pull
+    /// would not wait (see [`Cursor::settle_fd`]).
+    pub(crate) fn fd(&self) -> std::io::Result<RawFd> {
+        self.wake.fd_wanted.store(true, Ordering::SeqCst);
+        let fd = ready_fd::ensure(&mut self.wake.lock().fd, false)?;
+        self.settle_fd();
+        Ok(fd)
+    }
+
+    /// Puts back a descriptor taken with `Wake::take_fd`, brought up to date.
+    pub(crate) fn restore_fd(&self, fd: ReadyFd) {
+        self.wake.lock().fd = Some(fd);
+        self.settle_fd();
+    }
+
+    /// After a pull or a rewind: raises the descriptor while the store has events beyond the
+    /// read position, is closed or gone, or the cursor is closed or interrupted; lowers it
+    /// otherwise. For a filtered cursor "events beyond the position" may all be skipped by
+    /// the filter: a non-blocking pull then examines them, returns TimedOut and lowers it.
+    pub(crate) fn settle_fd(&self) {
+        if !self.wake.fd_wanted() {
+            return;
+        }
+        let position = self.next - 1;
+        loop {
+            let (epoch, _) = self.wake.epoch();
+            let store_ready = match self.store.upgrade() {
+                None => true,
+                Some(store) => {
+                    store.wait_for_sequence(position, Some(Duration::ZERO)) != WaitOutcome::TimedOut
+                }
+            }; // the store is released here, before the wake lock is taken
+            if self.wake.settle(epoch, position, store_ready) {
+                return;
+            }
+        }
     }
 
     /// Fills `out` (cleared first) with up to `max` matching events. Same outcomes, in the same

@@ -5,9 +5,13 @@
 //! DROP_OLDEST or DROP_NEWEST) is accounted for by an in-band [`Delivery::Gap`] placed where the
 //! event would have been, and closing never discards buffered items: pulls drain them first,
 //! then report the close. Waiting is a condition-variable wait (a parked thread), never polling.
+//! The optional pollable descriptor ([`LiveBuffer::fd`]) is raised and lowered under the same
+//! lock as the queue, so it is readable exactly while a pull would not wait.
 
+use crate::sync::ready_fd::{self, ReadyFd};
 use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::collections::VecDeque;
+use std::os::fd::RawFd;
 use std::time::Instant;
 
 use super::CanalError;
@@ -67,6 +71,23 @@ struct State<T> {
     dropped: u64,
     /// Set by [`LiveBuffer::interrupt`], consumed by the next pull that would wait.
     interrupted: bool,
+    /// The pollable descriptor, once asked for: raised while a pull would not wait.
+    fd: Option<ReadyFd>,
+}
+
+impl<T> State<T> {
+    /// Whether a pull would return at once: deliveries, a pending interrupt, or the close.
+    fn pull_ready(&self) -> bool {
+        !self.queue.is_empty() || self.interrupted || self.closed.is_some()
+    }
+
+    /// Brings the descriptor (if any) in line with the state; call after every change.
+    fn sync_fd(&mut self) {
+        if self.fd.is_some() {
+            let ready = self.pull_ready();
+            ready_fd::update(&mut self.fd, ready);
+        }
+    }
 }
 
 /// How [`LiveBuffer::pull_until`] ended without an error.
@@ -128,6 +149,7 @@ impl<T> LiveBuffer<T> {
                 closed: None,
                 dropped: 0,
                 interrupted: false,
+                fd: None,
             }),
             ready: Condvar::new(),
             capacity,
@@ -155,11 +177,13 @@ impl<T> LiveBuffer<T> {
                     if !merge_gap(st.queue.back_mut(), sequence) {
                         st.queue.push_back(gap(sequence));
                     }
+                    st.sync_fd();
                     self.ready.notify_one();
                     return Pushed::DroppedNewest;
                 }
                 Overflow::Disconnect => {
                     st.closed = Some(CanalError::Disconnected);
+                    st.sync_fd();
                     self.ready.notify_all();
                     return Pushed::Refused;
                 }
@@ -185,6 +209,7 @@ impl<T> LiveBuffer<T> {
         };
         st.queue.push_back(Delivery::Event { sequence, value });
         st.events += 1;
+        st.sync_fd();
         self.ready.notify_one();
         outcome
     }
@@ -196,6 +221,7 @@ impl<T> LiveBuffer<T> {
         if st.closed.is_none() {
             st.closed = Some(CanalError::Closed);
         }
+        st.sync_fd();
         self.ready.notify_all();
     }
 
@@ -243,10 +269,12 @@ impl<T> LiveBuffer<T> {
                         None => break,
                     }
                 }
+                st.sync_fd();
                 return Ok(PullWait::Delivered);
             }
             if st.interrupted {
                 st.interrupted = false;
+                st.sync_fd();
                 return Ok(PullWait::Interrupted);
             }
             if let Some(reason) = &st.closed {
@@ -268,8 +296,31 @@ impl<T> LiveBuffer<T> {
     /// Makes the pull now waiting (or, if none waits, the next pull that finds nothing to
     /// deliver) return [`PullWait::Interrupted`]. Non-blocking; used by worker `stop`.
     pub fn interrupt(&self) {
-        self.lock().interrupted = true;
+        let mut st = self.lock();
+        st.interrupted = true;
+        st.sync_fd();
+        drop(st);
         self.ready.notify_all();
+    }
+
+    /// A descriptor that is readable exactly while a pull would not wait (deliveries, a
+    /// pending interrupt, or the close), created on first call and owned by the buffer.
+    pub fn fd(&self) -> std::io::Result<RawFd> {
+        let mut st = self.lock();
+        let ready = st.pull_ready();
+        ready_fd::ensure(&mut st.fd, ready)
+    }
+
+    /// Puts back a descriptor taken with [`LiveBuffer::take_fd`], brought up to date.
+    pub(crate) fn restore_fd(&self, fd: ReadyFd) {
+        let mut st = self.lock();
+        st.fd = Some(fd);
+        st.sync_fd();
+    }
+
+    /// Takes the descriptor out (its owner is going away, or moves it elsewhere).
+    pub(crate) fn take_fd(&self) -> Option<ReadyFd> {
+        self.lock().fd.take()
     }
 
     /// Whether the buffer was closed (it may still hold deliveries).

@@ -5,8 +5,13 @@
 //! `StopAndRollback`, a panic, a stop between pull and callback) is delivered again by the
 //! next reader of the checkpoint. The worker waits only inside `pull_batch`, which `stop`
 //! interrupts; it never holds the store (canals hold it weakly).
+//!
+//! The optional pollable descriptor ([`Worker::fd`]) is raised by the worker thread right
+//! after it published its result, and never lowered: a worker ends once.
 
+use crate::sync::ready_fd::{self, ReadyFd};
 use crate::sync::{Condvar, Mutex, MutexGuard};
+use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -100,6 +105,8 @@ struct Shared {
     interrupter: Interrupter,
     done: Mutex<Option<(WorkerResult, Option<Canal>)>>,
     finished: Condvar,
+    /// Raised once `done` is set. Lock order: `fd`, then `done`.
+    fd: Mutex<Option<ReadyFd>>,
 }
 
 impl Shared {
@@ -169,6 +176,7 @@ where
         interrupter: canal.interrupter(),
         done: Mutex::new(None),
         finished: Condvar::new(),
+        fd: Mutex::new(None),
     });
     // The canal travels through a slot, so a failed spawn can hand it back.
     let handoff = Arc::new(Mutex::new(Some(canal)));
@@ -191,6 +199,8 @@ where
                 });
                 *shared.done() = Some((result, Some(canal)));
                 shared.finished.notify_all();
+                // After `done` is released: `Worker::fd` reads it under the `fd` lock.
+                ready_fd::update(&mut shared.fd.lock(), true);
             })
     };
     match spawned {
@@ -296,6 +306,17 @@ impl Worker {
         self.shared.interrupter.interrupt();
     }
 
+    /// A pollable descriptor (Linux eventfd, non-blocking, close-on-exec), created on the
+    /// first call and owned by this handle: closed when it is dropped. Readable once the
+    /// worker has ended (a [`Worker::join`] would not wait), and from then on. Safe with
+    /// `poll`, `epoll` and `select`; never read or write it yourself. Fails only if the OS
+    /// refused a descriptor.
+    pub fn fd(&self) -> std::io::Result<RawFd> {
+        let mut fd = self.shared.fd.lock();
+        let ended = self.shared.done().is_some();
+        ready_fd::ensure(&mut fd, ended)
+    }
+
     /// Whether the worker has ended.
     pub fn is_finished(&self) -> bool {
         self.shared.done().is_some()
@@ -359,5 +380,7 @@ impl Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         self.stop();
+        let fd = self.shared.fd.lock().take();
+        drop(fd);
     }
 }

@@ -56,7 +56,7 @@ impl Actor {
     fn on_deadline(&self) {
         let mut st = self.shared.lock();
         if st.enforce_deadline() {
-            self.shared.notify();
+            self.shared.notify(&mut st);
         }
     }
 
@@ -76,7 +76,7 @@ impl Actor {
                 from,
                 payload: payload.into(),
             });
-            self.shared.notify();
+            self.shared.notify(&mut st);
         }
     }
 
@@ -96,7 +96,7 @@ impl Actor {
         // runtime's own rule for links.
         if !reason.is_abnormal() {
             p.health = Health::Exited;
-            self.shared.notify();
+            self.shared.notify(&mut st);
             return;
         }
         p.health = Health::Crashed;
@@ -153,7 +153,7 @@ impl Actor {
         };
         st.crashes.push(info.clone());
         let callbacks = st.callbacks.snapshot();
-        self.shared.notify();
+        self.shared.notify(&mut st);
         drop(st);
         deliver(&callbacks, &info);
     }

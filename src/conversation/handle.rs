@@ -117,7 +117,7 @@ impl Conversation {
                     let mut st = watcher.lock();
                     st.actor_exit = Some(reason.clone());
                     st.phase = Phase::Closed;
-                    watcher.notify();
+                    watcher.notify(&mut st);
                 }),
         );
         let spawned = match spawned {
@@ -178,7 +178,7 @@ impl Conversation {
     pub fn send(&self, to: Option<Pid>, payload: &[u8]) -> Result<u64, ConversationError> {
         let mut st = self.shared.lock();
         if st.enforce_deadline() {
-            self.shared.notify();
+            self.shared.notify(&mut st);
         }
         if st.phase.is_ended() {
             return Err(st.ended_error());
@@ -271,7 +271,7 @@ impl Conversation {
         let mut st = self.shared.lock();
         loop {
             if st.enforce_deadline() {
-                self.shared.notify();
+                self.shared.notify(&mut st);
             }
             if st.phase == Phase::Closed {
                 return Err(ConversationError::Closed);
@@ -287,6 +287,7 @@ impl Conversation {
                 }
                 let reply = st.replies.pop_front().expect("a front reply");
                 st.received += 1;
+                st.sync_fds();
                 drop(st);
                 return Ok(Some(take(reply)));
             }
@@ -316,12 +317,14 @@ impl Conversation {
     /// can be received.
     pub fn complete(&self) -> Result<(), ConversationError> {
         let mut st = self.shared.lock();
-        st.enforce_deadline();
+        if st.enforce_deadline() {
+            self.shared.notify(&mut st);
+        }
         if st.phase.is_ended() {
             return Err(st.ended_error());
         }
         st.phase = st.phase.apply(PhaseEvent::Complete)?;
-        self.shared.notify();
+        self.shared.notify(&mut st);
         Ok(())
     }
 
@@ -384,6 +387,34 @@ impl Conversation {
         }
     }
 
+    /// A pollable descriptor for replies (Linux eventfd, non-blocking, close-on-exec), created
+    /// on the first call and owned by this handle: closed when it is dropped.
+    ///
+    /// Level-triggered: readable exactly while a [`Conversation::receive`] would not wait — a
+    /// reply is buffered, or the conversation has ended (FAILED, which is what a crash does
+    /// under [`OnCrash::Fail`], DEADLINE_EXCEEDED or CLOSED: the receive reports it) — and not
+    /// readable again once a receive took the last reply. Under `RouteToNext` and `Compensate`
+    /// a crash does not end the conversation: watch [`Conversation::crash_fd`] for it. Safe
+    /// with `poll`, `epoll` and `select`; never read or write it yourself. Fails only if the OS
+    /// refused a descriptor.
+    pub fn fd(&self) -> std::io::Result<std::os::fd::RawFd> {
+        let mut st = self.shared.lock();
+        if st.enforce_deadline() {
+            self.shared.notify(&mut st);
+        }
+        let ready = st.receive_ready();
+        crate::sync::ready_fd::ensure(&mut st.fd, ready)
+    }
+
+    /// A pollable descriptor for crashes, like [`Conversation::fd`]: readable once an
+    /// [`Conversation::await_crash`] would not wait — a participant crashed, or the
+    /// conversation closed — and from then on (a crash is never consumed).
+    pub fn crash_fd(&self) -> std::io::Result<std::os::fd::RawFd> {
+        let mut st = self.shared.lock();
+        let ready = st.crash_ready();
+        crate::sync::ready_fd::ensure(&mut st.crash_fd, ready)
+    }
+
     /// Whether a participant has crashed (non-blocking).
     pub fn has_crashed(&self) -> bool {
         !self.shared.lock().crashes.is_empty()
@@ -393,7 +424,7 @@ impl Conversation {
     pub fn state(&self) -> ConversationState {
         let mut st = self.shared.lock();
         if st.enforce_deadline() {
-            self.shared.notify();
+            self.shared.notify(&mut st);
         }
         ConversationState {
             pid: self.pid,
@@ -431,7 +462,7 @@ impl Conversation {
                 return;
             }
             st.phase = Phase::Closed;
-            self.shared.notify();
+            self.shared.notify(&mut st);
             st.participants.clone()
         };
         for p in &participants {
@@ -467,5 +498,12 @@ impl Drop for Conversation {
         if let Some(reg) = &self.compensate {
             reg.close();
         }
+        // The state may outlive the handle (the actor, the reply registry): close the
+        // descriptors now.
+        let fds = {
+            let mut st = self.shared.lock();
+            (st.fd.take(), st.crash_fd.take())
+        };
+        drop(fds);
     }
 }

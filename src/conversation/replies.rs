@@ -58,7 +58,7 @@ fn reply_with(
         .ok_or(ConversationError::NoConversation(conversation))?;
     let mut st = shared.lock();
     if st.enforce_deadline() {
-        shared.notify();
+        shared.notify(&mut st);
     }
     if st.phase.is_ended() {
         return Err(st.ended_error());

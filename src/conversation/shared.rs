@@ -4,13 +4,16 @@
 //! Invariant: phase, participants' health, buffered replies, in-flight requests, crash records,
 //! crash callbacks and counters live in one [`State`] under one mutex and are only changed while
 //! holding it; user callbacks never run under it. Every change that could end a wait (a reply,
-//! a crash, a phase change, the actor's death) goes through [`Shared::notify`].
+//! a crash, a phase change, the actor's death) goes through [`Shared::notify`], which also
+//! raises or lowers the pollable descriptors under that same lock (and so does the receive
+//! that takes the last reply).
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::actor::ExitReason;
+use crate::sync::ready_fd::{self, ReadyFd};
 use crate::sync::{Condvar, Mutex, MutexGuard};
 
 use super::callbacks::CrashCallbacks;
@@ -40,6 +43,10 @@ pub(super) struct State {
     pub(super) crashes: Vec<CrashInfo>,
     pub(super) callbacks: CrashCallbacks,
     pub(super) actor_exit: Option<ExitReason>,
+    /// Raised while a receive would not wait, once asked for.
+    pub(super) fd: Option<ReadyFd>,
+    /// Raised once an await_crash would not wait, once asked for.
+    pub(super) crash_fd: Option<ReadyFd>,
 }
 
 impl State {
@@ -60,6 +67,31 @@ impl State {
             crashes: Vec::new(),
             callbacks: CrashCallbacks::default(),
             actor_exit: None,
+            fd: None,
+            crash_fd: None,
+        }
+    }
+
+    /// Whether a receive would return at once: a reply is buffered or the conversation ended
+    /// (FAILED, DEADLINE_EXCEEDED, CLOSED: the receive reports it).
+    pub(super) fn receive_ready(&self) -> bool {
+        !self.replies.is_empty() || self.phase.is_ended()
+    }
+
+    /// Whether an await_crash would return at once: a crash is recorded, or it is closed.
+    pub(super) fn crash_ready(&self) -> bool {
+        !self.crashes.is_empty() || self.phase == Phase::Closed
+    }
+
+    /// Brings the descriptors (if any) in line with the state; call after every change.
+    pub(super) fn sync_fds(&mut self) {
+        if self.fd.is_some() {
+            let ready = self.receive_ready();
+            ready_fd::update(&mut self.fd, ready);
+        }
+        if self.crash_fd.is_some() {
+            let ready = self.crash_ready();
+            ready_fd::update(&mut self.crash_fd, ready);
         }
     }
 
@@ -124,8 +156,10 @@ impl Shared {
         }
     }
 
-    /// Wakes every waiter (call it with the state changed, usually under the lock).
-    pub(super) fn notify(&self) {
+    /// Wakes every waiter and updates the descriptors (call it with the state changed, under
+    /// the lock: `st` is the guarded state).
+    pub(super) fn notify(&self, st: &mut State) {
+        st.sync_fds();
         self.epoch.fetch_add(1, Ordering::Release);
         self.changed.notify_all();
     }

@@ -559,6 +559,35 @@ pub unsafe extern "C" fn transom_mailbox_send(
     })
 }
 
+/// Writes the mailbox's pollable descriptor to `*out_fd`: readable while a
+/// transom_mailbox_receive would not wait — a message is queued, or the process has exited
+/// (the receive then returns TRANSOM_ERR_CLOSED) — and unreadable again once a receive took the
+/// last message. Succeeds after the process exited too.
+///
+/// Level-triggered: the descriptor (a Linux eventfd, non-blocking and close-on-exec) is
+/// readable exactly while the blocking call named above would return at once, and stops being
+/// readable as soon as a call has taken what made it readable: there is no spurious readiness
+/// after a draining call, so an event loop can wait on it with poll, select or epoll, call
+/// the non-blocking form (timeout 0) when it is readable, and go back to waiting (with
+/// EPOLLET, call until it returns TRANSOM_TIMEOUT before waiting again). Only wait on it: never read, write or close it yourself. It is created
+/// on the first call (a handle that never asks has none; later calls return the same number),
+/// belongs to the handle and is closed by its _free: remove it from an epoll set before the
+/// _free, or hold a dup() of it, which then reports readable for good. No thread, no polling:
+/// a loop waiting on idle descriptors uses no CPU. `*out_fd` is written on TRANSOM_OK only;
+/// TRANSOM_ERR_IO (or TRANSOM_ERR_UNSUPPORTED off Linux) when the OS refused a descriptor.
+#[no_mangle]
+pub unsafe extern "C" fn transom_mailbox_fd(
+    mailbox: *const transom_mailbox,
+    out_fd: *mut std::ffi::c_int,
+) -> transom_status {
+    guard(|| {
+        let mb = handle!(mailbox)?;
+        let out = out!(out_fd)?;
+        out.write(mb.mailbox.fd().map_err(super::canal::descriptor_failure)?);
+        Ok(TRANSOM_OK)
+    })
+}
+
 /// Writes this mailbox's pid to `*out_pid` — the one mailbox call that still succeeds after its
 /// process exited.
 #[no_mangle]

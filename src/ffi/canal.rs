@@ -6,14 +6,15 @@
 //! close reach the canal without it, and spawn_worker takes the canal out (the handle then has
 //! none and answers TRANSOM_ERR_CLOSED until it is freed).
 
-use std::ffi::{c_char, c_void};
+use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::args::{self, array_out, closure, handle, input, out, slice, utf8, Handle, Out};
 use super::status::{
-    guard, transom_status, Failure, TRANSOM_ERR_CLOSED, TRANSOM_ERR_PANIC, TRANSOM_ERR_WRONG_STATE,
-    TRANSOM_INTERRUPTED, TRANSOM_OK, TRANSOM_TIMEOUT,
+    guard, transom_status, Failure, TRANSOM_ERR_CLOSED, TRANSOM_ERR_IO, TRANSOM_ERR_PANIC,
+    TRANSOM_ERR_UNSUPPORTED, TRANSOM_ERR_WRONG_STATE, TRANSOM_INTERRUPTED, TRANSOM_OK,
+    TRANSOM_TIMEOUT,
 };
 use super::store::{event_view, transom_event, transom_store};
 use crate::canal::checkpoint::MAX_CHECKPOINT_NAME_LEN;
@@ -23,6 +24,7 @@ use crate::canal::{
     WorkerExit, WorkerOptions, WorkerResult, PREFIX_TOO_LONG,
 };
 use crate::store::{Store, MAX_STREAM_LEN};
+use crate::sync::ready_fd::{self, ReadyFd};
 use crate::sync::Mutex;
 
 /// Where a cursor starts: one of the TRANSOM_START_* values (`transom_cursor_options.start`).
@@ -93,6 +95,9 @@ pub struct transom_canal {
     /// The canal, until a worker takes it. The lock is uncontended when the contract is kept
     /// (one thread at a time); interrupt and close never take it.
     state: Mutex<Option<Open>>,
+    /// The canal's descriptor once a worker took the canal (raised: every call answers
+    /// CLOSED at once); closed with the handle.
+    moved_fd: Mutex<Option<ReadyFd>>,
 }
 
 /// A canal and the store it reads.
@@ -119,6 +124,7 @@ impl transom_canal {
             closer: canal.closer(),
             moved: AtomicBool::new(false),
             state: Mutex::new(Some(Open { canal, store })),
+            moved_fd: Mutex::new(None),
         }
     }
 
@@ -417,6 +423,55 @@ pub unsafe extern "C" fn transom_canal_pull_batch(
     })
 }
 
+/// Writes the canal's pollable descriptor to `*out_fd`: readable while a
+/// transom_canal_pull_batch would not wait — items are ready, the canal or its store is closed,
+/// or an interrupt is pending — and unreadable again once a pull has taken every ready item.
+/// For a cursor with a filter, "items are ready" means committed events it has not examined
+/// yet: when the filter skips all of them, a pull with timeout 0 returns TRANSOM_TIMEOUT and
+/// the descriptor becomes unreadable. After transom_canal_spawn_worker the handle keeps the
+/// descriptor, readable (every call on the handle returns TRANSOM_ERR_CLOSED); watch the
+/// worker with transom_worker_fd. Call it from the thread that pulls (it waits for a pull in
+/// progress on the handle).
+///
+/// Level-triggered: the descriptor (a Linux eventfd, non-blocking and close-on-exec) is
+/// readable exactly while the blocking call named above would return at once, and stops being
+/// readable as soon as a call has taken what made it readable: there is no spurious readiness
+/// after a draining call, so an event loop can wait on it with poll, select or epoll, call
+/// the non-blocking form (timeout 0) when it is readable, and go back to waiting (with
+/// EPOLLET, call until it returns TRANSOM_TIMEOUT before waiting again). Only wait on it: never read, write or close it yourself. It is created
+/// on the first call (a handle that never asks has none; later calls return the same number),
+/// belongs to the handle and is closed by its _free: remove it from an epoll set before the
+/// _free, or hold a dup() of it, which then reports readable for good. No thread, no polling:
+/// a loop waiting on idle descriptors uses no CPU. `*out_fd` is written on TRANSOM_OK only;
+/// TRANSOM_ERR_IO (or TRANSOM_ERR_UNSUPPORTED off Linux) when the OS refused a descriptor.
+#[no_mangle]
+pub unsafe extern "C" fn transom_canal_fd(
+    canal: *const transom_canal,
+    out_fd: *mut c_int,
+) -> transom_status {
+    guard(|| {
+        let c = handle!(canal)?;
+        let out = out!(out_fd)?;
+        let state = c.state.lock();
+        let fd = match state.as_ref() {
+            Some(open) => open.canal.fd()?,
+            None => ready_fd::ensure(&mut c.moved_fd.lock(), true).map_err(descriptor_failure)?,
+        };
+        out.write(fd);
+        Ok(TRANSOM_OK)
+    })
+}
+
+/// The failure for a descriptor the OS refused (the `_fd` functions of every handle).
+pub(super) fn descriptor_failure(e: std::io::Error) -> Failure {
+    let code = if e.kind() == std::io::ErrorKind::Unsupported {
+        TRANSOM_ERR_UNSUPPORTED
+    } else {
+        TRANSOM_ERR_IO
+    };
+    Failure::new(code, format!("creating a pollable descriptor: {e}"))
+}
+
 /// Wakes a pull blocked on this canal (or the next one, if none is blocked) with
 /// TRANSOM_INTERRUPTED. Safe from any thread at any time. TRANSOM_ERR_CLOSED after
 /// transom_canal_close, and once the canal was handed to a worker (stop the worker with
@@ -535,6 +590,8 @@ pub unsafe extern "C" fn transom_canal_spawn_worker(
             return Err(CanalError::Closed.into());
         }
         let Open { canal, store } = state.take().ok_or(MOVED)?;
+        // The descriptor stays with the handle (which answers CLOSED from now on).
+        let fd = canal.take_fd();
         let mut scratch = Scratch(Vec::new());
         let call = move |batch: &[Item]| {
             let views = scratch.fill(batch);
@@ -546,10 +603,17 @@ pub unsafe extern "C" fn transom_canal_spawn_worker(
         match spawn_worker(canal, opts, call) {
             Ok(worker) => {
                 c.moved.store(true, Ordering::SeqCst);
+                if let Some(mut fd) = fd {
+                    fd.set(true);
+                    *c.moved_fd.lock() = Some(fd);
+                }
                 spawned(worker, store, out);
                 Ok(TRANSOM_OK)
             }
             Err(e) => {
+                if let Some(fd) = fd {
+                    e.canal.restore_fd(fd);
+                }
                 *state = Some(Open {
                     canal: *e.canal,
                     store,
@@ -612,6 +676,33 @@ fn join(
                 "join called from the worker's own callback: call transom_worker_stop there",
             )),
         }
+    })
+}
+
+/// Writes the worker's pollable descriptor to `*out_fd`: readable once the worker has ended
+/// (transom_worker_join would not wait), and from then on.
+///
+/// Level-triggered: the descriptor (a Linux eventfd, non-blocking and close-on-exec) is
+/// readable exactly while the blocking call named above would return at once, and stops being
+/// readable as soon as a call has taken what made it readable: there is no spurious readiness
+/// after a draining call, so an event loop can wait on it with poll, select or epoll, call
+/// the non-blocking form (timeout 0) when it is readable, and go back to waiting (with
+/// EPOLLET, call until it returns TRANSOM_TIMEOUT before waiting again). Only wait on it: never read, write or close it yourself. It is created
+/// on the first call (a handle that never asks has none; later calls return the same number),
+/// belongs to the handle and is closed by its _free: remove it from an epoll set before the
+/// _free, or hold a dup() of it, which then reports readable for good. No thread, no polling:
+/// a loop waiting on idle descriptors uses no CPU. `*out_fd` is written on TRANSOM_OK only;
+/// TRANSOM_ERR_IO (or TRANSOM_ERR_UNSUPPORTED off Linux) when the OS refused a descriptor.
+#[no_mangle]
+pub unsafe extern "C" fn transom_worker_fd(
+    worker: *const transom_worker,
+    out_fd: *mut c_int,
+) -> transom_status {
+    guard(|| {
+        let w = handle!(worker)?;
+        let out = out!(out_fd)?;
+        out.write(w.worker.fd().map_err(descriptor_failure)?);
+        Ok(TRANSOM_OK)
     })
 }
 

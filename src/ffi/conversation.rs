@@ -273,6 +273,63 @@ pub unsafe extern "C" fn transom_conversation_await_crash(
     })
 }
 
+/// Writes the conversation's pollable descriptor for replies to `*out_fd`: readable while a
+/// transom_conversation_receive would not wait — a reply is buffered, or the conversation has
+/// ended (FAILED, which is what a crash does under TRANSOM_ON_CRASH_FAIL; DEADLINE_EXCEEDED;
+/// CLOSED: the receive reports it) — and unreadable again once a receive took the last reply
+/// (a reply too long for the caller's buffer stays, and so does readiness). Under the other
+/// crash policies a crash does not end the conversation: watch
+/// transom_conversation_crash_fd for it.
+///
+/// Level-triggered: the descriptor (a Linux eventfd, non-blocking and close-on-exec) is
+/// readable exactly while the blocking call named above would return at once, and stops being
+/// readable as soon as a call has taken what made it readable: there is no spurious readiness
+/// after a draining call, so an event loop can wait on it with poll, select or epoll, call
+/// the non-blocking form (timeout 0) when it is readable, and go back to waiting (with
+/// EPOLLET, call until it returns TRANSOM_TIMEOUT before waiting again). Only wait on it: never read, write or close it yourself. It is created
+/// on the first call (a handle that never asks has none; later calls return the same number),
+/// belongs to the handle and is closed by its _free: remove it from an epoll set before the
+/// _free, or hold a dup() of it, which then reports readable for good. No thread, no polling:
+/// a loop waiting on idle descriptors uses no CPU. `*out_fd` is written on TRANSOM_OK only;
+/// TRANSOM_ERR_IO (or TRANSOM_ERR_UNSUPPORTED off Linux) when the OS refused a descriptor.
+#[no_mangle]
+pub unsafe extern "C" fn transom_conversation_fd(
+    conversation: *const transom_conversation,
+    out_fd: *mut std::ffi::c_int,
+) -> transom_status {
+    guard(|| {
+        let c = handle!(conversation)?;
+        let out = out!(out_fd)?;
+        out.write(
+            c.conversation
+                .fd()
+                .map_err(super::canal::descriptor_failure)?,
+        );
+        Ok(TRANSOM_OK)
+    })
+}
+
+/// Writes the conversation's pollable descriptor for crashes to `*out_fd`: readable once a
+/// transom_conversation_await_crash would not wait — a participant crashed, or the
+/// conversation closed — and from then on (await_crash reports the first crash every time; it
+/// consumes nothing). Otherwise as transom_conversation_fd.
+#[no_mangle]
+pub unsafe extern "C" fn transom_conversation_crash_fd(
+    conversation: *const transom_conversation,
+    out_fd: *mut std::ffi::c_int,
+) -> transom_status {
+    guard(|| {
+        let c = handle!(conversation)?;
+        let out = out!(out_fd)?;
+        out.write(
+            c.conversation
+                .crash_fd()
+                .map_err(super::canal::descriptor_failure)?,
+        );
+        Ok(TRANSOM_OK)
+    })
+}
+
 /// Writes whether a participant has crashed to `*out_crashed` (never blocks).
 #[no_mangle]
 pub unsafe extern "C" fn transom_conversation_has_crashed(

@@ -13,6 +13,7 @@ mod callback;
 mod cell;
 mod lock;
 mod panic;
+pub(crate) mod ready_fd;
 
 #[cfg(all(test, loom))]
 mod loom_models;

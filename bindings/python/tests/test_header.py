@@ -16,6 +16,7 @@ from transom import _ffi
 
 BASE = {
     "bool": ctypes.c_bool,
+    "int": ctypes.c_int,
     "int32_t": ctypes.c_int32,
     "int64_t": ctypes.c_int64,
     "uint8_t": ctypes.c_uint8,

@@ -624,6 +624,12 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "transom_store_head": (transom_status, [P(transom_store), P(c_uint64)]),
     "transom_store_add_gate": (transom_status, [P(transom_store), transom_gate_callback, P(c_uint64)]),
     "transom_store_remove_gate": (transom_status, [P(transom_store), c_uint64]),
+    # pollable descriptors (transom.aio)
+    "transom_canal_fd": (transom_status, [P(transom_canal), P(ctypes.c_int)]),
+    "transom_mailbox_fd": (transom_status, [P(transom_mailbox), P(ctypes.c_int)]),
+    "transom_conversation_fd": (transom_status, [P(transom_conversation), P(ctypes.c_int)]),
+    "transom_conversation_crash_fd": (transom_status, [P(transom_conversation), P(ctypes.c_int)]),
+    "transom_worker_fd": (transom_status, [P(transom_worker), P(ctypes.c_int)]),
 }
 
 
