@@ -67,7 +67,6 @@ mod index;
 pub mod lock;
 mod lsm;
 mod manifest;
-mod mem_secondary;
 mod notify;
 mod recovery;
 mod secondary;

@@ -72,6 +72,14 @@ pub(crate) trait SecondaryIndex: Send + Sync {
 
     /// Bytes of heap the index holds (memtable, tables, caches), for the store's stats.
     fn heap_bytes(&self) -> usize;
+
+    /// Whether a lookup or flush found damage in the index files (a page whose checksum
+    /// failed). From then on answers may be incomplete: the store rebuilds the index from the
+    /// log ([`reset`](SecondaryIndex::reset) + replay) before trusting it again.
+    fn damaged(&self) -> bool;
+
+    /// Forgets everything (files included): the index is empty and covers nothing.
+    fn reset(&mut self) -> Result<(), StoreError>;
 }
 
 /// The 128-bit hash used for stream names and idempotency keys: two independent 64-bit

@@ -25,7 +25,7 @@ use super::frame::{self, FrameFields, MAX_PAYLOAD_LIMIT};
 use super::gate::{GateFn, GateId, Gates, PendingEvent, Rejection};
 use super::index::Index;
 use super::lock::DirLock;
-use super::mem_secondary::open_secondary;
+use super::lsm::{LsmIndex, Opened};
 use super::notify::{CommitListener, CommitNotifier, ListenerId, WaitOutcome};
 use super::recovery::RecoveryReport;
 use super::secondary::{key_hash, IndexEntry, SecondaryIndex};
@@ -148,6 +148,9 @@ pub struct StoreStats {
     pub heap_bytes: u64,
     /// The secondary index's share of `heap_bytes`.
     pub index_heap_bytes: u64,
+    /// Times the secondary index was rebuilt from the log while the store was open, because
+    /// its files turned out damaged (a rebuild at open shows in [`Store::recovery_report`]).
+    pub index_rebuilds: u64,
 }
 
 /// A small direct-mapped cache of hot streams' latest version (writer's view), so appends to
@@ -194,6 +197,8 @@ struct Disk {
     versions: VersionCache,
     /// Events appended since the last index flush.
     since_flush: u64,
+    /// Times the secondary index was rebuilt after reporting damage while open.
+    rebuilds: u64,
     /// Set by a simulated crash: close must not flush anything.
     #[cfg(test)]
     crashed: bool,
@@ -256,6 +261,18 @@ impl Disk {
         Ok(None)
     }
 
+    /// Rebuilds the secondary index from the log after it reported damage: every retained
+    /// event is replayed into an empty index (derived data is never trusted once damaged).
+    fn rebuild_index(&mut self) -> Result<(), StoreError> {
+        self.secondary.reset()?;
+        self.versions = VersionCache::new();
+        let (from, to) = (self.log.first_retained(), self.log.last_seq());
+        let replayed = replay_into(&self.log, &mut *self.secondary, from.max(1), to)?;
+        self.since_flush = replayed;
+        self.rebuilds += 1;
+        Ok(())
+    }
+
     /// Writes the buffer, fsyncs, writes the active segment's index, flushes the secondary
     /// index and records it all in the MANIFEST.
     fn flush_index(&mut self, counter: &SyncCounter, clean: bool) -> Result<(), StoreError> {
@@ -316,31 +333,18 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn open_disk(
-    config: &Config,
-    dir: &std::path::Path,
-    counter: &SyncCounter,
-) -> Result<(Box<Disk>, RecoveryReport, u128, u64), StoreError> {
-    let opened = DiskLog::open(dir, config.segment_size, counter)?;
-    let (log, mut report) = (opened.log, opened.report);
-    let index_dir = dir.join(INDEX_DIR);
-    let last = log.last_seq();
-    let mut secondary = match open_secondary(&index_dir) {
-        Ok(s) if s.covered() <= last => s,
-        _ => {
-            // Damaged, or ahead of the log (a log that lost its unsynced tail): rebuild.
-            report.index_rebuilt = true;
-            if index_dir.exists() {
-                std::fs::remove_dir_all(&index_dir)
-                    .map_err(|e| StoreError::io(format!("removing {}", index_dir.display()), e))?;
-            }
-            open_secondary(&index_dir)?
-        }
-    };
-    let from = (secondary.covered() + 1).max(log.first_retained());
+/// Adds the log's events `from..=to` to `secondary`; returns how many.
+fn replay_into(
+    log: &DiskLog,
+    secondary: &mut dyn SecondaryIndex,
+    from: u64,
+    to: u64,
+) -> Result<u64, StoreError> {
     let mut replayed = 0u64;
-    let (mut last_id, mut last_ts) = (0u128, 0u64);
-    log.visit(from, last, &mut |fr, name| {
+    if from > to {
+        return Ok(0);
+    }
+    log.visit(from, to, &mut |fr, name| {
         secondary.add(&IndexEntry {
             sequence: fr.sequence,
             stream: key_hash(name.as_bytes()),
@@ -351,6 +355,32 @@ fn open_disk(
         replayed += 1;
         true
     })?;
+    Ok(replayed)
+}
+
+fn open_disk(
+    config: &Config,
+    dir: &std::path::Path,
+    counter: &SyncCounter,
+) -> Result<(Box<Disk>, RecoveryReport, u128, u64), StoreError> {
+    let opened = DiskLog::open(dir, config.segment_size, counter)?;
+    let (log, mut report) = (opened.log, opened.report);
+    let index_dir = dir.join(INDEX_DIR);
+    let last = log.last_seq();
+    let (index, opened) = LsmIndex::open(&index_dir)?;
+    let mut secondary: Box<dyn SecondaryIndex> = Box::new(index);
+    // Damaged (the index cleared itself), missing while the log has events, or ahead of the
+    // log (a log that lost its unsynced tail to a machine crash): rebuilt from the log.
+    let stale = secondary.covered() > last;
+    if stale {
+        secondary.reset()?;
+    }
+    report.index_rebuilt = stale
+        || matches!(opened, Opened::Reset { .. })
+        || (matches!(opened, Opened::Fresh) && last >= log.first_retained() && last > 0);
+    let from = (secondary.covered() + 1).max(log.first_retained());
+    let replayed = replay_into(&log, &mut *secondary, from, last)?;
+    let (mut last_id, mut last_ts) = (0u128, 0u64);
     if last >= log.first_retained() {
         log.visit(last, last, &mut |fr, _| {
             last_id = fr.id.as_u128();
@@ -365,6 +395,7 @@ fn open_disk(
         secondary,
         versions: VersionCache::new(),
         since_flush: replayed,
+        rebuilds: 0,
         #[cfg(test)]
         crashed: false,
     });
@@ -507,6 +538,13 @@ impl Store {
                 std::io::Error::other(why),
             ));
         }
+        // A secondary index that reported damage is rebuilt from the log before this append
+        // trusts its answers (damage found by this append's own lookups is handled below).
+        if let Backend::Disk(d) = &mut st.backend {
+            if d.secondary.damaged() {
+                d.rebuild_index()?;
+            }
+        }
         if has_keys {
             if let Some(receipts) = replay(&st.backend, &requests)? {
                 drop(guard);
@@ -545,7 +583,20 @@ impl Store {
                 receipts
             }
             Backend::Disk(d) => {
-                let assigned = assign_versions(&requests, |s, h| d.current_version(s, h))?;
+                let mut assigned = assign_versions(&requests, |s, h| d.current_version(s, h))?;
+                if d.secondary.damaged() {
+                    // The lookups above met damage, so their answers may be incomplete: rebuild
+                    // from the log and ask again.
+                    d.rebuild_index()?;
+                    if has_keys && replay_disk(d, &requests)?.is_some() {
+                        return Err(StoreError::Conflict(
+                            "an idempotency key of this batch was found only after rebuilding a \
+                             damaged index; retry to get the original receipts"
+                                .into(),
+                        ));
+                    }
+                    assigned = assign_versions(&requests, |s, h| d.current_version(s, h))?;
+                }
                 let bytes: usize = requests
                     .iter()
                     .map(|r| {
@@ -718,45 +769,45 @@ impl Store {
         max: usize,
     ) -> Result<Vec<Arc<Event>>, StoreError> {
         validate_stream(stream.as_bytes())?;
-        let st = self.read_state()?;
-        let head = self.head();
-        let d = match &st.backend {
-            Backend::Memory(index) => {
-                return Ok(index.read_stream(stream, from_version, max, head))
-            }
-            Backend::Disk(d) => d,
-        };
-        let first = d.log.first_retained();
-        let hash = key_hash(stream.as_bytes());
-        let mut out = Vec::new();
-        let mut from = from_version.max(1);
-        while out.len() < max {
-            let want = (max - out.len()).saturating_add(8).min(1 << 16);
-            let candidates = d.secondary.stream_range(hash, from, want);
-            for &(v, seq) in &candidates {
-                if seq < first {
-                    return Err(StoreError::Truncated {
-                        first_retained: first,
-                    });
-                }
-                if seq > head {
-                    return Ok(out);
-                }
-                if let Some(e) = d.log.event_at(seq)? {
-                    if e.stream == stream {
-                        out.push(Arc::new(e));
-                        if out.len() == max {
-                            return Ok(out);
-                        }
-                    }
-                }
-                from = v + 1;
-            }
-            if candidates.len() < want {
-                break;
+        {
+            let st = self.read_state()?;
+            if let Backend::Memory(index) = &st.backend {
+                return Ok(index.read_stream(stream, from_version, max, self.head()));
             }
         }
-        Ok(out)
+        self.query_disk(|d, head| {
+            let first = d.log.first_retained();
+            let hash = key_hash(stream.as_bytes());
+            let mut out = Vec::new();
+            let mut from = from_version.max(1);
+            while out.len() < max {
+                let want = (max - out.len()).saturating_add(8).min(1 << 16);
+                let candidates = d.secondary.stream_range(hash, from, want);
+                for &(v, seq) in &candidates {
+                    if seq < first {
+                        return Err(StoreError::Truncated {
+                            first_retained: first,
+                        });
+                    }
+                    if seq > head {
+                        return Ok(out);
+                    }
+                    if let Some(e) = d.log.event_at(seq)? {
+                        if e.stream == stream {
+                            out.push(Arc::new(e));
+                            if out.len() == max {
+                                return Ok(out);
+                            }
+                        }
+                    }
+                    from = v + 1;
+                }
+                if candidates.len() < want {
+                    break;
+                }
+            }
+            Ok(out)
+        })
     }
 
     /// Up to `max` events in global order from sequence `from` (inclusive; 0 = from the first
@@ -835,36 +886,75 @@ impl Store {
         }
         let event = self.get(id)?;
         let key = event.correlation_key();
-        let st = self.read_state()?;
-        let head = self.head();
-        let Backend::Disk(d) = &st.backend else {
-            unreachable!("the backend never changes")
-        };
-        let first = d.log.first_retained();
-        let mut out = Vec::new();
-        for seq in d.secondary.correlated(key) {
-            if seq < first || seq > head {
-                continue;
-            }
-            if let Some(e) = d.log.event_at(seq)? {
-                if e.correlation_key() == key {
-                    out.push(Arc::new(e));
+        self.query_disk(|d, head| {
+            let first = d.log.first_retained();
+            let mut out = Vec::new();
+            for seq in d.secondary.correlated(key) {
+                if seq < first || seq > head {
+                    continue;
+                }
+                if let Some(e) = d.log.event_at(seq)? {
+                    if e.correlation_key() == key {
+                        out.push(Arc::new(e));
+                    }
                 }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// The number of visible events ever appended to `stream` (its current version; events
     /// removed by retention still count).
     pub fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
         validate_stream(stream.as_bytes())?;
-        let st = self.read_state()?;
-        let head = self.head();
-        match &st.backend {
-            Backend::Memory(index) => Ok(index.visible_stream_version(stream, head)),
-            Backend::Disk(d) => d.version_at_or_below(stream, key_hash(stream.as_bytes()), head),
+        {
+            let st = self.read_state()?;
+            if let Backend::Memory(index) = &st.backend {
+                return Ok(index.visible_stream_version(stream, self.head()));
+            }
         }
+        self.query_disk(|d, head| d.version_at_or_below(stream, key_hash(stream.as_bytes()), head))
+    }
+
+    /// Runs a query of the on-disk backend that consults the secondary index. When the index
+    /// reports damage (a page whose checksum failed), its answer may be incomplete: the index
+    /// is rebuilt from the log and the query runs again. After `close` the directory is no
+    /// longer this store's, so nothing is rebuilt: the query fails with an I/O error instead.
+    fn query_disk<R>(
+        &self,
+        query: impl Fn(&Disk, u64) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        {
+            let st = self.read_state()?;
+            let Backend::Disk(d) = &st.backend else {
+                unreachable!("query_disk is only called for the on-disk backend")
+            };
+            if !d.secondary.damaged() {
+                let answer = query(d, self.head());
+                if !d.secondary.damaged() {
+                    return answer;
+                }
+            }
+        }
+        {
+            let mut st = self.state.write();
+            if st.closed {
+                return Err(StoreError::io(
+                    "the secondary index is damaged and the store is closed; reopen it to rebuild",
+                    std::io::Error::other("damaged index"),
+                ));
+            }
+            if let Backend::Disk(d) = &mut st.backend {
+                if d.secondary.damaged() {
+                    d.rebuild_index()?;
+                }
+            }
+        }
+        let st = self.read_state()?;
+        let Backend::Disk(d) = &st.backend else {
+            unreachable!("the backend never changes")
+        };
+        query(d, self.head())
     }
 
     /// The first retained sequence: 1 until retention or [`Store::truncate`] removed
@@ -925,6 +1015,7 @@ impl Store {
                     last_sequence: head,
                     frames_scanned_at_open: self.report.frames_scanned,
                     index_covered_sequence: d.secondary.covered(),
+                    index_rebuilds: d.rebuilds,
                     read_cache_bytes: 0,
                     heap_bytes: (d.log.heap_bytes() + d.versions.heap_bytes() + index_heap) as u64,
                     index_heap_bytes: index_heap as u64,
@@ -1156,15 +1247,28 @@ fn replay(
     backend: &Backend,
     requests: &[AppendRequest],
 ) -> Result<Option<Vec<Receipt>>, StoreError> {
+    match backend {
+        Backend::Memory(index) => {
+            replay_with(requests, |key| Ok(index.by_key(key).map(|e| (**e).clone())))
+        }
+        Backend::Disk(d) => replay_disk(d, requests),
+    }
+}
+
+fn replay_disk(d: &Disk, requests: &[AppendRequest]) -> Result<Option<Vec<Receipt>>, StoreError> {
+    replay_with(requests, |key| d.by_key(key))
+}
+
+fn replay_with(
+    requests: &[AppendRequest],
+    by_key: impl Fn(&[u8]) -> Result<Option<Event>, StoreError>,
+) -> Result<Option<Vec<Receipt>>, StoreError> {
     let mut receipts = Vec::new();
     for r in requests {
         let Some(key) = &r.idempotency_key else {
             continue;
         };
-        let original = match backend {
-            Backend::Memory(index) => index.by_key(key).map(|e| (**e).clone()),
-            Backend::Disk(d) => d.by_key(key)?,
-        };
+        let original = by_key(key)?;
         if let Some(original) = original {
             if !r.matches(&original) {
                 return Err(StoreError::Conflict(

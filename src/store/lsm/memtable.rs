@@ -79,11 +79,6 @@ impl<const R: usize> Memtable<R> {
         self.heads.clear();
     }
 
-    /// Forgets every entry and releases the allocations.
-    pub(super) fn release(&mut self) {
-        *self = Memtable::new();
-    }
-
     pub(super) fn heap_bytes(&self) -> usize {
         // hashbrown: one (key, value) slot plus one control byte per bucket.
         let slot = std::mem::size_of::<(u128, u32)>() + 1;

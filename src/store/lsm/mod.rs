@@ -79,9 +79,6 @@ use record::{
 };
 use run::{file_name, write_run, Damaged, Run, RunError};
 
-/// The name of the index directory inside a store directory.
-pub(crate) const INDEX_DIR: &str = "index";
-
 /// What [`LsmIndex::open`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Opened {
@@ -239,7 +236,7 @@ impl LsmIndex {
     }
 
     /// Opens (creating if needed) the index directory `dir` (normally `<store>/index`, see
-    /// [`INDEX_DIR`]): reads the manifest and maps the runs it names, checking each run's
+    /// [`INDEX_DIR`](super::INDEX_DIR)): reads the manifest and maps the runs it names, checking each run's
     /// header and page-checksum table but not its records — O(runs). Deletes files no
     /// manifest names. A missing or damaged index is not an error: see [`Opened`]. `Err` only
     /// when the directory cannot be created, listed or cleaned ([`StoreError::Io`]).
@@ -339,7 +336,8 @@ impl LsmIndex {
         self.streams.mem.len()
     }
 
-    /// Live run files (for stats).
+    /// Live run files.
+    #[cfg(test)]
     pub(crate) fn run_count(&self) -> usize {
         self.streams.runs.len() + self.correlation.runs.len() + self.idempotency.runs.len()
     }
@@ -530,6 +528,14 @@ fn push_run<const R: usize>(
 impl SecondaryIndex for LsmIndex {
     fn covered(&self) -> u64 {
         self.covered
+    }
+
+    fn damaged(&self) -> bool {
+        LsmIndex::damaged(self).is_some()
+    }
+
+    fn reset(&mut self) -> Result<(), StoreError> {
+        LsmIndex::reset(self)
     }
 
     fn add(&mut self, e: &IndexEntry) {
