@@ -613,7 +613,7 @@ class read_view {
     /// Ends the view now (the destructor then does nothing).
     void release() { detail::check(release(std::nothrow), "transom::read_view::release", m_); }
     status release(std::nothrow_t) noexcept {
-        if (!m_) return TRANSOM_ERR_NULL_ARGUMENT;
+        if (!m_) return TRANSOM_ERR_CLOSED; // holds no view: like a closed handle
         status st = transom_manager_release(m_, t_.raw());
         m_ = nullptr;
         return st;
@@ -674,7 +674,7 @@ class write_view {
         if (st < 0) detail::fail(st, "transom_manager_release", m);
     }
     status release(std::nothrow_t) noexcept {
-        if (!m_) return TRANSOM_ERR_NULL_ARGUMENT;
+        if (!m_) return TRANSOM_ERR_CLOSED; // holds no view: like a closed handle
         status st = transom_manager_release(m_, t_.raw());
         m_ = nullptr;
         return st;

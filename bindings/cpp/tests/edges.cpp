@@ -104,6 +104,9 @@ static void closed_and_freed_handles_throw_closed() {
     CHECK_EQ(m.store(std::nothrow, "y", out), TRANSOM_ERR_CLOSED);
     read_view v;
     CHECK_EQ(m.read(std::nothrow, t, v), TRANSOM_ERR_CLOSED);
+    CHECK_EQ(v.release(std::nothrow), TRANSOM_ERR_CLOSED); // an empty view holds nothing either
+    write_view w;
+    CHECK_EQ(w.release(std::nothrow), TRANSOM_ERR_CLOSED);
     runtime rt(1);
     mailbox mb = rt.open_mailbox();
     pid p = mb.pid();
