@@ -178,18 +178,6 @@ typedef struct transom_worker transom_worker;
 typedef int32_t transom_status;
 
 /**
- * A process id: never reused within a runtime. 0 names no process: given as the target of a
- * call (send, exit, link, unlink, add_monitor, a reply) it gives TRANSOM_ERR_NOPROC and
- * nothing else happens.
- */
-typedef uint64_t transom_pid;
-
-/**
- * What a received message carries: one of the TRANSOM_MESSAGE_* values.
- */
-typedef int32_t transom_message_kind;
-
-/**
  * Why a process exited: one of the TRANSOM_EXIT_* values. NORMAL and SHUTDOWN are orderly
  * exits that kill no linked process; every other kind is abnormal (a crash) and kills linked
  * processes that do not trap exits.
@@ -214,6 +202,18 @@ typedef struct transom_exit_reason {
    */
   char message[256];
 } transom_exit_reason;
+
+/**
+ * A process id: never reused within a runtime. 0 names no process: given as the target of a
+ * call (send, exit, link, unlink, add_monitor, a reply) it gives TRANSOM_ERR_NOPROC and
+ * nothing else happens.
+ */
+typedef uint64_t transom_pid;
+
+/**
+ * What a received message carries: one of the TRANSOM_MESSAGE_* values.
+ */
+typedef int32_t transom_message_kind;
 
 /**
  * A message as a behaviour or mailbox sees it. For TRANSOM_MESSAGE_USER: `from` sent `bytes`
@@ -245,8 +245,9 @@ typedef struct transom_message {
 
 /**
  * A callback process's code: `call` is called for one message at a time, on a runtime
- * worker thread; return 0 to continue, non-zero to end the process with reason
- * TRANSOM_EXIT_ERROR whose code is that status. `drop` (may be NULL) runs exactly once after
+ * worker thread; return 0 to continue, non-zero to end the process: with the reason the call
+ * set with transom_behaviour_set_exit_reason, or else TRANSOM_EXIT_ERROR whose code is that
+ * status and whose message is "the C behaviour returned a non-zero status". `drop` (may be NULL) runs exactly once after
  * the process has exited and its last `call` returned.
  */
 typedef struct transom_behaviour_callback {
@@ -679,9 +680,15 @@ typedef struct transom_crash_info {
    */
   transom_on_crash policy;
   /**
-   * When the conversation observed the exit, on transom_monotonic_ns()'s clock.
+   * When the conversation observed the exit, on transom_monotonic_ns()'s clock
+   * (CLOCK_MONOTONIC: compare it with clock_gettime(CLOCK_MONOTONIC, ...)).
    */
   uint64_t observed_at_ns;
+  /**
+   * The participant's index in the conversation (the order of
+   * transom_conversation_config.participants and transom_conversation_participants).
+   */
+  size_t participant_index;
 } transom_crash_info;
 
 /**
@@ -812,6 +819,34 @@ typedef struct transom_request {
    */
   size_t payload_len;
 } transom_request;
+
+/**
+ * A log level: one of the TRANSOM_LOG_* values (spaced like Python's `logging` levels, so a
+ * binding can pass them on unchanged). A sink receives the messages whose level is at least
+ * its `min_level`.
+ */
+typedef int32_t transom_log_level;
+
+/**
+ * A log sink: `call(ctx, level, message, len)` receives one message (UTF-8, `len` bytes, also
+ * NUL-terminated; valid during the call only), on the thread that logged it, possibly on
+ * several threads at once, with no transom lock held. `drop` (may be NULL) runs exactly once,
+ * after the last call.
+ */
+typedef struct transom_log_callback {
+  /**
+   * Passed to `call` and `drop`.
+   */
+  void *ctx;
+  /**
+   * Receives one message; NULL selects the default sink (stderr).
+   */
+  void (*call)(void *ctx, transom_log_level level, const char *message, size_t len);
+  /**
+   * Releases `ctx`; may be NULL.
+   */
+  void (*drop)(void *ctx);
+} transom_log_callback;
 
 /**
  * `transom_header_flags`: a bit set of the `TRANSOM_FLAG_*` constants.
@@ -1252,7 +1287,8 @@ typedef struct transom_gate_callback {
 #define TRANSOM_EXIT_SHUTDOWN 1
 
 /**
- * Exit kind: an error (a C behaviour's non-zero status is the code).
+ * Exit kind: an error (a C behaviour's non-zero status is the code, unless the behaviour set
+ * its reason with transom_behaviour_set_exit_reason).
  */
 #define TRANSOM_EXIT_ERROR 2
 
@@ -1452,6 +1488,27 @@ typedef struct transom_gate_callback {
 #define TRANSOM_HEALTH_CRASHED 2
 
 /**
+ * Log level: detail for debugging transom itself.
+ */
+#define TRANSOM_LOG_DEBUG 10
+
+/**
+ * Log level: an event worth knowing that is not a problem (a mailbox freed without an exit, a
+ * behaviour that ended its process with a non-zero status).
+ */
+#define TRANSOM_LOG_INFO 20
+
+/**
+ * Log level: something went wrong and was contained (an exception thrown by a callback).
+ */
+#define TRANSOM_LOG_WARN 30
+
+/**
+ * Log level: a failure inside transom (a panic caught at the C boundary).
+ */
+#define TRANSOM_LOG_ERROR 40
+
+/**
  * Manager kind: single-threaded, over caller-provided storage; never allocates after creation
  * (failing calls included).
  */
@@ -1464,7 +1521,8 @@ typedef struct transom_gate_callback {
 #define TRANSOM_MANAGER_HEAP 2
 
 /**
- * Manager kind: every operation safe from any thread, lock-free, never blocking.
+ * Manager kind: every operation safe from any thread, lock-free, never blocking — except
+ * transom_manager_store_wait and transom_manager_reserve_wait, which wait for a free slot.
  */
 #define TRANSOM_MANAGER_CONCURRENT 3
 
@@ -1705,6 +1763,19 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Sets the exit reason of the behaviour call running on this thread: when that call returns
+ * non-zero, its process exits with `*reason` (any TRANSOM_EXIT_* kind; copied now) instead of
+ * {TRANSOM_EXIT_ERROR, status, "the C behaviour returned a non-zero status"}; when it returns 0
+ * the reason is discarded. A later call in the same behaviour call replaces it. This is how
+ * the C++ and Python bindings turn an exception into a reason carrying its type and message
+ * (truncated to 255 bytes). Valid only inside a behaviour's `call`, on its thread:
+ * TRANSOM_ERR_WRONG_STATE anywhere else (a monitor, a gate, a plain thread);
+ * TRANSOM_ERR_INVALID_ARGUMENT for an unknown kind or a message that is not NUL-terminated
+ * UTF-8.
+ */
+transom_status transom_behaviour_set_exit_reason(const struct transom_exit_reason *reason);
+
+/**
  * Creates a runtime with `workers` worker threads (0: the available parallelism; at most
  * 1024). Idle workers spin briefly, then park (no CPU while idle).
  */
@@ -1886,8 +1957,9 @@ transom_status transom_mailbox_exit(struct transom_mailbox *mailbox,
 
 /**
  * Frees the handle (NULL is accepted). If its process is still alive it exits now with
- * TRANSOM_EXIT_DROPPED (abnormal: linked processes and conversations see a crash), so a C
- * thread that dies holding a mailbox crashes cleanly.
+ * TRANSOM_EXIT_DROPPED and the message "mailbox freed without exit" (abnormal: linked
+ * processes and conversations see a crash; logged at TRANSOM_LOG_INFO), so a C thread that
+ * dies holding a mailbox crashes cleanly.
  */
 void transom_mailbox_free(struct transom_mailbox *mailbox);
 
@@ -2232,8 +2304,9 @@ transom_status transom_conversation_close(const struct transom_conversation *con
 void transom_conversation_free(struct transom_conversation *conversation);
 
 /**
- * Nanoseconds on transom's monotonic clock (the clock of crash, exit and deadline
- * timestamps).
+ * Nanoseconds on CLOCK_MONOTONIC, the clock of crash, exit and deadline timestamps: the
+ * value clock_gettime(CLOCK_MONOTONIC, ...) gives (seconds * 1e9 + nanoseconds), so the
+ * library's timestamps compare directly with the caller's own readings.
  */
 uint64_t transom_monotonic_ns(void);
 
@@ -2272,6 +2345,36 @@ transom_status transom_conversation_reply_from_mailbox(struct transom_mailbox *m
                                                        uint64_t request_id,
                                                        const uint8_t *payload,
                                                        size_t len);
+
+/**
+ * Sets where transom's log messages go, for the whole process: `callback` receives every
+ * message whose level is at least `min_level` (a TRANSOM_LOG_* value; e.g. TRANSOM_LOG_ERROR
+ * for errors only, INT32_MAX for nothing). A callback with a NULL `call` selects the default
+ * sink: one line per message on stderr (its `drop`, if any, runs now). Before the first call
+ * the default sink is in place with `min_level` TRANSOM_LOG_WARN.
+ *
+ * What is logged: panics inside transom (caught at the C boundary and reported as
+ * TRANSOM_ERR_PANIC; ERROR), exceptions thrown by C++ and Python callbacks (WARN, through
+ * transom_log_write by the bindings), a mailbox freed while its process was alive and a
+ * callback process ended by its behaviour (INFO).
+ *
+ * The previous callback is replaced at once: this waits for its calls in flight on other
+ * threads, then runs its `drop`, before returning (called from inside that callback it
+ * returns at once, and the drop runs when the callback returns). A message logged while the
+ * replacement happens goes to the old or the new sink, never to none. transom owns `callback`
+ * from this call on. Messages a callback logs itself (through a transom call it makes) go to
+ * stderr. Always TRANSOM_OK.
+ */
+transom_status transom_set_log_callback(struct transom_log_callback callback,
+                                        transom_log_level min_level);
+
+/**
+ * Logs `len` bytes of UTF-8 `message` (NULL allowed when len is 0) at `level` through the
+ * current sink, like transom's own messages (the bindings use it for their callbacks'
+ * exceptions). Does nothing when `level` is below the sink's `min_level`.
+ * TRANSOM_ERR_INVALID_ARGUMENT when the message is not valid UTF-8.
+ */
+transom_status transom_log_write(transom_log_level level, const char *message, size_t len);
 
 /**
  * Fills `*out_header` with the default header: every field zero, qos best-effort.
@@ -2323,6 +2426,34 @@ transom_status transom_manager_reserve(const struct transom_manager *manager,
                                        size_t len,
                                        struct transom_token *out_token,
                                        uint8_t **out_payload);
+
+/**
+ * transom_manager_store that waits up to `timeout_ns` nanoseconds (UINT64_MAX: no limit; 0:
+ * do not block) for a free slot instead of returning TRANSOM_ERR_NO_FREE_SLOTS: the thread
+ * parks (no CPU) until another thread frees a slot (transom_manager_remove, _take, _abort,
+ * _clear), which wakes one waiter. TRANSOM_TIMEOUT when none was freed in time (nothing
+ * stored, `*out_token` untouched; counted in transom_memory_stats.failed_allocs). The length
+ * and the header are checked before waiting (TRANSOM_ERR_TOO_LARGE,
+ * TRANSOM_ERR_INVALID_ARGUMENT). CONCURRENT managers only: a STATIC or HEAP manager gives
+ * TRANSOM_ERR_UNSUPPORTED (one thread at a time: nobody could free a slot while it waits).
+ * Waiting costs the free path nothing while nobody waits (one load).
+ */
+transom_status transom_manager_store_wait(const struct transom_manager *manager,
+                                          const struct transom_header *header,
+                                          const uint8_t *payload,
+                                          size_t len,
+                                          uint64_t timeout_ns,
+                                          struct transom_token *out_token);
+
+/**
+ * transom_manager_reserve that waits like transom_manager_store_wait (TRANSOM_TIMEOUT when no
+ * slot was freed in time: no output written; TRANSOM_ERR_UNSUPPORTED for STATIC and HEAP).
+ */
+transom_status transom_manager_reserve_wait(const struct transom_manager *manager,
+                                            size_t len,
+                                            uint64_t timeout_ns,
+                                            struct transom_token *out_token,
+                                            uint8_t **out_payload);
 
 /**
  * Publishes a reserved slot under `*header`. TRANSOM_ERR_WRONG_STATE when the token's slot is
@@ -2413,6 +2544,15 @@ transom_status transom_manager_clear(const struct transom_manager *manager);
  * counting retired slots.
  */
 transom_status transom_manager_available(const struct transom_manager *manager, size_t *out_count);
+
+/**
+ * Writes to `*out_count` how many read views, write views and reservations of this manager are
+ * outstanding (each counts one). It looks at every slot: O(capacity), meant for teardown
+ * checks (e.g. refusing to free a manager that views still point into, as the C++ wrapper
+ * does), not for hot paths; while other threads work on a CONCURRENT manager it is a snapshot.
+ */
+transom_status transom_manager_outstanding(const struct transom_manager *manager,
+                                           size_t *out_count);
 
 /**
  * Writes the number of slots (retired ones included) to `*out_count`.

@@ -70,7 +70,7 @@ void cycle_cpp_nothrow(transom::manager_ref m, const transom::header &h, const u
     transom::read_view v;
     for (size_t i = 0; i < ops; ++i) {
         transom::token t;
-        transom::status st = m.store(std::nothrow, h, p, 32, t);
+        transom::status st = m.store(std::nothrow, h, transom::bytes(p, 32), t);
         if (st != TRANSOM_OK) die("store", st);
         st = m.read(std::nothrow, t, v);
         if (st != TRANSOM_OK) die("read", st);
@@ -132,11 +132,11 @@ void pull_cpp_nothrow(transom::canal &c, size_t events, size_t ops) {
     size_t seen = 0;
     c.rewind();
     for (size_t i = 0; i < ops; ++i) {
-        size_t n = 0;
-        transom::status st = c.pull(std::nothrow, 0, items, kBatch, n);
+        transom::batch b;
+        transom::status st = c.pull(std::nothrow, transom::span<transom_item>(items, kBatch), std::chrono::nanoseconds(0), b);
         if (st != TRANSOM_OK) die("pull", st);
         sink += items[0].event.sequence;
-        seen += n;
+        seen += b.size();
         if (seen == events) {
             seen = 0;
             c.rewind();

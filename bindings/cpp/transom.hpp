@@ -2,17 +2,25 @@
 //
 // Every C handle has a move-only owner class; tokens and pids are small value types; failures
 // throw transom::error (status code + transom_last_error detail + transom_last_error_value),
-// and the hot paths (store/read/release/remove, pull) also have non-throwing overloads taking
-// std::nothrow first and returning the status. Callbacks take any callable: it is moved into a
-// heap box handed to C as a {ctx, call, drop} triple, so transom destroys it exactly once
-// (drop), after the last call. No C++ exception crosses into C: a trampoline catches
-// everything, reports it (transom::callback_exceptions(), stderr by default) and maps it to
-// the callback's failure answer.
+// and the hot paths also have non-throwing overloads: the same arguments as the throwing one,
+// with std::nothrow first and the result as a last out-parameter (written on TRANSOM_OK only),
+// returning the status. Callbacks take any callable: it is moved into a heap box handed to C as
+// a {ctx, call, drop} triple, so transom destroys it exactly once (drop), after the last call.
+// No C++ exception crosses into C: a trampoline catches everything, reports it
+// (transom::callback_exceptions(); by default through transom's log, i.e. stderr) and maps it
+// to the callback's failure answer; in a behaviour the exception's type and what() become the
+// process's exit reason.
 //
-// A moved-from (or freed/closed) object is safe to destroy; any other use throws
-// transom::error with code TRANSOM_ERR_NULL_ARGUMENT and a detail saying so (the non-throwing
-// overloads return TRANSOM_ERR_NULL_ARGUMENT). The check costs nothing on success: it runs only
-// once the C call (which refuses the NULL handle) has failed.
+// An object that holds no handle — moved from, freed (free()), or default-constructed — is
+// safe to destroy and behaves like a closed one: any other use throws transom::error with
+// code TRANSOM_ERR_CLOSED and a detail saying so (the non-throwing overloads return
+// TRANSOM_ERR_CLOSED), the code a closed handle gives. The check costs nothing on success: it
+// runs only once the C call (which refuses the NULL handle) has failed.
+//
+// Views and reservations point into their manager: destroying a manager while one is
+// outstanding would make their destructors use freed memory, so the manager's destructor (and
+// free(), and move assignment) checks and calls std::terminate with a message on transom's log
+// instead (like std::thread's destructor for a joinable thread). Release them first.
 //
 // Thread safety is the C API's: see the comment on each class.
 #ifndef TRANSOM_HPP
@@ -31,6 +39,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -42,8 +51,13 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
+
+#if defined(__GNUG__)
+#include <cxxabi.h>
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TRANSOM_HPP_COLD __attribute__((noinline, cold))
@@ -72,7 +86,8 @@ inline const char *status_str(status s) noexcept { return transom_status_str(s);
 /// The library's run-time version (compare with TRANSOM_VERSION).
 inline uint32_t version() noexcept { return transom_version(); }
 
-/// transom's monotonic clock, in nanoseconds (crash and state timestamps).
+/// CLOCK_MONOTONIC in nanoseconds, the clock of crash and state timestamps (compare with
+/// clock_gettime(CLOCK_MONOTONIC) or std::chrono::steady_clock on Linux).
 inline uint64_t monotonic_ns() noexcept { return transom_monotonic_ns(); }
 
 // ---------------------------------------------------------------------------------------------
@@ -138,11 +153,14 @@ inline std::string last_error_detail() {
     return std::string();
 }
 
-/// Throws the error for a failed C call; `handle` NULL means the C++ object held no handle.
+inline constexpr const char *no_handle_detail =
+    "the object holds no handle (moved from, freed or default-constructed): it is closed";
+
+/// Throws the error for a failed C call; `handle` NULL means the C++ object held no handle,
+/// which is reported like a closed handle (TRANSOM_ERR_CLOSED).
 [[noreturn]] TRANSOM_HPP_COLD inline void fail(status st, const char *where, const void *handle) {
     if (handle == nullptr) {
-        throw error(TRANSOM_ERR_NULL_ARGUMENT, where,
-                    "the object was moved from, freed or closed: it holds no handle");
+        throw error(TRANSOM_ERR_CLOSED, where, no_handle_detail);
     }
     std::string d = last_error_detail();
     int64_t v = 0;
@@ -157,9 +175,18 @@ inline status check(status st, const char *where, const void *handle) {
 }
 
 [[noreturn]] TRANSOM_HPP_COLD inline void fail_used_after_move(const char *where) {
-    throw error(TRANSOM_ERR_NULL_ARGUMENT, where,
-                "the object was moved from, freed or closed: it holds no handle");
+    throw error(TRANSOM_ERR_CLOSED, where, no_handle_detail);
 }
+
+/// A non-throwing overload's answer: the C call's status, except that a call on no handle
+/// (which C refuses as NULL_ARGUMENT) is TRANSOM_ERR_CLOSED, like the throwing overload.
+inline status nothrow_status(status st, const void *handle) noexcept {
+    if (TRANSOM_HPP_UNLIKELY(st == TRANSOM_ERR_NULL_ARGUMENT) && handle == nullptr) return TRANSOM_ERR_CLOSED;
+    return st;
+}
+
+/// Writes `text` to transom's log at `level` (invalid UTF-8 bytes become '?').
+void log_text(transom_log_level level, std::string_view text) noexcept;
 
 constexpr uint64_t to_ns(nanoseconds d) noexcept {
     return d == nanoseconds::max() ? UINT64_MAX : d.count() <= 0 ? 0 : static_cast<uint64_t>(d.count());
@@ -168,9 +195,95 @@ constexpr uint64_t to_ns(nanoseconds d) noexcept {
 // Callback exception reporting.
 using exception_handler = void (*)(const char *where, const char *what);
 
+/// The length of the valid UTF-8 character starting at s[i], or 0 when it is not one
+/// (overlong forms, surrogates and values above U+10FFFF included, as Rust's str checks).
+inline size_t utf8_char(std::string_view s, size_t i) noexcept {
+    auto at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = at(i);
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0) lo = 0xa0;
+        if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0) lo = 0x90;
+        if (c == 0xf4) hi = 0x8f;
+    } else return 0;
+    if (i + n > s.size() || at(i + 1) < lo || at(i + 1) > hi) return 0;
+    for (size_t k = 2; k < n; ++k)
+        if ((at(i + k) & 0xc0) != 0x80) return 0;
+    return n;
+}
+
+/// `s` as valid UTF-8 (each byte that starts no valid character becomes '?'), cut to at most
+/// `max` bytes on a character boundary.
+inline std::string utf8_clip(std::string_view s, size_t max) {
+    std::string out;
+    for (size_t i = 0; i < s.size();) {
+        size_t n = utf8_char(s, i);
+        size_t take = n == 0 ? 1 : n;
+        if (out.size() + take > max) break;
+        if (n == 0) out.push_back('?');
+        else out.append(s.data() + i, n);
+        i += take;
+    }
+    return out;
+}
+
+inline void log_text(transom_log_level level, std::string_view text) noexcept {
+    try {
+        std::string t = utf8_clip(text, text.size());
+        (void)transom_log_write(level, t.data(), t.size());
+    } catch (...) {
+        // Out of memory while reporting: nothing to do.
+    }
+}
+
+/// The name of the exception in flight (demangled where the ABI allows), e.g.
+/// "std::runtime_error"; call inside a catch block.
+inline std::string current_exception_type() {
+#if defined(__GNUG__)
+    const std::type_info *t = abi::__cxa_current_exception_type();
+    if (t == nullptr) return "unknown exception";
+    int st = 0;
+    char *d = abi::__cxa_demangle(t->name(), nullptr, nullptr, &st);
+    std::string name = (st == 0 && d != nullptr) ? std::string(d) : std::string(t->name());
+    std::free(d);
+    return name;
+#else
+    try {
+        throw;
+    } catch (const std::exception &e) {
+        return typeid(e).name();
+    } catch (...) {
+        return "unknown exception";
+    }
+#endif
+}
+
+/// "Type: what()" of the exception in flight; call inside a catch block.
+inline std::string current_exception_text() {
+    std::string text = current_exception_type();
+    try {
+        throw;
+    } catch (const std::exception &e) {
+        text += ": ";
+        text += e.what();
+    } catch (...) {
+    }
+    return text;
+}
+
 inline void default_exception_handler(const char *where, const char *what) {
-    std::fprintf(stderr, "transom: exception in %s callback: %s\n", where, what);
-    std::fflush(stderr);
+    std::string line = "exception in ";
+    line += where;
+    line += " callback: ";
+    line += what;
+    log_text(TRANSOM_LOG_WARN, line);
 }
 
 inline std::atomic<uint64_t> callback_exception_count{0};
@@ -181,13 +294,14 @@ inline void report_current_exception(const char *where) noexcept {
     callback_exception_count.fetch_add(1, std::memory_order_relaxed);
     exception_handler h = callback_exception_handler.load(std::memory_order_acquire);
     try {
+        std::string text = current_exception_text();
         try {
             throw;
-        } catch (const std::exception &e) {
-            h(where, e.what());
+        } catch (const std::exception &) {
         } catch (...) {
-            h(where, "an exception not derived from std::exception");
+            text += " (not derived from std::exception)";
         }
+        h(where, text.c_str());
     } catch (...) {
         // The handler itself threw: nothing may cross into C.
     }
@@ -200,8 +314,10 @@ inline uint64_t callback_exceptions() noexcept {
     return detail::callback_exception_count.load(std::memory_order_relaxed);
 }
 
-/// Replaces what happens with a callback's exception after it is counted (default: one line
-/// on stderr). `nullptr` restores the default. The handler runs on the callback's thread.
+/// Replaces what happens with a callback's exception after it is counted (default: a WARN
+/// message "exception in <where> callback: <type>: <what>" on transom's log, which goes to
+/// stderr unless set_log_callback chose otherwise). `nullptr` restores the default. The handler
+/// runs on the callback's thread, with `what` = "<type>: <what()>".
 inline void set_callback_exception_handler(void (*handler)(const char *where, const char *what)) noexcept {
     detail::callback_exception_handler.store(handler ? handler : &detail::default_exception_handler,
                                              std::memory_order_release);
@@ -340,10 +456,17 @@ inline constexpr bool operator!=(transom_memory_class a, transom_memory_class b)
 /// Why a process exited (transom_exit_reason), with constructors and a text accessor.
 struct exit_reason : transom_exit_reason {
     exit_reason() noexcept : transom_exit_reason{} {}
+    /// `msg` is cut to 255 bytes on a UTF-8 character boundary.
     explicit exit_reason(int32_t k, int32_t c = 0, std::string_view msg = {}) noexcept : transom_exit_reason{} {
         kind = k;
         code = c;
-        size_t n = msg.size() < sizeof(message) - 1 ? msg.size() : sizeof(message) - 1;
+        size_t n = 0;
+        while (n < msg.size()) {
+            size_t ch = detail::utf8_char(msg, n);
+            if (ch == 0) ch = 1;
+            if (n + ch > sizeof(message) - 1) break;
+            n += ch;
+        }
         if (n) std::memcpy(message, msg.data(), n);
         message[n] = 0;
     }
@@ -412,13 +535,52 @@ template <class F> using box_of = box<std::decay_t<F>>;
 } // namespace detail
 
 // ---------------------------------------------------------------------------------------------
+// Logging
+// ---------------------------------------------------------------------------------------------
+
+namespace detail {
+
+template <class F>
+void log_call(void *ctx, transom_log_level level, const char *message, size_t len) noexcept {
+    try {
+        std::invoke(box<F>::of(ctx), level, std::string_view(message, len));
+    } catch (...) {
+        // Reporting it would log again, from inside the log callback: dropped.
+    }
+}
+
+} // namespace detail
+
+/// Sends transom's log messages of level `min_level` and above (TRANSOM_LOG_DEBUG, _INFO, _WARN,
+/// _ERROR) to `f(transom_log_level, std::string_view message)`, for the whole process (see
+/// transom_set_log_callback): panics inside transom, exceptions thrown by callbacks (this
+/// wrapper's default exception handler logs them at WARN), mailboxes freed without an exit.
+/// `f` may run on any thread, several at once, with no transom lock held; an exception it
+/// throws is dropped. The previous callback is destroyed once its calls in flight returned.
+template <class F> void set_log_callback(F &&f, transom_log_level min_level = TRANSOM_LOG_WARN) {
+    using B = detail::box_of<F>;
+    using D = std::decay_t<F>;
+    static_assert(std::is_invocable_v<D &, transom_log_level, std::string_view>,
+                  "a log callback is callable as f(transom_log_level, std::string_view)");
+    detail::closure<transom_log_callback> cb(
+        transom_log_callback{new B(std::forward<F>(f)), &detail::log_call<D>, &B::drop});
+    detail::check(transom_set_log_callback(cb.release(), min_level), "transom_set_log_callback", &min_level);
+}
+
+/// Restores the default log sink (one line per message on stderr) with `min_level`.
+inline void reset_log_callback(transom_log_level min_level = TRANSOM_LOG_WARN) noexcept {
+    (void)transom_set_log_callback(transom_log_callback{nullptr, nullptr, nullptr}, min_level);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Memory managers
 // ---------------------------------------------------------------------------------------------
 
 class manager_ref;
 
 /// A shared read view of one message (transom_manager_read), released by its destructor (or
-/// release()). Move-only. Valid while its manager lives.
+/// release()). Move-only. Its manager must outlive it: destroying a manager while a view is
+/// outstanding terminates the program with a message (see transom::manager).
 class read_view {
   public:
     read_view() noexcept : m_(nullptr), t_{}, v_{} {}
@@ -451,7 +613,7 @@ class read_view {
     /// Ends the view now (the destructor then does nothing).
     void release() { detail::check(release(std::nothrow), "transom::read_view::release", m_); }
     status release(std::nothrow_t) noexcept {
-        if (!m_) return TRANSOM_ERR_NULL_ARGUMENT;
+        if (!m_) return TRANSOM_ERR_CLOSED; // holds no view: like a closed handle
         status st = transom_manager_release(m_, t_.raw());
         m_ = nullptr;
         return st;
@@ -512,7 +674,7 @@ class write_view {
         if (st < 0) detail::fail(st, "transom_manager_release", m);
     }
     status release(std::nothrow_t) noexcept {
-        if (!m_) return TRANSOM_ERR_NULL_ARGUMENT;
+        if (!m_) return TRANSOM_ERR_CLOSED; // holds no view: like a closed handle
         status st = transom_manager_release(m_, t_.raw());
         m_ = nullptr;
         return st;
@@ -592,10 +754,37 @@ class manager_ref {
         return transom::token(t);
     }
     transom::token store(bytes payload) const { return store(transom::header(), payload); }
-    status store(std::nothrow_t, const transom_header &h, const void *payload, size_t len,
-                 transom::token &out) const noexcept {
-        transom_token t{0, 0};
-        status st = transom_manager_store(h_, &h, static_cast<const uint8_t *>(payload), len, &t);
+    /// Non-throwing store: the throwing overloads' arguments, then `out` (written on OK only).
+    status store(std::nothrow_t, const transom_header &h, bytes payload, transom::token &out) const noexcept {
+        transom_token t;
+        status st = transom_manager_store(h_, &h, payload.data(), payload.size(), &t);
+        if (TRANSOM_HPP_UNLIKELY(st != TRANSOM_OK)) return detail::nothrow_status(st, h_);
+        out = transom::token(t);
+        return st;
+    }
+    status store(std::nothrow_t, bytes payload, transom::token &out) const noexcept {
+        return store(std::nothrow, transom::header(), payload, out);
+    }
+
+    /// Waits up to `timeout` for a free slot (CONCURRENT managers: parked until another thread
+    /// frees one; see transom_manager_store_wait); nullopt when the time ran out. Throws
+    /// TRANSOM_ERR_UNSUPPORTED for STATIC and HEAP managers.
+    std::optional<transom::token> store_wait(const transom_header &h, bytes payload, nanoseconds timeout = forever) const {
+        transom_token t;
+        if (detail::check(transom_manager_store_wait(h_, &h, payload.data(), payload.size(), detail::to_ns(timeout), &t),
+                          "transom_manager_store_wait", h_) != TRANSOM_OK)
+            return std::nullopt;
+        return transom::token(t);
+    }
+    std::optional<transom::token> store_wait(bytes payload, nanoseconds timeout = forever) const {
+        return store_wait(transom::header(), payload, timeout);
+    }
+    /// Non-throwing: TRANSOM_OK (`out` written), TRANSOM_TIMEOUT or an error.
+    status store_wait(std::nothrow_t, const transom_header &h, bytes payload, nanoseconds timeout,
+                      transom::token &out) const noexcept {
+        transom_token t;
+        status st = transom_manager_store_wait(h_, &h, payload.data(), payload.size(), detail::to_ns(timeout), &t);
+        if (st != TRANSOM_OK) return detail::nothrow_status(st, h_);
         out = transom::token(t);
         return st;
     }
@@ -609,10 +798,9 @@ class manager_ref {
     status read(std::nothrow_t, transom::token t, read_view &out) const noexcept {
         (void)out.release(std::nothrow);
         status st = transom_manager_read(h_, t.raw(), &out.v_);
-        if (st == TRANSOM_OK) {
-            out.m_ = h_;
-            out.t_ = t;
-        }
+        if (TRANSOM_HPP_UNLIKELY(st != TRANSOM_OK)) return detail::nothrow_status(st, h_);
+        out.m_ = h_;
+        out.t_ = t;
         return st;
     }
 
@@ -624,10 +812,9 @@ class manager_ref {
     status write(std::nothrow_t, transom::token t, write_view &out) const noexcept {
         (void)out.release(std::nothrow);
         status st = transom_manager_write(h_, t.raw(), &out.v_);
-        if (st == TRANSOM_OK) {
-            out.m_ = h_;
-            out.t_ = t;
-        }
+        if (TRANSOM_HPP_UNLIKELY(st != TRANSOM_OK)) return detail::nothrow_status(st, h_);
+        out.m_ = h_;
+        out.t_ = t;
         return st;
     }
 
@@ -635,20 +822,48 @@ class manager_ref {
     void remove(transom::token t) const {
         detail::check(transom_manager_remove(h_, t.raw()), "transom_manager_remove", h_);
     }
-    status remove(std::nothrow_t, transom::token t) const noexcept { return transom_manager_remove(h_, t.raw()); }
+    status remove(std::nothrow_t, transom::token t) const noexcept {
+        return detail::nothrow_status(transom_manager_remove(h_, t.raw()), h_);
+    }
 
     // --- the rest ---
 
     reservation reserve(size_t len) const {
         reservation r;
+        detail::check(reserve(std::nothrow, len, r), "transom_manager_reserve", h_);
+        return r;
+    }
+    /// Non-throwing: on success `out` holds the reservation (its previous one is aborted first).
+    status reserve(std::nothrow_t, size_t len, reservation &out) const noexcept {
+        out = reservation();
         transom_token t;
         uint8_t *p = nullptr;
-        detail::check(transom_manager_reserve(h_, len, &t, &p), "transom_manager_reserve", h_);
-        r.m_ = h_;
-        r.t_ = transom::token(t);
-        r.p_ = p;
-        r.n_ = len;
-        return r;
+        status st = transom_manager_reserve(h_, len, &t, &p);
+        if (st != TRANSOM_OK) return detail::nothrow_status(st, h_);
+        out.m_ = h_;
+        out.t_ = transom::token(t);
+        out.p_ = p;
+        out.n_ = len;
+        return st;
+    }
+    /// reserve() that waits like store_wait(); nullopt when the time ran out.
+    std::optional<reservation> reserve_wait(size_t len, nanoseconds timeout = forever) const {
+        reservation r;
+        if (detail::check(reserve_wait(std::nothrow, len, timeout, r), "transom_manager_reserve_wait", h_) != TRANSOM_OK)
+            return std::nullopt;
+        return std::optional<reservation>(std::move(r));
+    }
+    status reserve_wait(std::nothrow_t, size_t len, nanoseconds timeout, reservation &out) const noexcept {
+        out = reservation();
+        transom_token t;
+        uint8_t *p = nullptr;
+        status st = transom_manager_reserve_wait(h_, len, detail::to_ns(timeout), &t, &p);
+        if (st != TRANSOM_OK) return detail::nothrow_status(st, h_);
+        out.m_ = h_;
+        out.t_ = transom::token(t);
+        out.p_ = p;
+        out.n_ = len;
+        return st;
     }
 
     transom::header peek_header(transom::token t) const {
@@ -713,16 +928,46 @@ class manager_ref {
         detail::check(transom_manager_stats(h_, &s), "transom_manager_stats", h_);
         return s;
     }
+    /// Outstanding read views, write views and reservations (O(capacity): a teardown check).
+    size_t outstanding() const {
+        size_t n = 0;
+        detail::check(transom_manager_outstanding(h_, &n), "transom_manager_outstanding", h_);
+        return n;
+    }
 
   protected:
     transom_manager *h_ = nullptr;
 };
 
 
+namespace detail {
+
+/// Frees a manager, unless views or reservations of it are outstanding: their destructors would
+/// then use freed memory, so this terminates the program with a message on transom's log
+/// instead (like std::thread's destructor for a joinable thread).
+inline void free_manager(transom_manager *h) noexcept {
+    if (h == nullptr) return;
+    size_t n = 0;
+    if (TRANSOM_HPP_UNLIKELY(transom_manager_outstanding(h, &n) == TRANSOM_OK && n != 0)) {
+        char msg[256];
+        std::snprintf(msg, sizeof msg,
+                      "transom::manager destroyed while %zu view(s) or reservation(s) of it are outstanding "
+                      "(their destructors would use the freed manager): release them first; terminating",
+                      n);
+        log_text(TRANSOM_LOG_ERROR, msg);
+        std::terminate();
+    }
+    transom_manager_free(h);
+}
+
+} // namespace detail
+
 /// A slot memory manager (transom_manager). Thread safety: a CONCURRENT manager may be used
 /// from any number of threads at once; STATIC and HEAP ones by one thread at a time, although
 /// every operation is const (const means the handle is not replaced, not that the slots are
-/// unchanged). Views and reservations must not outlive it.
+/// unchanged). Views and reservations must not outlive it: its destructor, free() and move
+/// assignment check (transom_manager_outstanding, O(capacity)) and call std::terminate with a
+/// message when one is still outstanding, instead of leaving it to read freed memory.
 class manager : public manager_ref {
   public:
     /// Creates a manager from a C config (see transom_manager_config).
@@ -752,7 +997,7 @@ class manager : public manager_ref {
     manager(manager &&o) noexcept : manager_ref(o.h_) { o.h_ = nullptr; }
     manager &operator=(manager &&o) noexcept {
         if (this != &o) {
-            transom_manager_free(h_);
+            detail::free_manager(h_);
             h_ = o.h_;
             o.h_ = nullptr;
         }
@@ -760,11 +1005,12 @@ class manager : public manager_ref {
     }
     manager(const manager &) = delete;
     manager &operator=(const manager &) = delete;
-    ~manager() { transom_manager_free(h_); }
+    ~manager() { detail::free_manager(h_); }
 
-    /// Frees the manager now (every token and view of it becomes invalid).
+    /// Frees the manager now (every token of it becomes invalid; later calls throw
+    /// TRANSOM_ERR_CLOSED). Terminates when a view or reservation is outstanding (see above).
     void free() noexcept {
-        transom_manager_free(h_);
+        detail::free_manager(h_);
         h_ = nullptr;
     }
     /// A non-owning copy of the handle: every operation, for hot loops (a local copy keeps
@@ -795,6 +1041,7 @@ class request {
 /// the behaviour call, or until the mailbox's next receive.
 class message {
   public:
+    message() noexcept : m_{} {}
     explicit message(const transom_message &m) noexcept : m_(m) {}
     int32_t kind() const noexcept { return m_.kind; }
     bool is_user() const noexcept { return m_.kind == TRANSOM_MESSAGE_USER; }
@@ -819,6 +1066,19 @@ class message {
 
 namespace detail {
 
+/// Inside a behaviour's catch block: reports the exception and makes "<type>: <what()>" (cut
+/// to 255 bytes) the process's exit reason, {TRANSOM_EXIT_ERROR, code}; returns `code`.
+inline int32_t behaviour_failed(int32_t code) noexcept {
+    report_current_exception("behaviour");
+    try {
+        exit_reason r(TRANSOM_EXIT_ERROR, code, utf8_clip(current_exception_text(), sizeof(r.message) - 1));
+        (void)transom_behaviour_set_exit_reason(&r);
+    } catch (...) {
+        // No memory for the text: the process exits with the generic reason.
+    }
+    return code;
+}
+
 template <class F> int32_t behaviour_call(void *ctx, transom_pid self, const transom_message *m) noexcept {
     try {
         F &f = box<F>::of(ctx);
@@ -841,11 +1101,9 @@ template <class F> int32_t behaviour_call(void *ctx, transom_pid self, const tra
             }
         }
     } catch (const error &e) {
-        report_current_exception("behaviour");
-        return e.code() != 0 ? e.code() : exception_status;
+        return behaviour_failed(e.code() != 0 ? e.code() : exception_status);
     } catch (...) {
-        report_current_exception("behaviour");
-        return exception_status;
+        return behaviour_failed(exception_status);
     }
 }
 
@@ -950,7 +1208,7 @@ class runtime_ref {
         detail::check(transom_runtime_send(h_, to.value(), data.data(), data.size()), "transom_runtime_send", h_);
     }
     status send(std::nothrow_t, transom::pid to, bytes data) const noexcept {
-        return transom_runtime_send(h_, to.value(), data.data(), data.size());
+        return detail::nothrow_status(transom_runtime_send(h_, to.value(), data.data(), data.size()), h_);
     }
     void send_from(transom::pid from, transom::pid to, bytes data) const {
         detail::check(transom_runtime_send_from(h_, from.value(), to.value(), data.data(), data.size()),
@@ -1068,8 +1326,13 @@ class mailbox {
         if (st != TRANSOM_OK) return std::nullopt;
         return message(m);
     }
-    status receive(std::nothrow_t, uint64_t timeout_ns, transom_message &out) noexcept {
-        return transom_mailbox_receive(h_, timeout_ns, &out);
+    /// Non-throwing: TRANSOM_OK (`out` written), TRANSOM_TIMEOUT, or an error.
+    status receive(std::nothrow_t, nanoseconds timeout, message &out) noexcept {
+        transom_message m;
+        status st = transom_mailbox_receive(h_, detail::to_ns(timeout), &m);
+        if (st != TRANSOM_OK) return detail::nothrow_status(st, h_);
+        out = message(m);
+        return st;
     }
     void send(transom::pid to, bytes data) {
         detail::check(transom_mailbox_send(h_, to.value(), data.data(), data.size()), "transom_mailbox_send", h_);
@@ -1117,13 +1380,16 @@ inline mailbox runtime_ref::open_mailbox(spawn_options options) const {
 struct crash_info {
     transom::pid conversation;
     transom::pid participant;
+    /// The participant's index in the conversation (open order).
+    size_t participant_index = 0;
     exit_reason reason;
     transom_on_crash policy = 0;
+    /// CLOCK_MONOTONIC nanoseconds (transom::monotonic_ns()).
     uint64_t observed_at_ns = 0;
     crash_info() = default;
     explicit crash_info(const transom_crash_info &c) noexcept
-        : conversation(c.conversation), participant(c.participant), reason(c.reason), policy(c.policy),
-          observed_at_ns(c.observed_at_ns) {}
+        : conversation(c.conversation), participant(c.participant), participant_index(c.participant_index),
+          reason(c.reason), policy(c.policy), observed_at_ns(c.observed_at_ns) {}
 };
 
 /// A received reply's header; the payload went to the caller's buffer.
@@ -1320,9 +1586,17 @@ class conversation {
         if (detail::check(st, "transom_conversation_receive", h_) != TRANSOM_OK) return std::nullopt;
         return reply{r.request_id, transom::pid(r.from), len};
     }
-    status receive(std::nothrow_t, uint64_t timeout_ns, transom_reply &out, uint8_t *buf, size_t cap,
-                   size_t &out_len) const noexcept {
-        return transom_conversation_receive(h_, timeout_ns, &out, buf, cap, &out_len);
+    /// Non-throwing receive into a caller buffer: TRANSOM_OK (`out` written), TRANSOM_TIMEOUT,
+    /// or an error; for TRANSOM_ERR_BUFFER_TOO_SMALL `out.size` is the needed size (the reply
+    /// stays parked, first in line).
+    status receive(std::nothrow_t, span<uint8_t> buf, nanoseconds timeout, reply &out) const noexcept {
+        transom_reply r{};
+        size_t len = 0;
+        status st = transom_conversation_receive(h_, detail::to_ns(timeout), &r, buf.data(), buf.size(), &len);
+        if (st == TRANSOM_ERR_BUFFER_TOO_SMALL) out.size = len;
+        if (st != TRANSOM_OK) return detail::nothrow_status(st, h_);
+        out = reply{r.request_id, transom::pid(r.from), len};
+        return st;
     }
 
     /// No more requests (phase COMPLETING); replies can still be received.
@@ -1689,8 +1963,17 @@ class store {
     receipt append(std::string_view stream, uint16_t kind, bytes payload = {}) const {
         return append(new_event(stream, kind, payload));
     }
-    status append(std::nothrow_t, const transom_append &a, transom_receipt *out) const noexcept {
-        return transom_store_append(h_, &a, out);
+    /// Non-throwing: TRANSOM_OK (`out` written) or an error.
+    status append(std::nothrow_t, const new_event &e, receipt &out) const noexcept {
+        transom_append a = e.raw();
+        transom_receipt r{};
+        status st = transom_store_append(h_, &a, &r);
+        if (st != TRANSOM_OK) return detail::nothrow_status(st, h_);
+        out = receipt(r);
+        return st;
+    }
+    status append(std::nothrow_t, std::string_view stream, uint16_t kind, bytes payload, receipt &out) const noexcept {
+        return append(std::nothrow, new_event(stream, kind, payload), out);
     }
     /// All-or-nothing.
     std::vector<receipt> append_batch(const std::vector<new_event> &events) const {
@@ -1908,15 +2191,38 @@ class canal {
     /// Pulls up to `cap` items into the canal's own array (see batch).
     batch pull(size_t cap = 256, nanoseconds timeout = forever) {
         if (TRANSOM_HPP_UNLIKELY(cap > cap_)) grow(cap);
-        size_t n = 0; // written on TRANSOM_OK only
-        status st = transom_canal_pull_batch(h_, detail::to_ns(timeout), items_.get(), cap, &n);
-        if (TRANSOM_HPP_UNLIKELY(st < 0) && st != TRANSOM_ERR_CLOSED) detail::fail(st, "transom_canal_pull_batch", h_);
-        return batch(items_.get(), n, st);
+        return pull(span<transom_item>(items_.get(), cap), timeout);
     }
-    /// Non-throwing, into caller memory: exactly transom_canal_pull_batch (`count` is written
-    /// on TRANSOM_OK only).
-    status pull(std::nothrow_t, uint64_t timeout_ns, transom_item *items, size_t cap, size_t &count) noexcept {
-        return transom_canal_pull_batch(h_, timeout_ns, items, cap, &count);
+    /// Non-throwing pull(cap, timeout): the status (TRANSOM_OK, TRANSOM_TIMEOUT,
+    /// TRANSOM_INTERRUPTED, TRANSOM_ERR_CLOSED at the end of the stream, or another error) and
+    /// `out`, which is written for every status but an error other than CLOSED.
+    status pull(std::nothrow_t, size_t cap, nanoseconds timeout, batch &out) noexcept {
+        if (TRANSOM_HPP_UNLIKELY(cap > cap_)) {
+            try {
+                grow(cap);
+            } catch (...) {
+                return TRANSOM_ERR_OUT_OF_MEMORY;
+            }
+        }
+        return pull(std::nothrow, span<transom_item>(items_.get(), cap), timeout, out);
+    }
+    /// Pulls into caller memory (items valid until the next pull or the canal's free); see
+    /// pull(cap, timeout).
+    batch pull(span<transom_item> items, nanoseconds timeout = forever) {
+        batch b;
+        status st = pull(std::nothrow, items, timeout, b);
+        if (TRANSOM_HPP_UNLIKELY(st < 0) && st != TRANSOM_ERR_CLOSED) detail::fail(st, "transom_canal_pull_batch", h_);
+        return b;
+    }
+    status pull(std::nothrow_t, span<transom_item> items, nanoseconds timeout, batch &out) noexcept {
+        size_t n = 0; // written on TRANSOM_OK only
+        status st = transom_canal_pull_batch(h_, detail::to_ns(timeout), items.data(), items.size(), &n);
+        if (TRANSOM_HPP_UNLIKELY(st < 0)) {
+            st = detail::nothrow_status(st, h_);
+            if (st != TRANSOM_ERR_CLOSED) return st;
+        }
+        out = batch(items.data(), n, st);
+        return st;
     }
 
     /// Wakes a blocked pull (or the next one) with TRANSOM_INTERRUPTED. Any thread.

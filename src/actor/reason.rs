@@ -94,6 +94,9 @@ impl ExitReason {
     /// boundary.
     pub const MAX_MESSAGE_LEN: usize = 255;
 
+    /// The message of [`ExitReason::dropped`]: what happened, for whoever sees the crash.
+    pub const DROPPED_MESSAGE: &'static str = "mailbox freed without exit";
+
     /// A reason; `message` is cut to [`ExitReason::MAX_MESSAGE_LEN`] bytes on a character boundary.
     pub fn new(kind: ExitKind, code: i32, message: impl Into<String>) -> ExitReason {
         let mut message = message.into();
@@ -131,9 +134,9 @@ impl ExitReason {
         ExitReason::new(ExitKind::Error, code, message)
     }
 
-    /// `DROPPED`, code 0, no message.
+    /// `DROPPED`, code 0, message [`ExitReason::DROPPED_MESSAGE`].
     pub fn dropped() -> ExitReason {
-        ExitReason::new(ExitKind::Dropped, 0, String::new())
+        ExitReason::new(ExitKind::Dropped, 0, Self::DROPPED_MESSAGE)
     }
 
     /// `NOPROC`, code 0, no message.

@@ -147,6 +147,7 @@ impl Actor {
         let info = CrashInfo {
             conversation: ctx.pid(),
             participant: pid,
+            participant_index: idx,
             reason,
             policy: self.policy.kind(),
             observed_at_ns,

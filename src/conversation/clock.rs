@@ -1,32 +1,39 @@
 //! transom's monotonic clock in nanoseconds: the one clock of crash records, participant exits
 //! and deadlines, so that C callers can order and compare them.
 //!
-//! Invariant: the epoch is fixed the first time the clock is read in the process; every value
-//! is `Instant`-based (never goes back) and saturates instead of wrapping.
+//! Invariant: it is the system's `CLOCK_MONOTONIC` (the clock `Instant` reads on Unix), so a
+//! caller can compare its values with `clock_gettime(CLOCK_MONOTONIC)`; values never go back
+//! and saturate instead of wrapping.
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
-/// Nanoseconds on transom's monotonic clock (0 = the first time transom read it in this
-/// process). Crash records, participant exits and deadlines carry it.
+/// Nanoseconds on `CLOCK_MONOTONIC` (the clock of `clock_gettime(CLOCK_MONOTONIC, ...)`:
+/// since an unspecified point, typically boot). Crash records, participant exits and
+/// deadlines carry it.
 pub fn monotonic_ns() -> u64 {
-    // The epoch first: the first reading is then not before it.
-    let epoch = epoch();
-    ns_between(epoch, Instant::now())
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid timespec to write; CLOCK_MONOTONIC is always available on the
+    // platforms transom supports (the call cannot fail with these arguments).
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    debug_assert_eq!(rc, 0);
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
 }
 
-fn ns_between(epoch: Instant, at: Instant) -> u64 {
-    u64::try_from(at.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// `at` on transom's monotonic clock (0 for instants before the epoch).
+/// `at` on the monotonic clock: now's reading moved by the distance from now to `at`.
 pub(crate) fn ns_of(at: Instant) -> u64 {
-    ns_between(epoch(), at)
+    let (now, now_ns) = (Instant::now(), monotonic_ns());
+    if at >= now {
+        let ahead = u64::try_from(at.duration_since(now).as_nanos()).unwrap_or(u64::MAX);
+        now_ns.saturating_add(ahead)
+    } else {
+        let behind = u64::try_from(now.duration_since(at).as_nanos()).unwrap_or(u64::MAX);
+        now_ns.saturating_sub(behind)
+    }
 }
 
 /// The instant `timeout` from now and the same point on the monotonic clock; `None` when it
@@ -48,5 +55,22 @@ mod tests {
         assert!(a <= b);
         assert!(d >= a + 5_000_000 && d <= b + 5_000_000);
         assert_eq!(deadline_after(Duration::MAX), None);
+    }
+
+    #[test]
+    fn the_clock_is_clock_monotonic() {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let before = monotonic_ns();
+        // SAFETY: ts is writable.
+        assert_eq!(
+            unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) },
+            0
+        );
+        let theirs = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+        let after = monotonic_ns();
+        assert!(before <= theirs && theirs <= after);
     }
 }

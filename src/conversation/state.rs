@@ -42,6 +42,8 @@ pub struct CrashInfo {
     pub conversation: Pid,
     /// The participant that crashed.
     pub participant: Pid,
+    /// Its index among the conversation's participants (open order, from 0).
+    pub participant_index: usize,
     /// Its exit reason, unchanged.
     pub reason: ExitReason,
     /// The policy that was applied.

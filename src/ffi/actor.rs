@@ -6,13 +6,16 @@
 //! transom from the call on (also when the call fails: its `drop` has then run), and its `drop`
 //! runs exactly once, after its last call.
 
+use std::cell::RefCell;
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
 use super::args::{self, bytes, closure, handle, handle_mut, input, out, Handle, Out};
 use super::closure::Closure;
+use super::log::{self, TRANSOM_LOG_INFO};
 use super::status::{
-    guard, transom_status, Failure, TRANSOM_ERR_NOT_FOUND, TRANSOM_OK, TRANSOM_TIMEOUT,
+    guard, transom_status, Failure, TRANSOM_ERR_NOT_FOUND, TRANSOM_ERR_WRONG_STATE, TRANSOM_OK,
+    TRANSOM_TIMEOUT,
 };
 use crate::actor::{
     Behaviour, ExitKind, ExitReason, Mailbox, Message, MonitorRef, Pid, ProcessContext, Runtime,
@@ -34,7 +37,8 @@ pub const TRANSOM_EXIT_NORMAL: transom_exit_kind = 0;
 /// supervisor, or transom_runtime_exit with this kind): linked processes are not killed (those
 /// trapping exits get a TRANSOM_MESSAGE_EXIT message).
 pub const TRANSOM_EXIT_SHUTDOWN: transom_exit_kind = 1;
-/// Exit kind: an error (a C behaviour's non-zero status is the code).
+/// Exit kind: an error (a C behaviour's non-zero status is the code, unless the behaviour set
+/// its reason with transom_behaviour_set_exit_reason).
 pub const TRANSOM_EXIT_ERROR: transom_exit_kind = 2;
 /// Exit kind: a Rust behaviour panicked (the message is the panic text).
 pub const TRANSOM_EXIT_PANIC: transom_exit_kind = 3;
@@ -112,8 +116,9 @@ pub struct transom_message {
 }
 
 /// A callback process's code: `call` is called for one message at a time, on a runtime
-/// worker thread; return 0 to continue, non-zero to end the process with reason
-/// TRANSOM_EXIT_ERROR whose code is that status. `drop` (may be NULL) runs exactly once after
+/// worker thread; return 0 to continue, non-zero to end the process: with the reason the call
+/// set with transom_behaviour_set_exit_reason, or else TRANSOM_EXIT_ERROR whose code is that
+/// status and whose message is "the C behaviour returned a non-zero status". `drop` (may be NULL) runs exactly once after
 /// the process has exited and its last `call` returned.
 #[repr(C)]
 pub struct transom_behaviour_callback {
@@ -209,22 +214,85 @@ type MonitorFn = unsafe extern "C" fn(*mut c_void, transom_pid, *const transom_e
 /// Adapts a C behaviour to the runtime's `Behaviour`.
 struct CBehaviour(Closure<BehaviourFn>);
 
+thread_local! {
+    /// `Some` while a C behaviour's call runs on this thread: the exit reason it set with
+    /// transom_behaviour_set_exit_reason, if any (saved and restored around each call).
+    static BEHAVIOUR_EXIT: RefCell<Option<Option<ExitReason>>> = const { RefCell::new(None) };
+}
+
+/// Restores the enclosing state of [`BEHAVIOUR_EXIT`] when a call ends; yields the reason set.
+struct BehaviourCall(Option<Option<ExitReason>>);
+
+impl BehaviourCall {
+    fn enter() -> Self {
+        BehaviourCall(BEHAVIOUR_EXIT.with(|r| r.replace(Some(None))))
+    }
+    fn leave(mut self) -> Option<ExitReason> {
+        let outer = self.0.take();
+        BEHAVIOUR_EXIT.with(|r| r.replace(outer)).flatten()
+    }
+}
+
+impl Drop for BehaviourCall {
+    fn drop(&mut self) {
+        if let Some(outer) = self.0.take() {
+            let _ = BEHAVIOUR_EXIT.try_with(|r| r.replace(Some(outer)));
+        }
+    }
+}
+
 impl Behaviour for CBehaviour {
     fn handle(&mut self, ctx: &ProcessContext, msg: Message) -> Result<(), ExitReason> {
         let mut reason = None;
         let view = message_view(&msg, &mut reason);
+        let call = BehaviourCall::enter();
         // SAFETY: the C behaviour promised to accept (ctx, pid, message); `view` and what it
         // points to (msg, reason) live across the call.
         let status = unsafe { (self.0.call())(self.0.ctx(), ctx.pid().as_raw(), &view) };
+        let set = call.leave();
         if status == 0 {
-            Ok(())
-        } else {
-            Err(ExitReason::error(
-                status,
-                "the C behaviour returned a non-zero status",
-            ))
+            return Ok(());
         }
+        let reason = set.unwrap_or_else(|| {
+            ExitReason::error(status, "the C behaviour returned a non-zero status")
+        });
+        log::log(
+            TRANSOM_LOG_INFO,
+            format_args!(
+                "process {} ended by its behaviour (status {status}): {reason}",
+                ctx.pid().as_raw()
+            ),
+        );
+        Err(reason)
     }
+}
+
+/// Sets the exit reason of the behaviour call running on this thread: when that call returns
+/// non-zero, its process exits with `*reason` (any TRANSOM_EXIT_* kind; copied now) instead of
+/// {TRANSOM_EXIT_ERROR, status, "the C behaviour returned a non-zero status"}; when it returns 0
+/// the reason is discarded. A later call in the same behaviour call replaces it. This is how
+/// the C++ and Python bindings turn an exception into a reason carrying its type and message
+/// (truncated to 255 bytes). Valid only inside a behaviour's `call`, on its thread:
+/// TRANSOM_ERR_WRONG_STATE anywhere else (a monitor, a gate, a plain thread);
+/// TRANSOM_ERR_INVALID_ARGUMENT for an unknown kind or a message that is not NUL-terminated
+/// UTF-8.
+#[no_mangle]
+pub unsafe extern "C" fn transom_behaviour_set_exit_reason(
+    reason: *const transom_exit_reason,
+) -> transom_status {
+    guard(|| {
+        let parsed = input!(reason)?.parse()?;
+        BEHAVIOUR_EXIT.with(|r| match &mut *r.borrow_mut() {
+            Some(slot) => {
+                *slot = Some(parsed);
+                Ok(TRANSOM_OK)
+            }
+            None => Err(Failure::fixed(
+                TRANSOM_ERR_WRONG_STATE,
+                "transom_behaviour_set_exit_reason is valid only inside a behaviour's call, on its thread",
+            )),
+        })
+    })
 }
 
 /// A view of `msg` for C. An exit message's reason is stored in `reason`, which the view points
@@ -619,10 +687,27 @@ pub unsafe extern "C" fn transom_mailbox_exit(
 }
 
 /// Frees the handle (NULL is accepted). If its process is still alive it exits now with
-/// TRANSOM_EXIT_DROPPED (abnormal: linked processes and conversations see a crash), so a C
-/// thread that dies holding a mailbox crashes cleanly.
+/// TRANSOM_EXIT_DROPPED and the message "mailbox freed without exit" (abnormal: linked
+/// processes and conversations see a crash; logged at TRANSOM_LOG_INFO), so a C thread that
+/// dies holding a mailbox crashes cleanly.
 #[no_mangle]
 pub unsafe extern "C" fn transom_mailbox_free(mailbox: *mut transom_mailbox) {
+    if !mailbox.is_null() && log::enabled(TRANSOM_LOG_INFO) {
+        // SAFETY: a non-NULL mailbox comes from transom_mailbox_open and is not freed yet.
+        let mb = unsafe { &*mailbox };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // The exit the handle's drop would do, done here to know whether it happened.
+            if mb.mailbox.exit(ExitReason::dropped()).is_ok() {
+                log::log(
+                    TRANSOM_LOG_INFO,
+                    format_args!(
+                        "mailbox {} freed without exit: its process exited DROPPED",
+                        mb.mailbox.pid().as_raw()
+                    ),
+                );
+            }
+        }));
+    }
     // SAFETY: a non-NULL mailbox comes from transom_mailbox_open and is freed once (the C contract).
     unsafe { transom_mailbox::free(mailbox) }
 }

@@ -451,8 +451,9 @@ pub unsafe extern "C" fn transom_conversation_free(conversation: *mut transom_co
     unsafe { transom_conversation::free(conversation) }
 }
 
-/// Nanoseconds on transom's monotonic clock (the clock of crash, exit and deadline
-/// timestamps).
+/// Nanoseconds on CLOCK_MONOTONIC, the clock of crash, exit and deadline timestamps: the
+/// value clock_gettime(CLOCK_MONOTONIC, ...) gives (seconds * 1e9 + nanoseconds), so the
+/// library's timestamps compare directly with the caller's own readings.
 #[no_mangle]
 pub extern "C" fn transom_monotonic_ns() -> u64 {
     monotonic_ns()

@@ -8,8 +8,12 @@
 
 use std::ffi::c_void;
 
+use super::args;
 use super::args::{array_out, bytes, handle, input, out, Handle};
-use super::status::{guard, transom_status, Failure, TRANSOM_ERR_INVALID_ARGUMENT, TRANSOM_OK};
+use super::status::{
+    guard, transom_status, Failure, TRANSOM_ERR_INVALID_ARGUMENT, TRANSOM_ERR_UNSUPPORTED,
+    TRANSOM_OK, TRANSOM_TIMEOUT,
+};
 use crate::memory::{
     self, ConcurrentManager, HeaderFlags, HeapManager, MemoryClass, MemoryClassRaw, MemoryError,
     MemoryKind, Qos, SlotManager, StaticManager, Stats,
@@ -25,7 +29,8 @@ pub const TRANSOM_MANAGER_STATIC: transom_manager_kind = 1;
 /// Manager kind: single-threaded, storage allocated by the library at creation; never allocates
 /// after creation.
 pub const TRANSOM_MANAGER_HEAP: transom_manager_kind = 2;
-/// Manager kind: every operation safe from any thread, lock-free, never blocking.
+/// Manager kind: every operation safe from any thread, lock-free, never blocking — except
+/// transom_manager_store_wait and transom_manager_reserve_wait, which wait for a free slot.
 pub const TRANSOM_MANAGER_CONCURRENT: transom_manager_kind = 3;
 
 /// The largest capacity (number of slots) of a manager: 2^24 - 1 (a token's slot index has 24
@@ -308,6 +313,88 @@ pub unsafe extern "C" fn transom_manager_reserve(
     })
 }
 
+/// The CONCURRENT manager behind `m`, or TRANSOM_ERR_UNSUPPORTED naming `what`: a STATIC or HEAP
+/// manager is used by one thread at a time, so no other thread could free the slot a blocking
+/// call would wait for.
+fn concurrent<'a>(
+    m: &'a transom_manager,
+    what: &'static str,
+) -> Result<&'a ConcurrentManager, Failure> {
+    match &m.kind {
+        Kind::Concurrent(c) => Ok(c),
+        _ => Err(Failure::fixed(TRANSOM_ERR_UNSUPPORTED, what)),
+    }
+}
+
+/// transom_manager_store that waits up to `timeout_ns` nanoseconds (UINT64_MAX: no limit; 0:
+/// do not block) for a free slot instead of returning TRANSOM_ERR_NO_FREE_SLOTS: the thread
+/// parks (no CPU) until another thread frees a slot (transom_manager_remove, _take, _abort,
+/// _clear), which wakes one waiter. TRANSOM_TIMEOUT when none was freed in time (nothing
+/// stored, `*out_token` untouched; counted in transom_memory_stats.failed_allocs). The length
+/// and the header are checked before waiting (TRANSOM_ERR_TOO_LARGE,
+/// TRANSOM_ERR_INVALID_ARGUMENT). CONCURRENT managers only: a STATIC or HEAP manager gives
+/// TRANSOM_ERR_UNSUPPORTED (one thread at a time: nobody could free a slot while it waits).
+/// Waiting costs the free path nothing while nobody waits (one load).
+#[no_mangle]
+pub unsafe extern "C" fn transom_manager_store_wait(
+    manager: *const transom_manager,
+    header: *const Header,
+    payload: *const u8,
+    len: usize,
+    timeout_ns: u64,
+    out_token: *mut Token,
+) -> transom_status {
+    guard(|| {
+        let m = handle!(manager)?;
+        let h = input!(header)?;
+        let o = out!(out_token)?;
+        let c = concurrent(
+            m,
+            "transom_manager_store_wait needs a CONCURRENT manager (STATIC and HEAP are for one thread)",
+        )?;
+        let slot_size = c.slot_size();
+        let data = bytes!(payload, len, slot_size, |len| {
+            Failure::from(MemoryError::TooLarge { len, slot_size })
+        })?;
+        match c.store_wait(h, data, args::timeout(timeout_ns))? {
+            Some(t) => {
+                o.write(t);
+                Ok(TRANSOM_OK)
+            }
+            None => Ok(TRANSOM_TIMEOUT),
+        }
+    })
+}
+
+/// transom_manager_reserve that waits like transom_manager_store_wait (TRANSOM_TIMEOUT when no
+/// slot was freed in time: no output written; TRANSOM_ERR_UNSUPPORTED for STATIC and HEAP).
+#[no_mangle]
+pub unsafe extern "C" fn transom_manager_reserve_wait(
+    manager: *const transom_manager,
+    len: usize,
+    timeout_ns: u64,
+    out_token: *mut Token,
+    out_payload: *mut *mut u8,
+) -> transom_status {
+    guard(|| {
+        let m = handle!(manager)?;
+        let ot = out!(out_token)?;
+        let op = out!(out_payload)?;
+        let c = concurrent(
+            m,
+            "transom_manager_reserve_wait needs a CONCURRENT manager (STATIC and HEAP are for one thread)",
+        )?;
+        match c.reserve_raw_wait(len, args::timeout(timeout_ns))? {
+            Some((t, p)) => {
+                ot.write(t);
+                op.write(p);
+                Ok(TRANSOM_OK)
+            }
+            None => Ok(TRANSOM_TIMEOUT),
+        }
+    })
+}
+
 /// Publishes a reserved slot under `*header`. TRANSOM_ERR_WRONG_STATE when the token's slot is
 /// not reserved (e.g. already committed); on TRANSOM_ERR_INVALID_ARGUMENT (bad header) the slot
 /// stays reserved.
@@ -495,6 +582,22 @@ pub unsafe extern "C" fn transom_manager_available(
     guard(|| {
         let m = handle!(manager)?;
         out!(out_count)?.write(on!(m, |s| s.available()));
+        Ok(TRANSOM_OK)
+    })
+}
+
+/// Writes to `*out_count` how many read views, write views and reservations of this manager are
+/// outstanding (each counts one). It looks at every slot: O(capacity), meant for teardown
+/// checks (e.g. refusing to free a manager that views still point into, as the C++ wrapper
+/// does), not for hot paths; while other threads work on a CONCURRENT manager it is a snapshot.
+#[no_mangle]
+pub unsafe extern "C" fn transom_manager_outstanding(
+    manager: *const transom_manager,
+    out_count: *mut usize,
+) -> transom_status {
+    guard(|| {
+        let m = handle!(manager)?;
+        out!(out_count)?.write(on!(m, |s| s.outstanding()));
         Ok(TRANSOM_OK)
     })
 }

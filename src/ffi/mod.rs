@@ -16,6 +16,7 @@ pub(crate) mod args;
 pub mod canal;
 pub mod closure;
 pub mod conversation;
+pub mod log;
 pub mod memory;
 pub mod status;
 pub mod store;

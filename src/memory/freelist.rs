@@ -4,7 +4,7 @@
 //! push or pop bumps the counter, so a pop that read a stale link (its slot was popped and pushed
 //! back meanwhile: ABA) fails its CAS and retries. Push and pop are O(1) and never wait.
 
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
 
 use super::word::{Link, Word};
 
@@ -75,10 +75,12 @@ impl<W: Word> FreeList<W> {
         loop {
             links.link(index).store(h as u32);
             let version = (h >> 32) as u32;
-            // Release publishes the link and everything the freeing thread did to the slot.
+            // Release publishes the link and everything the freeing thread did to the slot;
+            // SeqCst (the same instruction as Release on x86-64) orders the push before the
+            // freer's look at the manager's waiter count (SlotManager::alloc_wait).
             match self
                 .head
-                .cas(h, head(version.wrapping_add(1), index), Release, Relaxed)
+                .cas(h, head(version.wrapping_add(1), index), SeqCst, Relaxed)
             {
                 Ok(_) => return,
                 Err(seen) => h = seen,

@@ -164,6 +164,22 @@ impl<'a, F: Flavor> Reservation<'a, F> {
         })
     }
 
+    pub(crate) fn new_wait(
+        slots: &'a SlotManager<F>,
+        len: usize,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Option<Self>, MemoryError> {
+        Ok(slots
+            .reserve_raw_wait(len, timeout)?
+            .map(|(token, payload)| Reservation {
+                slots,
+                token,
+                payload,
+                len,
+                done: false,
+            }))
+    }
+
     /// The token the message will have once committed.
     pub fn token(&self) -> Token {
         self.token

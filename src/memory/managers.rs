@@ -4,10 +4,13 @@
 
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::time::Duration;
 
 use super::slots::SlotManager;
 use super::word::{Concurrent, SingleThreaded};
-use super::{Header, HeaderStore, MemoryClass, MemoryError, MemoryManager, ScopedManager, Token};
+use super::{
+    Header, HeaderStore, MemoryClass, MemoryError, MemoryManager, Reservation, ScopedManager, Token,
+};
 
 /// A single-threaded manager over storage the caller provides (stack, shared memory, a DMA
 /// region): it never allocates after creation. Size the buffer with
@@ -83,6 +86,31 @@ impl ConcurrentManager {
         Ok(ConcurrentManager {
             slots: SlotManager::allocate(capacity, slot_size, class)?,
         })
+    }
+
+    /// [`store`](MemoryManager::store) that waits up to `timeout` (`None`: no limit) for another
+    /// thread to free a slot (free, take, abort, clear) instead of failing with
+    /// [`MemoryError::NoFreeSlots`]. `Ok(None)` when the time ran out (counted in
+    /// [`Stats::failed_allocs`](super::Stats::failed_allocs)); `Some(Duration::ZERO)` tries
+    /// once. The payload length and the header are checked before waiting. The waiter parks
+    /// (no CPU) and is woken by the free that gives it a slot; a free costs one load more only
+    /// while nobody waits.
+    pub fn store_wait(
+        &self,
+        header: &Header,
+        payload: &[u8],
+        timeout: Option<Duration>,
+    ) -> Result<Option<Token>, MemoryError> {
+        self.slots.store_wait(header, payload, timeout)
+    }
+
+    /// [`reserve`](MemoryManager::reserve) that waits like [`store_wait`](Self::store_wait).
+    pub fn reserve_wait(
+        &self,
+        len: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Option<Reservation<'_, Concurrent>>, MemoryError> {
+        Reservation::new_wait(&self.slots, len, timeout)
     }
 }
 

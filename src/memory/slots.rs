@@ -11,7 +11,8 @@
 use std::alloc::{self, Layout};
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::Ordering::{Acquire, Relaxed};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
+use std::time::{Duration, Instant};
 
 use super::freelist::{FreeList, Links};
 use super::header::{Header, MemoryClass, MemoryClassRaw};
@@ -19,6 +20,7 @@ use super::state::{self, Held};
 use super::token::{next_key, Token, MAX_SLOTS};
 use super::word::{Flavor, Link, Word};
 use super::MemoryError;
+use crate::sync::{Condvar, Mutex};
 
 const STATE_OFFSET: usize = 0;
 const LINK_OFFSET: usize = 8;
@@ -136,6 +138,13 @@ pub struct SlotManager<F: Flavor> {
     high_water: F::Word,
     failed: F::Word,
     retired: F::Word,
+    /// Producers parked in a `*_wait` allocation (CONCURRENT only; always 0 otherwise).
+    waiters: F::Word,
+    /// Where they park: taken by a waiter from registering to sleeping, and by a freer only
+    /// when `waiters` is non-zero (so a free costs one load when nobody waits).
+    park: Mutex<()>,
+    /// Signalled (one waiter per freed slot) by `recycle`.
+    freed: Condvar,
     /// `Some` when the region was allocated here and must be freed on drop.
     owned: Option<Layout>,
     _flavor: PhantomData<F>,
@@ -245,6 +254,9 @@ impl<F: Flavor> SlotManager<F> {
             high_water: F::Word::new(0),
             failed: F::Word::new(0),
             retired: F::Word::new(0),
+            waiters: F::Word::new(0),
+            park: Mutex::new(()),
+            freed: Condvar::new(),
             owned,
             _flavor: PhantomData,
         };
@@ -320,10 +332,64 @@ impl<F: Flavor> SlotManager<F> {
     /// Takes a free slot into RESERVED: (index, generation).
     #[inline]
     fn alloc(&self) -> Result<(u32, u64), MemoryError> {
-        let Some(index) = self.free.pop(self) else {
+        self.try_alloc().ok_or_else(|| {
             self.failed.fetch_add(1, Relaxed);
-            return Err(MemoryError::NoFreeSlots);
+            MemoryError::NoFreeSlots
+        })
+    }
+
+    /// Like [`alloc`](Self::alloc), waiting up to `timeout` (`None`: no limit) for a slot to be
+    /// freed by another thread; `Ok(None)` when the time ran out. Event-driven: the waiter parks
+    /// on `freed` and every `recycle` that sees `waiters != 0` wakes one waiter.
+    ///
+    /// No lost wake-up: a waiter registers (`waiters += 1`, SeqCst) and then looks at the free
+    /// list; a freer pushes (SeqCst CAS) and then loads `waiters` (SeqCst). In the single order
+    /// of SeqCst operations one of the two comes first, so either the waiter's look sees the
+    /// pushed slot or the freer sees the waiter and wakes it — under `park`, which the waiter
+    /// holds from its look until it sleeps, so the wake cannot fall between the two. A woken
+    /// waiter always tries the free list again before it looks at the clock, so a wake is
+    /// never spent on a waiter that leaves without trying.
+    fn alloc_wait(&self, timeout: Option<Duration>) -> Result<Option<(u32, u64)>, MemoryError> {
+        if let Some(got) = self.try_alloc() {
+            return Ok(Some(got));
+        }
+        if timeout == Some(Duration::ZERO) {
+            self.failed.fetch_add(1, Relaxed);
+            return Ok(None);
+        }
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut guard = self.park.lock();
+        self.waiters.fetch_add(1, SeqCst);
+        // The free list's pop loads its head with Acquire: the fence puts that load after the
+        // registration in the SeqCst order (the freer's side is two SeqCst accesses).
+        crate::sync::atomic::fence(SeqCst);
+        let got = loop {
+            if let Some(got) = self.try_alloc() {
+                break Some(got);
+            }
+            match deadline {
+                None => guard = self.freed.wait(guard),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        break None;
+                    }
+                    guard = self.freed.wait_timeout(guard, d - now).0;
+                }
+            }
         };
+        self.waiters.fetch_sub(1, SeqCst);
+        drop(guard);
+        if got.is_none() {
+            self.failed.fetch_add(1, Relaxed);
+        }
+        Ok(got)
+    }
+
+    /// Pops a free slot into RESERVED, or `None` when none is free (nothing counted).
+    #[inline]
+    fn try_alloc(&self) -> Option<(u32, u64)> {
+        let index = self.free.pop(self)?;
         // Decrement after the pop and increment before the push keep `available` within
         // 0..=capacity at every instant (it counts listed slots plus slots in transit).
         let before = self.available.fetch_sub(1, Relaxed);
@@ -336,7 +402,7 @@ impl<F: Flavor> SlotManager<F> {
                 Err(seen) => hw = seen,
             }
         }
-        Ok((index, state::reserve_popped(self.word(index))))
+        Some((index, state::reserve_popped(self.word(index))))
     }
 
     /// Returns a slot whose message of generation `gen` was just freed to the free list, or
@@ -349,6 +415,22 @@ impl<F: Flavor> SlotManager<F> {
         }
         self.available.fetch_add(1, Relaxed);
         self.free.push(self, index);
+        // The free path's whole cost for the blocking allocations: one load (a plain load on
+        // x86-64) while nobody waits. SeqCst pairs with the waiter's registration (see
+        // alloc_wait).
+        crate::sync::seqcst_handshake();
+        if self.waiters.load(SeqCst) != 0 {
+            self.wake_one();
+        }
+    }
+
+    /// Wakes one producer parked in `alloc_wait` (taking `park` so the wake cannot fall between
+    /// its look at the free list and its sleep).
+    #[cold]
+    #[inline(never)]
+    fn wake_one(&self) {
+        let _park = self.park.lock();
+        self.freed.notify_one();
     }
 
     /// Stores a message: the header (checked and stamped) and a copy of `payload`.
@@ -365,6 +447,49 @@ impl<F: Flavor> SlotManager<F> {
         }
         state::finish_claim(self.word(index), gen, true);
         Ok(Token::pack(self.key, index, gen))
+    }
+
+    /// [`store`](Self::store) that waits up to `timeout` (`None`: no limit) for a free slot
+    /// instead of failing with `NoFreeSlots`; `Ok(None)` when the time ran out. Arguments are
+    /// checked before waiting. Only for managers another thread frees slots of (CONCURRENT):
+    /// the kinds' public wrappers offer it on [`ConcurrentManager`](super::ConcurrentManager).
+    pub(crate) fn store_wait(
+        &self,
+        header: &Header,
+        payload: &[u8],
+        timeout: Option<Duration>,
+    ) -> Result<Option<Token>, MemoryError> {
+        let len = self.check_len(payload.len())?;
+        let stamped = header.stamped(len, self.class_raw)?;
+        let Some((index, gen)) = self.alloc_wait(timeout)? else {
+            return Ok(None);
+        };
+        // SAFETY: as in store: the slot is RESERVED by us; len <= slot_size.
+        unsafe {
+            ptr::write(self.header_ptr(index), stamped);
+            ptr::write(self.len_ptr(index), len);
+            ptr::copy_nonoverlapping(payload.as_ptr(), self.payload_ptr(index), payload.len());
+        }
+        state::finish_claim(self.word(index), gen, true);
+        Ok(Some(Token::pack(self.key, index, gen)))
+    }
+
+    /// [`reserve_raw`](Self::reserve_raw) that waits like [`store_wait`](Self::store_wait).
+    pub(crate) fn reserve_raw_wait(
+        &self,
+        len: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Option<(Token, *mut u8)>, MemoryError> {
+        let len = self.check_len(len)?;
+        let Some((index, gen)) = self.alloc_wait(timeout)? else {
+            return Ok(None);
+        };
+        // SAFETY: the slot is RESERVED by us (see store).
+        unsafe { ptr::write(self.len_ptr(index), len) };
+        Ok(Some((
+            Token::pack(self.key, index, gen),
+            self.payload_ptr(index),
+        )))
     }
 
     /// Reserves a slot for a `len`-byte payload the caller writes in place through the returned
@@ -563,6 +688,16 @@ impl<F: Flavor> SlotManager<F> {
             }
         }
         Ok(())
+    }
+
+    /// The read views, write views and reservations outstanding (each counts one), from one
+    /// pass over every slot's state word: O(capacity), for teardown checks (a wrapper refusing
+    /// to free a manager its views still point into), not for hot paths. While other threads
+    /// work the count is a snapshot.
+    pub fn outstanding(&self) -> usize {
+        (0..self.capacity)
+            .map(|i| state::outstanding(self.word(i)) as usize)
+            .sum()
     }
 
     /// Free slots, always within `0..=capacity` (retired slots are never available).

@@ -228,6 +228,18 @@ pub(crate) fn free_held<W: Word>(w: &W, gen: u64) {
     w.store(freed(gen), Release);
 }
 
+/// How many views and reservations the word records: its readers, its writer, or 1 for a
+/// RESERVED slot (whose reservation the commit or abort ends).
+#[inline]
+pub(crate) fn outstanding<W: Word>(w: &W) -> u64 {
+    let s = w.load(Acquire);
+    match phase(s) {
+        RESERVED => 1,
+        COMMITTED => readers(s) + u64::from(s & WRITER != 0),
+        _ => 0,
+    }
+}
+
 /// For `clear`: if the word is COMMITTED, returns its generation.
 #[inline]
 pub(crate) fn committed_generation<W: Word>(w: &W) -> Option<u64> {

@@ -704,4 +704,131 @@ mod direct {
         });
         assert_eq!(MemoryManager::available(&m), 8);
     }
+
+    #[test]
+    fn store_wait_is_woken_by_a_free_on_another_thread() {
+        use std::sync::mpsc;
+        use std::time::Duration;
+        let m = ConcurrentManager::new(1, SLOT, MemoryClass::Host).unwrap();
+        let first = m.store(&header(0), b"full").unwrap();
+        let (ready, waiting) = mpsc::channel();
+        std::thread::scope(|s| {
+            let producer = s.spawn(|| {
+                ready.send(()).unwrap();
+                m.store_wait(&header(0), b"second", None).unwrap()
+            });
+            waiting.recv().unwrap();
+            // Whether the producer is parked yet or not, the free gives it the slot.
+            m.free(first).unwrap();
+            let t = producer
+                .join()
+                .unwrap()
+                .expect("no timeout without a limit");
+            assert_eq!(&*m.read(t).unwrap(), b"second");
+        });
+        // Nothing free: a bounded wait times out without storing (and counts a failure).
+        let before = m.stats().failed_allocs;
+        assert_eq!(
+            m.store_wait(&header(0), b"x", Some(Duration::from_millis(20))),
+            Ok(None)
+        );
+        assert_eq!(
+            m.store_wait(&header(0), b"x", Some(Duration::ZERO)),
+            Ok(None)
+        );
+        assert_eq!(m.stats().failed_allocs, before + 2);
+        // Arguments are checked before any wait.
+        assert!(matches!(
+            m.store_wait(&header(0), &[0; SLOT + 1], None),
+            Err(MemoryError::TooLarge { .. })
+        ));
+        assert!(m.reserve_wait(1, Some(Duration::ZERO)).unwrap().is_none());
+    }
+
+    #[test]
+    fn reserve_wait_is_woken_by_abort_take_and_clear() {
+        let m = ConcurrentManager::new(1, SLOT, MemoryClass::Host).unwrap();
+        let r = m.reserve(4).unwrap();
+        std::thread::scope(|s| {
+            // The waiter's reservation is aborted when its guard drops.
+            let waiter = s.spawn(|| m.reserve_wait(4, None).unwrap().unwrap().token());
+            r.abort();
+            let t = waiter.join().unwrap();
+            assert!(m.abort(t).is_err());
+        });
+        let t = m.store(&header(0), b"take").unwrap();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| m.store_wait(&header(0), b"after take", None).unwrap());
+            let mut buf = [0u8; SLOT];
+            assert_eq!(m.take(t, &mut buf).unwrap(), 4);
+            let t2 = waiter.join().unwrap().unwrap();
+            std::thread::scope(|s2| {
+                let w2 = s2.spawn(|| m.store_wait(&header(0), b"after clear", None).unwrap());
+                // clear frees t2 (whether or not the waiter is parked yet).
+                loop {
+                    m.clear().unwrap();
+                    if m.peek_header(t2).is_err() {
+                        break;
+                    }
+                }
+                assert!(w2.join().unwrap().is_some());
+            });
+        });
+    }
+
+    #[test]
+    fn many_producers_wait_for_few_slots_and_every_message_arrives() {
+        use std::sync::mpsc;
+        const PRODUCERS: u64 = 6;
+        const EACH: u64 = 2000;
+        let m = ConcurrentManager::new(2, SLOT, MemoryClass::Host).unwrap();
+        let (tx, rx) = mpsc::channel::<Token>();
+        std::thread::scope(|s| {
+            for p in 0..PRODUCERS {
+                let tx = tx.clone();
+                let m = &m;
+                s.spawn(move || {
+                    for i in 0..EACH {
+                        let v = p * EACH + i;
+                        let t = m
+                            .store_wait(&header(0), &v.to_le_bytes(), None)
+                            .unwrap()
+                            .unwrap();
+                        tx.send(t).unwrap();
+                    }
+                });
+            }
+            drop(tx);
+            let mut sum = 0u64;
+            let mut n = 0u64;
+            for t in rx {
+                let mut buf = [0u8; 8];
+                assert_eq!(m.take(t, &mut buf).unwrap(), 8);
+                sum += u64::from_le_bytes(buf);
+                n += 1;
+            }
+            let total = PRODUCERS * EACH;
+            assert_eq!(n, total);
+            assert_eq!(sum, total * (total - 1) / 2);
+        });
+        assert_eq!(m.available(), 2);
+    }
+
+    #[test]
+    fn outstanding_counts_views_and_reservations() {
+        let m = HeapManager::new(4, SLOT, MemoryClass::Host).unwrap();
+        let t = m.store(&header(0), b"x").unwrap();
+        assert_eq!(m.outstanding(), 0);
+        let r1 = MemoryManager::read(&m, t).unwrap();
+        let r2 = MemoryManager::read(&m, t).unwrap();
+        let res = m.reserve(1).unwrap();
+        assert_eq!(m.outstanding(), 3);
+        drop((r1, r2));
+        let t2 = m.store(&header(0), b"y").unwrap();
+        let w = MemoryManager::write(&m, t2).unwrap();
+        assert_eq!(m.outstanding(), 2);
+        drop(w);
+        res.abort();
+        assert_eq!(m.outstanding(), 0);
+    }
 }

@@ -35,8 +35,11 @@ static void mailbox_receive_times_out_then_gets_the_message() {
     CHECK(m);
     CHECK(m->from() == b.pid());
     CHECK_EQ(m->text(), std::string_view("x"));
-    transom_message raw{};
-    CHECK_EQ(a.receive(std::nothrow, 0, raw), TRANSOM_TIMEOUT);
+    message raw;
+    CHECK_EQ(a.receive(std::nothrow, 0ns, raw), TRANSOM_TIMEOUT); // the throwing overload's arguments
+    b.send(a.pid(), std::string("y"));
+    CHECK_EQ(a.receive(std::nothrow, 10s, raw), TRANSOM_OK);
+    CHECK_EQ(raw.text(), std::string_view("y"));
 }
 
 static void behaviour_status_and_exception_end_the_process() {

@@ -58,9 +58,8 @@ static void buffer_receive_reports_the_needed_size_and_keeps_the_reply() {
     auto r = c.receive(span<uint8_t>(buf, sizeof buf), 10s);
     CHECK(r);
     CHECK_EQ(std::string_view(reinterpret_cast<char *>(buf), r->size), std::string_view("0123456789"));
-    transom_reply raw{};
-    size_t len = 0;
-    CHECK_EQ(c.receive(std::nothrow, 0, raw, buf, sizeof buf, len), TRANSOM_TIMEOUT);
+    reply raw;
+    CHECK_EQ(c.receive(std::nothrow, span<uint8_t>(buf, sizeof buf), 0ns, raw), TRANSOM_TIMEOUT);
 }
 
 static void mailbox_participant_replies_from_a_thread() {

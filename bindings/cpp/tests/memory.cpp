@@ -44,7 +44,7 @@ static void read_views_stack_and_release_once_each() {
         CHECK_THROWS(m.write(t), TRANSOM_ERR_BORROWED);
         b.release(); // explicit early release
         CHECK(!b);
-        CHECK_THROWS(b.release(), TRANSOM_ERR_NULL_ARGUMENT);
+        CHECK_THROWS(b.release(), TRANSOM_ERR_CLOSED); // holds nothing: like a closed handle
     }
     // Every view was released exactly once: the exclusive write view is available.
     { write_view w = m.write(t); }
@@ -145,10 +145,15 @@ static void take_copies_and_frees() {
 static void non_throwing_overloads_return_the_status() {
     manager m = manager::heap(1, 8);
     token t;
-    CHECK_EQ(m.store(std::nothrow, header(), "ab", 2, t), TRANSOM_OK);
+    // The throwing overloads' arguments, then the out-parameter.
+    CHECK_EQ(m.store(std::nothrow, header(), "ab", t), TRANSOM_OK);
     token t2;
-    CHECK_EQ(m.store(std::nothrow, header(), "ab", 2, t2), TRANSOM_ERR_NO_FREE_SLOTS);
-    CHECK_EQ(m.store(std::nothrow, header(), "too long!", 9, t2), TRANSOM_ERR_TOO_LARGE);
+    CHECK_EQ(m.store(std::nothrow, "ab", t2), TRANSOM_ERR_NO_FREE_SLOTS);
+    CHECK(!t2); // written on TRANSOM_OK only
+    CHECK_EQ(m.store(std::nothrow, header(), "too long!", t2), TRANSOM_ERR_TOO_LARGE);
+    reservation r;
+    CHECK_EQ(m.reserve(std::nothrow, 1, r), TRANSOM_ERR_NO_FREE_SLOTS);
+    CHECK(!r);
     read_view v;
     CHECK_EQ(m.read(std::nothrow, t, v), TRANSOM_OK);
     CHECK_EQ(v.text(), std::string_view("ab"));
@@ -228,7 +233,7 @@ static void concurrent_manager_from_many_threads() {
             for (long n = 0; n < per_thread; ++n) {
                 token t;
                 // Non-throwing path: a full manager is an expected outcome under contention.
-                status st = m.store(std::nothrow, header(), &n, sizeof n, t);
+                status st = m.store(std::nothrow, header(), bytes(&n, sizeof n), t);
                 if (st == TRANSOM_ERR_NO_FREE_SLOTS) {
                     --n;
                     continue;

@@ -63,10 +63,11 @@ static void expected_version_idempotency_and_batches() {
     std::vector<receipt> rs = s.append_batch(batch);
     CHECK_EQ(rs.size(), size_t(2));
     CHECK_EQ(rs[1].stream_version, uint64_t(4));
-    transom_append raw = new_event("acct", 9, "raw").raw();
-    transom_receipt rr{};
-    CHECK_EQ(s.append(std::nothrow, raw, &rr), TRANSOM_OK);
+    receipt rr;
+    CHECK_EQ(s.append(std::nothrow, new_event("acct", 9, "raw"), rr), TRANSOM_OK);
     CHECK_EQ(rr.stream_version, uint64_t(5));
+    CHECK_EQ(s.append(std::nothrow, "acct", 9, "raw2", rr), TRANSOM_OK);
+    CHECK_EQ(rr.stream_version, uint64_t(6));
 }
 
 static void correlation_and_causation_chains() {
@@ -303,13 +304,16 @@ static void interrupt_wakes_a_blocked_pull_from_another_thread() {
     // Non-throwing pull into caller memory.
     s.append("y", 0, "z");
     transom_item items[4];
-    size_t n = 0;
-    CHECK_EQ(c.pull(std::nothrow, UINT64_MAX, items, 4, n), TRANSOM_OK);
-    CHECK_EQ(n, size_t(1));
-    n = 99;
-    CHECK_EQ(c.pull(std::nothrow, 0, items, 4, n), TRANSOM_TIMEOUT);
-    CHECK_EQ(n, size_t(99)); // written on TRANSOM_OK only
-    CHECK_EQ(c.pull(std::nothrow, 0, items, 0, n), TRANSOM_ERR_INVALID_ARGUMENT);
+    batch got;
+    CHECK_EQ(c.pull(std::nothrow, span<transom_item>(items, 4), forever, got), TRANSOM_OK);
+    CHECK_EQ(got.size(), size_t(1));
+    CHECK_EQ(c.pull(std::nothrow, span<transom_item>(items, 4), 0ns, got), TRANSOM_TIMEOUT);
+    CHECK(got.timed_out() && got.empty());
+    CHECK_EQ(c.pull(std::nothrow, span<transom_item>(items, 0), 0ns, got), TRANSOM_ERR_INVALID_ARGUMENT);
+    s.append("y", 0, "w");
+    CHECK_EQ(c.pull(std::nothrow, 4, 10s, got), TRANSOM_OK); // the throwing pull(cap, timeout)'s arguments
+    CHECK_EQ(got.size(), size_t(1));
+    CHECK(c.pull(span<transom_item>(items, 4), 0ns).timed_out());
 }
 
 static void close_wakes_a_blocked_pull_and_later_calls_are_closed() {
@@ -393,7 +397,7 @@ static void worker_spawn_failure_keeps_the_canal() {
     std::atomic<int> destroyed{0};
     canal empty;
     CHECK_THROWS(worker::spawn(std::move(empty), [t = tracker(&destroyed)](span<const transom_item>) {}),
-                 TRANSOM_ERR_NULL_ARGUMENT);
+                 TRANSOM_ERR_CLOSED);
     CHECK_EQ(destroyed.load(), 1); // destroyed although no worker was made
     s.append("k", 0, "v");
     CHECK_EQ(c.pull(1, 0ns).size(), size_t(1)); // c untouched

@@ -37,11 +37,37 @@ def live_callbacks() -> int:
     return len(_registry)
 
 
+def _exit_reason_from_exception() -> None:
+    """Inside a behaviour's call: makes the exception being handled the process's exit reason
+    (TRANSOM_EXIT_ERROR, code TRANSOM_ERR_PANIC, message ``"Type: str(exc)"`` cut to 255
+    bytes); anywhere else transom answers WRONG_STATE and nothing changes."""
+    exc = sys.exc_info()[1]
+    if exc is None:
+        return
+    t = type(exc)
+    name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+    try:
+        text = f"{name}: {exc}"
+    except Exception:
+        text = name
+    raw = text.encode("utf-8", "replace")[:255].decode("utf-8", "ignore").encode("utf-8")
+    r = _ffi.transom_exit_reason()
+    r.kind = 2  # TRANSOM_EXIT_ERROR
+    r.code = -3  # TRANSOM_ERR_PANIC, the status the behaviour trampoline returns
+    r.message = raw.replace(b"\0", b"?")
+    _ffi.lib.transom_behaviour_set_exit_reason(r)
+
+
 def report(where: str) -> None:
-    """Reports the exception being handled: traceback on stderr, counted."""
+    """Reports the exception being handled: traceback on stderr, counted; in a behaviour it
+    also becomes the process's exit reason (type and message)."""
     global _errors
     with _lock:
         _errors += 1
+    try:
+        _exit_reason_from_exception()
+    except Exception:
+        pass
     try:
         err = sys.stderr
         if err is not None:

@@ -269,6 +269,7 @@ class transom_crash_info(Structure):
         ("reason", transom_exit_reason),
         ("policy", transom_on_crash),
         ("observed_at_ns", c_uint64),
+        ("participant_index", c_size_t),
     ]
 
 
@@ -439,6 +440,14 @@ class transom_gate_callback(Structure):
     _fields_ = [("ctx", c_void_p), ("call", GATE_FN), ("drop", DROP_FN)]
 
 
+transom_log_level = c_int32
+LOG_FN = CFUNCTYPE(None, c_void_p, transom_log_level, c_char_p, c_size_t)
+
+
+class transom_log_callback(Structure):
+    _fields_ = [("ctx", c_void_p), ("call", LOG_FN), ("drop", DROP_FN)]
+
+
 # Callback function-pointer types by the struct field that holds them (used by the header test).
 CALLBACK_TYPES: Dict[Tuple[str, str], Any] = {
     ("transom_behaviour_callback", "call"): HANDLE_FN,
@@ -447,6 +456,7 @@ CALLBACK_TYPES: Dict[Tuple[str, str], Any] = {
     ("transom_compensate_callback", "call"): COMPENSATE_FN,
     ("transom_crash_callback", "call"): CRASH_FN,
     ("transom_gate_callback", "call"): GATE_FN,
+    ("transom_log_callback", "call"): LOG_FN,
 }
 
 # --- functions: name -> (restype, argtypes) --------------------------------------------------
@@ -469,6 +479,10 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
         [P(transom_runtime), transom_pid, transom_pid, u8p, c_size_t],
     ),
     "transom_runtime_exit": (transom_status, [P(transom_runtime), transom_pid, P(transom_exit_reason)]),
+    "transom_behaviour_set_exit_reason": (transom_status, [P(transom_exit_reason)]),
+    # logging
+    "transom_set_log_callback": (transom_status, [transom_log_callback, transom_log_level]),
+    "transom_log_write": (transom_status, [transom_log_level, c_char_p, c_size_t]),
     "transom_runtime_link": (transom_status, [P(transom_runtime), transom_pid, transom_pid]),
     "transom_runtime_unlink": (transom_status, [P(transom_runtime), transom_pid, transom_pid]),
     "transom_runtime_add_monitor": (
@@ -569,6 +583,15 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
         transom_status,
         [P(transom_manager), P(transom_header), u8p, c_size_t, P(transom_token)],
     ),
+    "transom_manager_store_wait": (
+        transom_status,
+        [P(transom_manager), P(transom_header), u8p, c_size_t, c_uint64, P(transom_token)],
+    ),
+    "transom_manager_reserve_wait": (
+        transom_status,
+        [P(transom_manager), c_size_t, c_uint64, P(transom_token), P(u8p)],
+    ),
+    "transom_manager_outstanding": (transom_status, [P(transom_manager), P(c_size_t)]),
     "transom_manager_reserve": (
         transom_status,
         [P(transom_manager), c_size_t, P(transom_token), P(u8p)],

@@ -154,8 +154,12 @@ pub struct transom_crash_info {
     pub reason: transom_exit_reason,
     /// The policy applied.
     pub policy: transom_on_crash,
-    /// When the conversation observed the exit, on transom_monotonic_ns()'s clock.
+    /// When the conversation observed the exit, on transom_monotonic_ns()'s clock
+    /// (CLOCK_MONOTONIC: compare it with clock_gettime(CLOCK_MONOTONIC, ...)).
     pub observed_at_ns: u64,
+    /// The participant's index in the conversation (the order of
+    /// transom_conversation_config.participants and transom_conversation_participants).
+    pub participant_index: usize,
 }
 
 /// A crash callback: `call` runs exactly once per crashed participant — on the conversation's
@@ -267,6 +271,7 @@ pub(super) fn crash_info(i: &CrashInfo) -> transom_crash_info {
         reason: transom_exit_reason::of(&i.reason),
         policy: policy_raw(i.policy),
         observed_at_ns: i.observed_at_ns,
+        participant_index: i.participant_index,
     }
 }
 
