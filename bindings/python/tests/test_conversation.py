@@ -5,6 +5,7 @@ await_crash, state, close."""
 from __future__ import annotations
 
 import queue
+import time
 import threading
 import unittest
 from typing import List
@@ -80,10 +81,14 @@ class ConversationTests(unittest.TestCase):
         self.assertGreater(cid, 0)
         self.assertFalse(conv.has_crashed)
         self.assertIsNone(conv.await_crash(0))
+        before = time.monotonic_ns()
         mb.exit(ExitReason(ExitKind.ERROR, 5, "participant failed"))
         info = conv.await_crash(WAIT)
         assert info is not None
         self.assertEqual(info.participant, mb.pid)
+        self.assertEqual(info.participant_index, 0)
+        # CLOCK_MONOTONIC, like time.monotonic_ns().
+        self.assertTrue(before <= info.observed_at_ns <= time.monotonic_ns())
         self.assertEqual(info.reason, ExitReason(ExitKind.ERROR, 5, "participant failed"))
         self.assertEqual(info.policy, OnCrash.FAIL)
         self.assertEqual(crashes.get(timeout=WAIT), info)

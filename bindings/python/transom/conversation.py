@@ -77,6 +77,9 @@ class CrashInfo:
     reason: ExitReason
     policy: OnCrash
     observed_at_ns: int
+    """CLOCK_MONOTONIC nanoseconds (comparable with ``time.monotonic_ns()``)."""
+    participant_index: int = 0
+    """The participant's position in the conversation's participant list."""
 
     @classmethod
     def from_c(cls, c: _ffi.transom_crash_info) -> "CrashInfo":
@@ -86,6 +89,7 @@ class CrashInfo:
             ExitReason.from_c(c.reason),
             OnCrash(c.policy),
             c.observed_at_ns,
+            c.participant_index,
         )
 
 
