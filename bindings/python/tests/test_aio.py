@@ -255,6 +255,21 @@ class CanalTests(unittest.TestCase):
 
             self.assertEqual(run(main()), [1, 2, 3])
 
+    def test_async_for_directly_over_a_canal(self) -> None:
+        with Store() as s, s.cursor(start="begin") as c:
+            s.append("orders", b"1")
+            s.append("orders", b"2")
+
+            async def main() -> List[int]:
+                seqs: List[int] = []
+                async for batch in c:
+                    seqs.extend(batch.sequences())
+                    if len(seqs) >= 2:
+                        c.interrupt()
+                return seqs
+
+            self.assertEqual(run(main()), [1, 2])
+
     def test_pull_batch_waits_for_a_commit_and_interrupt_gives_an_empty_batch(self) -> None:
         with Store() as s, s.cursor(start="end") as c:
 

@@ -12,7 +12,18 @@ import ctypes
 import enum
 import struct
 from ctypes import byref, c_int32, c_size_t
-from typing import Any, Callable, Iterator, List, Literal, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    AsyncIterator,
+    Callable,
+    Iterator,
+    List,
+    Literal,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from . import _callbacks, _ffi, _wait
 from ._ffi import lib
@@ -460,6 +471,13 @@ class Canal(Closable):
 
     def __iter__(self) -> Iterator[Batch]:
         return self.batches()
+
+    def __aiter__(self) -> "AsyncIterator[Batch]":
+        """``async for batch in canal``: :func:`transom.aio.batches` on this canal (the event
+        loop waits on the canal's descriptor; nothing is pulled until a pull would not block)."""
+        from . import aio
+
+        return aio.batches(self)
 
     def interrupt(self) -> None:
         """Wakes a blocked pull (or the next one) with an empty, ``interrupted`` batch."""
