@@ -20,8 +20,16 @@
 #     libtransom.a
 # so that programs linked in the build tree find the SONAME next to the library.
 #
+# The same target then builds the command-line tool (`cargo build --bin transom-store`) and
+# copies it to <build dir>/bin/transom-store. It builds in its own CARGO_TARGET_DIR
+# (<TARGET_DIR>/tool): the extra rustc argument of the library's command is part of cargo's
+# fingerprint, so building the binary (which compiles the library as a dependency, without that
+# argument) in the same target dir would make each of the two commands recompile the crate
+# every time. Two target dirs compile the crate once each, then both are fresh.
+#
 # Sets in the caller's scope: TRANSOM_SHARED_FILE, TRANSOM_SHARED_SONAME, TRANSOM_SHARED_LINKS,
-# TRANSOM_STATIC_FILE, TRANSOM_NATIVE_STATIC_LIBS (a list of linker flags, e.g. -lgcc_s;-lm).
+# TRANSOM_STATIC_FILE, TRANSOM_NATIVE_STATIC_LIBS (a list of linker flags, e.g. -lgcc_s;-lm),
+# TRANSOM_TOOL_FILE (<build dir>/bin/transom-store).
 
 include_guard(GLOBAL)
 
@@ -81,6 +89,11 @@ function(transom_cargo_library)
   set(_out "${arg_OUTPUT_DIR}")
   set(_real "libtransom.so.${arg_VERSION}")
   set(_soname "libtransom.so.${arg_SOVERSION}")
+  set(_tool_cmd
+    "${CMAKE_COMMAND}" -E env "CARGO_TARGET_DIR=${arg_TARGET_DIR}/tool"
+    "${TRANSOM_CARGO}" build --profile "${arg_PROFILE}" --bin transom-store
+    --manifest-path "${_manifest}")
+  set(_tool "${CMAKE_BINARY_DIR}/bin/transom-store")
   add_custom_target(transom_cargo ALL
     COMMAND ${_cargo_cmd}
     COMMAND "${CMAKE_COMMAND}" -E make_directory "${_out}"
@@ -88,10 +101,14 @@ function(transom_cargo_library)
     COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${_built}/libtransom.a" "${_out}/libtransom.a"
     COMMAND "${CMAKE_COMMAND}" -E create_symlink "${_real}" "${_out}/${_soname}"
     COMMAND "${CMAKE_COMMAND}" -E create_symlink "${_soname}" "${_out}/libtransom.so"
+    COMMAND ${_tool_cmd}
+    COMMAND "${CMAKE_COMMAND}" -E make_directory "${CMAKE_BINARY_DIR}/bin"
+    COMMAND "${CMAKE_COMMAND}" -E copy_if_different
+            "${arg_TARGET_DIR}/tool/${_profile_dir}/transom-store" "${_tool}"
     BYPRODUCTS "${_out}/${_real}" "${_out}/${_soname}" "${_out}/libtransom.so"
-               "${_out}/libtransom.a"
+               "${_out}/libtransom.a" "${_tool}"
     WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}"
-    COMMENT "cargo rustc --profile ${arg_PROFILE} --lib (CARGO_TARGET_DIR=${arg_TARGET_DIR})"
+    COMMENT "cargo rustc --profile ${arg_PROFILE} --lib (CARGO_TARGET_DIR=${arg_TARGET_DIR}); cargo build --bin transom-store (CARGO_TARGET_DIR=${arg_TARGET_DIR}/tool)"
     USES_TERMINAL
     VERBATIM)
 
@@ -100,4 +117,5 @@ function(transom_cargo_library)
   set(TRANSOM_SHARED_LINKS "${_out}/${_soname}" "${_out}/libtransom.so" PARENT_SCOPE)
   set(TRANSOM_STATIC_FILE "${_out}/libtransom.a" PARENT_SCOPE)
   set(TRANSOM_NATIVE_STATIC_LIBS "${_libs}" PARENT_SCOPE)
+  set(TRANSOM_TOOL_FILE "${_tool}" PARENT_SCOPE)
 endfunction()

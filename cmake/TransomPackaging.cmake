@@ -8,7 +8,8 @@
 #                  libtransom0.2 (TRANSOM_ABI, CMakeLists.txt), so runtime packages of
 #                  different ABIs install side by side
 # libtransom-dev   header(s), static library, unversioned link, CMake package, pkg-config
-#                  file (component `dev`); depends on the exact runtime version
+#                  file, the transom-store tool in bin/ (component `dev`); depends on the
+#                  exact runtime version (and on what the tool links: libc6, libgcc-s1)
 #
 # With CMAKE_INSTALL_PREFIX=/usr, GNUInstallDirs picks Debian's multiarch libdir
 # (lib/<triplet>), which is what the packages ship.
@@ -103,6 +104,8 @@ transom provides slot memory managers, supervised conversation actors and an
 embedded event store behind one C ABI.
 .
 This package contains the C header, the header-only C++ wrapper, the static
-library, the CMake package (find_package(Transom)) and the pkg-config file.")
+library, the CMake package (find_package(Transom)), the pkg-config file and
+transom-store, the command-line tool to inspect, verify, dump, truncate and
+recover a store directory.")
 
 include(CPack)

@@ -234,7 +234,7 @@ fn check_header(path: &Path, header: &[u8], base: u64) -> Result<(), StoreError>
 
 /// Whether bytes from a frame that failed to decode (`rest`, to the end of the file) look like
 /// the torn end of the last write rather than damage.
-fn is_torn_tail(rest: &[u8], err: &FrameError, next_seq: u64) -> bool {
+pub(crate) fn is_torn_tail(rest: &[u8], err: &FrameError, next_seq: u64) -> bool {
     let all_zero = |b: &[u8]| b.iter().all(|&x| x == 0);
     match err {
         FrameError::Incomplete => {

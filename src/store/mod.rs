@@ -64,6 +64,7 @@ mod event;
 pub mod frame;
 mod gate;
 mod index;
+pub mod inspect;
 pub mod lock;
 mod lsm;
 mod manifest;

@@ -714,3 +714,47 @@ impl SecondaryIndex for LsmIndex {
             + self.dir.as_os_str().len()
     }
 }
+
+/// What a read-only look at an index directory found ([`LsmIndex::check_dir`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DirCheck {
+    /// No index manifest (never flushed, or `index/` deleted): rebuilt from the log on open.
+    Absent,
+    /// The manifest or a run it names is missing, damaged or inconsistent (why): the store
+    /// resets the index and rebuilds it from the log on open.
+    Damaged(String),
+    /// Every page of every live run checked out.
+    Sound {
+        /// The sequence the manifest says the runs cover.
+        covered: u64,
+        /// Live run files.
+        runs: usize,
+    },
+}
+
+impl LsmIndex {
+    /// For `transom-store` (`store::inspect`): reads `dir`'s manifest, maps every run it names
+    /// and, when `deep`, checks every page of every run — without creating, writing or
+    /// deleting anything (unlike [`LsmIndex::open`], which sweeps garbage and resets a damaged
+    /// index).
+    pub(crate) fn check_dir(dir: &Path, deep: bool) -> DirCheck {
+        let m = match manifest::read(dir) {
+            Ok(None) => return DirCheck::Absent,
+            Ok(Some(m)) => m,
+            Err(reason) => return DirCheck::Damaged(reason),
+        };
+        let index = match LsmIndex::load(dir, &m) {
+            Ok(index) => index,
+            Err(reason) => return DirCheck::Damaged(reason),
+        };
+        if deep {
+            if let Err(reason) = index.verify() {
+                return DirCheck::Damaged(reason);
+            }
+        }
+        DirCheck::Sound {
+            covered: m.covered,
+            runs: m.runs.len(),
+        }
+    }
+}
