@@ -845,7 +845,10 @@ fn examine(dir: &Path) -> Result<Examination, StoreError> {
                 Severity::Derived,
                 &index_dir,
                 None,
-                format!("{why}: reset and rebuilt from the log on open"),
+                format!(
+                    "{why}: rebuilt from the log when the store first reads the damaged page \
+                     (at once on open when the MANIFEST is rebuilt too)"
+                ),
             ),
             DirCheck::Sound { covered, .. } if covered > last => note(
                 &mut r,

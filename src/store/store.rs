@@ -371,7 +371,9 @@ fn open_disk(
     let mut secondary: Box<dyn SecondaryIndex> = Box::new(index);
     // Damaged (the index cleared itself), missing while the log has events, or ahead of the
     // log (a log that lost its unsynced tail to a machine crash): rebuilt from the log.
-    let stale = secondary.covered() > last;
+    // A MANIFEST rebuilt from a full scan says nothing about what the index covered: its
+    // files are not trusted either.
+    let stale = secondary.covered() > last || report.manifest_rebuilt;
     if stale {
         secondary.reset()?;
     }
