@@ -77,6 +77,7 @@ from .errors import (  # noqa: E402
     ERR_CORRUPT,
     ERR_IO,
     ERR_NOT_FOUND,
+    ERR_TRUNCATED,
     ERR_DISCONNECTED,
     ERR_NAME_IN_USE,
     ERR_CHECKPOINT_AHEAD,
@@ -103,6 +104,7 @@ from .errors import (  # noqa: E402
     CorruptError,
     TransomIOError,
     NotFoundError,
+    TruncatedError,
     DisconnectedError,
     NameInUseError,
     CheckpointAheadError,
@@ -132,7 +134,7 @@ from .memory import (  # noqa: E402
     default_header,
     required_bytes,
 )
-from .store import NO_STREAM, AppendEvent, Event, GateEvent, Receipt, Store, Sync  # noqa: E402
+from .store import NO_STREAM, AppendEvent, Event, GateEvent, Receipt, Store, StoreStats, Sync  # noqa: E402
 
 
 def version() -> int:
@@ -202,6 +204,7 @@ __all__ = [
     "QOS_LATENCY_CRITICAL",
     # store and canals
     "Store",
+    "StoreStats",
     "Sync",
     "Event",
     "Receipt",
@@ -239,6 +242,7 @@ __all__ = [
     "CorruptError",
     "TransomIOError",
     "NotFoundError",
+    "TruncatedError",
     "DisconnectedError",
     "NameInUseError",
     "CheckpointAheadError",
@@ -269,6 +273,7 @@ __all__ = [
     "ERR_CORRUPT",
     "ERR_IO",
     "ERR_NOT_FOUND",
+    "ERR_TRUNCATED",
     "ERR_DISCONNECTED",
     "ERR_NAME_IN_USE",
     "ERR_CHECKPOINT_AHEAD",
