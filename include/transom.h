@@ -156,6 +156,44 @@ typedef struct transom_runtime transom_runtime;
 /**
  * An embedded, append-only event store.
  *
+ * On disk a store is a directory (`transom_store_config.dir`):
+ *
+ * | file | kind | what |
+ * |---|---|---|
+ * | `LOCK` | data | the exclusive directory lock (flock) of the open store |
+ * | `<20-digit first sequence>.seg` | DATA | the segments: the events, CRC-32C-checked frames |
+ * | `MANIFEST` | DATA | the segments with their sequence ranges, the first retained sequence and how far the log was fsynced: what lets open notice a missing or short segment |
+ * | `<first sequence>.idx` | derived | one sparse index per segment (sequence/id to offset, stream names) |
+ * | `index/` | derived | the secondary indexes (streams and versions, correlation, idempotency keys) |
+ * | `checkpoints/` | DATA (of canals) | named cursors' checkpoints (`<name>.ckpt`, `<name>.known`) |
+ *
+ * Derived files are safe to delete while the store is closed: a missing, stale, truncated or
+ * damaged derived file is rebuilt from the segments on open (never TRANSOM_ERR_CORRUPT), at
+ * the cost of a scan. Data files are not: a missing or short segment listed in the MANIFEST
+ * is TRANSOM_ERR_CORRUPT. A MANIFEST that is missing or fails its checksum is rebuilt from a
+ * full scan of the segments, but then a deleted newest segment can no longer be noticed:
+ * keep the MANIFEST. Files other than these are ignored.
+ *
+ * Torn tail: after a crash the newest segment may end in a write that did not finish. On
+ * open, only bytes beyond the fsynced extent the MANIFEST records may be cut, and only when
+ * they look like an interrupted write: a frame cut short or followed by nothing but zeros,
+ * with no valid frame of the next sequence after it; an unfinished batch at the very end is
+ * removed whole (a batch is all-or-nothing and was never acknowledged). A damaged last record
+ * inside the fsynced extent, or any damage elsewhere, is TRANSOM_ERR_CORRUPT with the file in
+ * transom_last_error() and the byte offset in transom_last_error_value(); nothing is
+ * modified, so every open reports it again.
+ *
+ * Retention (`retention_bytes`, `retention_age_ns`, transom_store_truncate) deletes whole
+ * sealed segments, oldest first. Sequences are never renumbered and stream versions keep
+ * counting every event ever appended. Reading a removed event is TRANSOM_ERR_TRUNCATED (with
+ * the first retained sequence in transom_last_error_value()), never TRANSOM_ERR_NOT_FOUND.
+ * An append whose idempotency key belongs to a removed event is refused with
+ * TRANSOM_ERR_TRUNCATED: the store cannot compare the retry with the original, so it neither
+ * appends it a second time nor returns a receipt for an event it no longer has.
+ * transom_store_ancestors stops at the first removed cause;
+ * transom_store_correlated leaves removed members out; both are TRANSOM_ERR_TRUNCATED when
+ * the event asked about was removed.
+ *
  * Thread safety: every function taking a store may be called from any number of threads at
  * once, transom_store_close included (a call racing the close either completes or returns
  * TRANSOM_ERR_CLOSED), except transom_store_free, which must not race other calls on the same
@@ -1059,7 +1097,21 @@ typedef struct transom_memory_stats {
 
 /**
  * When appends reach stable storage: one of the TRANSOM_SYNC_* values
- * (`transom_store_config.sync`).
+ * (`transom_store_config.sync`). Ignored by an in-memory store.
+ *
+ * What a crash can lose of the appends that already returned TRANSOM_OK ("acknowledged"):
+ *
+ * | policy | process crash (kill -9, abort) | machine crash (power loss, kernel panic) |
+ * |---|---|---|
+ * | ALWAYS | nothing | nothing |
+ * | EVERY_N(n) | the write buffer: fewer than n events, < 64 KiB of frames + the last batch | the events after the last fsync: fewer than n |
+ * | NEVER | the write buffer: < 64 KiB of frames + the last batch | everything after the last fsync (transom_store_sync, segment rollover, index flush, close) |
+ *
+ * Under EVERY_N and NEVER a reader may already see an event a crash then loses, and the
+ * sequences of lost events are given to new events after the reopen (under ALWAYS an event
+ * becomes visible only once it is fsynced, so a sequence once seen is never reused). Under
+ * NEVER a machine crash can also leave a hole in the middle of unsynced data, which the next
+ * open reports as TRANSOM_ERR_CORRUPT rather than guessing.
  */
 typedef uint32_t transom_sync_policy;
 
@@ -1092,6 +1144,22 @@ typedef struct transom_store_config {
    * Segment file size in bytes; 0 = the default (64 MiB). At least 4096.
    */
   uint64_t segment_size;
+  /**
+   * Retention by size: at each segment rollover the oldest sealed segments are deleted
+   * while the segments total more than this many bytes. 0 = keep everything (the default).
+   */
+  uint64_t retention_bytes;
+  /**
+   * Retention by age: at each segment rollover the sealed segments whose newest event is
+   * older than this many nanoseconds are deleted. 0 = keep everything (the default).
+   */
+  uint64_t retention_age_ns;
+  /**
+   * The secondary index files (and the active segment's sparse index) are made durable
+   * every this many appended events and at close; a reopen after a crash re-reads at most
+   * about this many events. 0 = the default (65,536).
+   */
+  uint64_t index_flush_events;
 } transom_store_config;
 
 /**
@@ -1273,6 +1341,82 @@ typedef struct transom_gate_callback {
    */
   void (*drop)(void *ctx);
 } transom_gate_callback;
+
+/**
+ * A snapshot of a store's size and bookkeeping, written by transom_store_stats (the struct
+ * cannot share the function's name in C). In memory only
+ * `events`, `first_sequence` (1), `last_sequence` and `heap_bytes` are non-zero.
+ */
+typedef struct transom_store_statistics {
+  /**
+   * Events held (retained), visible or not yet.
+   */
+  uint64_t events;
+  /**
+   * Segment files.
+   */
+  uint64_t segments;
+  /**
+   * Bytes of the segment files, the unwritten write buffer included.
+   */
+  uint64_t bytes_on_disk;
+  /**
+   * The first retained sequence (1 until retention or transom_store_truncate removed
+   * segments; reading below it is TRANSOM_ERR_TRUNCATED).
+   */
+  uint64_t first_sequence;
+  /**
+   * The last visible sequence (the head, as transom_store_head).
+   */
+  uint64_t last_sequence;
+  /**
+   * Frames decoded to open the store: 0 after a clean close; after a crash the frames
+   * written since the last index flush, plus those of segments whose index was rebuilt.
+   */
+  uint64_t frames_scanned_at_open;
+  /**
+   * The highest sequence the secondary index files cover durably (index flushes happen
+   * every `index_flush_events` events and at close).
+   */
+  uint64_t index_covered_sequence;
+  /**
+   * Bytes of the store's own read cache (0: sealed segments are memory-mapped, so the
+   * operating system's page cache serves reads and is not counted here).
+   */
+  uint64_t read_cache_bytes;
+  /**
+   * Heap bytes held by the store's own structures: the log's tables and write buffer, the
+   * version cache and the secondary index's memory (`index_heap_bytes`). It does not grow
+   * with the number of events on disk. In memory: every event.
+   */
+  uint64_t heap_bytes;
+  /**
+   * The secondary index's share of `heap_bytes` (its in-memory table of recent entries).
+   */
+  uint64_t index_heap_bytes;
+  /**
+   * Opening: segment index files (`*.idx`) found missing, stale or damaged and rebuilt.
+   */
+  uint64_t segment_indexes_rebuilt_at_open;
+  /**
+   * Opening: events re-read from the log into the secondary indexes (those after the
+   * sequence the index files covered).
+   */
+  uint64_t index_events_replayed_at_open;
+  /**
+   * Opening: bytes of a torn tail cut off the newest segment (see transom_store).
+   */
+  uint64_t torn_tail_bytes_cut_at_open;
+  /**
+   * Opening: the secondary index files were missing, damaged or ahead of the log and were
+   * rebuilt from the segments.
+   */
+  bool index_rebuilt_at_open;
+  /**
+   * Opening: the MANIFEST was missing or damaged and was rebuilt from a full scan.
+   */
+  bool manifest_rebuilt_at_open;
+} transom_store_statistics;
 
 /**
  * Exit kind: a normal exit (does not kill linked processes).
@@ -1729,17 +1873,23 @@ typedef struct transom_gate_callback {
 
 /**
  * Sync policy: an append returns only once it is fsynced (group commit shares fsyncs between
- * concurrent appenders). The default.
+ * concurrent appenders), and only then do readers see it. Loses nothing on a process or a
+ * machine crash. The default.
  */
 #define TRANSOM_SYNC_ALWAYS 0
 
 /**
- * Sync policy: fsync once every `sync_every_n` appended events.
+ * Sync policy: fsync once every `sync_every_n` appended events. Frames are collected in a
+ * write buffer written out at 64 KiB, at each fsync and at rollover: a process crash loses the
+ * acknowledged events still in that buffer, a machine crash those after the last fsync (fewer
+ * than n either way).
  */
 #define TRANSOM_SYNC_EVERY_N 1
 
 /**
- * Sync policy: fsync only on transom_store_sync, at segment rollover and at close.
+ * Sync policy: fsync only on transom_store_sync, at segment rollover, at each index flush
+ * (`index_flush_events`) and at close. A process crash loses the write buffer (< 64 KiB of
+ * frames plus the last batch); a machine crash everything after the last fsync.
  */
 #define TRANSOM_SYNC_NEVER 2
 
@@ -2606,9 +2756,14 @@ uint32_t transom_version(void);
 
 /**
  * Opens (or creates) a store. On disk this takes the directory's lock (TRANSOM_ERR_LOCKED if
- * another store holds it) and runs recovery: a torn tail is cut off; any other damage gives
- * TRANSOM_ERR_CORRUPT with the file in transom_last_error() and the offset in
- * transom_last_error_value(). Release the handle with transom_store_free.
+ * another store holds it) and runs recovery: a torn tail is cut off; any other damage, and a
+ * segment the MANIFEST lists that is missing or short, gives TRANSOM_ERR_CORRUPT with the file
+ * in transom_last_error() and the offset in transom_last_error_value(); derived files are
+ * rebuilt (see transom_store for the files and what counts as a torn tail). After a clean
+ * close no frame is read (transom_store_stats(): `frames_scanned_at_open` 0); after a crash
+ * only the events since the last index flush. A directory of the 0.2 format (segments
+ * "TRNSEG01") is TRANSOM_ERR_UNSUPPORTED. A NUL byte in `dir` is TRANSOM_ERR_INVALID_ARGUMENT.
+ * Release the handle with transom_store_free.
  */
 transom_status transom_store_open(const struct transom_store_config *config,
                                   struct transom_store **out_store);
@@ -2633,6 +2788,10 @@ void transom_store_free(struct transom_store *store);
 
 /**
  * Appends one event and writes its receipt to `*out_receipt` (may be NULL if not wanted).
+ * Every length is checked against its limit before a byte is read: `payload_len` over
+ * max_payload is TRANSOM_ERR_TOO_LARGE, `idempotency_key_len` over 1024 and `stream_len` over
+ * 255 are TRANSOM_ERR_INVALID_ARGUMENT. TRANSOM_ERR_TRUNCATED when the idempotency key
+ * belongs to an event retention removed (see transom_store).
  */
 transom_status transom_store_append(const struct transom_store *store,
                                     const struct transom_append *event,
@@ -2642,7 +2801,8 @@ transom_status transom_store_append(const struct transom_store *store,
  * Appends the `count` events of the input array `events` all-or-nothing (every gate and
  * version check passes, or nothing is stored) and writes their `count` receipts, in order,
  * to the output array `out_receipts` (of `count` entries; may be NULL if not wanted). `count`
- * 0 is TRANSOM_ERR_INVALID_ARGUMENT.
+ * 0 is TRANSOM_ERR_INVALID_ARGUMENT. Each event is checked as in transom_store_append, all
+ * of them before anything is copied or stored.
  */
 transom_status transom_store_append_batch(const struct transom_store *store,
                                           const struct transom_append *events,
@@ -2651,6 +2811,8 @@ transom_status transom_store_append_batch(const struct transom_store *store,
 
 /**
  * Copies the event with this id into `buffer` (TRANSOM_ERR_NOT_FOUND if none is visible).
+ * TRANSOM_ERR_TRUNCATED once retention removed events and the id is below the first retained
+ * event's id (the store cannot tell a removed id from one that never existed there).
  */
 transom_status transom_store_get(const struct transom_store *store,
                                  struct transom_event_id id,
@@ -2662,6 +2824,9 @@ transom_status transom_store_get(const struct transom_store *store,
  * Here `cap` is the page size: the answer is at most `cap` events (`total` never exceeds it),
  * and fewer than `cap` means the end of the stream; read the next page from the last
  * `stream_version + 1`. TRANSOM_ERR_BUFFER_TOO_SMALL only when the arena cannot hold the page.
+ * TRANSOM_ERR_TRUNCATED (first retained sequence in transom_last_error_value()) when the page
+ * would start at a version whose event retention removed (`from_version` 0 included): read
+ * on from a later version.
  */
 transom_status transom_store_read(const struct transom_store *store,
                                   const char *stream,
@@ -2671,7 +2836,9 @@ transom_status transom_store_read(const struct transom_store *store,
 
 /**
  * Copies the causation chain above `id` (its cause, the cause's cause, …, nearest first) into
- * `buffer`.
+ * `buffer`. The chain ends at the first cause that is not an event of this store or that
+ * retention removed. TRANSOM_ERR_NOT_FOUND / TRANSOM_ERR_TRUNCATED when `id` itself is
+ * unknown / removed.
  */
 transom_status transom_store_ancestors(const struct transom_store *store,
                                        struct transom_event_id id,
@@ -2679,7 +2846,8 @@ transom_status transom_store_ancestors(const struct transom_store *store,
 
 /**
  * Copies every event of `id`'s correlation group (in sequence order, `id` included) into
- * `buffer`.
+ * `buffer`; members retention removed are left out. TRANSOM_ERR_NOT_FOUND /
+ * TRANSOM_ERR_TRUNCATED when `id` itself is unknown / removed.
  */
 transom_status transom_store_correlated(const struct transom_store *store,
                                         struct transom_event_id id,
@@ -2711,6 +2879,47 @@ transom_status transom_store_add_gate(const struct transom_store *store,
  * names no registered gate.
  */
 transom_status transom_store_remove_gate(const struct transom_store *store, uint64_t id);
+
+/**
+ * Writes the store's sizes and bookkeeping to `*out_stats` (see transom_store_statistics). Cheap:
+ * no I/O, a short read lock.
+ */
+transom_status transom_store_stats(const struct transom_store *store,
+                                   struct transom_store_statistics *out_stats);
+
+/**
+ * Writes the first retained sequence to `*out_sequence`: 1 until retention or
+ * transom_store_truncate removed segments (also 1 for an empty store and in memory). Events
+ * below it read as TRANSOM_ERR_TRUNCATED.
+ */
+transom_status transom_store_first_sequence(const struct transom_store *store,
+                                            uint64_t *out_sequence);
+
+/**
+ * Removes the oldest events, whole sealed segments at a time: every segment whose events all
+ * have a sequence below `before_sequence` (capped at the head + 1) is deleted. The segment
+ * being appended to is never removed, so fewer events may go than asked; the MANIFEST is
+ * updated first, then the files are deleted and the directory is fsynced. Sequences are never
+ * renumbered and stream versions keep counting. Writes the first retained sequence to
+ * `*out_first_retained` (may be NULL if not wanted). Reading below it is then
+ * TRANSOM_ERR_TRUNCATED; cursors and checkpoints below it get a TRANSOM_ITEM_GAP item.
+ * TRANSOM_ERR_UNSUPPORTED for an in-memory store.
+ */
+transom_status transom_store_truncate(const struct transom_store *store,
+                                      uint64_t before_sequence,
+                                      uint64_t *out_first_retained);
+
+/**
+ * Copies up to `buffer->cap` events in global order, from sequence `from_sequence`
+ * (inclusive; 0 = from the first retained event), into `buffer`. Paged like
+ * transom_store_read: the answer is at most `cap` events, fewer means the head was reached;
+ * read the next page from the last `sequence + 1`. TRANSOM_ERR_TRUNCATED (first retained
+ * sequence in transom_last_error_value()) when `from_sequence` is not 0 and below the first
+ * retained sequence. TRANSOM_ERR_BUFFER_TOO_SMALL only when the arena cannot hold the page.
+ */
+transom_status transom_store_read_sequence(const struct transom_store *store,
+                                           uint64_t from_sequence,
+                                           struct transom_event_buffer *buffer);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1724,7 +1724,16 @@ struct store_options {
     uint32_t sync_every_n = 0;
     size_t max_payload = 0;
     uint64_t segment_size = 0;
+    /// Retention by size (bytes of segments kept; 0 = keep everything).
+    uint64_t retention_bytes = 0;
+    /// Retention by age (segments whose newest event is older are deleted; 0 = keep all).
+    std::chrono::nanoseconds retention_age{0};
+    /// Index files are made durable every this many events (0 = the default, 65,536).
+    uint64_t index_flush_events = 0;
 };
+
+/// A store's sizes and bookkeeping (transom_store_statistics; see the C header).
+using store_stats = transom_store_statistics;
 
 /// One event to append (its views must outlive the append call).
 struct new_event {
@@ -1916,6 +1925,9 @@ class store {
         c.sync_every_n = o.sync_every_n;
         c.max_payload = o.max_payload;
         c.segment_size = o.segment_size;
+        c.retention_bytes = o.retention_bytes;
+        c.retention_age_ns = o.retention_age.count() > 0 ? uint64_t(o.retention_age.count()) : 0;
+        c.index_flush_events = o.index_flush_events;
         store s;
         detail::check(transom_store_open(&c, &s.h_), "transom_store_open", &c);
         return s;
@@ -2014,6 +2026,24 @@ class store {
         b.fill([&](transom_event_buffer *x) { return transom_store_read(h_, stream.data(), stream.size(), from_version, x); },
                "transom_store_read", h_);
     }
+    /// Every event from global sequence `from` (0 = the first retained) to the head, page by
+    /// page. Throws TRANSOM_ERR_TRUNCATED (value(): the first retained sequence) below it.
+    std::vector<event> read_sequence(uint64_t from = 0) const {
+        event_buffer b(256, 64 * 1024);
+        std::vector<event> out;
+        for (;;) {
+            read_sequence(from, b);
+            span<const transom_event> page = b.events();
+            for (const auto &e : page) out.emplace_back(e);
+            if (page.size() < b.cap()) return out;
+            from = page.back().sequence + 1;
+        }
+    }
+    /// One page: up to `b.cap()` events from global sequence `from`.
+    void read_sequence(uint64_t from, event_buffer &b) const {
+        b.fill([&](transom_event_buffer *x) { return transom_store_read_sequence(h_, from, x); },
+               "transom_store_read_sequence", h_);
+    }
     std::vector<event> ancestors(event_id id) const {
         event_buffer b;
         b.fill([&](transom_event_buffer *x) { return transom_store_ancestors(h_, id.raw(), x); }, "transom_store_ancestors", h_);
@@ -2027,6 +2057,24 @@ class store {
     }
 
     void sync() const { detail::check(transom_store_sync(h_), "transom_store_sync", h_); }
+    /// Removes whole sealed segments whose events are all below `before_sequence`; returns
+    /// the first retained sequence. Throws TRANSOM_ERR_UNSUPPORTED in memory.
+    uint64_t truncate(uint64_t before_sequence) const {
+        uint64_t first = 0;
+        detail::check(transom_store_truncate(h_, before_sequence, &first), "transom_store_truncate", h_);
+        return first;
+    }
+    /// The first retained sequence (1 until retention removed something).
+    uint64_t first_sequence() const {
+        uint64_t s = 0;
+        detail::check(transom_store_first_sequence(h_, &s), "transom_store_first_sequence", h_);
+        return s;
+    }
+    store_stats stats() const {
+        store_stats st{};
+        detail::check(transom_store_stats(h_, &st), "transom_store_stats", h_);
+        return st;
+    }
     uint64_t head() const {
         uint64_t s = 0;
         detail::check(transom_store_head(h_, &s), "transom_store_head", h_);

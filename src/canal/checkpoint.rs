@@ -19,6 +19,17 @@
 //! The temporary file is `<name>.ckpt.tmp` (names cannot end in `.ckpt.tmp` and `.ckpt` at
 //! once, so it never collides with another checkpoint); a leftover one is ignored and
 //! overwritten.
+//!
+//! `<name>.known` (empty) is created, and made durable, right after a name's first checkpoint
+//! became durable: a `.ckpt` missing next to a `.known` was deleted, not never written, and is
+//! `Corrupt` (a deleted checkpoint must not silently restart a consumer from its start
+//! position). Deleting both files (or the whole `checkpoints/` directory) resets the cursor.
+//!
+//! After its store closed, a named cursor may still checkpoint (a worker saves its exit
+//! checkpoint after draining), but only while no other store holds the directory (it takes the
+//! directory lock for the write) and only if the file still holds what this cursor last read
+//! or wrote: a checkpoint of a newer store of the same directory is never overwritten
+//! (`Closed` instead).
 
 use crate::sync::{Mutex, MutexGuard};
 use std::collections::{HashMap, HashSet};
@@ -27,6 +38,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
+use crate::store::lock::DirLock;
 use crate::store::Store;
 
 use super::CanalError;
@@ -107,11 +119,27 @@ pub fn checkpoint_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(CHECKPOINT_DIR).join(format!("{name}.ckpt"))
 }
 
+/// The marker of a name that has checkpointed at least once.
+fn known_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(CHECKPOINT_DIR).join(format!("{name}.known"))
+}
+
 fn read_disk(dir: &Path, name: &str) -> Result<Option<u64>, CanalError> {
     let path = checkpoint_path(dir, name);
     match fs::read(&path) {
         Ok(bytes) => decode(&path, &bytes).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if known_path(dir, name).exists() {
+                return Err(CanalError::Corrupt {
+                    file: path,
+                    reason: format!(
+                        "missing, but {name}.known says the cursor checkpointed before \
+                         (delete {name}.known too to restart the cursor)"
+                    ),
+                });
+            }
+            Ok(None)
+        }
         Err(e) => Err(CanalError::io(format!("reading {}", path.display()), e)),
     }
 }
@@ -148,7 +176,15 @@ fn write_disk(dir: &Path, name: &str, seq: u64) -> Result<(), CanalError> {
             e,
         )
     })?;
-    sync_dir(&ckdir)
+    sync_dir(&ckdir)?;
+    let known = known_path(dir, name);
+    if !known.exists() {
+        // Only after the checkpoint itself is durable: a marker never outlives a crash alone.
+        File::create(&known)
+            .map_err(|e| CanalError::io(format!("creating {}", known.display()), e))?;
+        sync_dir(&ckdir)?;
+    }
+    Ok(())
 }
 
 /// What canals keep per store: in-memory checkpoints and the names of open named cursors.
@@ -192,6 +228,8 @@ pub(crate) struct NamedCheckpoint {
     dir: Option<PathBuf>,
     store: Weak<Store>,
     canals: Arc<Mutex<StoreCanals>>,
+    /// What this cursor last read from or wrote to its checkpoint file (on disk).
+    last: Mutex<Option<u64>>,
 }
 
 impl NamedCheckpoint {
@@ -213,11 +251,13 @@ impl NamedCheckpoint {
             dir,
             store: Arc::downgrade(store),
             canals,
+            last: Mutex::new(None),
         };
         let seq = match &held.dir {
             Some(dir) => read_disk(dir, name)?,
             None => lock(&held.canals).memory.get(name).copied(),
         };
+        *held.last.lock() = seq;
         Ok((held, seq))
     }
 
@@ -225,11 +265,31 @@ impl NamedCheckpoint {
         &self.name
     }
 
-    /// Persists `seq`: durably on disk (also after the store closed — checkpoints are not part
-    /// of the journal), or in memory while the store exists (`Closed` once it was dropped).
+    /// Persists `seq`: durably on disk, or in memory while the store exists (`Closed` once it
+    /// was dropped). On disk after the store closed: only under the directory lock and only if
+    /// the file still holds what this cursor last saw, else `Closed` (see the module docs).
     pub(crate) fn save(&self, seq: u64) -> Result<(), CanalError> {
         match &self.dir {
-            Some(dir) => write_disk(dir, &self.name, seq),
+            Some(dir) => {
+                let mut last = self.last.lock();
+                let write = || write_disk(dir, &self.name, seq);
+                // While our store holds the directory lock, it is the directory's owner.
+                let owned = self.store.upgrade().and_then(|s| s.while_dir_locked(write));
+                match owned {
+                    Some(result) => result?,
+                    None => {
+                        // Another store of this directory may be open (here or elsewhere): its
+                        // lock says so; while we hold it, no store can open.
+                        let _held = DirLock::acquire(dir).map_err(|_| CanalError::Closed)?;
+                        if read_disk(dir, &self.name).ok() != Some(*last) {
+                            return Err(CanalError::Closed);
+                        }
+                        write()?;
+                    }
+                }
+                *last = Some(seq);
+                Ok(())
+            }
             None => {
                 if self.store.strong_count() == 0 {
                     return Err(CanalError::Closed);

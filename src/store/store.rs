@@ -1158,6 +1158,15 @@ impl Store {
         result
     }
 
+    /// Runs `f` while this store still holds its directory lock (on disk, until the end of
+    /// [`Store::close`]), keeping the lock from being released meanwhile; `None` if the lock
+    /// was released (or the store is in memory). Lets files that live beside the log (canal
+    /// checkpoints) be written only by the directory's current owner.
+    pub(crate) fn while_dir_locked<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
+        let held = self.lock.lock();
+        held.as_ref().map(|_| f())
+    }
+
     /// Whether [`Store::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)

@@ -403,6 +403,58 @@ static void worker_spawn_failure_keeps_the_canal() {
     CHECK_EQ(c.pull(1, 0ns).size(), size_t(1)); // c untouched
 }
 
+static void retention_truncate_stats_and_reads_by_sequence() {
+    std::string dir = temp_dir();
+    store_options o;
+    o.dir = dir;
+    o.segment_size = 4096;
+    o.index_flush_events = 16;
+    {
+        store s = store::open(o);
+        for (int i = 0; i < 400; i++) s.append("r", 1, "payload!");
+        store_stats st = s.stats();
+        CHECK_EQ(st.events, uint64_t(400));
+        CHECK_EQ(st.last_sequence, uint64_t(400));
+        CHECK(st.segments > 2);
+        CHECK_EQ(s.first_sequence(), uint64_t(1));
+        CHECK_EQ(s.read_sequence().size(), size_t(400));
+        uint64_t first = s.truncate(200);
+        CHECK(first > 1 && first <= 200);
+        CHECK_EQ(s.first_sequence(), first);
+        CHECK_EQ(s.stats().first_sequence, first);
+        try {
+            s.read_sequence(1);
+            CHECK(false);
+        } catch (const error &e) {
+            CHECK_EQ(e.code(), TRANSOM_ERR_TRUNCATED);
+            CHECK_EQ(e.value(), int64_t(first));
+        }
+        CHECK_THROWS(s.read("r", 1), TRANSOM_ERR_TRUNCATED);
+        std::vector<event> rest = s.read_sequence(0);
+        CHECK_EQ(rest.size(), size_t(400 - first + 1));
+        CHECK_EQ(rest.front().sequence, first);
+        CHECK_EQ(s.append("r", 1, "next").stream_version, uint64_t(401)); /* versions keep counting */
+        s.close();
+    }
+    {
+        store s = store::open(o);
+        CHECK_EQ(s.stats().frames_scanned_at_open, uint64_t(0));
+        CHECK(s.first_sequence() > 1);
+    }
+    o.retention_bytes = 3 * 4096;
+    o.retention_age = std::chrono::hours(1);
+    {
+        store s = store::open(o);
+        for (int i = 0; i < 2000; i++) s.append("r", 1, "payload!");
+        CHECK(s.stats().bytes_on_disk <= 5 * 4096);
+    }
+    store m = store::in_memory();
+    CHECK_THROWS(m.truncate(5), TRANSOM_ERR_UNSUPPORTED);
+    CHECK_EQ(m.stats().segments, uint64_t(0));
+    std::string cmd = "rm -rf " + dir;
+    CHECK_EQ(std::system(cmd.c_str()), 0);
+}
+
 int main() {
     RUN(append_read_get_in_memory);
     RUN(reads_grow_the_buffer_as_needed);
@@ -420,5 +472,6 @@ int main() {
     RUN(worker_delivers_batches_and_stops);
     RUN(worker_callback_stop_exception_and_store_close);
     RUN(worker_spawn_failure_keeps_the_canal);
+    RUN(retention_truncate_stats_and_reads_by_sequence);
     return 0;
 }

@@ -134,7 +134,7 @@ from .memory import (  # noqa: E402
     default_header,
     required_bytes,
 )
-from .store import NO_STREAM, AppendEvent, Event, GateEvent, Receipt, Store, Sync  # noqa: E402
+from .store import NO_STREAM, AppendEvent, Event, GateEvent, Receipt, Store, StoreStats, Sync  # noqa: E402
 
 
 def version() -> int:
@@ -204,6 +204,7 @@ __all__ = [
     "QOS_LATENCY_CRITICAL",
     # store and canals
     "Store",
+    "StoreStats",
     "Sync",
     "Event",
     "Receipt",

@@ -384,6 +384,29 @@ class transom_store_config(Structure):
         ("sync_every_n", c_uint32),
         ("max_payload", c_size_t),
         ("segment_size", c_uint64),
+        ("retention_bytes", c_uint64),
+        ("retention_age_ns", c_uint64),
+        ("index_flush_events", c_uint64),
+    ]
+
+
+class transom_store_statistics(Structure):
+    _fields_ = [
+        ("events", c_uint64),
+        ("segments", c_uint64),
+        ("bytes_on_disk", c_uint64),
+        ("first_sequence", c_uint64),
+        ("last_sequence", c_uint64),
+        ("frames_scanned_at_open", c_uint64),
+        ("index_covered_sequence", c_uint64),
+        ("read_cache_bytes", c_uint64),
+        ("heap_bytes", c_uint64),
+        ("index_heap_bytes", c_uint64),
+        ("segment_indexes_rebuilt_at_open", c_uint64),
+        ("index_events_replayed_at_open", c_uint64),
+        ("torn_tail_bytes_cut_at_open", c_uint64),
+        ("index_rebuilt_at_open", c_bool),
+        ("manifest_rebuilt_at_open", c_bool),
     ]
 
 
@@ -647,6 +670,13 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "transom_store_head": (transom_status, [P(transom_store), P(c_uint64)]),
     "transom_store_add_gate": (transom_status, [P(transom_store), transom_gate_callback, P(c_uint64)]),
     "transom_store_remove_gate": (transom_status, [P(transom_store), c_uint64]),
+    "transom_store_stats": (transom_status, [P(transom_store), P(transom_store_statistics)]),
+    "transom_store_first_sequence": (transom_status, [P(transom_store), P(c_uint64)]),
+    "transom_store_truncate": (transom_status, [P(transom_store), c_uint64, P(c_uint64)]),
+    "transom_store_read_sequence": (
+        transom_status,
+        [P(transom_store), c_uint64, P(transom_event_buffer)],
+    ),
     # pollable descriptors (transom.aio)
     "transom_canal_fd": (transom_status, [P(transom_canal), P(ctypes.c_int)]),
     "transom_mailbox_fd": (transom_status, [P(transom_mailbox), P(ctypes.c_int)]),

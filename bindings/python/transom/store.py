@@ -19,7 +19,18 @@ from .errors import ERR_BUFFER_TOO_SMALL, check
 if TYPE_CHECKING:
     from .canal import Canal
 
-__all__ = ["Sync", "Closable", "Store", "Event", "Receipt", "AppendEvent", "GateEvent", "NO_STREAM", "EventId"]
+__all__ = [
+    "Sync",
+    "Closable",
+    "Store",
+    "StoreStats",
+    "Event",
+    "Receipt",
+    "AppendEvent",
+    "GateEvent",
+    "NO_STREAM",
+    "EventId",
+]
 
 EventId = int
 """A 128-bit event id as a Python int (0 = none)."""
@@ -231,6 +242,29 @@ class Closable(Handle):
             pass
 
 
+@dataclass(frozen=True)
+class StoreStats:
+    """A store's sizes and bookkeeping (``transom_store_statistics`` in the C header, which
+    documents every field). In memory only ``events``, ``first_sequence``, ``last_sequence``
+    and ``heap_bytes`` are non-zero."""
+
+    events: int
+    segments: int
+    bytes_on_disk: int
+    first_sequence: int
+    last_sequence: int
+    frames_scanned_at_open: int
+    index_covered_sequence: int
+    read_cache_bytes: int
+    heap_bytes: int
+    index_heap_bytes: int
+    segment_indexes_rebuilt_at_open: int
+    index_events_replayed_at_open: int
+    torn_tail_bytes_cut_at_open: int
+    index_rebuilt_at_open: bool
+    manifest_rebuilt_at_open: bool
+
+
 class Store(Closable):
     """An append-only event store (``path`` None: in memory). Every method may be called from
     any thread. ``close()`` shuts it down (fsync, directory unlocked, gates removed; its canals
@@ -249,7 +283,15 @@ class Store(Closable):
         sync_every_n: int = 0,
         max_payload: int = 0,
         segment_size: int = 0,
+        retention_bytes: int = 0,
+        retention_age: float = 0.0,
+        index_flush_events: int = 0,
     ) -> None:
+        """``retention_bytes``: keep at most about this many bytes of segments (0: all);
+        ``retention_age``: delete sealed segments whose newest event is older than this many
+        seconds (0: keep all); ``index_flush_events``: make the index files durable every this
+        many events (0: the default, 65,536). Retention deletes whole sealed segments at each
+        rollover; reading a removed event raises TruncatedError."""
         cfg = _ffi.transom_store_config()
         if path is not None:
             if not isinstance(path, (str, os.PathLike)):
@@ -261,6 +303,13 @@ class Store(Closable):
         cfg.sync_every_n = check_int("sync_every_n", sync_every_n, 0, UINT32_MAX)
         cfg.max_payload = check_int("max_payload", max_payload)
         cfg.segment_size = check_int("segment_size", segment_size)
+        cfg.retention_bytes = check_int("retention_bytes", retention_bytes)
+        if isinstance(retention_age, bool) or not isinstance(retention_age, (int, float)):
+            raise TypeError(f"retention_age must be a number of seconds, not {type(retention_age).__name__}")
+        if not 0 <= retention_age < 2**64 / 1e9:
+            raise ValueError(f"retention_age must be between 0 and {2**64 / 1e9:.0f} seconds, got {retention_age}")
+        cfg.retention_age_ns = int(retention_age * 1_000_000_000)
+        cfg.index_flush_events = check_int("index_flush_events", index_flush_events)
         out = ctypes.POINTER(_ffi.transom_store)()
         check(lib.transom_store_open(byref(cfg), byref(out)))
         super().__init__(out, lib.transom_store_free)
@@ -361,6 +410,55 @@ class Store(Closable):
                 break
             version = got[-1].stream_version + 1
         return out
+
+    def read_sequence(self, from_sequence: int = 0, limit: Optional[int] = None) -> List[Event]:
+        """Events in global order from ``from_sequence`` (inclusive; 0 = the first retained),
+        at most ``limit`` (None: up to the head). TruncatedError (``value`` = the first
+        retained sequence) when ``from_sequence`` is below the first retained sequence."""
+        check_int("from_sequence", from_sequence)
+        if limit is not None:
+            check_int("limit", limit)
+        out: List[Event] = []
+        seq = from_sequence
+        page = 256
+        while limit is None or len(out) < limit:
+            want = page if limit is None else min(page, limit - len(out))
+            if want == 0:
+                break
+            got = self._fill(lambda s, b, q=seq: lib.transom_store_read_sequence(s, q, b), want)
+            out.extend(got)
+            if len(got) < want:
+                break
+            seq = got[-1].sequence + 1
+        return out
+
+    def truncate(self, before_sequence: int) -> int:
+        """Removes every sealed segment whose events are all below ``before_sequence`` (whole
+        segments only; the active one stays) and returns the first retained sequence.
+        Sequences are never renumbered and stream versions keep counting. UnsupportedError in
+        memory."""
+        before = check_int("before_sequence", before_sequence)
+        v = c_uint64(0)
+        with self._use() as s:
+            check(lib.transom_store_truncate(s, before, byref(v)))
+        return v.value
+
+    @property
+    def first_sequence(self) -> int:
+        """The first retained sequence (1 until retention or :meth:`truncate` removed
+        segments); reads below it raise TruncatedError."""
+        v = c_uint64(0)
+        with self._use() as s:
+            check(lib.transom_store_first_sequence(s, byref(v)))
+        return v.value
+
+    def stats(self) -> StoreStats:
+        """Sizes and bookkeeping: events, segments, bytes on disk, sequence range, what the
+        open had to scan or rebuild, heap held by the store."""
+        st = _ffi.transom_store_statistics()
+        with self._use() as s:
+            check(lib.transom_store_stats(s, byref(st)))
+        return StoreStats(**{name: getattr(st, name) for name, _ in st._fields_})
 
     def ancestors(self, event_id: int) -> List[Event]:
         """The causation chain above ``event_id``, nearest first."""
