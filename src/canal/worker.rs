@@ -268,9 +268,15 @@ where
         }
         if is_cursor {
             if let Some(seq) = last {
-                canal
-                    .ack(seq)
-                    .expect("the last sequence of the batch just delivered is ackable");
+                match canal.ack(seq) {
+                    Ok(()) => {}
+                    // The canal was closed (transom_canal_close) while the callback ran: the
+                    // next pull ends the worker with Closed; nothing is acked past the close.
+                    Err(CanalError::Closed) => {}
+                    Err(e) => {
+                        unreachable!("the last sequence of a delivered batch is ackable: {e}")
+                    }
+                }
             }
         }
         if action == WorkerAction::Stop {
