@@ -651,7 +651,7 @@ pub unsafe extern "C" fn transom_mailbox_fd(
     guard(|| {
         let mb = handle!(mailbox)?;
         let out = out!(out_fd)?;
-        out.write(mb.mailbox.fd().map_err(super::canal::descriptor_failure)?);
+        out.write(mb.mailbox.fd().map_err(super::status::descriptor_failure)?);
         Ok(TRANSOM_OK)
     })
 }

@@ -12,9 +12,8 @@ use std::sync::Arc;
 
 use super::args::{self, array_out, closure, handle, input, out, slice, utf8, Handle, Out};
 use super::status::{
-    guard, transom_status, Failure, TRANSOM_ERR_CLOSED, TRANSOM_ERR_IO, TRANSOM_ERR_PANIC,
-    TRANSOM_ERR_UNSUPPORTED, TRANSOM_ERR_WRONG_STATE, TRANSOM_INTERRUPTED, TRANSOM_OK,
-    TRANSOM_TIMEOUT,
+    guard, transom_status, Failure, TRANSOM_ERR_CLOSED, TRANSOM_ERR_PANIC, TRANSOM_ERR_WRONG_STATE,
+    TRANSOM_INTERRUPTED, TRANSOM_OK, TRANSOM_TIMEOUT,
 };
 use super::store::{event_view, transom_event, transom_store};
 use crate::canal::checkpoint::MAX_CHECKPOINT_NAME_LEN;
@@ -455,21 +454,12 @@ pub unsafe extern "C" fn transom_canal_fd(
         let state = c.state.lock();
         let fd = match state.as_ref() {
             Some(open) => open.canal.fd()?,
-            None => ready_fd::ensure(&mut c.moved_fd.lock(), true).map_err(descriptor_failure)?,
+            None => ready_fd::ensure(&mut c.moved_fd.lock(), true)
+                .map_err(super::status::descriptor_failure)?,
         };
         out.write(fd);
         Ok(TRANSOM_OK)
     })
-}
-
-/// The failure for a descriptor the OS refused (the `_fd` functions of every handle).
-pub(super) fn descriptor_failure(e: std::io::Error) -> Failure {
-    let code = if e.kind() == std::io::ErrorKind::Unsupported {
-        TRANSOM_ERR_UNSUPPORTED
-    } else {
-        TRANSOM_ERR_IO
-    };
-    Failure::new(code, format!("creating a pollable descriptor: {e}"))
 }
 
 /// Wakes a pull blocked on this canal (or the next one, if none is blocked) with
@@ -701,7 +691,7 @@ pub unsafe extern "C" fn transom_worker_fd(
     guard(|| {
         let w = handle!(worker)?;
         let out = out!(out_fd)?;
-        out.write(w.worker.fd().map_err(descriptor_failure)?);
+        out.write(w.worker.fd().map_err(super::status::descriptor_failure)?);
         Ok(TRANSOM_OK)
     })
 }

@@ -303,7 +303,7 @@ pub unsafe extern "C" fn transom_conversation_fd(
         out.write(
             c.conversation
                 .fd()
-                .map_err(super::canal::descriptor_failure)?,
+                .map_err(super::status::descriptor_failure)?,
         );
         Ok(TRANSOM_OK)
     })
@@ -324,7 +324,7 @@ pub unsafe extern "C" fn transom_conversation_crash_fd(
         out.write(
             c.conversation
                 .crash_fd()
-                .map_err(super::canal::descriptor_failure)?,
+                .map_err(super::status::descriptor_failure)?,
         );
         Ok(TRANSOM_OK)
     })

@@ -349,6 +349,17 @@ impl From<MemoryError> for Failure {
     }
 }
 
+/// The failure of creating a handle's pollable descriptor: `TRANSOM_ERR_UNSUPPORTED` where the
+/// platform has none, `TRANSOM_ERR_IO` when the OS refused one.
+pub(crate) fn descriptor_failure(e: std::io::Error) -> Failure {
+    let code = if e.kind() == std::io::ErrorKind::Unsupported {
+        TRANSOM_ERR_UNSUPPORTED
+    } else {
+        TRANSOM_ERR_IO
+    };
+    Failure::new(code, format!("creating a pollable descriptor: {e}"))
+}
+
 /// Records `failure` as this thread's last error and returns its code.
 #[cold]
 #[inline(never)]
