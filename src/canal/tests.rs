@@ -1045,13 +1045,24 @@ fn closing_a_workers_canal_ends_it_with_closed_and_keeps_its_exit_checkpoint() {
     let cursor = Canal::cursor(&store, CursorOptions::new(Start::Named("w".into()))).unwrap();
     let closer = cursor.closer();
     let (tx, rx) = mpsc::channel();
+    let (closed_tx, closed_rx) = mpsc::channel::<()>();
     let worker = spawn_worker(cursor, WorkerOptions::default(), move |items| {
-        tx.send(seqs(items)).unwrap();
+        let batch = seqs(items);
+        let second = batch.first() != Some(&1);
+        tx.send(batch).unwrap();
+        if second {
+            // The canal is closed while this callback runs: its ack is refused.
+            closed_rx.recv().unwrap();
+        }
         WorkerAction::Continue
     })
     .unwrap();
     assert_eq!(rx.recv().unwrap(), vec![1, 2, 3]);
+    // The worker pulls again only after acking the first batch.
+    append_n(&store, 3);
+    assert_eq!(rx.recv().unwrap(), vec![4, 5, 6]);
     closer.close();
+    closed_tx.send(()).unwrap();
     assert_eq!(worker.join(LONG), Ok(Some(Ok(WorkerExit::Closed))));
     let canal = worker.take_canal().unwrap();
     assert_eq!((canal.acked(), canal.checkpointed()), (Some(3), Some(3)));
