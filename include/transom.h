@@ -493,8 +493,13 @@ typedef struct transom_event {
 
 /**
  * One pulled item. For TRANSOM_ITEM_EVENT, `event` describes it (its pointers stay valid until
- * the next pull on the canal or its free). For TRANSOM_ITEM_GAP, `gap_count` events with
- * sequences in `gap_from..=gap_to` were dropped here by the overflow policy.
+ * the next pull on the canal or its free; for an on-disk store they point straight into the
+ * memory-mapped segment, which the canal keeps mapped until then, even across retention). For
+ * TRANSOM_ITEM_GAP, `gap_count` events with sequences in `gap_from..=gap_to` were not
+ * delivered: a subscription's overflow policy dropped them, or — cursors — retention removed
+ * them before the cursor read them (`gap_count` = `gap_to - gap_from + 1`, filter or not). A
+ * cursor's gap counts as delivered: transom_canal_ack(gap_to) is allowed, and a checkpoint
+ * there resumes at the first retained event.
  */
 typedef struct transom_item {
   /**
@@ -1513,7 +1518,8 @@ typedef struct transom_store_statistics {
 #define TRANSOM_ITEM_EVENT 0
 
 /**
- * Item kind: events dropped by a subscription's overflow policy at this position.
+ * Item kind: events not delivered at this position: dropped by a subscription's overflow
+ * policy, or removed by retention before a cursor read them.
  */
 #define TRANSOM_ITEM_GAP 1
 

@@ -16,16 +16,40 @@ use std::sync::Arc;
 use crate::sync::ready_fd::ReadyFd;
 use std::time::{Duration, Instant};
 
-use crate::store::{Event, Store};
+use crate::store::{Event, EventView, Keep, Store};
 
 use super::cursor::{Cursor, CursorOptions, Wake};
 use super::live::PullWait;
 use super::subscription::{EventBuffer, Subscription, SubscriptionOptions};
 use super::{CanalError, Delivery};
 
-/// One delivered item: an event (with its sequence), or — subscriptions only — a gap
-/// reporting `count` events in `from_seq..=to_seq` that the overflow policy dropped.
-pub type Item = Delivery<Arc<Event>>;
+/// One delivered item: an event (with its sequence), borrowed from the canal until its next
+/// pull, or a gap reporting `count` events in `from_seq..=to_seq` that were not delivered: a
+/// subscription's overflow policy dropped them, or retention removed them before a cursor read
+/// them (see [`Canal::pull_batch`]).
+pub type Item<'a> = Delivery<EventView<'a>>;
+
+impl Delivery<EventView<'_>> {
+    /// An owned copy of the item (allocates the event's stream name, payload and key), to keep
+    /// it past the next pull.
+    pub fn to_owned_item(&self) -> Delivery<Event> {
+        match self {
+            Delivery::Event { sequence, value } => Delivery::Event {
+                sequence: *sequence,
+                value: value.to_event(),
+            },
+            Delivery::Gap {
+                from_seq,
+                to_seq,
+                count,
+            } => Delivery::Gap {
+                from_seq: *from_seq,
+                to_seq: *to_seq,
+                count: *count,
+            },
+        }
+    }
+}
 
 /// Which kind of canal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +64,7 @@ pub enum CanalKind {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pulled<'a> {
     /// At least one and at most `max` items, valid until the next pull on this canal.
-    Items(&'a [Item]),
+    Items(&'a [Item<'a>]),
     /// The timeout passed with nothing to deliver (a non-error outcome).
     TimedOut,
     /// An [`Interrupter`] woke the pull with nothing delivered (a non-error outcome).
@@ -60,7 +84,13 @@ enum Inner {
 /// weakly: it never keeps the store alive, and a dropped store reads as closed.
 pub struct Canal {
     inner: Inner,
-    batch: Vec<Item>,
+    /// The last pull's items. `'static` is a private lie: they borrow `keep` (cursors) or
+    /// `events` (subscriptions), which only the next pull — after clearing `batch` — changes,
+    /// and they are handed out only with the lifetime of a borrow of the canal.
+    batch: Vec<Item<'static>>,
+    keep: Keep,
+    /// A subscription's last pull, which its items borrow.
+    events: Vec<Delivery<Arc<Event>>>,
     remote: Arc<Remote>,
 }
 
@@ -151,6 +181,8 @@ impl Canal {
         Ok(Canal {
             inner: Inner::Cursor(cursor),
             batch: Vec::new(),
+            keep: Keep::default(),
+            events: Vec::new(),
             remote,
         })
     }
@@ -167,6 +199,8 @@ impl Canal {
         Ok(Canal {
             inner: Inner::Subscription(subscription),
             batch: Vec::new(),
+            keep: Keep::default(),
+            events: Vec::new(),
             remote,
         })
     }
@@ -211,20 +245,53 @@ impl Canal {
     /// reported first, as for a closed store).
     ///
     /// The previous batch is dropped first, whatever the outcome.
+    ///
+    /// Cursors and retention: a cursor positioned below the store's first retained sequence
+    /// (`Start::Begin` or `Start::At(n)` after retention, a named checkpoint below the cut, or
+    /// a cursor whose unread events retention removed while it was open) first gets one
+    /// [`Delivery::Gap`] `{ from_seq: position, to_seq: first_retained - 1, count: to_seq -
+    /// from_seq + 1 }` (the count includes events its filter would have skipped), then the
+    /// first retained event. The gap counts as delivered: `ack(to_seq)` is allowed (a worker
+    /// acks it with its batch), and a checkpoint at `to_seq` resumes at the first retained
+    /// event; rewinding before acking it delivers the gap again.
+    ///
+    /// Items borrow the canal: sealed segments are read zero-copy (the items point into their
+    /// memory maps, which the canal keeps mapped until the next pull, also across retention).
     pub fn pull_batch(
         &mut self,
         max: usize,
         timeout: Option<Duration>,
     ) -> Result<Pulled<'_>, CanalError> {
+        // The views go first, then what they borrow.
+        self.batch.clear();
+        self.keep.clear();
         let outcome = match &mut self.inner {
             Inner::Cursor(c) => {
-                let outcome = c.pull(max, timeout, &mut self.batch);
+                let outcome = c.pull(max, timeout, &mut self.batch, &mut self.keep);
                 c.settle_fd();
                 outcome?
             }
             Inner::Subscription(s) => {
                 let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-                s.buffer().pull_until(max, deadline, &mut self.batch)?
+                let outcome = s.buffer().pull_until(max, deadline, &mut self.events)?;
+                self.batch.extend(self.events.iter().map(|d| match d {
+                    Delivery::Event { sequence, value } => Delivery::Event {
+                        sequence: *sequence,
+                        // SAFETY: the event is an Arc in `events`, which stays untouched until
+                        // the next pull has cleared `batch`.
+                        value: EventView::of(unsafe { crate::store::forever(&**value) }),
+                    },
+                    Delivery::Gap {
+                        from_seq,
+                        to_seq,
+                        count,
+                    } => Delivery::Gap {
+                        from_seq: *from_seq,
+                        to_seq: *to_seq,
+                        count: *count,
+                    },
+                }));
+                outcome
             }
         };
         Ok(match outcome {

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use crate::store::{ListenerId, Store, WaitOutcome};
+use crate::store::{Keep, ListenerId, Store, StoreError, WaitOutcome};
 
 use super::checkpoint::NamedCheckpoint;
 use super::{CanalError, Delivery, Filter, Item, PullWait};
@@ -295,7 +295,8 @@ impl Cursor {
         &mut self,
         max: usize,
         timeout: Option<Duration>,
-        out: &mut Vec<Item>,
+        out: &mut Vec<Item<'static>>,
+        keep: &mut Keep,
     ) -> Result<PullWait, CanalError> {
         out.clear();
         if max == 0 {
@@ -318,7 +319,7 @@ impl Cursor {
                 };
                 let outcome = store.wait_for_sequence(self.next - 1, Some(Duration::ZERO));
                 if let WaitOutcome::Ready(_) = outcome {
-                    self.scan(&store, max, out)?;
+                    self.scan(&store, max, out, keep)?;
                 }
                 outcome
             };
@@ -354,39 +355,71 @@ impl Cursor {
         }
     }
 
-    /// Reads from `next` until `out` holds `max` events or the head is reached (or, if nothing
+    /// Reads from `next` until `out` holds `max` items or the head is reached (or, if nothing
     /// matched yet, after one chunk, so an interrupt is seen during a long filtered scan).
-    fn scan(&mut self, store: &Store, max: usize, out: &mut Vec<Item>) -> Result<(), CanalError> {
+    /// Items are views kept alive by `keep` (zero-copy for sealed segments). A position below
+    /// the first retained sequence becomes one gap item for the removed range.
+    fn scan(
+        &mut self,
+        store: &Store,
+        max: usize,
+        out: &mut Vec<Item<'static>>,
+        keep: &mut Keep,
+    ) -> Result<(), CanalError> {
         loop {
+            if out.is_empty() {
+                // Nothing borrows `keep` yet: a long filtered scan does not pile up buffers.
+                keep.clear();
+            }
             let want = max - out.len();
             let chunk = if self.filter.is_all() {
                 want.min(4096)
             } else {
                 want.clamp(256, 4096)
             };
-            let events =
-                store
-                    .read_from_sequence(self.next, chunk)
-                    .map_err(|e| CanalError::Io {
-                        context: "reading the store".into(),
-                        kind: std::io::ErrorKind::Other,
-                        message: e.to_string(),
-                    })?;
-            let got = events.len();
-            for e in events {
-                self.next = e.sequence + 1;
-                if self.filter.matches(&e) {
-                    self.delivered = e.sequence;
+            let mut scanned = 0;
+            let (filter, next, delivered) = (&self.filter, &mut self.next, &mut self.delivered);
+            let read = store.read_views(*next, chunk, keep, &mut |e| {
+                scanned += 1;
+                *next = e.sequence + 1;
+                if filter.matches_view(&e) {
+                    *delivered = e.sequence;
                     out.push(Delivery::Event {
                         sequence: e.sequence,
                         value: e,
                     });
+                    return out.len() < max;
+                }
+                true
+            });
+            match read {
+                Ok(()) => {}
+                Err(StoreError::Truncated { first_retained }) if first_retained > self.next => {
+                    // Retention removed `next..first_retained` before this cursor read it:
+                    // report it in-band (never a silent skip), then go on from the first
+                    // retained event. The gap counts as delivered, so it can be acked.
+                    let from = self.next;
+                    out.push(Delivery::Gap {
+                        from_seq: from,
+                        to_seq: first_retained - 1,
+                        count: first_retained - from,
+                    });
+                    self.delivered = first_retained - 1;
+                    self.next = first_retained;
                     if out.len() == max {
                         return Ok(());
                     }
+                    continue;
+                }
+                Err(e) => {
+                    return Err(CanalError::Io {
+                        context: "reading the store".into(),
+                        kind: std::io::ErrorKind::Other,
+                        message: e.to_string(),
+                    })
                 }
             }
-            if got < chunk || out.is_empty() {
+            if out.len() == max || scanned < chunk || out.is_empty() {
                 return Ok(());
             }
         }

@@ -3,7 +3,7 @@
 //! Invariant: a filter is a pure function of one event, so a cursor that re-reads a range after
 //! a restart or a rollback selects exactly the events it selected the first time.
 
-use crate::store::{Event, MAX_STREAM_LEN};
+use crate::store::{Event, EventView, MAX_STREAM_LEN};
 
 use super::CanalError;
 
@@ -65,7 +65,18 @@ impl Filter {
 
     /// Whether `event` is selected.
     pub fn matches(&self, event: &Event) -> bool {
-        event.stream.as_bytes().starts_with(&self.stream_prefix)
-            && (self.kinds.is_empty() || self.kinds.binary_search(&event.kind).is_ok())
+        self.selects(&event.stream, event.kind)
+    }
+
+    /// Whether the viewed event is selected.
+    pub fn matches_view(&self, event: &EventView<'_>) -> bool {
+        self.selects(event.stream, event.kind)
+    }
+
+    fn selects(&self, stream: &str, kind: u16) -> bool {
+        // The empty-prefix test first: `starts_with(&[])` still calls memcmp, which costs more
+        // than the rest of a cursor's per-event work.
+        (self.stream_prefix.is_empty() || stream.as_bytes().starts_with(&self.stream_prefix))
+            && (self.kinds.is_empty() || self.kinds.binary_search(&kind).is_ok())
     }
 }

@@ -9,7 +9,8 @@
 //!   durable [`Canal::checkpoint`]s that a later cursor of the same name resumes after.
 //! - A **subscription** ([`Canal::subscription`]) receives events as they commit, into a
 //!   bounded buffer with an [`Overflow`] policy; drops are reported in-band as
-//!   [`Delivery::Gap`].
+//!   [`Delivery::Gap`]. A cursor reports events that retention removed before it read them
+//!   the same way.
 //! - Both pull with [`Canal::pull_batch`]: returns as soon as at least one item is ready,
 //!   [`Pulled::TimedOut`] after the timeout, [`CanalError::Closed`] only after everything was
 //!   handed out. Waiting parks the thread (commit listeners wake it); nothing polls.
@@ -25,10 +26,15 @@
 //!
 //! ## For the C API
 //!
-//! - **Batch views**: [`Pulled::Items`] borrows the canal's own buffer of `Arc<Event>`s; an
-//!   item (its event, payload and stream bytes) stays valid until the next `pull_batch` on that
-//!   canal (whatever that pull returns) or the canal's destruction — not beyond, even if the
-//!   store is closed or dropped meanwhile (the `Arc`s keep the events).
+//! - **Batch views**: [`Pulled::Items`] borrows the canal: each item's event is an
+//!   [`EventView`](crate::store::EventView) whose stream name, payload and key point into a
+//!   sealed segment's memory map (zero-copy), the canal's reusable buffer (the segment being
+//!   appended to) or an in-memory store's event; the canal holds all of them (an `Arc` of each
+//!   map or event). An item stays valid until the next `pull_batch` on that canal (whatever that
+//!   pull returns) or the canal's destruction — not beyond, but also across a store close or
+//!   drop and across a retention that deletes its segment. `Item::to_owned_item` copies one out.
+//! - **Retention**: a cursor below the store's first retained sequence gets one in-band gap
+//!   item for the removed range, then continues (see [`Canal::pull_batch`]).
 //! - **Timeouts**: `None` waits without limit, `Some(ZERO)` does not wait.
 //! - **Timeouts are outcomes**: a pull that times out is `Ok(Pulled::TimedOut)`, a join that
 //!   times out `Ok(None)`; no error means "the wait ended".

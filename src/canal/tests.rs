@@ -62,7 +62,7 @@ fn append_n(store: &Store, n: u64) {
     }
 }
 
-fn seqs(items: &[Item]) -> Vec<u64> {
+fn seqs<T>(items: &[Delivery<T>]) -> Vec<u64> {
     items
         .iter()
         .map(|i| match i {
@@ -73,13 +73,13 @@ fn seqs(items: &[Item]) -> Vec<u64> {
 }
 
 /// Pulls until `Closed` or another error, returning every item and the final error.
-fn drain(canal: &mut Canal, max: usize) -> (Vec<Item>, CanalError) {
+fn drain(canal: &mut Canal, max: usize) -> (Vec<Delivery<Event>>, CanalError) {
     let mut all = Vec::new();
     loop {
         match canal.pull_batch(max, LONG) {
             Ok(Pulled::Items(items)) => {
                 assert!(!items.is_empty() && items.len() <= max);
-                all.extend_from_slice(items);
+                all.extend(items.iter().map(Item::to_owned_item));
             }
             Ok(other) => panic!("unexpected {other:?}"),
             Err(e) => return (all, e),
@@ -1066,4 +1066,213 @@ fn closing_a_workers_canal_ends_it_with_closed_and_keeps_its_exit_checkpoint() {
     assert_eq!(worker.join(LONG), Ok(Some(Ok(WorkerExit::Closed))));
     let canal = worker.take_canal().unwrap();
     assert_eq!((canal.acked(), canal.checkpointed()), (Some(3), Some(3)));
+}
+
+// ---- retention: cursors get an in-band gap for what retention removed --------------------
+
+fn small_segment_store(dir: &Path) -> Arc<Store> {
+    let config = Config {
+        sync: SyncPolicy::Never,
+        segment_size: crate::store::MIN_SEGMENT_SIZE,
+        ..Config::on_disk(dir)
+    };
+    Arc::new(Store::open(config).unwrap())
+}
+
+/// Appends `n` events of ~100 bytes in batches of 10 (many small segments).
+fn append_small(store: &Store, n: u64) {
+    for chunk in 0..n / 10 {
+        let batch = (0..10)
+            .map(|i| {
+                let seq = chunk * 10 + i;
+                AppendRequest::new(
+                    format!("s{}", seq % 3),
+                    (seq % 2) as u16,
+                    vec![seq as u8; 100],
+                )
+            })
+            .collect();
+        store.append_batch(batch).unwrap();
+    }
+}
+
+fn gap(from_seq: u64, to_seq: u64) -> Delivery<Event> {
+    Delivery::Gap {
+        from_seq,
+        to_seq,
+        count: to_seq - from_seq + 1,
+    }
+}
+
+/// Pulls everything currently readable (no wait once the head is reached).
+fn pull_all(canal: &mut Canal, max: usize) -> Vec<Delivery<Event>> {
+    let mut all = Vec::new();
+    while let Ok(Pulled::Items(items)) = canal.pull_batch(max, Some(Duration::ZERO)) {
+        assert!(items.len() <= max);
+        all.extend(items.iter().map(Item::to_owned_item));
+    }
+    all
+}
+
+fn event_seqs(items: &[Delivery<Event>]) -> Vec<u64> {
+    items
+        .iter()
+        .map(|i| match i {
+            Delivery::Event { sequence, value } => {
+                assert_eq!(value.sequence, *sequence);
+                assert_eq!(value.payload, vec![(*sequence - 1) as u8; 100]);
+                *sequence
+            }
+            Delivery::Gap { .. } => panic!("a second gap: {i:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn cursors_below_the_first_retained_sequence_get_one_gap_then_the_retained_events() {
+    let dir = TempDir::new("gap-start");
+    let store = small_segment_store(dir.path());
+    append_small(&store, 400);
+    let kept = store.truncate(150).unwrap();
+    assert!(kept > 1 && kept <= 150, "{kept}");
+    let head = store.head();
+    for (start, from) in [
+        (Start::Begin, 1),
+        (Start::At(40), 40),
+        (Start::At(kept - 1), kept - 1),
+    ] {
+        for max in [1, 3, 256] {
+            let mut c = Canal::cursor(&store, CursorOptions::new(start.clone())).unwrap();
+            let items = pull_all(&mut c, max);
+            assert_eq!(items[0], gap(from, kept - 1), "{start:?} max {max}");
+            assert_eq!(event_seqs(&items[1..]), (kept..=head).collect::<Vec<_>>());
+        }
+    }
+    // At or above the first retained sequence: no gap.
+    let mut c = Canal::cursor(&store, CursorOptions::new(Start::At(kept))).unwrap();
+    assert_eq!(
+        event_seqs(&pull_all(&mut c, 64)),
+        (kept..=head).collect::<Vec<_>>()
+    );
+    // A filter does not change the gap: its count covers every removed sequence.
+    let filter = Filter::all().with_kinds([1]);
+    let mut c =
+        Canal::cursor(&store, CursorOptions::new(Start::Begin).with_filter(filter)).unwrap();
+    let items = pull_all(&mut c, 64);
+    assert_eq!(items[0], gap(1, kept - 1));
+    assert!(event_seqs(&items[1..]).iter().all(|s| (s - 1) % 2 == 1));
+}
+
+#[test]
+fn the_gap_counts_as_delivered_ack_rewind_and_checkpoint_across_it() {
+    let dir = TempDir::new("gap-ack");
+    let store = small_segment_store(dir.path());
+    append_small(&store, 300);
+    let kept = store.truncate(100).unwrap();
+    let mut c = Canal::cursor(&store, CursorOptions::new(Start::Named("g".into()))).unwrap();
+    let first = match c.pull_batch(1, LONG).unwrap() {
+        Pulled::Items(items) => items[0].to_owned_item(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(first, gap(1, kept - 1));
+    assert_eq!(c.delivered(), Some(kept - 1));
+    assert_eq!(
+        c.ack(kept),
+        Err(CanalError::InvalidArgument(
+            "ack above the highest delivered sequence"
+        ))
+    );
+    // Rewound before it was acked: the gap comes again.
+    c.rewind().unwrap();
+    match c.pull_batch(1, LONG).unwrap() {
+        Pulled::Items(items) => assert_eq!(items[0].to_owned_item(), gap(1, kept - 1)),
+        other => panic!("{other:?}"),
+    }
+    c.ack(kept - 1).unwrap();
+    c.checkpoint().unwrap();
+    drop(c);
+    // Resumes at the first retained event, without a gap.
+    let mut c = Canal::cursor(&store, CursorOptions::new(Start::Named("g".into()))).unwrap();
+    assert_eq!(c.acked(), Some(kept - 1));
+    assert_eq!(
+        event_seqs(&pull_all(&mut c, 50)),
+        (kept..=300).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_durable_checkpoint_below_the_cut_resumes_with_a_gap_after_reopen() {
+    let dir = TempDir::new("gap-checkpoint");
+    {
+        let store = small_segment_store(dir.path());
+        append_small(&store, 300);
+        let mut c = Canal::cursor(&store, CursorOptions::new(Start::Named("d".into()))).unwrap();
+        assert_eq!(pull_seqs(&mut c, 10), (1..=10).collect::<Vec<_>>());
+        c.ack(10).unwrap();
+        c.checkpoint().unwrap();
+        drop(c);
+        store.truncate(200).unwrap();
+        store.close().unwrap();
+    }
+    let store = small_segment_store(dir.path());
+    let kept = store.first_sequence();
+    assert!(kept > 11);
+    let mut c = Canal::cursor(&store, CursorOptions::new(Start::Named("d".into()))).unwrap();
+    assert_eq!(c.acked(), Some(10));
+    let items = pull_all(&mut c, 256);
+    assert_eq!(items[0], gap(11, kept - 1));
+    assert_eq!(event_seqs(&items[1..]), (kept..=300).collect::<Vec<_>>());
+}
+
+#[test]
+fn retention_under_an_open_cursor_becomes_a_gap_for_what_it_did_not_read() {
+    let dir = TempDir::new("gap-open");
+    let store = small_segment_store(dir.path());
+    append_small(&store, 300);
+    let mut c = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
+    assert_eq!(pull_seqs(&mut c, 5), vec![1, 2, 3, 4, 5]);
+    let kept = store.truncate(200).unwrap();
+    assert!(kept > 6);
+    let items = pull_all(&mut c, 256);
+    assert_eq!(items[0], gap(6, kept - 1));
+    assert_eq!(event_seqs(&items[1..]), (kept..=300).collect::<Vec<_>>());
+    // A batch pulled before the retention stays readable after it (its segments stay mapped).
+    let mut c = Canal::cursor(&store, CursorOptions::new(Start::At(kept))).unwrap();
+    let Pulled::Items(items) = c.pull_batch(20, LONG).unwrap() else {
+        panic!("events are committed")
+    };
+    store.truncate(store.head()).unwrap();
+    assert!(store.first_sequence() > kept + 20);
+    for (i, item) in items.iter().enumerate() {
+        let Delivery::Event { value, .. } = item else {
+            panic!("an event")
+        };
+        assert_eq!(value.sequence, kept + i as u64);
+        assert_eq!(value.payload, &[(kept + i as u64 - 1) as u8; 100][..]);
+    }
+}
+
+#[test]
+fn a_worker_gets_the_gap_in_its_batch_and_acks_past_it() {
+    let dir = TempDir::new("gap-worker");
+    let store = small_segment_store(dir.path());
+    append_small(&store, 300);
+    let kept = store.truncate(120).unwrap();
+    let cursor = Canal::cursor(&store, CursorOptions::new(Start::Named("w".into()))).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let worker = spawn_worker(cursor, WorkerOptions::default(), move |items| {
+        tx.send(items.iter().map(Item::to_owned_item).collect::<Vec<_>>())
+            .unwrap();
+        WorkerAction::Continue
+    })
+    .unwrap();
+    let mut all = Vec::new();
+    while all.len() < 1 + (300 - kept + 1) as usize {
+        all.extend(rx.recv_timeout(Duration::from_secs(30)).unwrap());
+    }
+    store.close().unwrap();
+    assert_eq!(worker.join(LONG), Ok(Some(Ok(WorkerExit::Closed))));
+    assert_eq!(all[0], gap(1, kept - 1));
+    assert_eq!(event_seqs(&all[1..]), (kept..=300).collect::<Vec<_>>());
+    assert_eq!(read_checkpoint(dir.path(), "w"), Some(300));
 }

@@ -154,7 +154,7 @@ pub fn spawn_worker<F>(
     callback: F,
 ) -> Result<Worker, SpawnError>
 where
-    F: FnMut(&[Item]) -> WorkerAction + Send + 'static,
+    F: FnMut(&[Item<'_>]) -> WorkerAction + Send + 'static,
 {
     let refuse = |canal, reason| {
         Err(SpawnError {
@@ -229,7 +229,7 @@ fn run<F>(
     stop: &AtomicBool,
 ) -> WorkerResult
 where
-    F: FnMut(&[Item]) -> WorkerAction,
+    F: FnMut(&[Item<'_>]) -> WorkerAction,
 {
     let named = canal.name().is_some();
     let is_cursor = canal.kind() == CanalKind::Cursor;
@@ -244,10 +244,10 @@ where
             Err(CanalError::Closed) => break Ok(WorkerExit::Closed),
             Err(e) => break Err(WorkerError::Canal(e)),
         };
-        // Cursors deliver only events; the last one is the batch's ack point.
-        let last = items.iter().rev().find_map(|i| match i {
-            Delivery::Event { sequence, .. } => Some(*sequence),
-            Delivery::Gap { .. } => None,
+        // The batch's ack point (cursors): its last item, an event or a retention gap.
+        let last = items.last().map(|i| match i {
+            Delivery::Event { sequence, .. } => *sequence,
+            Delivery::Gap { to_seq, .. } => *to_seq,
         });
         let action = match catch_unwind(AssertUnwindSafe(|| callback(items))) {
             Ok(a) => a,

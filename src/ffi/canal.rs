@@ -15,14 +15,14 @@ use super::status::{
     guard, transom_status, Failure, TRANSOM_ERR_CLOSED, TRANSOM_ERR_PANIC, TRANSOM_ERR_WRONG_STATE,
     TRANSOM_INTERRUPTED, TRANSOM_OK, TRANSOM_TIMEOUT,
 };
-use super::store::{event_view, transom_event, transom_store};
+use super::store::{transom_event, transom_event_id, transom_store};
 use crate::canal::checkpoint::MAX_CHECKPOINT_NAME_LEN;
 use crate::canal::{
     spawn_worker, Canal, CanalError, Closer, CursorOptions, Delivery, Filter, Interrupter, Item,
     JoinError, Overflow, Pulled, Start, SubscriptionOptions, Worker, WorkerAction, WorkerError,
     WorkerExit, WorkerOptions, WorkerResult, PREFIX_TOO_LONG,
 };
-use crate::store::{Store, MAX_STREAM_LEN};
+use crate::store::{EventView, Store, MAX_STREAM_LEN};
 use crate::sync::ready_fd::{self, ReadyFd};
 use crate::sync::Mutex;
 
@@ -55,7 +55,8 @@ pub type transom_item_kind = i32;
 
 /// Item kind: an event.
 pub const TRANSOM_ITEM_EVENT: transom_item_kind = 0;
-/// Item kind: events dropped by a subscription's overflow policy at this position.
+/// Item kind: events not delivered at this position: dropped by a subscription's overflow
+/// policy, or removed by retention before a cursor read them.
 pub const TRANSOM_ITEM_GAP: transom_item_kind = 1;
 
 /// A batch callback's answer: one of the TRANSOM_WORKER_CONTINUE / _STOP /
@@ -199,8 +200,13 @@ pub struct transom_subscription_options {
 }
 
 /// One pulled item. For TRANSOM_ITEM_EVENT, `event` describes it (its pointers stay valid until
-/// the next pull on the canal or its free). For TRANSOM_ITEM_GAP, `gap_count` events with
-/// sequences in `gap_from..=gap_to` were dropped here by the overflow policy.
+/// the next pull on the canal or its free; for an on-disk store they point straight into the
+/// memory-mapped segment, which the canal keeps mapped until then, even across retention). For
+/// TRANSOM_ITEM_GAP, `gap_count` events with sequences in `gap_from..=gap_to` were not
+/// delivered: a subscription's overflow policy dropped them, or — cursors — retention removed
+/// them before the cursor read them (`gap_count` = `gap_to - gap_from + 1`, filter or not). A
+/// cursor's gap counts as delivered: transom_canal_ack(gap_to) is allowed, and a checkpoint
+/// there resumes at the first retained event.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct transom_item {
@@ -267,7 +273,7 @@ fn item(d: &Item) -> transom_item {
     match d {
         Delivery::Event { value, .. } => transom_item {
             kind: TRANSOM_ITEM_EVENT,
-            event: event_view(value),
+            event: view(value),
             gap_from: 0,
             gap_to: 0,
             gap_count: 0,
@@ -283,6 +289,24 @@ fn item(d: &Item) -> transom_item {
             gap_to: *to_seq,
             gap_count: *count,
         },
+    }
+}
+
+/// The C view of a pulled event: its pointers point where the item's do (a segment's memory map,
+/// the canal's buffer or a stored event), kept by the canal until its next pull.
+fn view(e: &EventView<'_>) -> transom_event {
+    transom_event {
+        id: transom_event_id::of(Some(e.id)),
+        sequence: e.sequence,
+        stream_version: e.stream_version,
+        timestamp_ns: e.timestamp_ns,
+        correlation_id: transom_event_id::of(e.correlation_id),
+        causation_id: transom_event_id::of(e.causation_id),
+        kind: e.kind,
+        stream: e.stream.as_ptr().cast(),
+        stream_len: e.stream.len(),
+        payload: e.payload.as_ptr(),
+        payload_len: e.payload.len(),
     }
 }
 

@@ -32,10 +32,12 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use memmap2::Mmap;
 
+use super::batch::{forever, EventView, Keep, Pending};
 use super::error::StoreError;
 use super::event::{Event, EventId};
 use super::frame::{self, FrameError, FrameFields, FrameRef, PREFIX_LEN};
@@ -84,15 +86,22 @@ impl std::ops::Deref for Bytes {
     }
 }
 
-struct Loaded {
+/// A sealed segment's memory map and its sparse index. Shared: a batch of views
+/// ([`super::batch`]) keeps the maps it points into alive past retention (an unlinked file's
+/// map stays valid until unmapped).
+pub(crate) struct SegmentMap {
     seg: Mmap,
     idx: Bytes,
+    /// The frames before this offset (from the header on, contiguous) had their CRC checked
+    /// through this map: a sealed segment's bytes never change (the store's contract, see the
+    /// SAFETY note where it is mapped), so batch reads decode them without checking again.
+    verified: AtomicU64,
 }
 
 pub(crate) struct Sealed {
     pub(crate) meta: SegMeta,
     path: PathBuf,
-    loaded: OnceLock<Loaded>,
+    loaded: OnceLock<Arc<SegmentMap>>,
     load_lock: Mutex<()>,
 }
 
@@ -1035,8 +1044,14 @@ impl DiskLog {
     // ---- reading -------------------------------------------------------------------------
 
     fn load<'a>(&self, s: &'a Sealed) -> Result<(&'a [u8], IdxView<'a>), StoreError> {
+        let l = self.load_map(s)?;
+        Ok((&l.seg, IdxView::trusted(&l.idx)))
+    }
+
+    /// The segment's map and index, mapped (and the index checked or rebuilt) on first use.
+    fn load_map<'a>(&self, s: &'a Sealed) -> Result<&'a Arc<SegmentMap>, StoreError> {
         if let Some(l) = s.loaded.get() {
-            return Ok((&l.seg, IdxView::trusted(&l.idx)));
+            return Ok(l);
         }
         let _g = s.load_lock.lock();
         if s.loaded.get().is_none() {
@@ -1055,10 +1070,11 @@ impl DiskLog {
                     ),
                 ));
             }
-            // SAFETY: the store holds the directory lock and never writes to a sealed segment,
-            // and retention unmaps it (drops `Sealed`) under the writer lock before unlinking it;
-            // the map is only invalid if another program truncates the file, which the store's
-            // contract (an exclusively locked directory) rules out.
+            // SAFETY: the store holds the directory lock and never writes to a sealed segment;
+            // retention unlinks it (a map of an unlinked file stays valid: batches of views may
+            // keep it past retention, see `SegmentMap`); the map is only invalid if another
+            // program truncates the file, which the store's contract (an exclusively locked
+            // directory) rules out.
             let seg =
                 unsafe { Mmap::map(&file) }.map_err(io(format!("mapping {}", s.path.display())))?;
             let idx_path = self.dir.join(index_name(s.meta.base));
@@ -1086,10 +1102,13 @@ impl DiskLog {
                     )?)
                 }
             };
-            let _ = s.loaded.set(Loaded { seg, idx });
+            let _ = s.loaded.set(Arc::new(SegmentMap {
+                seg,
+                idx,
+                verified: AtomicU64::new(SEGMENT_HEADER_LEN),
+            }));
         }
-        let l = s.loaded.get().expect("loaded above");
-        Ok((&l.seg, IdxView::trusted(&l.idx)))
+        Ok(s.loaded.get().expect("loaded above"))
     }
 
     /// Index into `sealed` of the segment holding `seq`, or `sealed.len()` for the active one.
@@ -1203,6 +1222,137 @@ impl DiskLog {
         }
     }
 
+    /// Hands every event with a sequence in `from..=to` to `sink` as a view, in order, until
+    /// `sink` returns `false`. Sealed segments: views into their memory maps (which `keep`
+    /// holds), nothing copied. The active segment: payloads, keys and stream names are copied
+    /// once into a fresh chunk of `keep`. Sequences below the first retained one are skipped
+    /// (callers check first).
+    pub(crate) fn views(
+        &self,
+        from: u64,
+        to: u64,
+        keep: &mut Keep,
+        sink: &mut impl FnMut(EventView<'static>) -> bool,
+    ) -> Result<(), StoreError> {
+        let from = from.max(self.first_retained);
+        if from > to || from > self.active.meta.last_seq {
+            return Ok(());
+        }
+        let mut i = self.segment_of(from);
+        let mut start = self.seek_seq(i, from)?;
+        while let Some(s) = self.sealed.get(i) {
+            let map = self.load_map(s)?;
+            keep.map(map);
+            // SAFETY: `keep` holds the map (an Arc: it does not move) until the views are
+            // cleared, and a sealed segment's bytes never change.
+            let (seg, idx) =
+                unsafe { (forever(&map.seg[..s.meta.len as usize]), forever(&*map.idx)) };
+            let idx = IdxView::trusted(idx);
+            let mut off = start.unwrap_or(SEGMENT_HEADER_LEN) as usize;
+            // Frames below `edge` were checked before; a scan from the edge moves it on.
+            let mut edge = map.verified.load(Ordering::Acquire) as usize;
+            let (mut last_ref, mut name) = (u32::MAX, "");
+            let mut go_on = true;
+            let mut failed = None;
+            while off < seg.len() {
+                prefetch(seg, off + PREFETCH_AHEAD);
+                let decoded = if off < edge {
+                    frame::decode_verified(&seg[off..])
+                } else {
+                    frame::decode(&seg[off..])
+                };
+                let fr = match decoded {
+                    Ok(fr) => fr,
+                    Err(e) => {
+                        failed = Some(corrupt(&s.path, off as u64, e.to_string()));
+                        break;
+                    }
+                };
+                let at = off;
+                off += fr.len;
+                if at == edge {
+                    edge = off;
+                }
+                if fr.sequence < from {
+                    continue;
+                }
+                if fr.sequence > to {
+                    go_on = false;
+                    break;
+                }
+                if fr.stream_ref != last_ref {
+                    match idx.name(fr.stream_ref) {
+                        Some(n) => name = n,
+                        None => {
+                            failed = Some(corrupt(
+                                &s.path,
+                                at as u64,
+                                "stream number not in the segment's table",
+                            ));
+                            break;
+                        }
+                    }
+                    last_ref = fr.stream_ref;
+                }
+                if !sink(view(&fr, name, fr.payload, fr.key)) {
+                    go_on = false;
+                    break;
+                }
+            }
+            map.verified.fetch_max(edge as u64, Ordering::AcqRel);
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if !go_on {
+                return Ok(());
+            }
+            if s.meta.last_seq >= to {
+                return Ok(());
+            }
+            i += 1;
+            start = None;
+        }
+        let mut pending = std::mem::take(&mut keep.pending);
+        pending.clear();
+        let chunk = keep.chunk();
+        self.visit_segment(i, start, &mut |fr, name| {
+            if fr.sequence < from {
+                return true;
+            }
+            if fr.sequence > to {
+                return false;
+            }
+            let mut put = |b: &[u8]| {
+                let at = chunk.len();
+                chunk.extend_from_slice(b);
+                (at, b.len())
+            };
+            pending.push(Pending {
+                view: view(fr, "", &[], None),
+                stream: put(name.as_bytes()),
+                payload: put(fr.payload),
+                key: fr.key.map(&mut put),
+            });
+            true
+        })?;
+        // SAFETY: the chunk is not written again until `keep` is cleared (the next fill takes
+        // a fresh one), and moving chunks within `keep` does not move their buffers.
+        let bytes = unsafe { forever(keep.last_chunk()) };
+        for p in pending.drain(..) {
+            let mut v = p.view;
+            let (a, n) = p.stream;
+            // SAFETY: copied from a `&str` just above.
+            v.stream = unsafe { std::str::from_utf8_unchecked(&bytes[a..a + n]) };
+            v.payload = &bytes[p.payload.0..p.payload.0 + p.payload.1];
+            v.idempotency_key = p.key.map(|(a, n)| &bytes[a..a + n]);
+            if !sink(v) {
+                break;
+            }
+        }
+        keep.pending = pending;
+        Ok(())
+    }
+
     fn seek_seq(&self, i: usize, seq: u64) -> Result<Option<u64>, StoreError> {
         match self.sealed.get(i) {
             Some(s) => Ok(self.load(s)?.1.seek_seq(seq)),
@@ -1294,10 +1444,10 @@ impl DiskLog {
                 .map(|s| {
                     s.path.as_os_str().len()
                         + match s.loaded.get() {
-                            Some(Loaded {
-                                idx: Bytes::Heap(v),
-                                ..
-                            }) => v.capacity(),
+                            Some(m) => match &m.idx {
+                                Bytes::Heap(v) => v.capacity(),
+                                Bytes::Map(_) => 0,
+                            },
                             _ => 0,
                         }
                 })
@@ -1307,6 +1457,49 @@ impl DiskLog {
     #[cfg(test)]
     pub(crate) fn position(&self) -> (PathBuf, u64) {
         (self.active.path.clone(), self.active.meta.len)
+    }
+}
+
+/// How far ahead of the frame being decoded a batch read asks the CPU to fetch the segment's
+/// bytes: without it a scan of a mapped segment waits on memory at every cache line (the
+/// hardware prefetcher stops at each 4 KiB page).
+const PREFETCH_AHEAD: usize = 2048;
+
+/// Hints the CPU to load the cache line of `b[at]` (nothing if out of bounds).
+#[inline(always)]
+fn prefetch(b: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if at < b.len() {
+        // SAFETY: a prefetch never faults and reads nothing architecturally; the address is
+        // inside `b` anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                b.as_ptr().add(at).cast(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (b, at);
+}
+
+/// A view of a decoded frame with these borrowed parts.
+fn view<'a>(
+    fr: &FrameRef<'_>,
+    stream: &'a str,
+    payload: &'a [u8],
+    key: Option<&'a [u8]>,
+) -> EventView<'a> {
+    EventView {
+        id: fr.id,
+        sequence: fr.sequence,
+        stream,
+        stream_version: fr.stream_version,
+        kind: fr.kind,
+        correlation_id: fr.correlation_id,
+        causation_id: fr.causation_id,
+        timestamp_ns: fr.timestamp_ns,
+        payload,
+        idempotency_key: key,
     }
 }
 

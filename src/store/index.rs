@@ -118,6 +118,17 @@ impl Index {
     }
 
     /// Up to `max` events from global sequence `from` (inclusive).
+    /// The visible events from `from` (at least 1), at most `max`, borrowed.
+    pub(crate) fn slice_from(&self, from: u64, max: usize, visible: u64) -> &[Arc<Event>] {
+        let end = visible.min(self.last_sequence());
+        let start = from.max(1);
+        if start > end {
+            return &[];
+        }
+        let n = ((end - start + 1) as usize).min(max);
+        &self.events[(start - 1) as usize..(start - 1) as usize + n]
+    }
+
     pub(crate) fn read_from_sequence(
         &self,
         from: u64,

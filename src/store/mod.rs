@@ -58,6 +58,7 @@
 //! assert_eq!(store.get(r.id).unwrap().payload, b"created");
 //! ```
 
+mod batch;
 mod disk;
 mod error;
 mod event;
@@ -84,6 +85,8 @@ mod test_dir;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use batch::{forever, Keep};
+pub use batch::{EventBatch, EventView};
 pub use error::StoreError;
 pub(crate) use event::{key_length_error, stream_length_error};
 pub use event::{

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::batch::{EventBatch, EventView, Keep};
 use super::disk::{DiskLog, PassThroughMap};
 use super::error::StoreError;
 use super::event::{unix_nanos, validate_stream, AppendRequest, Event, EventId, Receipt};
@@ -840,6 +841,65 @@ impl Store {
                     true
                 })?;
                 Ok(out)
+            }
+        }
+    }
+
+    /// Fills `batch` (cleared first) with up to `max` events in global order from sequence
+    /// `from`, like [`Store::read_from_sequence`] (same `from` rules, same `Truncated`), but
+    /// without allocating per event: the views borrow the memory-mapped sealed segments (no
+    /// copy), a per-batch buffer (the segment being appended to: one copy) or, in memory, the
+    /// stored events. They stay valid until the batch's next fill or its drop, also across a
+    /// retention that removes their segment. Returns the number of events.
+    pub fn read_batch(
+        &self,
+        from: u64,
+        max: usize,
+        batch: &mut EventBatch,
+    ) -> Result<usize, StoreError> {
+        batch.clear();
+        let (views, keep) = batch.parts();
+        self.read_views(from, max, keep, &mut |v| {
+            views.push(v);
+            true
+        })?;
+        Ok(views.len())
+    }
+
+    /// The engine of [`Store::read_batch`] for consumers that keep their own views: hands the
+    /// views of up to `max` events from `from` to `sink` until it returns `false`. The views
+    /// live as long as `keep` is not cleared.
+    pub(crate) fn read_views(
+        &self,
+        from: u64,
+        max: usize,
+        keep: &mut Keep,
+        sink: &mut impl FnMut(EventView<'static>) -> bool,
+    ) -> Result<(), StoreError> {
+        let st = self.read_state()?;
+        let head = self.head();
+        match &st.backend {
+            Backend::Memory(index) => {
+                for e in index.slice_from(from, max, head) {
+                    if !sink(keep.arc(e)) {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+            Backend::Disk(d) => {
+                let first = d.log.first_retained();
+                if from != 0 && from < first {
+                    return Err(StoreError::Truncated {
+                        first_retained: first,
+                    });
+                }
+                let from = from.max(first);
+                if max == 0 || from > head {
+                    return Ok(());
+                }
+                let to = head.min(from.saturating_add(max as u64 - 1));
+                d.log.views(from, to, keep, sink)
             }
         }
     }
