@@ -14,8 +14,9 @@ use std::ptr::{self, NonNull};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
 use std::time::{Duration, Instant};
 
-use super::freelist::{FreeList, Links};
+use super::freelist::Links;
 use super::header::{Header, MemoryClass, MemoryClassRaw};
+use super::shards::ShardedFreeList;
 use super::state::{self, Held};
 use super::token::{next_key, Token, MAX_SLOTS};
 use super::word::{Flavor, Link, Word};
@@ -133,8 +134,9 @@ pub struct SlotManager<F: Flavor> {
     key: u64,
     class: MemoryClass,
     class_raw: MemoryClassRaw,
-    free: FreeList<F::Word>,
-    available: F::Word,
+    /// The free slots and their counts (`available`), sharded so threads on different shards
+    /// share no written line (see shards.rs).
+    free: ShardedFreeList<F::Word>,
     high_water: F::Word,
     failed: F::Word,
     retired: F::Word,
@@ -156,6 +158,15 @@ unsafe impl<F: Flavor> Send for SlotManager<F> where F::Word: Send {}
 // SAFETY: for the concurrent flavor every shared mutation goes through atomics and the slot
 // protocol of state.rs; single-threaded words (Cell) are !Sync, so this impl does not apply.
 unsafe impl<F: Flavor> Sync for SlotManager<F> where F::Word: Sync {}
+
+/// The links of a list with no slots (the placeholder list before `init` builds the real one).
+struct NoLinks;
+impl Links for NoLinks {
+    type L = std::sync::atomic::AtomicU32;
+    fn link(&self, _: u32) -> &Self::L {
+        unreachable!("an empty list has no links")
+    }
+}
 
 impl<F: Flavor> Links for SlotManager<F> {
     type L = F::Link;
@@ -249,8 +260,7 @@ impl<F: Flavor> SlotManager<F> {
             key: next_key(),
             class,
             class_raw: class.to_raw(),
-            free: FreeList::empty(),
-            available: F::Word::new(capacity as u64),
+            free: ShardedFreeList::new_full(&NoLinks, 0, 1),
             high_water: F::Word::new(0),
             failed: F::Word::new(0),
             retired: F::Word::new(0),
@@ -260,7 +270,7 @@ impl<F: Flavor> SlotManager<F> {
             owned,
             _flavor: PhantomData,
         };
-        m.free = FreeList::new_full(&m, capacity as u32);
+        m.free = ShardedFreeList::new_full(&m, capacity as u32, F::shards());
         m
     }
 
@@ -389,20 +399,34 @@ impl<F: Flavor> SlotManager<F> {
     /// Pops a free slot into RESERVED, or `None` when none is free (nothing counted).
     #[inline]
     fn try_alloc(&self) -> Option<(u32, u64)> {
-        let index = self.free.pop(self)?;
-        // Decrement after the pop and increment before the push keep `available` within
-        // 0..=capacity at every instant (it counts listed slots plus slots in transit).
-        let before = self.available.fetch_sub(1, Relaxed);
-        let in_use =
-            (u64::from(self.capacity) - (before - 1)).saturating_sub(self.retired.load(Relaxed));
-        let mut hw = self.high_water.load(Relaxed);
-        while in_use > hw {
-            match self.high_water.cas(hw, in_use, Relaxed, Relaxed) {
-                Ok(_) => break,
-                Err(seen) => hw = seen,
-            }
+        let home = F::home();
+        let (index, from, contended) = self.free.pop(self, home)?;
+        if contended {
+            F::rehome();
+        }
+        let after = self.free.count_popped(from);
+        if self.free.note_pop(from, after) {
+            self.note_high_water(from);
         }
         Some((index, state::reserve_popped(self.word(index))))
+    }
+
+    /// The high-water slow path (a pop took its shard's count below the shard's `low` mark, see
+    /// shards.rs): records the exact in-use figure and re-arms the marks.
+    #[cold]
+    #[inline(never)]
+    fn note_high_water(&self, home: usize) {
+        let left = u64::from(self.capacity).saturating_sub(self.retired.load(Relaxed));
+        self.free.rearm(home, left, |in_use| {
+            let mut hw = self.high_water.load(Relaxed);
+            while in_use > hw {
+                match self.high_water.cas(hw, in_use, Relaxed, Relaxed) {
+                    Ok(_) => return in_use,
+                    Err(seen) => hw = seen,
+                }
+            }
+            hw
+        });
     }
 
     /// Returns a slot whose message of generation `gen` was just freed to the free list, or
@@ -413,8 +437,9 @@ impl<F: Flavor> SlotManager<F> {
             self.retired.fetch_add(1, Relaxed);
             return;
         }
-        self.available.fetch_add(1, Relaxed);
-        self.free.push(self, index);
+        if self.free.push(self, F::home(), index) {
+            F::rehome();
+        }
         // The free path's whole cost for the blocking allocations: one load (a plain load on
         // x86-64) while nobody waits. SeqCst pairs with the waiter's registration (see
         // alloc_wait).
@@ -702,7 +727,7 @@ impl<F: Flavor> SlotManager<F> {
 
     /// Free slots, always within `0..=capacity` (retired slots are never available).
     pub fn available(&self) -> usize {
-        self.available.load(Relaxed) as usize
+        self.free.available(u64::from(self.capacity)) as usize
     }
 
     /// The number of slots.
