@@ -47,9 +47,12 @@ struct Shard<W: Word> {
     low: W,
 }
 
-/// Free lists in `shards` (a power of two) cache-padded shards.
+/// Free lists in `mask + 1` (a power of two) cache-padded shards. Shard 0 is inline, so a
+/// single-shard list (the STATIC and HEAP kinds) allocates nothing.
 pub(crate) struct ShardedFreeList<W: Word> {
-    shards: Box<[CachePadded<Shard<W>>]>,
+    first: CachePadded<Shard<W>>,
+    /// Shards `1..=mask`.
+    rest: Box<[CachePadded<Shard<W>>]>,
     mask: usize,
 }
 
@@ -58,26 +61,48 @@ impl<W: Word> ShardedFreeList<W> {
     /// all in shard 0 with 0 on top (so the first allocations come out in index order).
     pub(crate) fn new_full<L: Links>(links: &L, len: u32, shards: usize) -> Self {
         let n = shards.clamp(1, MAX_SHARDS).next_power_of_two();
-        let shards = (0..n)
-            .map(|i| {
-                CachePadded::new(if i == 0 {
-                    Shard {
-                        free: FreeList::new_full(links, len),
-                        count: W::new(u64::from(len)),
-                        low: W::new(u64::from(len)),
-                    }
-                } else {
-                    Shard {
-                        free: FreeList::empty(),
-                        count: W::new(0),
-                        low: W::new(0),
-                    }
-                })
+        let empty = || {
+            CachePadded::new(Shard {
+                free: FreeList::empty(),
+                count: W::new(0),
+                low: W::new(0),
             })
-            .collect();
+        };
         ShardedFreeList {
-            shards,
+            first: CachePadded::new(Shard {
+                free: FreeList::new_full(links, len),
+                count: W::new(u64::from(len)),
+                low: W::new(u64::from(len)),
+            }),
+            rest: (1..n).map(|_| empty()).collect(),
             mask: n - 1,
+        }
+    }
+
+    /// A list of one empty shard; allocates nothing.
+    pub(crate) fn empty() -> Self {
+        ShardedFreeList {
+            first: CachePadded::new(Shard {
+                free: FreeList::empty(),
+                count: W::new(0),
+                low: W::new(0),
+            }),
+            rest: Box::new([]),
+            mask: 0,
+        }
+    }
+
+    /// Shard `i & mask`, without a bounds check (the single-threaded kinds' cycle is a handful
+    /// of nanoseconds; a check per access showed in it).
+    #[inline(always)]
+    fn shard(&self, i: usize) -> &Shard<W> {
+        let i = i & self.mask;
+        if i == 0 {
+            &self.first
+        } else {
+            // SAFETY: `rest.len() == mask` (set at construction, never changed) and
+            // 1 <= i <= mask, so `i - 1` is in bounds.
+            unsafe { self.rest.get_unchecked(i - 1) }
         }
     }
 
@@ -93,7 +118,7 @@ impl<W: Word> ShardedFreeList<W> {
     #[inline]
     pub(crate) fn pop<L: Links>(&self, links: &L, home: usize) -> Option<(u32, usize, bool)> {
         let home = home & self.mask;
-        let (got, contended) = self.shards[home].free.pop_contended(links);
+        let (got, contended) = self.shard(home).free.pop_contended(links);
         if let Some(index) = got {
             return Some((index, home, contended));
         }
@@ -105,10 +130,7 @@ impl<W: Word> ShardedFreeList<W> {
     fn steal<L: Links>(&self, links: &L, home: usize) -> Option<(u32, usize, bool)> {
         (1..=self.mask).find_map(|k| {
             let s = (home + k) & self.mask;
-            self.shards[s]
-                .free
-                .pop(links)
-                .map(|index| (index, s, false))
+            self.shard(s).free.pop(links).map(|index| (index, s, false))
         })
     }
 
@@ -116,12 +138,11 @@ impl<W: Word> ShardedFreeList<W> {
     /// and returns the count after, for [`note_pop`](Self::note_pop).
     #[inline]
     pub(crate) fn count_popped(&self, from: usize) -> u64 {
-        // Relaxed: the count is a statistic of the list, not a synchronising flag; the list's
-        // own head orders the slot hand-over.
-        self.shards[from]
-            .count
-            .fetch_sub(1, Relaxed)
-            .wrapping_sub(1)
+        // Relaxed: the count is a statistic of the list, not a synchronising flag. It still
+        // cannot underflow: the pusher's increment is sequenced before its push, which
+        // happens-before our pop (the head's Release/Acquire), so by coherence the increment
+        // precedes this decrement in the count's modification order.
+        self.shard(from).count.fetch_sub(1, Relaxed).wrapping_sub(1)
     }
 
     /// Whether a pop from shard `from` that left its count at `after` may have set a new
@@ -129,7 +150,7 @@ impl<W: Word> ShardedFreeList<W> {
     /// load, of a word on the shard's own line.
     #[inline]
     pub(crate) fn note_pop(&self, from: usize, after: u64) -> bool {
-        after < self.shards[from].low.load(Relaxed)
+        after < self.shard(from).low.load(Relaxed)
     }
 
     /// The slow path of the high-water mark: sums the counts, gives the caller the in-use figure
@@ -144,8 +165,8 @@ impl<W: Word> ShardedFreeList<W> {
         let home = home & self.mask;
         let n = self.shards();
         let mut counts = [0u64; MAX_SHARDS];
-        for (c, s) in counts.iter_mut().zip(self.shards.iter()) {
-            *c = s.count.load(Relaxed);
+        for (i, c) in counts[..n].iter_mut().enumerate() {
+            *c = self.shard(i).count.load(Relaxed);
         }
         let sum: u64 = counts[..n].iter().sum();
         let high_water = record(capacity_left.saturating_sub(sum));
@@ -161,7 +182,7 @@ impl<W: Word> ShardedFreeList<W> {
             }
             let give = give.min(counts[s]).min(slack);
             slack -= give;
-            self.shards[s].low.store(counts[s] - give, Relaxed);
+            self.shard(s).low.store(counts[s] - give, Relaxed);
         }
     }
 
@@ -169,7 +190,7 @@ impl<W: Word> ShardedFreeList<W> {
     /// contention (a failed CAS).
     #[inline]
     pub(crate) fn push<L: Links>(&self, links: &L, home: usize, index: u32) -> bool {
-        let shard = &self.shards[home & self.mask];
+        let shard = self.shard(home);
         // Before the push: see the module invariant (a popper's decrement never precedes it).
         shard.count.fetch_add(1, Relaxed);
         shard.free.push_contended(links, index)
@@ -179,26 +200,25 @@ impl<W: Word> ShardedFreeList<W> {
     #[inline]
     pub(crate) fn available(&self, capacity: u64) -> u64 {
         if self.mask == 0 {
-            return self.shards[0].count.load(Relaxed).min(capacity);
+            return self.shard(0).count.load(Relaxed).min(capacity);
         }
-        let sum = self
-            .shards
-            .iter()
-            .fold(0u64, |a, s| a.saturating_add(s.count.load(Relaxed)));
+        let sum = (0..self.shards()).fold(0u64, |a, i| {
+            a.saturating_add(self.shard(i).count.load(Relaxed))
+        });
         sum.min(capacity)
     }
 
     /// Test hook for the loom models: a shard's count.
     #[cfg(all(test, loom))]
     pub(crate) fn count(&self, shard: usize) -> u64 {
-        self.shards[shard].count.load(Relaxed)
+        self.shard(shard).count.load(Relaxed)
     }
 
     /// Test hook for the loom models: a push that breaks the count invariant (increments the
     /// count *after* the push), to show the models catch it.
     #[cfg(all(test, loom))]
     pub(crate) fn push_counting_late<L: Links>(&self, links: &L, home: usize, index: u32) {
-        let shard = &self.shards[home & self.mask];
+        let shard = self.shard(home);
         shard.free.push_contended(links, index);
         shard.count.fetch_add(1, Relaxed);
     }

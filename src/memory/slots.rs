@@ -159,15 +159,6 @@ unsafe impl<F: Flavor> Send for SlotManager<F> where F::Word: Send {}
 // protocol of state.rs; single-threaded words (Cell) are !Sync, so this impl does not apply.
 unsafe impl<F: Flavor> Sync for SlotManager<F> where F::Word: Sync {}
 
-/// The links of a list with no slots (the placeholder list before `init` builds the real one).
-struct NoLinks;
-impl Links for NoLinks {
-    type L = std::sync::atomic::AtomicU32;
-    fn link(&self, _: u32) -> &Self::L {
-        unreachable!("an empty list has no links")
-    }
-}
-
 impl<F: Flavor> Links for SlotManager<F> {
     type L = F::Link;
     #[inline]
@@ -260,7 +251,7 @@ impl<F: Flavor> SlotManager<F> {
             key: next_key(),
             class,
             class_raw: class.to_raw(),
-            free: ShardedFreeList::new_full(&NoLinks, 0, 1),
+            free: ShardedFreeList::empty(),
             high_water: F::Word::new(0),
             failed: F::Word::new(0),
             retired: F::Word::new(0),
