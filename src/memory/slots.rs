@@ -345,8 +345,9 @@ impl<F: Flavor> SlotManager<F> {
     ///
     /// No lost wake-up: a waiter registers (`waiters += 1`, SeqCst) and then looks at the free
     /// list; a freer pushes (SeqCst CAS) and then loads `waiters` (SeqCst). In the single order
-    /// of SeqCst operations one of the two comes first, so either the waiter's look sees the
-    /// pushed slot or the freer sees the waiter and wakes it — under `park`, which the waiter
+    /// of SeqCst operations one of the two comes first, so either the waiter's look (which
+    /// reads every shard's head: the free list is sharded, but no free slot is ever off the
+    /// shards' lists) sees the pushed slot or the freer sees the waiter and wakes it — under `park`, which the waiter
     /// holds from its look until it sleeps, so the wake cannot fall between the two. A woken
     /// waiter always tries the free list again before it looks at the clock, so a wake is
     /// never spent on a waiter that leaves without trying.
