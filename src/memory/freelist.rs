@@ -48,13 +48,21 @@ impl<W: Word> FreeList<W> {
     /// Pops the top index, or `None` when empty.
     #[inline]
     pub(crate) fn pop<L: Links>(&self, links: &L) -> Option<u32> {
+        self.pop_contended(links).0
+    }
+
+    /// [`pop`](Self::pop), also saying whether a CAS failed on the way (another thread worked
+    /// on this list at the same time).
+    #[inline]
+    pub(crate) fn pop_contended<L: Links>(&self, links: &L) -> (Option<u32>, bool) {
+        let mut contended = false;
         // Acquire pairs with the Release of the push that published this head, so the link we
         // read and the slot's contents are at least as new as that push.
         let mut h = self.head.load(Acquire);
         loop {
             let index = h as u32;
             if index == NIL {
-                return None;
+                return (None, contended);
             }
             let next = links.link(index).load();
             let version = (h >> 32) as u32;
@@ -62,15 +70,25 @@ impl<W: Word> FreeList<W> {
                 .head
                 .cas(h, head(version.wrapping_add(1), next), Acquire, Acquire)
             {
-                Ok(_) => return Some(index),
-                Err(seen) => h = seen,
+                Ok(_) => return (Some(index), contended),
+                Err(seen) => {
+                    h = seen;
+                    contended = true;
+                }
             }
         }
     }
 
     /// Pushes `index` (which the caller owns and which is not in the list).
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn push<L: Links>(&self, links: &L, index: u32) {
+        self.push_contended(links, index);
+    }
+
+    /// [`push`](Self::push), returning whether a CAS failed on the way.
+    #[inline]
+    pub(crate) fn push_contended<L: Links>(&self, links: &L, index: u32) -> bool {
+        let mut contended = false;
         let mut h = self.head.load(Relaxed);
         loop {
             links.link(index).store(h as u32);
@@ -82,8 +100,11 @@ impl<W: Word> FreeList<W> {
                 .head
                 .cas(h, head(version.wrapping_add(1), index), SeqCst, Relaxed)
             {
-                Ok(_) => return,
-                Err(seen) => h = seen,
+                Ok(_) => return contended,
+                Err(seen) => {
+                    h = seen;
+                    contended = true;
+                }
             }
         }
     }

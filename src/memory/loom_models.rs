@@ -1,4 +1,5 @@
-//! loom models of the lock-free parts: the free list and the slot state word (40-bit
+//! loom models of the lock-free parts: the free list, its sharded form (per-shard lists and
+//! counts, stealing between shards), and the slot state word (40-bit
 //! generation, phase, writer bit, 21-bit reader count; a slot at its last generation retires
 //! instead of wrapping). They run the library's own generic code (`FreeList`, `state::*`) over
 //! loom's atomics, which explore every interleaving allowed by the memory model.
@@ -11,6 +12,7 @@ use loom::sync::Arc;
 use loom::thread;
 
 use super::freelist::{FreeList, Links};
+use super::shards::ShardedFreeList;
 use super::state::{self, MAX_GENERATION};
 use super::MemoryError;
 
@@ -78,6 +80,104 @@ fn loom_free_list_survives_aba_pop_push_races() {
         held.sort_unstable();
         assert_eq!(held, vec![0, 1, 2], "a slot was lost or handed out twice");
     });
+}
+
+/// Two shards over two slots (both in shard 0 at the start), as a manager builds them.
+fn sharded() -> (ShardedFreeList<AtomicU64>, LoomLinks) {
+    let links = LoomLinks((0..2).map(|_| AtomicU32::new(0)).collect());
+    let f = ShardedFreeList::new_full(&links, 2, 2);
+    assert_eq!(f.shards(), 2);
+    (f, links)
+}
+
+/// Who holds which slot: taking a slot someone else holds fails the model.
+struct Owners([loom::sync::atomic::AtomicBool; 2]);
+
+impl Owners {
+    fn new() -> Self {
+        Owners([
+            loom::sync::atomic::AtomicBool::new(false),
+            loom::sync::atomic::AtomicBool::new(false),
+        ])
+    }
+    fn take(&self, i: u32) {
+        let was = self.0[i as usize].swap(true, loom::sync::atomic::Ordering::Relaxed);
+        assert!(!was, "slot {i} handed out twice");
+    }
+    fn give(&self, i: u32) {
+        self.0[i as usize].store(false, loom::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A pop's decrement left its shard's count within 0..=capacity (2); an underflow wraps to a
+/// huge u64. (Increments cannot leave the range: a slot is counted by at most one shard.)
+fn check_count(after: u64) {
+    assert!(after <= 2, "a shard counts {after} free slots of 2");
+}
+
+/// Thread A (home 0) takes up to two slots, then frees them into shard 0; thread B (home 1)
+/// takes one (a steal from shard 0, where both start) and frees it into its own shard 1, from
+/// where A's second take may steal it. `b_push` is the push B uses, so the broken variant can be
+/// swapped in. At the end (quiescent) `available` must be exact and every slot listed once.
+fn sharded_model(b_push: fn(&ShardedFreeList<AtomicU64>, &LoomLinks, usize, u32)) {
+    loom::model(move || {
+        let shared = Arc::new((sharded(), Owners::new()));
+        let a = {
+            let s = Arc::clone(&shared);
+            thread::spawn(move || {
+                let ((f, links), owners) = &*s;
+                let mut held = Vec::new();
+                for _ in 0..2 {
+                    if let Some((i, from, _)) = f.pop(links, 0) {
+                        owners.take(i);
+                        check_count(f.count_popped(from));
+                        held.push(i);
+                    }
+                }
+                for i in held {
+                    owners.give(i);
+                    f.push(links, 0, i);
+                }
+            })
+        };
+        let b = {
+            let s = Arc::clone(&shared);
+            thread::spawn(move || {
+                let ((f, links), owners) = &*s;
+                if let Some((i, from, _)) = f.pop(links, 1) {
+                    owners.take(i);
+                    check_count(f.count_popped(from));
+                    owners.give(i);
+                    b_push(f, links, 1, i);
+                }
+            })
+        };
+        a.join().unwrap();
+        b.join().unwrap();
+        let ((f, links), _) = &*shared;
+        assert!(f.count(0) <= 2 && f.count(1) <= 2);
+        assert_eq!(f.available(2), 2, "available is not exact at quiescence");
+        let mut listed: Vec<u32> =
+            std::iter::from_fn(|| f.pop(links, 0).map(|(i, ..)| i)).collect();
+        listed.sort_unstable();
+        assert_eq!(listed, vec![0, 1], "a slot was lost or listed twice");
+    });
+}
+
+#[test]
+fn loom_sharded_free_list_never_hands_one_slot_to_two_threads_and_counts_stay_in_range() {
+    sharded_model(|f, links, home, i| {
+        f.push(links, home, i);
+    });
+}
+
+/// The same model with the count invariant broken (B's free increments its shard's count after
+/// the push instead of before): A can steal the slot and decrement the count first, which wraps
+/// below 0. The model must catch that.
+#[test]
+#[should_panic(expected = "free slots of 2")]
+fn loom_sharded_model_fails_when_a_free_counts_after_its_push() {
+    sharded_model(|f, links, home, i| f.push_counting_late(links, home, i));
 }
 
 /// One slot: its state word and payload, the payload guarded only by the state protocol.

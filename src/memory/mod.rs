@@ -28,6 +28,7 @@ mod freelist;
 mod guard;
 mod header;
 mod managers;
+mod shards;
 mod slots;
 mod state;
 mod token;

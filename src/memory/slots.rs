@@ -14,8 +14,9 @@ use std::ptr::{self, NonNull};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
 use std::time::{Duration, Instant};
 
-use super::freelist::{FreeList, Links};
+use super::freelist::Links;
 use super::header::{Header, MemoryClass, MemoryClassRaw};
+use super::shards::ShardedFreeList;
 use super::state::{self, Held};
 use super::token::{next_key, Token, MAX_SLOTS};
 use super::word::{Flavor, Link, Word};
@@ -133,8 +134,9 @@ pub struct SlotManager<F: Flavor> {
     key: u64,
     class: MemoryClass,
     class_raw: MemoryClassRaw,
-    free: FreeList<F::Word>,
-    available: F::Word,
+    /// The free slots and their counts (`available`), sharded so threads on different shards
+    /// share no written line (see shards.rs).
+    free: ShardedFreeList<F::Word>,
     high_water: F::Word,
     failed: F::Word,
     retired: F::Word,
@@ -249,8 +251,7 @@ impl<F: Flavor> SlotManager<F> {
             key: next_key(),
             class,
             class_raw: class.to_raw(),
-            free: FreeList::empty(),
-            available: F::Word::new(capacity as u64),
+            free: ShardedFreeList::empty(),
             high_water: F::Word::new(0),
             failed: F::Word::new(0),
             retired: F::Word::new(0),
@@ -260,7 +261,7 @@ impl<F: Flavor> SlotManager<F> {
             owned,
             _flavor: PhantomData,
         };
-        m.free = FreeList::new_full(&m, capacity as u32);
+        m.free = ShardedFreeList::new_full(&m, capacity as u32, F::shards());
         m
     }
 
@@ -344,8 +345,9 @@ impl<F: Flavor> SlotManager<F> {
     ///
     /// No lost wake-up: a waiter registers (`waiters += 1`, SeqCst) and then looks at the free
     /// list; a freer pushes (SeqCst CAS) and then loads `waiters` (SeqCst). In the single order
-    /// of SeqCst operations one of the two comes first, so either the waiter's look sees the
-    /// pushed slot or the freer sees the waiter and wakes it — under `park`, which the waiter
+    /// of SeqCst operations one of the two comes first, so either the waiter's look (which
+    /// reads every shard's head: the free list is sharded, but no free slot is ever off the
+    /// shards' lists) sees the pushed slot or the freer sees the waiter and wakes it — under `park`, which the waiter
     /// holds from its look until it sleeps, so the wake cannot fall between the two. A woken
     /// waiter always tries the free list again before it looks at the clock, so a wake is
     /// never spent on a waiter that leaves without trying.
@@ -389,20 +391,34 @@ impl<F: Flavor> SlotManager<F> {
     /// Pops a free slot into RESERVED, or `None` when none is free (nothing counted).
     #[inline]
     fn try_alloc(&self) -> Option<(u32, u64)> {
-        let index = self.free.pop(self)?;
-        // Decrement after the pop and increment before the push keep `available` within
-        // 0..=capacity at every instant (it counts listed slots plus slots in transit).
-        let before = self.available.fetch_sub(1, Relaxed);
-        let in_use =
-            (u64::from(self.capacity) - (before - 1)).saturating_sub(self.retired.load(Relaxed));
-        let mut hw = self.high_water.load(Relaxed);
-        while in_use > hw {
-            match self.high_water.cas(hw, in_use, Relaxed, Relaxed) {
-                Ok(_) => break,
-                Err(seen) => hw = seen,
-            }
+        let home = F::home();
+        let (index, from, contended) = self.free.pop(self, home)?;
+        if contended {
+            F::rehome();
+        }
+        let after = self.free.count_popped(from);
+        if self.free.note_pop(from, after) {
+            self.note_high_water(from);
         }
         Some((index, state::reserve_popped(self.word(index))))
+    }
+
+    /// The high-water slow path (a pop took its shard's count below the shard's `low` mark, see
+    /// shards.rs): records the exact in-use figure and re-arms the marks.
+    #[cold]
+    #[inline(never)]
+    fn note_high_water(&self, home: usize) {
+        let left = u64::from(self.capacity).saturating_sub(self.retired.load(Relaxed));
+        self.free.rearm(home, left, |in_use| {
+            let mut hw = self.high_water.load(Relaxed);
+            while in_use > hw {
+                match self.high_water.cas(hw, in_use, Relaxed, Relaxed) {
+                    Ok(_) => return in_use,
+                    Err(seen) => hw = seen,
+                }
+            }
+            hw
+        });
     }
 
     /// Returns a slot whose message of generation `gen` was just freed to the free list, or
@@ -413,8 +429,9 @@ impl<F: Flavor> SlotManager<F> {
             self.retired.fetch_add(1, Relaxed);
             return;
         }
-        self.available.fetch_add(1, Relaxed);
-        self.free.push(self, index);
+        if self.free.push(self, F::home(), index) {
+            F::rehome();
+        }
         // The free path's whole cost for the blocking allocations: one load (a plain load on
         // x86-64) while nobody waits. SeqCst pairs with the waiter's registration (see
         // alloc_wait).
@@ -702,7 +719,7 @@ impl<F: Flavor> SlotManager<F> {
 
     /// Free slots, always within `0..=capacity` (retired slots are never available).
     pub fn available(&self) -> usize {
-        self.available.load(Relaxed) as usize
+        self.free.available(u64::from(self.capacity)) as usize
     }
 
     /// The number of slots.

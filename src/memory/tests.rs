@@ -832,3 +832,90 @@ mod direct {
         assert_eq!(m.outstanding(), 0);
     }
 }
+
+#[test]
+fn a_thread_takes_slots_another_thread_freed_into_its_own_shard() {
+    // Every slot freed by `a` sits in a's home shard; `main` (another home) must still get all.
+    let cm = ConcurrentManager::new(4, 8, MemoryClass::Host).unwrap();
+    let m: &SlotManager<Concurrent> = &cm;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let ts: Vec<Token> = (0..4)
+                .map(|_| m.store(&Header::new(), b"x").unwrap())
+                .collect();
+            for t in ts {
+                m.free(t).unwrap();
+            }
+        });
+    });
+    assert_eq!(m.available(), 4);
+    let ts: Vec<Token> = (0..4)
+        .map(|_| m.store(&Header::new(), b"y").unwrap())
+        .collect();
+    assert_eq!(m.available(), 0);
+    assert_eq!(m.store(&Header::new(), b"z"), Err(MemoryError::NoFreeSlots));
+    for t in ts {
+        m.free(t).unwrap();
+    }
+    assert_eq!(m.available(), 4);
+}
+
+#[test]
+fn high_water_is_exact_when_threads_take_turns() {
+    let cm = ConcurrentManager::new(16, 8, MemoryClass::Host).unwrap();
+    let m: &SlotManager<Concurrent> = &cm;
+    let first: Vec<Token> = std::thread::scope(|s| {
+        s.spawn(|| {
+            (0..3)
+                .map(|_| m.store(&Header::new(), b"a").unwrap())
+                .collect()
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(m.stats().high_water, 3);
+    let second: Vec<Token> = std::thread::scope(|s| {
+        s.spawn(|| {
+            (0..4)
+                .map(|_| m.store(&Header::new(), b"b").unwrap())
+                .collect()
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(m.stats().high_water, 7);
+    for t in first {
+        m.free(t).unwrap();
+    }
+    let third: Vec<Token> = (0..5)
+        .map(|_| m.store(&Header::new(), b"c").unwrap())
+        .collect();
+    assert_eq!((m.stats().in_use, m.stats().high_water), (9, 9));
+    for t in second.into_iter().chain(third) {
+        m.free(t).unwrap();
+    }
+    assert_eq!(
+        (m.stats().in_use, m.stats().high_water, m.available()),
+        (0, 9, 16)
+    );
+}
+
+#[test]
+fn two_threads_storing_and_freeing_leave_every_slot_available() {
+    let cm = ConcurrentManager::new(8, 8, MemoryClass::Host).unwrap();
+    let m: &SlotManager<Concurrent> = &cm;
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..20_000 {
+                    let t = m.store(&Header::new(), b"p").unwrap();
+                    assert!(m.available() <= 8);
+                    m.free(t).unwrap();
+                }
+            });
+        }
+    });
+    let s = m.stats();
+    assert_eq!((m.available(), s.in_use, s.failed_allocs), (8, 0, 0));
+    assert!(s.high_water >= 1 && s.high_water <= 8);
+}

@@ -38,6 +38,15 @@ pub trait Flavor: private::Sealed + 'static {
     type Word: Word;
     /// Free-list links.
     type Link: Link;
+    /// How many free-list shards a manager of this flavor gets (see `shards.rs`).
+    #[doc(hidden)]
+    fn shards() -> usize;
+    /// The calling thread's home shard (any value; taken modulo the shard count).
+    #[doc(hidden)]
+    fn home() -> usize;
+    /// Moves the calling thread to another home shard (its home was contended).
+    #[doc(hidden)]
+    fn rehome();
 }
 
 /// The flavor of the STATIC and HEAP kinds: plain cells, one thread at a time.
@@ -51,11 +60,75 @@ pub enum Concurrent {}
 impl Flavor for SingleThreaded {
     type Word = Cell<u64>;
     type Link = Cell<u32>;
+    #[inline]
+    fn shards() -> usize {
+        1
+    }
+    #[inline]
+    fn home() -> usize {
+        0
+    }
+    #[inline]
+    fn rehome() {}
 }
 
 impl Flavor for Concurrent {
     type Word = std::sync::atomic::AtomicU64;
     type Link = std::sync::atomic::AtomicU32;
+    fn shards() -> usize {
+        static SHARDS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        *SHARDS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+    #[inline]
+    fn home() -> usize {
+        home::get()
+    }
+    #[cold]
+    fn rehome() {
+        home::next()
+    }
+}
+
+/// The per-thread home-shard hint of the concurrent flavor. Plain std thread-local and atomic
+/// (also under loom): it only picks which shard a thread tries first, never affects correctness,
+/// and the loom models pass homes explicitly.
+mod home {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+    /// Set once a thread has a hint (so 0 means "none yet").
+    const ASSIGNED: u32 = 1 << 31;
+    /// Threads get consecutive hints in start order, so two threads land on different shards.
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+
+    std::thread_local! {
+        static HOME: Cell<u32> = const { Cell::new(0) };
+    }
+
+    #[inline]
+    pub(super) fn get() -> usize {
+        HOME.with(|h| {
+            let v = h.get();
+            if v != 0 {
+                return v as usize;
+            }
+            let v = NEXT.fetch_add(1, Relaxed) | ASSIGNED;
+            h.set(v);
+            v as usize
+        })
+    }
+
+    /// A pseudo-random other hint (xorshift), so two threads colliding on one shard do not
+    /// move in step.
+    pub(super) fn next() {
+        HOME.with(|h| {
+            let mut x = h.get() | 1;
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            h.set(x | ASSIGNED);
+        })
+    }
 }
 
 mod private {
