@@ -102,16 +102,16 @@ impl Mailbox {
                 st = self.proc.lock();
                 continue;
             }
-            st = match deadline {
-                None => self.proc.ready().wait(st),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return Ok(None);
-                    }
-                    self.proc.ready().wait_timeout(st, deadline - now).0
-                }
-            };
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+            // Park on a per-call parker (crate::sync::wake): the sender wakes it after
+            // releasing the process lock, so the re-lock below does not block on the sender.
+            let waiter = st.waiters.register();
+            drop(st);
+            waiter.park(deadline);
+            st = self.proc.lock();
+            st.waiters.cancel(&waiter);
         }
     }
 
