@@ -40,7 +40,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver};
 use transom::actor::{ExitReason, Message, ProcessContext, Runtime, SpawnOptions};
-use transom::canal::{Canal, CursorOptions, LiveBuffer, Overflow, Pulled, Start, SubscriptionOptions};
+use transom::canal::{
+    Canal, CursorOptions, LiveBuffer, Overflow, Pulled, Start, SubscriptionOptions,
+};
 use transom::conversation::wire::{decode_request, encode_reply};
 use transom::conversation::{Conversation, ConversationConfig, OnCrash, Participant};
 use transom::store::{AppendRequest, Config, Store};
@@ -116,7 +118,10 @@ fn set_all_threads(cpus: &[usize]) {
 }
 
 fn all_cpus() -> Vec<usize> {
-    (0..thread::available_parallelism().map_or(1, |n| n.get()).max(2)).collect()
+    (0..thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(2))
+        .collect()
 }
 
 /// Runs `f` with every thread (present and future) of the process on CPU 0 only.
@@ -138,7 +143,11 @@ struct Reporter {
 
 impl Reporter {
     fn take(&self, t0: Instant) -> u64 {
-        ns(self.rx.recv_timeout(WAIT).expect("woken").saturating_duration_since(t0))
+        ns(self
+            .rx
+            .recv_timeout(WAIT)
+            .expect("woken")
+            .saturating_duration_since(t0))
     }
 }
 
@@ -222,9 +231,14 @@ fn mailbox<X>(
 }
 
 fn mailbox_send(rt: &Runtime, n: usize, pause: Duration) -> Vec<u64> {
-    mailbox(rt, n, pause, false, |_| (), |pid, ()| {
-        rt.send(pid, vec![1u8]).unwrap()
-    })
+    mailbox(
+        rt,
+        n,
+        pause,
+        false,
+        |_| (),
+        |pid, ()| rt.send(pid, vec![1u8]).unwrap(),
+    )
 }
 
 /// Each sample: a fresh process linked to the trapping mailbox, crashed after the pause.
@@ -267,8 +281,11 @@ fn await_crash(rt: &Runtime, n: usize, pause: Duration) -> Vec<u64> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let c = Arc::new(
-            Conversation::open(rt, ConversationConfig::new(vec![idle_participant()], OnCrash::Fail))
-                .expect("open"),
+            Conversation::open(
+                rt,
+                ConversationConfig::new(vec![idle_participant()], OnCrash::Fail),
+            )
+            .expect("open"),
         );
         let p = c.participants()[0].pid;
         conv_tx.send(Arc::clone(&c)).unwrap();
@@ -283,8 +300,10 @@ fn await_crash(rt: &Runtime, n: usize, pause: Duration) -> Vec<u64> {
     out
 }
 
-/// Crash → on_crash callback, optionally with another thread blocked in await_crash.
-fn on_crash(rt: &Runtime, n: usize, pause: Duration, with_waiter: bool) -> Vec<u64> {
+/// Crash → on_crash callback, alternating sample by sample between nobody else waiting and a
+/// thread blocked in await_crash on the same conversation (A/B interleaved, so the machine's
+/// load hits both alike). Returns (without waiter, with waiter).
+fn on_crash(rt: &Runtime, n: usize, pause: Duration) -> (Vec<u64>, Vec<u64>) {
     let (conv_tx, conv_rx) = bounded::<Arc<Conversation>>(1);
     let (ready_tx, ready_rx) = bounded::<()>(1);
     let waiter = thread::spawn(move || {
@@ -294,8 +313,9 @@ fn on_crash(rt: &Runtime, n: usize, pause: Duration, with_waiter: bool) -> Vec<u
         }
     });
     let (tx, rx) = bounded::<Instant>(1);
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
+    let (mut alone, mut with) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..2 * n {
+        let with_waiter = i % 2 == 1;
         let tx = tx.clone();
         let cfg = ConversationConfig::new(vec![idle_participant()], OnCrash::Fail);
         let c = Arc::new(Conversation::open(rt, cfg).expect("open"));
@@ -312,12 +332,17 @@ fn on_crash(rt: &Runtime, n: usize, pause: Duration, with_waiter: bool) -> Vec<u
         let t0 = Instant::now();
         rt.exit(p, ExitReason::error(1, "bench crash")).unwrap();
         let t1 = rx.recv_timeout(WAIT).expect("callback ran");
-        out.push(ns(t1.saturating_duration_since(t0)));
+        let sample = ns(t1.saturating_duration_since(t0));
+        if with_waiter {
+            with.push(sample);
+        } else {
+            alone.push(sample);
+        }
         c.close();
     }
     drop(conv_tx);
     waiter.join().unwrap();
-    out
+    (alone, with)
 }
 
 /// A thread blocked in Conversation::receive; the clock starts in the participant just before
@@ -326,16 +351,18 @@ fn conv_receive(rt: &Runtime, n: usize, pause: Duration) -> Vec<u64> {
     let t0s: Arc<(AtomicU64, Instant)> = Arc::new((AtomicU64::new(0), Instant::now()));
     let echo = {
         let t0s = Arc::clone(&t0s);
-        Participant::spawn(move |ctx: &ProcessContext, msg: Message| -> Result<(), ExitReason> {
-            if let Message::User { from, bytes } = msg {
-                if let Some(req) = decode_request(&bytes) {
-                    let reply = encode_reply(req.request_id, req.payload);
-                    t0s.0.store(ns(t0s.1.elapsed()), Ordering::Release);
-                    let _ = ctx.send(from, reply);
+        Participant::spawn(
+            move |ctx: &ProcessContext, msg: Message| -> Result<(), ExitReason> {
+                if let Message::User { from, bytes } = msg {
+                    if let Some(req) = decode_request(&bytes) {
+                        let reply = encode_reply(req.request_id, req.payload);
+                        t0s.0.store(ns(t0s.1.elapsed()), Ordering::Release);
+                        let _ = ctx.send(from, reply);
+                    }
                 }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
     };
     let c = Arc::new(
         Conversation::open(rt, ConversationConfig::new(vec![echo], OnCrash::Fail)).expect("open"),
@@ -493,7 +520,8 @@ fn idle_cpu(window: Duration) {
     {
         let store = Arc::new(Store::open(Config::in_memory()).expect("store"));
         let mut sub =
-            Canal::subscription(&store, SubscriptionOptions::new(64, Overflow::DropNewest)).unwrap();
+            Canal::subscription(&store, SubscriptionOptions::new(64, Overflow::DropNewest))
+                .unwrap();
         let mut cur = Canal::cursor(&store, CursorOptions::new(Start::End)).unwrap();
         let (c1, c2) = (sub.closer(), cur.closer());
         let t1 = thread::spawn(move || while let Ok(Pulled::Items(_)) = sub.pull_batch(8, None) {});
@@ -526,7 +554,7 @@ fn main() {
     let rt = Runtime::new(WORKERS).expect("runtime");
     // Warm-up.
     let _ = mailbox_send(&rt, 200, Duration::from_micros(50));
-    let _ = on_crash(&rt, 200, Duration::from_micros(50), true);
+    let _ = on_crash(&rt, 200, Duration::from_micros(50));
 
     let mut all: BTreeMap<&'static str, Vec<P>> = BTreeMap::new();
     for round in 0..rounds {
@@ -546,17 +574,33 @@ fn main() {
         row("live_pull", live_pull(n, pause));
         row("canal_sub_pull", canal_pull(n, pause, false));
         row("canal_cursor_pull", canal_pull(n, pause, true));
-        row("spin_handoff", spin_handoff(&rt, n, Duration::from_nanos(200)));
-        row("on_crash", on_crash(&rt, n, pause, false));
-        row("on_crash_with_waiter", on_crash(&rt, n, pause, true));
+        row(
+            "spin_handoff",
+            spin_handoff(&rt, n, Duration::from_nanos(200)),
+        );
+        let (alone, with) = on_crash(&rt, n, pause);
+        row("on_crash", alone);
+        row("on_crash_with_waiter", with);
         let np = n / 2;
         row("floor/pinned", pinned(|| floor(np, pause)));
-        row("mailbox_send/pinned", pinned(|| mailbox_send(&rt, np, pause)));
-        row("mailbox_exit/pinned", pinned(|| mailbox_exit(&rt, np, pause)));
+        row(
+            "mailbox_send/pinned",
+            pinned(|| mailbox_send(&rt, np, pause)),
+        );
+        row(
+            "mailbox_exit/pinned",
+            pinned(|| mailbox_exit(&rt, np, pause)),
+        );
         row("await_crash/pinned", pinned(|| await_crash(&rt, np, pause)));
-        row("conv_receive/pinned", pinned(|| conv_receive(&rt, np, pause)));
+        row(
+            "conv_receive/pinned",
+            pinned(|| conv_receive(&rt, np, pause)),
+        );
         row("live_pull/pinned", pinned(|| live_pull(np, pause)));
-        row("canal_sub_pull/pinned", pinned(|| canal_pull(np, pause, false)));
+        row(
+            "canal_sub_pull/pinned",
+            pinned(|| canal_pull(np, pause, false)),
+        );
     }
 
     println!("\nSUMMARY (median over {rounds} rounds; ratios are per-round, then the median)");
@@ -564,9 +608,8 @@ fn main() {
         "{:<26} {:>8} {:>8} {:>8} {:>10} {:>10} {:>12}",
         "path", "p50_ns", "p90_ns", "p99_ns", "p50/floor", "p99/floor", "pinned/2cpu"
     );
-    let floor_of = |pinned: bool| -> Vec<P> {
-        all[if pinned { "floor/pinned" } else { "floor" }].clone()
-    };
+    let floor_of =
+        |pinned: bool| -> Vec<P> { all[if pinned { "floor/pinned" } else { "floor" }].clone() };
     for (name, ps) in &all {
         let is_pinned = name.ends_with("/pinned");
         let fl = floor_of(is_pinned);
