@@ -16,8 +16,6 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_utils::Backoff;
-
 use super::context::{Process, RuntimeHandle};
 use super::error::ActorError;
 use super::message::Message;
@@ -25,6 +23,12 @@ use super::options::SpawnOptions;
 use super::pid::{MonitorRef, Pid};
 use super::process::ProcKind;
 use super::reason::ExitReason;
+
+/// How long a receive looks for a message without the lock before it parks.
+const RECEIVE_SPIN: Duration = Duration::from_micros(10);
+/// The first part of that spin, without system calls: a message sent then is taken within
+/// a cache-line transfer (a `yield` alone costs a microsecond or more on a VM).
+const RECEIVE_BUSY_SPIN: Duration = Duration::from_micros(3);
 
 impl RuntimeHandle {
     /// Creates a mailbox process owned by the calling thread (see [`Mailbox`]), with `options`
@@ -91,27 +95,36 @@ impl Mailbox {
                 return Ok(Some(msg));
             }
             if !spun {
-                // Once, briefly (microseconds), before sleeping: a reply that is about to arrive
-                // is taken without a futex sleep and wake-up.
+                // Once, briefly (at most RECEIVE_SPIN), before sleeping: a reply that is about to
+                // arrive is taken without a futex sleep and wake-up. Bounded, so an idle
+                // receiver parks and costs no CPU; it yields once the backoff is done, so a
+                // sender sharing its CPU gets to run.
                 spun = true;
                 drop(st);
-                let backoff = Backoff::new();
-                while self.proc.queued_hint() == 0 && !backoff.is_completed() {
-                    backoff.snooze();
+                let start = Instant::now();
+                while self.proc.queued_hint() == 0 {
+                    let spent = start.elapsed();
+                    if spent < RECEIVE_BUSY_SPIN {
+                        std::hint::spin_loop();
+                    } else if spent < RECEIVE_SPIN {
+                        std::thread::yield_now();
+                    } else {
+                        break;
+                    }
                 }
                 st = self.proc.lock();
                 continue;
             }
-            st = match deadline {
-                None => self.proc.ready().wait(st),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return Ok(None);
-                    }
-                    self.proc.ready().wait_timeout(st, deadline - now).0
-                }
-            };
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+            // Park on a per-call parker (crate::sync::wake): the sender wakes it after
+            // releasing the process lock, so the re-lock below does not block on the sender.
+            let waiter = st.waiters.register();
+            drop(st);
+            waiter.park(deadline);
+            st = self.proc.lock();
+            st.waiters.cancel(&waiter);
         }
     }
 

@@ -10,7 +10,8 @@
 //! only stores and drops it; only the workers call it.
 
 use crate::sync::ready_fd::{self, ReadyFd};
-use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::sync::wake::Waiters;
+use crate::sync::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,6 +43,9 @@ pub(crate) struct ProcState<B> {
     /// A mailbox's pollable descriptor, once asked for: raised while a receive would not wait
     /// (a message is queued, or the process exited), changed only under this state's lock.
     pub(crate) fd: Option<ReadyFd>,
+    /// A mailbox's blocked receivers (`crate::sync::wake`): a delivery wakes one, the exit all,
+    /// each after the lock is released.
+    pub(crate) waiters: Waiters,
 }
 
 impl<B> ProcState<B> {
@@ -63,8 +67,6 @@ pub(crate) struct Proc<B> {
     pid: Pid,
     kind: ProcKind,
     state: Mutex<ProcState<B>>,
-    /// Signalled when a message arrives for, or the exit of, a mailbox process.
-    ready: Condvar,
     /// The queue length of a mailbox process, for its receiver's brief spin before it waits.
     /// Written only under the state lock; a stale read only changes how long a spin lasts.
     queued: AtomicUsize,
@@ -98,8 +100,8 @@ impl<B> Proc<B> {
                 scheduled: false,
                 behaviour,
                 fd: None,
+                waiters: Waiters::default(),
             }),
-            ready: Condvar::new(),
             queued: AtomicUsize::new(0),
         }
     }
@@ -111,10 +113,6 @@ impl<B> Proc<B> {
     pub(crate) fn lock(&self) -> MutexGuard<'_, ProcState<B>> {
         // No user code runs under this lock, so poisoning cannot leave the state half-updated.
         self.state.lock()
-    }
-
-    pub(crate) fn ready(&self) -> &Condvar {
-        &self.ready
     }
 
     /// The last queue length published under the lock (see `queued`).
@@ -138,7 +136,10 @@ impl<B> Proc<B> {
             ProcKind::Mailbox => {
                 self.publish_len(&st);
                 st.sync_fd();
-                self.ready.notify_all();
+                // One message, one receiver: wake one, after unlocking (it re-checks).
+                let wakes = st.waiters.take_one();
+                drop(st);
+                wakes.wake();
                 Ok(Delivered::Queued)
             }
             ProcKind::Callback if st.scheduled => Ok(Delivered::Queued),
@@ -160,12 +161,15 @@ impl<B> Proc<B> {
         st.queue.clear();
         self.publish_len(&st);
         st.sync_fd();
-        self.ready.notify_all();
-        if st.scheduled {
+        let wakes = st.waiters.take_all();
+        let behaviour = if st.scheduled {
             None
         } else {
             st.behaviour.take()
-        }
+        };
+        drop(st);
+        wakes.wake();
+        behaviour
     }
 
     pub(crate) fn exit_reason(&self) -> Option<ExitReason> {

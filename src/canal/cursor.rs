@@ -17,7 +17,8 @@
 //! epoch moved meanwhile (then it looks again), so a commit is never hidden by a lowering.
 
 use crate::sync::ready_fd::{self, ReadyFd};
-use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::sync::wake::Waiters;
+use crate::sync::{Mutex, MutexGuard};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -78,6 +79,8 @@ struct WakeState {
     position: u64,
     /// The pollable descriptor, once asked for: raised while a pull would not wait.
     fd: Option<ReadyFd>,
+    /// The blocked pull (`crate::sync::wake`), woken after the lock is released.
+    waiters: Waiters,
 }
 
 /// An event count with interrupt and close flags, shared by a cursor, its commit listener and
@@ -85,7 +88,6 @@ struct WakeState {
 #[derive(Default)]
 pub(crate) struct Wake {
     state: Mutex<WakeState>,
-    cv: Condvar,
     /// Set before the descriptor is created: until then pulls skip its upkeep entirely.
     fd_wanted: AtomicBool,
 }
@@ -103,8 +105,9 @@ impl Wake {
         if head > st.position || store_closed {
             ready_fd::update(&mut st.fd, true);
         }
+        let wakes = st.waiters.take_all();
         drop(st);
-        self.cv.notify_all();
+        wakes.wake();
     }
 
     pub(crate) fn interrupt(&self) {
@@ -112,8 +115,9 @@ impl Wake {
         st.interrupted = true;
         st.epoch += 1;
         ready_fd::update(&mut st.fd, true);
+        let wakes = st.waiters.take_all();
         drop(st);
-        self.cv.notify_all();
+        wakes.wake();
     }
 
     /// Closes the cursor for its consumer and wakes its pull.
@@ -122,8 +126,9 @@ impl Wake {
         st.closed = true;
         st.epoch += 1;
         ready_fd::update(&mut st.fd, true);
+        let wakes = st.waiters.take_all();
         drop(st);
-        self.cv.notify_all();
+        wakes.wake();
     }
 
     fn fd_wanted(&self) -> bool {
@@ -167,16 +172,14 @@ impl Wake {
     fn wait(&self, seen: u64, deadline: Option<Instant>) -> bool {
         let mut st = self.lock();
         while st.epoch == seen {
-            st = match deadline {
-                None => self.cv.wait(st),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return false;
-                    }
-                    self.cv.wait_timeout(st, d - now).0
-                }
-            };
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            let waiter = st.waiters.register();
+            drop(st);
+            waiter.park(deadline);
+            st = self.lock();
+            st.waiters.cancel(&waiter);
         }
         true
     }

@@ -9,7 +9,8 @@
 //! lock as the queue, so it is readable exactly while a pull would not wait.
 
 use crate::sync::ready_fd::{self, ReadyFd};
-use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::sync::wake::Waiters;
+use crate::sync::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::time::Instant;
@@ -73,6 +74,8 @@ struct State<T> {
     interrupted: bool,
     /// The pollable descriptor, once asked for: raised while a pull would not wait.
     fd: Option<ReadyFd>,
+    /// The blocked pull (`crate::sync::wake`), woken after the lock is released.
+    waiters: Waiters,
 }
 
 impl<T> State<T> {
@@ -105,7 +108,6 @@ pub enum PullWait {
 /// accounting.
 pub struct LiveBuffer<T> {
     state: Mutex<State<T>>,
-    ready: Condvar,
     capacity: usize,
     policy: Overflow,
 }
@@ -150,8 +152,8 @@ impl<T> LiveBuffer<T> {
                 dropped: 0,
                 interrupted: false,
                 fd: None,
+                waiters: Waiters::default(),
             }),
-            ready: Condvar::new(),
             capacity,
             policy,
         })
@@ -178,13 +180,17 @@ impl<T> LiveBuffer<T> {
                         st.queue.push_back(gap(sequence));
                     }
                     st.sync_fd();
-                    self.ready.notify_one();
+                    let wakes = st.waiters.take_all();
+                    drop(st);
+                    wakes.wake();
                     return Pushed::DroppedNewest;
                 }
                 Overflow::Disconnect => {
                     st.closed = Some(CanalError::Disconnected);
                     st.sync_fd();
-                    self.ready.notify_all();
+                    let wakes = st.waiters.take_all();
+                    drop(st);
+                    wakes.wake();
                     return Pushed::Refused;
                 }
                 Overflow::DropOldest => {
@@ -210,7 +216,9 @@ impl<T> LiveBuffer<T> {
         st.queue.push_back(Delivery::Event { sequence, value });
         st.events += 1;
         st.sync_fd();
-        self.ready.notify_one();
+        let wakes = st.waiters.take_all();
+        drop(st);
+        wakes.wake();
         outcome
     }
 
@@ -222,7 +230,9 @@ impl<T> LiveBuffer<T> {
             st.closed = Some(CanalError::Closed);
         }
         st.sync_fd();
-        self.ready.notify_all();
+        let wakes = st.waiters.take_all();
+        drop(st);
+        wakes.wake();
     }
 
     /// Moves up to `max` deliveries into `out` (cleared first), waiting until at least one is
@@ -280,16 +290,14 @@ impl<T> LiveBuffer<T> {
             if let Some(reason) = &st.closed {
                 return Err(reason.clone());
             }
-            st = match deadline {
-                None => self.ready.wait(st),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return Ok(PullWait::TimedOut);
-                    }
-                    self.ready.wait_timeout(st, d - now).0
-                }
-            };
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(PullWait::TimedOut);
+            }
+            let waiter = st.waiters.register();
+            drop(st);
+            waiter.park(deadline);
+            st = self.lock();
+            st.waiters.cancel(&waiter);
         }
     }
 
@@ -299,8 +307,9 @@ impl<T> LiveBuffer<T> {
         let mut st = self.lock();
         st.interrupted = true;
         st.sync_fd();
+        let wakes = st.waiters.take_all();
         drop(st);
-        self.ready.notify_all();
+        wakes.wake();
     }
 
     /// A descriptor that is readable exactly while a pull would not wait (deliveries, a

@@ -155,8 +155,12 @@ impl Actor {
         st.crashes.push(info.clone());
         let callbacks = st.callbacks.snapshot();
         self.shared.notify(&mut st);
+        // Callbacks first, then the blocked await_crash/receive calls: a crash callback's
+        // latency must not include waking other threads (each unpark is a system call).
+        let wakes = self.shared.take_wakes(&mut st);
         drop(st);
         deliver(&callbacks, &info);
+        wakes.wake();
     }
 }
 

@@ -7,6 +7,11 @@
 //! a crash, a phase change, the actor's death) goes through [`Shared::notify`], which also
 //! raises or lowers the pollable descriptors under that same lock (and so does the receive
 //! that takes the last reply).
+//!
+//! Blocked calls park on per-call parkers (`crate::sync::wake`): `notify` takes every
+//! registered waiter into the state's pending wakes, and the [`Guard`] wakes them when it is
+//! dropped, *after* releasing the lock, so a woken thread never blocks on the notifier's lock.
+//! The crash path takes the pending wakes out itself, to run the crash callbacks first.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +19,8 @@ use std::time::Instant;
 
 use crate::actor::ExitReason;
 use crate::sync::ready_fd::{self, ReadyFd};
-use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::sync::wake::{Waiters, Wakes};
+use crate::sync::{Mutex, MutexGuard};
 
 use super::callbacks::CrashCallbacks;
 use super::error::ConversationError;
@@ -47,6 +53,10 @@ pub(super) struct State {
     pub(super) fd: Option<ReadyFd>,
     /// Raised once an await_crash would not wait, once asked for.
     pub(super) crash_fd: Option<ReadyFd>,
+    /// Threads blocked in receive or await_crash.
+    waiters: Waiters,
+    /// Waiters taken by `notify`, woken when the guard releases the lock.
+    pending: Wakes,
 }
 
 impl State {
@@ -69,6 +79,8 @@ impl State {
             actor_exit: None,
             fd: None,
             crash_fd: None,
+            waiters: Waiters::default(),
+            pending: Wakes::default(),
         }
     }
 
@@ -140,9 +152,33 @@ impl State {
     }
 }
 
+/// The locked state; on drop it releases the lock, then wakes the waiters `notify` took.
+pub(super) struct Guard<'a>(std::mem::ManuallyDrop<MutexGuard<'a, State>>);
+
+impl std::ops::Deref for Guard<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Guard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.0
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        let wakes = std::mem::take(&mut self.0.pending);
+        // SAFETY: the inner guard is dropped exactly once, here, and not used afterwards.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.0) };
+        wakes.wake();
+    }
+}
+
 pub(super) struct Shared {
     state: Mutex<State>,
-    changed: Condvar,
     /// Bumped by every notification, so a receiver can spin briefly on it before sleeping.
     epoch: AtomicU64,
 }
@@ -151,21 +187,27 @@ impl Shared {
     pub(super) fn new(state: State) -> Shared {
         Shared {
             state: Mutex::new(state),
-            changed: Condvar::new(),
             epoch: AtomicU64::new(0),
         }
     }
 
-    /// Wakes every waiter and updates the descriptors (call it with the state changed, under
-    /// the lock: `st` is the guarded state).
+    /// Updates the descriptors and takes every waiter, to be woken once the lock is released
+    /// (call it with the state changed, under the lock: `st` is the guarded state).
     pub(super) fn notify(&self, st: &mut State) {
         st.sync_fds();
         self.epoch.fetch_add(1, Ordering::Release);
-        self.changed.notify_all();
+        let wakes = st.waiters.take_all();
+        st.pending.append(wakes);
     }
 
-    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock()
+    /// Takes the wakes `notify` left pending, for a caller that has something more urgent to
+    /// do after unlocking (the crash callbacks) before it wakes them.
+    pub(super) fn take_wakes(&self, st: &mut State) -> Wakes {
+        std::mem::take(&mut st.pending)
+    }
+
+    pub(super) fn lock(&self) -> Guard<'_> {
+        Guard(std::mem::ManuallyDrop::new(self.state.lock()))
     }
 
     /// The notification count (see [`Shared::spin_until_changed`]).
@@ -184,21 +226,16 @@ impl Shared {
 
     /// Waits for a change, at most until `until` (no limit when `None`). Callers re-check
     /// their condition and their own deadline afterwards (wake-ups may be spurious).
-    pub(super) fn wait<'a>(
-        &self,
-        st: MutexGuard<'a, State>,
-        until: Option<Instant>,
-    ) -> MutexGuard<'a, State> {
-        match until {
-            None => self.changed.wait(st),
-            Some(until) => {
-                let now = Instant::now();
-                if now >= until {
-                    return st;
-                }
-                self.changed.wait_timeout(st, until - now).0
-            }
+    pub(super) fn wait<'a>(&'a self, mut st: Guard<'a>, until: Option<Instant>) -> Guard<'a> {
+        if until.is_some_and(|u| Instant::now() >= u) {
+            return st;
         }
+        let waiter = st.waiters.register();
+        drop(st);
+        waiter.park(until);
+        let mut st = self.lock();
+        st.waiters.cancel(&waiter);
+        st
     }
 }
 

@@ -14,6 +14,7 @@ mod cell;
 mod lock;
 mod panic;
 pub(crate) mod ready_fd;
+pub(crate) mod wake;
 
 #[cfg(all(test, loom))]
 mod loom_models;

@@ -1,0 +1,668 @@
+//! Wake-up latency of threads blocked in transom (issue 11), against the bare futex-wake floor
+//! measured in the same run:
+//!
+//! - `floor`: a thread parked in `std::thread::park` (a futex wait on Linux), woken by
+//!   `Thread::unpark` — no library, the physical floor of handing work to a sleeping thread;
+//! - `mailbox_send`: a thread blocked in `Mailbox::receive`, a message sent from another thread;
+//! - `mailbox_exit`: a trapping mailbox thread blocked in `receive`, a linked process crashed
+//!   (`exit` → EXIT message, through the runtime);
+//! - `await_crash`: a thread blocked in `Conversation::await_crash`, a participant crashed;
+//! - `conv_receive`: a thread blocked in `Conversation::receive`; the clock starts in the
+//!   participant right before it sends the reply (the notification: actor hop + wake);
+//! - `live_pull`: a thread blocked in a subscription buffer's pull (`LiveBuffer::pull_until`),
+//!   an event pushed from another thread (what a commit does for a subscription canal);
+//! - `canal_sub_pull` / `canal_cursor_pull`: a thread blocked in `Canal::pull_batch`, an event
+//!   appended to an in-memory store (includes the append itself);
+//! - `spin_handoff`: a mailbox receiver that is still in its spin window when the message comes;
+//! - `on_crash` / `on_crash_with_waiter`: crash → first instruction of the `on_crash` callback,
+//!   with nobody else waiting vs with a thread blocked in `await_crash` on the same
+//!   conversation;
+//! - `…/pinned`: the same with every thread of the process pinned to CPU 0
+//!   (`sched_setaffinity`, like `taskset -c 0`).
+//!
+//! Every sample lets the waiter go fully idle first (a pause well beyond every spin window), then
+//! reads the clock, notifies, and takes the waiter's clock reading right after it returned. Each
+//! round measures every path once; percentiles (p50/p90/p99) are per round, and the summary gives
+//! the median over rounds of each, plus the per-round ratios to the same round's floor. Lines
+//! start with `RESULT` for scripts. Finally the idle CPU use of a runtime and of a canal blocked
+//! in a pull, over `TRANSOM_WAKE_IDLE_MS` (10 s) each.
+//!
+//! Knobs: `TRANSOM_WAKE_ROUNDS` (5), `TRANSOM_WAKE_N` (samples per path per round, 1500),
+//! `TRANSOM_WAKE_PAUSE_US` (300), `TRANSOM_WAKE_IDLE_MS` (10000).
+//!
+//! Run: `cargo bench -p transom-benches --bench wake`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver};
+use transom::actor::{ExitReason, Message, ProcessContext, Runtime, SpawnOptions};
+use transom::canal::{
+    Canal, CursorOptions, LiveBuffer, Overflow, Pulled, Start, SubscriptionOptions,
+};
+use transom::conversation::wire::{decode_request, encode_reply};
+use transom::conversation::{Conversation, ConversationConfig, OnCrash, Participant};
+use transom::store::{AppendRequest, Config, Store};
+
+const WAIT: Duration = Duration::from_secs(10);
+const WORKERS: usize = 2;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[derive(Clone, Copy, Debug)]
+struct P {
+    p50: u64,
+    p90: u64,
+    p99: u64,
+}
+
+fn percentiles(mut ns: Vec<u64>) -> P {
+    ns.sort_unstable();
+    let n = ns.len();
+    let at = |q: f64| ns[((n as f64 * q) as usize).min(n - 1)];
+    P {
+        p50: at(0.50),
+        p90: at(0.90),
+        p99: at(0.99),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn ns(d: Duration) -> u64 {
+    d.as_nanos() as u64
+}
+
+/// Lets every waiter and worker finish its spin and park. Not a test: the point is idleness.
+fn idle(pause: Duration) {
+    thread::sleep(pause);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU pinning of the whole process (every thread, like `taskset -c 0`)
+// ---------------------------------------------------------------------------------------------
+
+fn set_all_threads(cpus: &[usize]) {
+    // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET write within it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus {
+        // SAFETY: as above; `c` is below CPU_SETSIZE on this machine.
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    for entry in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+        let tid: libc::pid_t = entry
+            .expect("task")
+            .file_name()
+            .to_string_lossy()
+            .parse()
+            .expect("tid");
+        // SAFETY: a valid set of the right size; a tid that exited just fails.
+        unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    }
+}
+
+fn all_cpus() -> Vec<usize> {
+    (0..thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(2))
+        .collect()
+}
+
+/// Runs `f` with every thread (present and future) of the process on CPU 0 only.
+fn pinned<R>(f: impl FnOnce() -> R) -> R {
+    set_all_threads(&[0]);
+    let r = f();
+    set_all_threads(&all_cpus());
+    r
+}
+
+// ---------------------------------------------------------------------------------------------
+// The paths. Each returns one sample (ns) per notification.
+// ---------------------------------------------------------------------------------------------
+
+/// A waiter thread that reports the clock after each wake.
+struct Reporter {
+    rx: Receiver<Instant>,
+}
+
+impl Reporter {
+    fn take(&self, t0: Instant) -> u64 {
+        ns(self
+            .rx
+            .recv_timeout(WAIT)
+            .expect("woken")
+            .saturating_duration_since(t0))
+    }
+}
+
+fn floor(n: usize, pause: Duration) -> Vec<u64> {
+    let gen = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = bounded(1);
+    let waiter = {
+        let gen = Arc::clone(&gen);
+        thread::spawn(move || {
+            let mut seen = 0;
+            loop {
+                let mut g = gen.load(Ordering::Acquire);
+                while g == seen {
+                    thread::park();
+                    g = gen.load(Ordering::Acquire);
+                }
+                let t = Instant::now();
+                if g == u64::MAX {
+                    return;
+                }
+                seen = g;
+                tx.send(t).unwrap();
+            }
+        })
+    };
+    let r = Reporter { rx };
+    let th = waiter.thread().clone();
+    let mut out = Vec::with_capacity(n);
+    for i in 1..=n as u64 {
+        idle(pause);
+        let t0 = Instant::now();
+        gen.store(i, Ordering::Release);
+        th.unpark();
+        out.push(r.take(t0));
+    }
+    gen.store(u64::MAX, Ordering::Release);
+    th.unpark();
+    waiter.join().unwrap();
+    out
+}
+
+/// A mailbox thread blocked in receive; per sample `prepare` runs before the pause and
+/// `notify` (given what it returned) makes one message arrive after it.
+fn mailbox<X>(
+    rt: &Runtime,
+    n: usize,
+    pause: Duration,
+    trap: bool,
+    mut prepare: impl FnMut(transom::actor::Pid) -> X,
+    notify: impl Fn(transom::actor::Pid, X),
+) -> Vec<u64> {
+    let mb = rt.open_mailbox(SpawnOptions::new()).expect("mailbox");
+    if trap {
+        mb.set_trap_exit(true).unwrap();
+    }
+    let pid = mb.pid();
+    let (tx, rx) = bounded(1);
+    let waiter = thread::spawn(move || {
+        while let Ok(Some(m)) = mb.receive(Duration::MAX) {
+            let t = Instant::now();
+            if let Message::User { bytes, .. } = &m {
+                if bytes.first() == Some(&0xff) {
+                    return;
+                }
+            }
+            tx.send(t).unwrap();
+        }
+    });
+    let r = Reporter { rx };
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let x = prepare(pid);
+        idle(pause);
+        let t0 = Instant::now();
+        notify(pid, x);
+        out.push(r.take(t0));
+    }
+    rt.send(pid, vec![0xffu8]).unwrap();
+    waiter.join().unwrap();
+    out
+}
+
+fn mailbox_send(rt: &Runtime, n: usize, pause: Duration) -> Vec<u64> {
+    mailbox(
+        rt,
+        n,
+        pause,
+        false,
+        |_| (),
+        |pid, ()| rt.send(pid, vec![1u8]).unwrap(),
+    )
+}
+
+/// Each sample: a fresh process linked to the trapping mailbox, crashed after the pause.
+fn mailbox_exit(rt: &Runtime, n: usize, pause: Duration) -> Vec<u64> {
+    mailbox(
+        rt,
+        n,
+        pause,
+        true,
+        |mb| {
+            let p = rt
+                .spawn(
+                    |_: &ProcessContext, _: Message| -> Result<(), ExitReason> { Ok(()) },
+                    SpawnOptions::new(),
+                )
+                .expect("spawn")
+                .pid;
+            rt.link(mb, p).expect("link");
+            p
+        },
+        |_, p| rt.exit(p, ExitReason::error(1, "bench crash")).unwrap(),
+    )
+}
+
+fn idle_participant() -> Participant {
+    Participant::spawn(|_: &ProcessContext, _: Message| -> Result<(), ExitReason> { Ok(()) })
+}
+
+/// A thread blocked in await_crash on a fresh conversation per sample.
+fn await_crash(rt: &Runtime, n: usize, pause: Duration) -> Vec<u64> {
+    let (conv_tx, conv_rx) = bounded::<Arc<Conversation>>(1);
+    let (tx, rx) = bounded(1);
+    let waiter = thread::spawn(move || {
+        while let Ok(c) = conv_rx.recv() {
+            c.await_crash(Some(WAIT)).unwrap().expect("crash");
+            tx.send(Instant::now()).unwrap();
+        }
+    });
+    let r = Reporter { rx };
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let c = Arc::new(
+            Conversation::open(
+                rt,
+                ConversationConfig::new(vec![idle_participant()], OnCrash::Fail),
+            )
+            .expect("open"),
+        );
+        let p = c.participants()[0].pid;
+        conv_tx.send(Arc::clone(&c)).unwrap();
+        idle(pause);
+        let t0 = Instant::now();
+        rt.exit(p, ExitReason::error(1, "bench crash")).unwrap();
+        out.push(r.take(t0));
+        c.close();
+    }
+    drop(conv_tx);
+    waiter.join().unwrap();
+    out
+}
+
+/// Crash → on_crash callback, alternating sample by sample between nobody else waiting and a
+/// thread blocked in await_crash on the same conversation (A/B interleaved, so the machine's
+/// load hits both alike). Returns (without waiter, with waiter).
+fn on_crash(rt: &Runtime, n: usize, pause: Duration) -> (Vec<u64>, Vec<u64>) {
+    let (conv_tx, conv_rx) = bounded::<Arc<Conversation>>(1);
+    let (ready_tx, ready_rx) = bounded::<()>(1);
+    let waiter = thread::spawn(move || {
+        while let Ok(c) = conv_rx.recv() {
+            ready_tx.send(()).unwrap();
+            c.await_crash(Some(WAIT)).unwrap().expect("crash");
+        }
+    });
+    let (tx, rx) = bounded::<Instant>(1);
+    let (mut alone, mut with) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..2 * n {
+        let with_waiter = i % 2 == 1;
+        let tx = tx.clone();
+        let cfg = ConversationConfig::new(vec![idle_participant()], OnCrash::Fail);
+        let c = Arc::new(Conversation::open(rt, cfg).expect("open"));
+        c.add_crash_callback(move |_| {
+            let t = Instant::now();
+            let _ = tx.try_send(t);
+        });
+        let p = c.participants()[0].pid;
+        if with_waiter {
+            conv_tx.send(Arc::clone(&c)).unwrap();
+            ready_rx.recv().unwrap();
+        }
+        idle(pause);
+        let t0 = Instant::now();
+        rt.exit(p, ExitReason::error(1, "bench crash")).unwrap();
+        let t1 = rx.recv_timeout(WAIT).expect("callback ran");
+        let sample = ns(t1.saturating_duration_since(t0));
+        if with_waiter {
+            with.push(sample);
+        } else {
+            alone.push(sample);
+        }
+        c.close();
+    }
+    drop(conv_tx);
+    waiter.join().unwrap();
+    (alone, with)
+}
+
+/// A thread blocked in Conversation::receive; the clock starts in the participant just before
+/// it sends the reply.
+fn conv_receive(rt: &Runtime, n: usize, pause: Duration) -> Vec<u64> {
+    let t0s: Arc<(AtomicU64, Instant)> = Arc::new((AtomicU64::new(0), Instant::now()));
+    let echo = {
+        let t0s = Arc::clone(&t0s);
+        Participant::spawn(
+            move |ctx: &ProcessContext, msg: Message| -> Result<(), ExitReason> {
+                if let Message::User { from, bytes } = msg {
+                    if let Some(req) = decode_request(&bytes) {
+                        let reply = encode_reply(req.request_id, req.payload);
+                        t0s.0.store(ns(t0s.1.elapsed()), Ordering::Release);
+                        let _ = ctx.send(from, reply);
+                    }
+                }
+                Ok(())
+            },
+        )
+    };
+    let c = Arc::new(
+        Conversation::open(rt, ConversationConfig::new(vec![echo], OnCrash::Fail)).expect("open"),
+    );
+    let (tx, rx) = bounded(1);
+    let waiter = {
+        let c = Arc::clone(&c);
+        thread::spawn(move || {
+            while let Ok(Some(_)) = c.receive(Some(WAIT)) {
+                tx.send(Instant::now()).unwrap();
+            }
+        })
+    };
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        idle(pause);
+        c.send(None, b"x").unwrap();
+        let t1 = rx.recv_timeout(WAIT).expect("reply");
+        let t0 = t0s.1 + Duration::from_nanos(t0s.0.load(Ordering::Acquire));
+        out.push(ns(t1.saturating_duration_since(t0)));
+    }
+    c.close();
+    waiter.join().unwrap();
+    out
+}
+
+fn live_pull(n: usize, pause: Duration) -> Vec<u64> {
+    let buf = Arc::new(LiveBuffer::<u64>::new(1024, Overflow::DropNewest).unwrap());
+    let (tx, rx) = bounded(1);
+    let waiter = {
+        let buf = Arc::clone(&buf);
+        thread::spawn(move || {
+            let mut out = Vec::new();
+            while buf.pull(16, None, &mut out).is_ok() {
+                tx.send(Instant::now()).unwrap();
+            }
+        })
+    };
+    let r = Reporter { rx };
+    let mut out = Vec::with_capacity(n);
+    for i in 1..=n as u64 {
+        idle(pause);
+        let t0 = Instant::now();
+        buf.push(i, i);
+        out.push(r.take(t0));
+    }
+    buf.close();
+    waiter.join().unwrap();
+    out
+}
+
+fn canal_pull(n: usize, pause: Duration, cursor: bool) -> Vec<u64> {
+    let store = Arc::new(Store::open(Config::in_memory()).expect("store"));
+    let mut canal = if cursor {
+        Canal::cursor(&store, CursorOptions::new(Start::End)).unwrap()
+    } else {
+        Canal::subscription(&store, SubscriptionOptions::new(1024, Overflow::DropNewest)).unwrap()
+    };
+    let closer = canal.closer();
+    let (tx, rx) = bounded(1);
+    let waiter = thread::spawn(move || loop {
+        match canal.pull_batch(16, None) {
+            Ok(Pulled::Items(_)) => tx.send(Instant::now()).unwrap(),
+            Ok(_) => {}
+            Err(_) => return,
+        }
+    });
+    let r = Reporter { rx };
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        idle(pause);
+        let t0 = Instant::now();
+        store
+            .append(AppendRequest::new("s", 1, vec![1u8]))
+            .expect("append");
+        out.push(r.take(t0));
+    }
+    closer.close();
+    waiter.join().unwrap();
+    out
+}
+
+/// A mailbox receiver still in its spin window: it announces it is about to receive, the sender
+/// waits for the announcement plus `delay`, then sends.
+fn spin_handoff(rt: &Runtime, n: usize, delay: Duration) -> Vec<u64> {
+    let mb = rt.open_mailbox(SpawnOptions::new()).expect("mailbox");
+    let pid = mb.pid();
+    let armed = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = bounded(1);
+    let waiter = {
+        let armed = Arc::clone(&armed);
+        thread::spawn(move || loop {
+            armed.store(true, Ordering::Release);
+            match mb.receive(Duration::MAX) {
+                Ok(Some(Message::User { bytes, .. })) if bytes.first() != Some(&0xff) => {
+                    tx.send(Instant::now()).unwrap()
+                }
+                _ => return,
+            }
+        })
+    };
+    let r = Reporter { rx };
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        while !armed.swap(false, Ordering::AcqRel) {
+            std::hint::spin_loop();
+        }
+        let until = Instant::now() + delay;
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+        let t0 = Instant::now();
+        rt.send(pid, vec![1u8]).unwrap();
+        out.push(r.take(t0));
+    }
+    rt.send(pid, vec![0xffu8]).unwrap();
+    waiter.join().unwrap();
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idle CPU
+// ---------------------------------------------------------------------------------------------
+
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage fills the zeroed struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+fn idle_cpu(window: Duration) {
+    {
+        let rt = Runtime::new(WORKERS).expect("runtime");
+        let mb = rt.open_mailbox(SpawnOptions::new()).unwrap();
+        // Some work first, so the workers have spun and parked.
+        for _ in 0..1000 {
+            rt.send(mb.pid(), vec![1u8]).unwrap();
+        }
+        while let Ok(Some(_)) = mb.try_receive() {}
+        let blocked = thread::spawn(move || mb.receive(window + Duration::from_secs(5)));
+        let c0 = process_cpu();
+        thread::sleep(window);
+        let used = process_cpu() - c0;
+        println!(
+            "RESULT idle_cpu/runtime_with_blocked_mailbox window_ms={} cpu_us={}",
+            window.as_millis(),
+            used.as_micros()
+        );
+        drop(rt);
+        let _ = blocked.join();
+    }
+    {
+        let store = Arc::new(Store::open(Config::in_memory()).expect("store"));
+        let mut sub =
+            Canal::subscription(&store, SubscriptionOptions::new(64, Overflow::DropNewest))
+                .unwrap();
+        let mut cur = Canal::cursor(&store, CursorOptions::new(Start::End)).unwrap();
+        let (c1, c2) = (sub.closer(), cur.closer());
+        let t1 = thread::spawn(move || while let Ok(Pulled::Items(_)) = sub.pull_batch(8, None) {});
+        let t2 = thread::spawn(move || while let Ok(Pulled::Items(_)) = cur.pull_batch(8, None) {});
+        let c0 = process_cpu();
+        thread::sleep(window);
+        let used = process_cpu() - c0;
+        println!(
+            "RESULT idle_cpu/canals_blocked_in_pull window_ms={} cpu_us={}",
+            window.as_millis(),
+            used.as_micros()
+        );
+        c1.close();
+        c2.close();
+        t1.join().unwrap();
+        t2.join().unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let rounds = env_u64("TRANSOM_WAKE_ROUNDS", 5) as usize;
+    let n = env_u64("TRANSOM_WAKE_N", 1500) as usize;
+    let pause = Duration::from_micros(env_u64("TRANSOM_WAKE_PAUSE_US", 300));
+    let idle_window = Duration::from_millis(env_u64("TRANSOM_WAKE_IDLE_MS", 10_000));
+    let rt = Runtime::new(WORKERS).expect("runtime");
+    // Warm-up.
+    let _ = mailbox_send(&rt, 200, Duration::from_micros(50));
+    let _ = on_crash(&rt, 200, Duration::from_micros(50));
+
+    let mut all: BTreeMap<&'static str, Vec<P>> = BTreeMap::new();
+    for round in 0..rounds {
+        let mut row = |name: &'static str, samples: Vec<u64>| {
+            let p = percentiles(samples);
+            println!(
+                "RESULT wake/{name} round={round} n={n} p50_ns={} p90_ns={} p99_ns={}",
+                p.p50, p.p90, p.p99
+            );
+            all.entry(name).or_default().push(p);
+        };
+        row("floor", floor(n, pause));
+        row("mailbox_send", mailbox_send(&rt, n, pause));
+        row("mailbox_exit", mailbox_exit(&rt, n, pause));
+        row("await_crash", await_crash(&rt, n, pause));
+        row("conv_receive", conv_receive(&rt, n, pause));
+        row("live_pull", live_pull(n, pause));
+        row("canal_sub_pull", canal_pull(n, pause, false));
+        row("canal_cursor_pull", canal_pull(n, pause, true));
+        row(
+            "spin_handoff",
+            spin_handoff(&rt, n, Duration::from_nanos(200)),
+        );
+        let (alone, with) = on_crash(&rt, n, pause);
+        row("on_crash", alone);
+        row("on_crash_with_waiter", with);
+        let np = n / 2;
+        row("floor/pinned", pinned(|| floor(np, pause)));
+        row(
+            "mailbox_send/pinned",
+            pinned(|| mailbox_send(&rt, np, pause)),
+        );
+        row(
+            "mailbox_exit/pinned",
+            pinned(|| mailbox_exit(&rt, np, pause)),
+        );
+        row("await_crash/pinned", pinned(|| await_crash(&rt, np, pause)));
+        row(
+            "conv_receive/pinned",
+            pinned(|| conv_receive(&rt, np, pause)),
+        );
+        row("live_pull/pinned", pinned(|| live_pull(np, pause)));
+        row(
+            "canal_sub_pull/pinned",
+            pinned(|| canal_pull(np, pause, false)),
+        );
+    }
+
+    println!("\nSUMMARY (median over {rounds} rounds; ratios are per-round, then the median)");
+    println!(
+        "{:<26} {:>8} {:>8} {:>8} {:>10} {:>10} {:>12}",
+        "path", "p50_ns", "p90_ns", "p99_ns", "p50/floor", "p99/floor", "pinned/2cpu"
+    );
+    let floor_of =
+        |pinned: bool| -> Vec<P> { all[if pinned { "floor/pinned" } else { "floor" }].clone() };
+    for (name, ps) in &all {
+        let is_pinned = name.ends_with("/pinned");
+        let fl = floor_of(is_pinned);
+        let m = |f: fn(&P) -> u64| median(ps.iter().map(|p| f(p) as f64).collect());
+        let r = |f: fn(&P) -> u64| {
+            median(
+                ps.iter()
+                    .zip(&fl)
+                    .map(|(p, q)| f(p) as f64 / f(q) as f64)
+                    .collect(),
+            )
+        };
+        let pin = if is_pinned {
+            let base = &all[name.trim_end_matches("/pinned")];
+            format!(
+                "{:.2}",
+                median(
+                    ps.iter()
+                        .zip(base)
+                        .map(|(p, q)| p.p50 as f64 / q.p50 as f64)
+                        .collect()
+                )
+            )
+        } else {
+            "-".into()
+        };
+        println!(
+            "{:<26} {:>8.0} {:>8.0} {:>8.0} {:>10.2} {:>10.2} {:>12}",
+            name,
+            m(|p| p.p50),
+            m(|p| p.p90),
+            m(|p| p.p99),
+            r(|p| p.p50),
+            r(|p| p.p99),
+            pin
+        );
+        println!(
+            "RESULT summary/{name} p50_ns={:.0} p90_ns={:.0} p99_ns={:.0} p50_over_floor={:.3} p99_over_floor={:.3} pinned_over_2cpu={pin}",
+            m(|p| p.p50),
+            m(|p| p.p90),
+            m(|p| p.p99),
+            r(|p| p.p50),
+            r(|p| p.p99)
+        );
+    }
+    let wc = median(
+        all["on_crash_with_waiter"]
+            .iter()
+            .zip(&all["on_crash"])
+            .map(|(a, b)| a.p50 as f64 / b.p50 as f64)
+            .collect(),
+    );
+    println!("RESULT summary/on_crash_with_waiter_over_no_waiter p50_ratio={wc:.3}");
+    drop(rt);
+    idle_cpu(idle_window);
+}
