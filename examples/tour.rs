@@ -23,9 +23,18 @@ fn build_tool() -> Result<PathBuf, String> {
     };
     let target_dir = profile_dir.parent().ok_or("no target directory")?;
     let cargo = option_env!("CARGO").unwrap_or("cargo");
-    println!("(building the transom-store tool: cargo build --bin transom-store --profile {profile})");
+    println!(
+        "(building the transom-store tool: cargo build --bin transom-store --profile {profile})"
+    );
     let status = Command::new(cargo)
-        .args(["build", "--quiet", "--bin", "transom-store", "--profile", &profile])
+        .args([
+            "build",
+            "--quiet",
+            "--bin",
+            "transom-store",
+            "--profile",
+            &profile,
+        ])
         .arg("--manifest-path")
         .arg(cbuild::repo_root().join("Cargo.toml"))
         .arg("--target-dir")
@@ -33,7 +42,9 @@ fn build_tool() -> Result<PathBuf, String> {
         .status()
         .map_err(|e| format!("cannot run {cargo}: {e}"))?;
     if !status.success() {
-        return Err(format!("cargo build --bin transom-store exited with {status}"));
+        return Err(format!(
+            "cargo build --bin transom-store exited with {status}"
+        ));
     }
     let tool = profile_dir.join("transom-store");
     if !tool.exists() {
