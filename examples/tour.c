@@ -573,8 +573,8 @@ static void tour_store(void) {
     all.cap = 256;
     all.arena = arena;
     all.arena_cap = sizeof arena;
-    printf("  The store still opens (a clean reopen reads no frame), but reading across the damage\n"
-           "  is refused, never skipped:\n");
+    printf("  The store still opens (a clean reopen reads no sealed frame), but reading across the\n"
+           "  damage is refused, never skipped:\n");
     expect(transom_store_read_sequence(broken, 0, &all), TRANSOM_ERR_CORRUPT, "transom_store_read_sequence");
     int64_t offset = -1;
     transom_last_error_value(&offset);
