@@ -1,17 +1,10 @@
 /* Canals across retention: a cursor (BEGIN, AT n, or a named checkpoint) positioned below the
  * store's first retained sequence gets one TRANSOM_ITEM_GAP item {gap_from, gap_to} for the
  * removed range, then the first retained event; the gap can be acked and checkpointed; a worker
- * sees it in its batch. Never a silent skip.
- *
- * transom_store_truncate comes with the store's C API for retention; declared weak here so this
- * program still builds against a library without it (it then skips its cases). */
+ * sees it in its batch. Never a silent skip. */
 #include <pthread.h>
 
 #include "store_support.h"
-
-#pragma weak transom_store_truncate
-transom_status transom_store_truncate(const transom_store *store, uint64_t before_sequence,
-                                      uint64_t *out_first_retained);
 
 #define EVENTS 400
 #define PAYLOAD 100
@@ -237,10 +230,6 @@ static void a_worker_sees_the_gap_and_checkpoints_past_it(void) {
 }
 
 int main(void) {
-    if (!transom_store_truncate) {
-        printf("skip canal_retention: this library has no transom_store_truncate\n");
-        return 0;
-    }
     RUN(cursors_below_the_cut_get_a_gap_then_the_retained_events);
     RUN(a_durable_checkpoint_below_the_cut_resumes_with_a_gap);
     RUN(a_worker_sees_the_gap_and_checkpoints_past_it);

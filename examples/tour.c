@@ -4,10 +4,14 @@
  *   cc -std=c11 tour.c $(pkg-config --cflags --libs transom) -lpthread
  * Every call's status is checked; the tour stops at the first surprise.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "transom.h"
 
@@ -312,6 +316,74 @@ static int32_t count_batch(void *ctx, const transom_item *items, size_t count) {
     return TRANSOM_WORKER_CONTINUE;
 }
 
+static void append_metrics(const transom_store *s, int count) {
+    for (int i = 0; i < count; i++) {
+        transom_append ev;
+        memset(&ev, 0, sizeof ev);
+        ev.stream = "metrics";
+        ev.stream_len = 7;
+        ev.payload = (const uint8_t *)"cpu=42";
+        ev.payload_len = 6;
+        must(transom_store_append(s, &ev, NULL), "append");
+    }
+}
+
+/* Runs `transom-store <command> <dir>` and shows its output and exit status. The tool is the
+ * one named by TRANSOM_STORE_TOOL (`cargo run --example tour` builds it and sets that), else
+ * `transom-store` on PATH (installed with the library). */
+static void run_tool(const char *command, const char *dir) {
+    const char *tool = getenv("TRANSOM_STORE_TOOL");
+    if (!tool || !*tool) tool = "transom-store";
+    printf("  $ transom-store %s %s\n", command, dir);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(1);
+    }
+    if (pid == 0) {
+        execlp(tool, "transom-store", command, dir, (char *)NULL);
+        fprintf(stderr, "tour: cannot run %s: %s (install transom-store with the library, or set "
+                        "TRANSOM_STORE_TOOL to its path)\n", tool, strerror(errno));
+        _exit(127);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) == 127) {
+        fprintf(stderr, "tour: transom-store %s did not run\n", command);
+        exit(1);
+    }
+    printf("    -> exit code %d\n", WEXITSTATUS(status));
+}
+
+/* Flips one byte in the middle of the oldest segment (a sealed one) of the store in `dir`. */
+static void damage_first_segment(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        perror("opendir");
+        exit(1);
+    }
+    char oldest[64] = "";
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l == 24 && strcmp(e->d_name + 20, ".seg") == 0 && (!*oldest || strcmp(e->d_name, oldest) < 0))
+            memcpy(oldest, e->d_name, l + 1);
+    }
+    closedir(d);
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, oldest);
+    FILE *f = fopen(path, "r+b");
+    if (!*oldest || !f) {
+        fprintf(stderr, "tour: no segment to damage in %s\n", dir);
+        exit(1);
+    }
+    fseek(f, 2048, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 2048, SEEK_SET);
+    fputc(c ^ 0x40, f);
+    fclose(f);
+}
+
 static void tour_store(void) {
     printf("\n== 3. The event store and canals ==\n");
     printf("An append-only store with dense sequences (never renumbered), gates that can veto an\n"
@@ -344,7 +416,7 @@ static void tour_store(void) {
     transom_status st = transom_store_append(s, &refund, NULL);
     int64_t code = 0;
     transom_last_error_value(&code);
-    char why[128];
+    char why[256];
     size_t len;
     transom_last_error(why, sizeof why, &len);
     printf("  A gate vetoes refunds: append -> %s, gate code %lld (%s)\n", transom_status_str(st),
@@ -433,15 +505,18 @@ static void tour_store(void) {
     cfg.segment_size = 4096;
     cfg.retention_bytes = 16 * 1024;
     must(transom_store_open(&cfg, &s), "open with retention");
-    for (int i = 0; i < 2000; i++) {
-        transom_append ev;
-        memset(&ev, 0, sizeof ev);
-        ev.stream = "metrics";
-        ev.stream_len = 7;
-        ev.payload = (const uint8_t *)"cpu=42";
-        ev.payload_len = 6;
-        must(transom_store_append(s, &ev, NULL), "append");
-    }
+    append_metrics(s, 10);
+    transom_cursor_options dash;
+    memset(&dash, 0, sizeof dash);
+    dash.start = TRANSOM_START_NAMED;
+    dash.name = "dashboard";
+    dash.name_len = strlen(dash.name);
+    must(transom_canal_open_cursor(s, &dash, &cursor), "open_cursor(dashboard)");
+    must(transom_canal_pull_batch(cursor, 0, items, 256, &n), "pull_batch");
+    must(transom_canal_ack(cursor, items[n - 1].event.sequence), "ack");
+    must(transom_canal_checkpoint(cursor), "checkpoint");
+    transom_canal_free(cursor);
+    append_metrics(s, 1990);
     must(transom_store_stats(s, &stats), "stats");
     printf("\n  Retention: 2,000 events into 4 KiB segments with retention_bytes = 16 KiB keep\n"
            "  %llu segments (%llu bytes): sequences %llu..%llu. Whole old segments go; nothing is\n"
@@ -456,18 +531,57 @@ static void tour_store(void) {
     transom_status rs = transom_store_read_sequence(s, 1, &one);
     int64_t first_kept = 0;
     transom_last_error_value(&first_kept);
-    printf("  Reading sequence 1 now: %s (the log starts at %lld).\n", transom_status_str(rs),
-           (long long)first_kept);
+    printf("  Reading sequence 1 now: %s (the log starts at %lld), not NOT_FOUND.\n",
+           transom_status_str(rs), (long long)first_kept);
     uint64_t kept = 0;
     must(transom_store_truncate(s, stats.last_sequence - 100, &kept), "truncate");
     printf("  transom_store_truncate(store, %llu) removed the sealed segments below it: the first\n"
            "  retained sequence is %llu.\n",
            (unsigned long long)(stats.last_sequence - 100), (unsigned long long)kept);
+    /* The dashboard checkpointed at 10, long since removed: it resumes with a GAP item. */
+    must(transom_canal_open_cursor(s, &dash, &cursor), "reopen cursor(dashboard)");
+    must(transom_canal_pull_batch(cursor, 0, items, 2, &n), "pull_batch");
+    if (n != 2 || items[0].kind != TRANSOM_ITEM_GAP || items[1].kind != TRANSOM_ITEM_EVENT) {
+        fprintf(stderr, "tour: expected a gap item, then an event\n");
+        exit(1);
+    }
+    printf("  The cursor \"dashboard\" had checkpointed at 10. Reopened, its first item is\n"
+           "  TRANSOM_ITEM_GAP {%llu..%llu, %llu events} - the removed range, in band, never a\n"
+           "  silent skip - and then event %llu. Its ack and checkpoint move it past the gap.\n",
+           (unsigned long long)items[0].gap_from, (unsigned long long)items[0].gap_to,
+           (unsigned long long)items[0].gap_count, (unsigned long long)items[1].event.sequence);
+    must(transom_canal_ack(cursor, items[1].event.sequence), "ack");
+    must(transom_canal_checkpoint(cursor), "checkpoint");
+    transom_canal_free(cursor);
     must(transom_store_close(s), "close");
     transom_store_free(s);
-    printf("  The transom-store tool installed with the library inspects such a directory:\n"
-           "  `transom-store verify DIR` checks every frame's CRC and every index (exit code 0/1),\n"
-           "  `transom-store info DIR` shows its segments, sequence range and bytes.\n");
+
+    printf("\n  transom-store, the tool installed with the library, inspects a store directory\n"
+           "  (closed, or at least not open elsewhere: it takes the directory's lock):\n");
+    run_tool("verify", rdir);
+    run_tool("info", rdir);
+    damage_first_segment(rdir);
+    printf("  Now one byte in the oldest segment is flipped. verify finds it (exit code 1):\n");
+    run_tool("verify", rdir);
+    transom_store *broken = NULL;
+    must(transom_store_open(&cfg, &broken), "reopen the damaged store");
+    static transom_event page[256];
+    static uint8_t arena[1 << 16];
+    transom_event_buffer all;
+    memset(&all, 0, sizeof all);
+    all.events = page;
+    all.cap = 256;
+    all.arena = arena;
+    all.arena_cap = sizeof arena;
+    printf("  The store still opens (a clean reopen reads no sealed frame), but reading across the\n"
+           "  damage is refused, never skipped:\n");
+    expect(transom_store_read_sequence(broken, 0, &all), TRANSOM_ERR_CORRUPT, "transom_store_read_sequence");
+    int64_t offset = -1;
+    transom_last_error_value(&offset);
+    transom_last_error(why, sizeof why, &len);
+    printf("    %s\n    (byte offset %lld, from transom_last_error_value)\n", why, (long long)offset);
+    must(transom_store_close(broken), "close");
+    transom_store_free(broken);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "tour: could not remove %s\n", dir);

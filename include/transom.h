@@ -160,28 +160,35 @@ typedef struct transom_runtime transom_runtime;
  *
  * | file | kind | what |
  * |---|---|---|
- * | `LOCK` | data | the exclusive directory lock (flock) of the open store |
+ * | `LOCK` | lock | empty; the open store holds an exclusive flock on it (the kernel drops it when the process dies); recreated on open, never delete it while a store is open |
  * | `<20-digit first sequence>.seg` | DATA | the segments: the events, CRC-32C-checked frames |
  * | `MANIFEST` | DATA | the segments with their sequence ranges, the first retained sequence and how far the log was fsynced: what lets open notice a missing or short segment |
- * | `<first sequence>.idx` | derived | one sparse index per segment (sequence/id to offset, stream names) |
+ * | `<20-digit first sequence>.idx` | derived | one sparse index per segment (sequence/id to offset, stream names) |
  * | `index/` | derived | the secondary indexes (streams and versions, correlation, idempotency keys) |
- * | `checkpoints/` | DATA (of canals) | named cursors' checkpoints (`<name>.ckpt`, `<name>.known`) |
+ * | `checkpoints/` | DATA (of canals) | named cursors' checkpoints: `<name>.ckpt`, and `<name>.known` once the name checkpointed (see transom_canal_checkpoint) |
  *
  * Derived files are safe to delete while the store is closed: a missing, stale, truncated or
- * damaged derived file is rebuilt from the segments on open (never TRANSOM_ERR_CORRUPT), at
- * the cost of a scan. Data files are not: a missing or short segment listed in the MANIFEST
- * is TRANSOM_ERR_CORRUPT. A MANIFEST that is missing or fails its checksum is rebuilt from a
+ * damaged derived file is rebuilt from the segments (never TRANSOM_ERR_CORRUPT), at the cost
+ * of a scan: on open, except a sealed segment's damaged `.idx`, which its checksum exposes
+ * when the segment is first read. Data files are not: a segment the MANIFEST lists that is
+ * missing or shorter than its fsynced length, or a segment missing between two others, is
+ * TRANSOM_ERR_CORRUPT. A MANIFEST that is missing or fails its checksum is rebuilt from a
  * full scan of the segments, but then a deleted newest segment can no longer be noticed:
  * keep the MANIFEST. Files other than these are ignored.
  *
  * Torn tail: after a crash the newest segment may end in a write that did not finish. On
  * open, only bytes beyond the fsynced extent the MANIFEST records may be cut, and only when
- * they look like an interrupted write: a frame cut short or followed by nothing but zeros,
- * with no valid frame of the next sequence after it; an unfinished batch at the very end is
- * removed whole (a batch is all-or-nothing and was never acknowledged). A damaged last record
- * inside the fsynced extent, or any damage elsewhere, is TRANSOM_ERR_CORRUPT with the file in
- * transom_last_error() and the byte offset in transom_last_error_value(); nothing is
- * modified, so every open reports it again.
+ * they look like an interrupted write: a frame cut short (with no valid frame of a later
+ * sequence after it), or a frame whose checksum fails or whose length is impossible followed
+ * by nothing but zeros; an unfinished batch at the very end is removed whole (a batch is
+ * all-or-nothing and was never acknowledged). transom_store_stats() reports the bytes cut
+ * (`torn_tail_bytes_cut_at_open`). A damaged last record inside the fsynced extent was
+ * acknowledged: it is damage, like any damage elsewhere, and gives TRANSOM_ERR_CORRUPT with
+ * the file in transom_last_error() and the byte offset in transom_last_error_value(). Open
+ * reads the newest record, so a damaged last record fails every open; other damage fails the
+ * read that reaches it, or an open that has to scan that part of the log (after a crash, or
+ * without its derived files). Nothing is cut or modified, so it is reported every time;
+ * `transom-store verify` finds it and `transom-store recover` cuts the log there on request.
  *
  * Retention (`retention_bytes`, `retention_age_ns`, transom_store_truncate) deletes whole
  * sealed segments, oldest first. Sequences are never renumbered and stream versions keep
@@ -511,15 +518,15 @@ typedef struct transom_item {
    */
   struct transom_event event;
   /**
-   * First dropped sequence (gaps).
+   * First sequence not delivered (gaps).
    */
   uint64_t gap_from;
   /**
-   * Last dropped sequence (gaps).
+   * Last sequence not delivered (gaps).
    */
   uint64_t gap_to;
   /**
-   * Number of dropped events (gaps).
+   * Number of sequences not delivered (gaps): `gap_to - gap_from + 1`.
    */
   uint64_t gap_count;
 } transom_item;
@@ -1492,7 +1499,8 @@ typedef struct transom_store_statistics {
 #define TRANSOM_START_AT 2
 
 /**
- * Cursor start: after the named checkpoint `name` (at BEGIN if it has none yet).
+ * Cursor start: after the named checkpoint `name` (at BEGIN if the name never checkpointed;
+ * TRANSOM_ERR_CORRUPT if its checkpoint file was deleted, see transom_canal_checkpoint).
  */
 #define TRANSOM_START_NAMED 3
 
@@ -2122,8 +2130,11 @@ void transom_mailbox_free(struct transom_mailbox *mailbox);
 /**
  * Opens a cursor on `store`: ordered, at-least-once delivery of the events that match the
  * filter, from the chosen start; `transom_canal_ack` moves its acknowledged position and
- * `transom_canal_checkpoint` persists it for a named cursor. A damaged checkpoint file gives
- * TRANSOM_ERR_CORRUPT (never a silent restart). Release the handle with transom_canal_free.
+ * `transom_canal_checkpoint` persists it for a named cursor. A damaged checkpoint file, or a
+ * deleted one of a name that checkpointed before, gives TRANSOM_ERR_CORRUPT naming the file
+ * (never a silent restart). A cursor whose start (BEGIN, AT or its checkpoint) is below the
+ * store's first retained sequence first receives one TRANSOM_ITEM_GAP item for the removed
+ * range. Release the handle with transom_canal_free.
  */
 transom_status transom_canal_open_cursor(const struct transom_store *store,
                                          const struct transom_cursor_options *options,
@@ -2208,6 +2219,17 @@ transom_status transom_canal_ack(struct transom_canal *canal, uint64_t sequence)
 /**
  * Named cursors: persists the acknowledged position atomically and durably (written, fsynced,
  * renamed into place, directory fsynced); reopening with the name resumes after it.
+ *
+ * The first checkpoint of a name also creates `checkpoints/<name>.known` beside
+ * `<name>.ckpt`. A `.ckpt` deleted while its `.known` is there is TRANSOM_ERR_CORRUPT at the
+ * next open of the name (naming the file), not a new cursor: a lost checkpoint never restarts
+ * a consumer from its start position silently. Delete both files to reset the cursor on
+ * purpose.
+ *
+ * After the canal's store was closed, a checkpoint is still written (a worker saves its exit
+ * checkpoint this way) only while no other store holds the directory and the file still holds
+ * what this cursor last read or wrote; otherwise TRANSOM_ERR_CLOSED, so an old handle never
+ * overwrites the checkpoint of a store opened on the directory since.
  */
 transom_status transom_canal_checkpoint(struct transom_canal *canal);
 
@@ -2762,12 +2784,13 @@ uint32_t transom_version(void);
 
 /**
  * Opens (or creates) a store. On disk this takes the directory's lock (TRANSOM_ERR_LOCKED if
- * another store holds it) and runs recovery: a torn tail is cut off; any other damage, and a
- * segment the MANIFEST lists that is missing or short, gives TRANSOM_ERR_CORRUPT with the file
- * in transom_last_error() and the offset in transom_last_error_value(); derived files are
- * rebuilt (see transom_store for the files and what counts as a torn tail). After a clean
- * close no frame is read (transom_store_stats(): `frames_scanned_at_open` 0); after a crash
- * only the events since the last index flush. A directory of the 0.2 format (segments
+ * another store holds it) and runs recovery: a torn tail is cut off; a segment the MANIFEST
+ * lists that is missing or short, and damage in what open reads (the newest record, and the
+ * frames it has to scan), give TRANSOM_ERR_CORRUPT with the file in transom_last_error() and
+ * the offset in transom_last_error_value(); derived files are rebuilt (see transom_store for
+ * the files and what counts as a torn tail). After a clean close no frame is scanned
+ * (transom_store_stats(): `frames_scanned_at_open` 0; only the newest record is read); after
+ * a crash only the frames written since the last index flush. A directory of the 0.2 format (segments
  * "TRNSEG01") is TRANSOM_ERR_UNSUPPORTED. A NUL byte in `dir` is TRANSOM_ERR_INVALID_ARGUMENT.
  * Release the handle with transom_store_free.
  */

@@ -133,6 +133,16 @@ class error : public std::runtime_error {
     std::string detail_;
 };
 
+/// TRANSOM_ERR_TRUNCATED: the event asked for was removed by retention or
+/// transom_store_truncate (or an append reused the idempotency key of a removed event).
+/// Caught as transom::error too; first_retained() is where the log now starts.
+class truncated_error : public error {
+  public:
+    using error::error;
+    /// The store's first retained sequence (value()).
+    uint64_t first_retained() const noexcept { return uint64_t(value()); }
+};
+
 namespace detail {
 
 /// This thread's transom_last_error() as a string.
@@ -165,6 +175,7 @@ inline constexpr const char *no_handle_detail =
     std::string d = last_error_detail();
     int64_t v = 0;
     (void)transom_last_error_value(&v);
+    if (st == TRANSOM_ERR_TRUNCATED) throw truncated_error(st, where, std::move(d), v);
     throw error(st, where, std::move(d), v);
 }
 
@@ -1794,6 +1805,11 @@ struct event {
     std::string_view text() const && = delete; // would dangle: keep the event in a variable
 };
 
+/// true for a TRANSOM_ITEM_GAP item: the sequences gap_from..=gap_to (gap_count of them) were
+/// not delivered (a subscription's overflow dropped them, or retention removed them before a
+/// cursor read them). A cursor's gap counts as delivered: ack(gap_to) moves past it.
+inline bool is_gap(const transom_item &it) noexcept { return it.kind == TRANSOM_ITEM_GAP; }
+
 /// Views into a transom_event (stream name, payload), e.g. of a pulled item.
 inline std::string_view stream_of(const transom_event &e) noexcept { return std::string_view(e.stream, e.stream_len); }
 inline span<const uint8_t> payload_of(const transom_event &e) noexcept { return {e.payload, e.payload_len}; }
@@ -2027,7 +2043,7 @@ class store {
                "transom_store_read", h_);
     }
     /// Every event from global sequence `from` (0 = the first retained) to the head, page by
-    /// page. Throws TRANSOM_ERR_TRUNCATED (value(): the first retained sequence) below it.
+    /// page. Throws truncated_error (TRANSOM_ERR_TRUNCATED; first_retained()) below it.
     std::vector<event> read_sequence(uint64_t from = 0) const {
         event_buffer b(256, 64 * 1024);
         std::vector<event> out;

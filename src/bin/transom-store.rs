@@ -294,8 +294,9 @@ fn verify(dir: &Path, out: &mut impl Write) -> Result<u8, Failure> {
         Some(d) => {
             writeln!(
                 out,
-                "result: DAMAGED: {} at offset {}: {} (the store will not open; `transom-store \
-                 recover` cuts it there, keeping sequences up to {})",
+                "result: DAMAGED: {} at offset {}: {} (reads that reach it are CORRUPT, and so is \
+                 an open that has to scan it; `transom-store recover` cuts it there, keeping \
+                 sequences up to {})",
                 d.file.display(),
                 d.offset,
                 d.reason,

@@ -35,7 +35,8 @@ pub const TRANSOM_START_BEGIN: transom_start_kind = 0;
 pub const TRANSOM_START_END: transom_start_kind = 1;
 /// Cursor start: at `start_sequence` (inclusive, at least 1).
 pub const TRANSOM_START_AT: transom_start_kind = 2;
-/// Cursor start: after the named checkpoint `name` (at BEGIN if it has none yet).
+/// Cursor start: after the named checkpoint `name` (at BEGIN if the name never checkpointed;
+/// TRANSOM_ERR_CORRUPT if its checkpoint file was deleted, see transom_canal_checkpoint).
 pub const TRANSOM_START_NAMED: transom_start_kind = 3;
 
 /// What a full subscription does: one of the TRANSOM_OVERFLOW_* values
@@ -214,11 +215,11 @@ pub struct transom_item {
     pub kind: transom_item_kind,
     /// The event (zeroed for a gap).
     pub event: transom_event,
-    /// First dropped sequence (gaps).
+    /// First sequence not delivered (gaps).
     pub gap_from: u64,
-    /// Last dropped sequence (gaps).
+    /// Last sequence not delivered (gaps).
     pub gap_to: u64,
-    /// Number of dropped events (gaps).
+    /// Number of sequences not delivered (gaps): `gap_to - gap_from + 1`.
     pub gap_count: u64,
 }
 
@@ -348,8 +349,11 @@ fn store_arg(store: *const transom_store) -> Result<Arc<Store>, Failure> {
 
 /// Opens a cursor on `store`: ordered, at-least-once delivery of the events that match the
 /// filter, from the chosen start; `transom_canal_ack` moves its acknowledged position and
-/// `transom_canal_checkpoint` persists it for a named cursor. A damaged checkpoint file gives
-/// TRANSOM_ERR_CORRUPT (never a silent restart). Release the handle with transom_canal_free.
+/// `transom_canal_checkpoint` persists it for a named cursor. A damaged checkpoint file, or a
+/// deleted one of a name that checkpointed before, gives TRANSOM_ERR_CORRUPT naming the file
+/// (never a silent restart). A cursor whose start (BEGIN, AT or its checkpoint) is below the
+/// store's first retained sequence first receives one TRANSOM_ITEM_GAP item for the removed
+/// range. Release the handle with transom_canal_free.
 #[no_mangle]
 pub unsafe extern "C" fn transom_canal_open_cursor(
     store: *const transom_store,
@@ -539,6 +543,17 @@ pub unsafe extern "C" fn transom_canal_ack(
 
 /// Named cursors: persists the acknowledged position atomically and durably (written, fsynced,
 /// renamed into place, directory fsynced); reopening with the name resumes after it.
+///
+/// The first checkpoint of a name also creates `checkpoints/<name>.known` beside
+/// `<name>.ckpt`. A `.ckpt` deleted while its `.known` is there is TRANSOM_ERR_CORRUPT at the
+/// next open of the name (naming the file), not a new cursor: a lost checkpoint never restarts
+/// a consumer from its start position silently. Delete both files to reset the cursor on
+/// purpose.
+///
+/// After the canal's store was closed, a checkpoint is still written (a worker saves its exit
+/// checkpoint this way) only while no other store holds the directory and the file still holds
+/// what this cursor last read or wrote; otherwise TRANSOM_ERR_CLOSED, so an old handle never
+/// overwrites the checkpoint of a store opened on the directory since.
 #[no_mangle]
 pub unsafe extern "C" fn transom_canal_checkpoint(canal: *mut transom_canal) -> transom_status {
     guard(|| {

@@ -78,28 +78,35 @@ const MAX_DIR_LEN: usize = 4096;
 ///
 /// | file | kind | what |
 /// |---|---|---|
-/// | `LOCK` | data | the exclusive directory lock (flock) of the open store |
+/// | `LOCK` | lock | empty; the open store holds an exclusive flock on it (the kernel drops it when the process dies); recreated on open, never delete it while a store is open |
 /// | `<20-digit first sequence>.seg` | DATA | the segments: the events, CRC-32C-checked frames |
 /// | `MANIFEST` | DATA | the segments with their sequence ranges, the first retained sequence and how far the log was fsynced: what lets open notice a missing or short segment |
-/// | `<first sequence>.idx` | derived | one sparse index per segment (sequence/id to offset, stream names) |
+/// | `<20-digit first sequence>.idx` | derived | one sparse index per segment (sequence/id to offset, stream names) |
 /// | `index/` | derived | the secondary indexes (streams and versions, correlation, idempotency keys) |
-/// | `checkpoints/` | DATA (of canals) | named cursors' checkpoints (`<name>.ckpt`, `<name>.known`) |
+/// | `checkpoints/` | DATA (of canals) | named cursors' checkpoints: `<name>.ckpt`, and `<name>.known` once the name checkpointed (see transom_canal_checkpoint) |
 ///
 /// Derived files are safe to delete while the store is closed: a missing, stale, truncated or
-/// damaged derived file is rebuilt from the segments on open (never TRANSOM_ERR_CORRUPT), at
-/// the cost of a scan. Data files are not: a missing or short segment listed in the MANIFEST
-/// is TRANSOM_ERR_CORRUPT. A MANIFEST that is missing or fails its checksum is rebuilt from a
+/// damaged derived file is rebuilt from the segments (never TRANSOM_ERR_CORRUPT), at the cost
+/// of a scan: on open, except a sealed segment's damaged `.idx`, which its checksum exposes
+/// when the segment is first read. Data files are not: a segment the MANIFEST lists that is
+/// missing or shorter than its fsynced length, or a segment missing between two others, is
+/// TRANSOM_ERR_CORRUPT. A MANIFEST that is missing or fails its checksum is rebuilt from a
 /// full scan of the segments, but then a deleted newest segment can no longer be noticed:
 /// keep the MANIFEST. Files other than these are ignored.
 ///
 /// Torn tail: after a crash the newest segment may end in a write that did not finish. On
 /// open, only bytes beyond the fsynced extent the MANIFEST records may be cut, and only when
-/// they look like an interrupted write: a frame cut short or followed by nothing but zeros,
-/// with no valid frame of the next sequence after it; an unfinished batch at the very end is
-/// removed whole (a batch is all-or-nothing and was never acknowledged). A damaged last record
-/// inside the fsynced extent, or any damage elsewhere, is TRANSOM_ERR_CORRUPT with the file in
-/// transom_last_error() and the byte offset in transom_last_error_value(); nothing is
-/// modified, so every open reports it again.
+/// they look like an interrupted write: a frame cut short (with no valid frame of a later
+/// sequence after it), or a frame whose checksum fails or whose length is impossible followed
+/// by nothing but zeros; an unfinished batch at the very end is removed whole (a batch is
+/// all-or-nothing and was never acknowledged). transom_store_stats() reports the bytes cut
+/// (`torn_tail_bytes_cut_at_open`). A damaged last record inside the fsynced extent was
+/// acknowledged: it is damage, like any damage elsewhere, and gives TRANSOM_ERR_CORRUPT with
+/// the file in transom_last_error() and the byte offset in transom_last_error_value(). Open
+/// reads the newest record, so a damaged last record fails every open; other damage fails the
+/// read that reaches it, or an open that has to scan that part of the log (after a crash, or
+/// without its derived files). Nothing is cut or modified, so it is reported every time;
+/// `transom-store verify` finds it and `transom-store recover` cuts the log there on request.
 ///
 /// Retention (`retention_bytes`, `retention_age_ns`, transom_store_truncate) deletes whole
 /// sealed segments, oldest first. Sequences are never renumbered and stream versions keep
@@ -488,12 +495,13 @@ fn by_id(
 }
 
 /// Opens (or creates) a store. On disk this takes the directory's lock (TRANSOM_ERR_LOCKED if
-/// another store holds it) and runs recovery: a torn tail is cut off; any other damage, and a
-/// segment the MANIFEST lists that is missing or short, gives TRANSOM_ERR_CORRUPT with the file
-/// in transom_last_error() and the offset in transom_last_error_value(); derived files are
-/// rebuilt (see transom_store for the files and what counts as a torn tail). After a clean
-/// close no frame is read (transom_store_stats(): `frames_scanned_at_open` 0); after a crash
-/// only the events since the last index flush. A directory of the 0.2 format (segments
+/// another store holds it) and runs recovery: a torn tail is cut off; a segment the MANIFEST
+/// lists that is missing or short, and damage in what open reads (the newest record, and the
+/// frames it has to scan), give TRANSOM_ERR_CORRUPT with the file in transom_last_error() and
+/// the offset in transom_last_error_value(); derived files are rebuilt (see transom_store for
+/// the files and what counts as a torn tail). After a clean close no frame is scanned
+/// (transom_store_stats(): `frames_scanned_at_open` 0; only the newest record is read); after
+/// a crash only the frames written since the last index flush. A directory of the 0.2 format (segments
 /// "TRNSEG01") is TRANSOM_ERR_UNSUPPORTED. A NUL byte in `dir` is TRANSOM_ERR_INVALID_ARGUMENT.
 /// Release the handle with transom_store_free.
 #[no_mangle]

@@ -455,6 +455,90 @@ static void retention_truncate_stats_and_reads_by_sequence() {
     CHECK_EQ(std::system(cmd.c_str()), 0);
 }
 
+// Retention below a cursor: one gap item for the removed range, then the first retained event,
+// from BEGIN, from a named checkpoint and in a worker's batch; reads of removed events throw
+// truncated_error.
+static void retention_gaps_reach_cursors_and_workers() {
+    std::string dir = temp_dir();
+    store_options o;
+    o.dir = dir;
+    o.sync = TRANSOM_SYNC_NEVER;
+    o.segment_size = 4096;
+    store s = store::open(o);
+    receipt first_r = s.append("g", 1, "payload-1");
+    for (int i = 2; i <= 400; i++) s.append("g", 1, "payload-" + std::to_string(i));
+    {
+        canal named = canal::cursor(s, cursor_options::named("proj"));
+        batch b = named.pull(10, 0ns);
+        CHECK_EQ(b.size(), size_t(10));
+        named.ack(10);
+        named.checkpoint();
+    }
+    uint64_t first = s.truncate(200);
+    CHECK(first > 11 && first <= 200);
+    try {
+        s.get(first_r.id);
+        CHECK(false);
+    } catch (const truncated_error &e) {
+        CHECK_EQ(e.code(), TRANSOM_ERR_TRUNCATED);
+        CHECK_EQ(e.first_retained(), first);
+    }
+    CHECK_THROWS(s.read_sequence(1), TRANSOM_ERR_TRUNCATED);
+
+    // From BEGIN: the gap, then every retained event in order.
+    canal c = canal::cursor(s);
+    batch b = c.pull(1, 0ns);
+    CHECK_EQ(b.size(), size_t(1));
+    CHECK(is_gap(b[0]));
+    CHECK_EQ(b[0].gap_from, uint64_t(1));
+    CHECK_EQ(b[0].gap_to, first - 1);
+    CHECK_EQ(b[0].gap_count, first - 1);
+    c.ack(first - 1); // a gap counts as delivered
+    uint64_t next = first;
+    for (;;) {
+        batch more = c.pull(64, 0ns);
+        if (more.timed_out()) break;
+        for (const transom_item &it : more) {
+            CHECK(!is_gap(it));
+            CHECK_EQ(it.event.sequence, next);
+            CHECK_EQ(text_of(it.event), std::string_view("payload-" + std::to_string(next)));
+            ++next;
+        }
+    }
+    CHECK_EQ(next, uint64_t(401));
+
+    // The named cursor checkpointed at 10: it resumes with the gap {11, first - 1}.
+    canal named = canal::cursor(s, cursor_options::named("proj"));
+    b = named.pull(2, 0ns);
+    CHECK_EQ(b.size(), size_t(2));
+    CHECK(is_gap(b[0]) && !is_gap(b[1]));
+    CHECK_EQ(b[0].gap_from, uint64_t(11));
+    CHECK_EQ(b[0].gap_to, first - 1);
+    CHECK_EQ(b[1].event.sequence, first);
+    named.free();
+
+    // A worker gets the gap in its first batch.
+    std::atomic<uint64_t> gaps{0}, events{0}, gap_to{0};
+    latch all;
+    worker w = worker::spawn(canal::cursor(s), [&](span<const transom_item> items) {
+        for (const transom_item &it : items) {
+            if (is_gap(it)) {
+                gaps++;
+                gap_to = it.gap_to;
+            } else if (++events == 400 - first + 1) {
+                all.signal();
+            }
+        }
+    });
+    CHECK(all.wait(1));
+    CHECK_EQ(*w.stop_and_join(30s), TRANSOM_WORKER_EXIT_STOPPED);
+    CHECK_EQ(gaps.load(), uint64_t(1));
+    CHECK_EQ(gap_to.load(), first - 1);
+    s.close();
+    std::string cmd = "rm -rf " + dir;
+    CHECK_EQ(std::system(cmd.c_str()), 0);
+}
+
 int main() {
     RUN(append_read_get_in_memory);
     RUN(reads_grow_the_buffer_as_needed);
@@ -473,5 +557,6 @@ int main() {
     RUN(worker_callback_stop_exception_and_store_close);
     RUN(worker_spawn_failure_keeps_the_canal);
     RUN(retention_truncate_stats_and_reads_by_sequence);
+    RUN(retention_gaps_reach_cursors_and_workers);
     return 0;
 }

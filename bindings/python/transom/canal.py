@@ -117,8 +117,10 @@ assert _ITEM_SIZE % 8 == 0 and _O_SEQ % 8 == 0 and _O_KIND % 4 == 0
 
 
 class Item:
-    """One pulled item: an event (``item_kind`` EVENT) or a gap (``is_gap``: ``gap_count``
-    events ``gap_from..=gap_to`` dropped by the overflow policy). Valid until the next pull."""
+    """One pulled item: an event (``item_kind`` EVENT) or a gap (``is_gap``: the ``gap_count``
+    sequences ``gap_from..=gap_to`` were not delivered: a subscription's overflow policy dropped
+    them, or retention removed them before a cursor read them; a cursor's gap counts as
+    delivered, so acking ``gap_to`` moves past it). Valid until the next pull."""
 
     __slots__ = ("_batch", "_o")
 
@@ -276,9 +278,14 @@ class Batch(Sequence[Item]):
 
     @property
     def last_sequence(self) -> int:
-        """The highest event sequence in the batch (0 when it holds no event): ack this."""
-        seqs = self.sequences()
-        return seqs[-1] if seqs else 0
+        """The highest sequence the batch delivered: its last event's, or ``gap_to`` when it
+        ends with a gap (a cursor's gap counts as delivered); 0 for an empty batch. Ack this."""
+        if self._mv is None:
+            raise closed("batch (it ended at the next pull)")
+        if not self._n:
+            return 0
+        last = Item(self, (self._n - 1) * _ITEM_SIZE)
+        return last.gap_to if last.is_gap else last.sequence
 
     def payloads(self) -> List[bytes]:
         """Every event's payload, copied (gaps skipped)."""
