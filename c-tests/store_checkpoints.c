@@ -77,10 +77,9 @@ static void an_old_canal_never_overwrites_a_newer_stores_checkpoint(void) {
     remove_tree(dir);
 }
 
-/* The one case an old canal may still checkpoint: its own store closed (a worker saves its
- * exit checkpoint after draining) and nobody opened the directory or wrote the checkpoint
- * since. */
-static void a_canal_may_checkpoint_after_its_own_store_closed_if_nobody_came_since(void) {
+/* After its store closed, an old canal's durable writes are refused, even when nobody opened
+ * the directory since: CLOSED, and the checkpoint file keeps what was saved while open. */
+static void a_canal_cannot_checkpoint_after_its_store_closed(void) {
     char dir[256];
     temp_dir(dir, sizeof dir);
     transom_store *s = open_store(dir, TRANSOM_SYNC_ALWAYS);
@@ -90,11 +89,11 @@ static void a_canal_may_checkpoint_after_its_own_store_closed_if_nobody_came_sin
     CHECK_OK(transom_canal_ack(c, 4));
     CHECK_OK(transom_canal_checkpoint(c));
     close_store(s);
-    CHECK_OK(transom_canal_ack(c, 7));
-    CHECK_OK(transom_canal_checkpoint(c));
+    CHECK_STATUS(transom_canal_ack(c, 7), TRANSOM_ERR_CLOSED);
+    CHECK_STATUS(transom_canal_checkpoint(c), TRANSOM_ERR_CLOSED);
     transom_canal_free(c);
     s = open_store(dir, TRANSOM_SYNC_ALWAYS);
-    CHECK(resumes_at(s, "drain") == 8);
+    CHECK(resumes_at(s, "drain") == 5);
     close_store(s);
     remove_tree(dir);
 }
@@ -150,7 +149,7 @@ static void a_deleted_checkpoint_file_is_corrupt_and_a_new_name_starts_fresh(voi
 
 int main(void) {
     RUN(an_old_canal_never_overwrites_a_newer_stores_checkpoint);
-    RUN(a_canal_may_checkpoint_after_its_own_store_closed_if_nobody_came_since);
+    RUN(a_canal_cannot_checkpoint_after_its_store_closed);
     RUN(a_deleted_checkpoint_file_is_corrupt_and_a_new_name_starts_fresh);
     return 0;
 }

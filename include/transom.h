@@ -2212,7 +2212,7 @@ transom_status transom_canal_close(const struct transom_canal *canal);
 /**
  * Cursors: acknowledges every delivered event up to `sequence` (at least the current
  * acknowledged position, at most the last delivered sequence). TRANSOM_ERR_INVALID_ARGUMENT
- * otherwise, and for subscriptions.
+ * otherwise, and for subscriptions; TRANSOM_ERR_CLOSED after the canal or its store closed.
  */
 transom_status transom_canal_ack(struct transom_canal *canal, uint64_t sequence);
 
@@ -2226,10 +2226,10 @@ transom_status transom_canal_ack(struct transom_canal *canal, uint64_t sequence)
  * a consumer from its start position silently. Delete both files to reset the cursor on
  * purpose.
  *
- * After the canal's store was closed, a checkpoint is still written (a worker saves its exit
- * checkpoint this way) only while no other store holds the directory and the file still holds
- * what this cursor last read or wrote; otherwise TRANSOM_ERR_CLOSED, so an old handle never
- * overwrites the checkpoint of a store opened on the directory since.
+ * After the canal's store was closed (or freed), checkpoints — like acks — return
+ * TRANSOM_ERR_CLOSED: an old handle never writes to the directory again, so it can never
+ * overwrite the checkpoint of a store opened on it since. Stop workers (which checkpoint at
+ * exit) before closing their store.
  */
 transom_status transom_canal_checkpoint(struct transom_canal *canal);
 
@@ -2802,7 +2802,8 @@ transom_status transom_store_open(const struct transom_store_config *config,
  * progress, fsyncs everything, releases the directory lock, wakes every waiter and removes
  * every gate (each gate's `drop` runs after its last call). Open canals and workers of the
  * store keep its events readable until they are freed, so they hand out every committed event
- * before reporting TRANSOM_ERR_CLOSED. Every later call on the handle returns
+ * before reporting TRANSOM_ERR_CLOSED; their acks and checkpoints return TRANSOM_ERR_CLOSED
+ * from the close on (stop workers first to keep their exit checkpoints). Every later call on the handle returns
  * TRANSOM_ERR_CLOSED. TRANSOM_ERR_IO when the final fsync failed (the store is closed all the
  * same); closing a closed store returns TRANSOM_OK.
  */

@@ -25,11 +25,11 @@
 //! `Corrupt` (a deleted checkpoint must not silently restart a consumer from its start
 //! position). Deleting both files (or the whole `checkpoints/` directory) resets the cursor.
 //!
-//! After its store closed, a named cursor may still checkpoint (a worker saves its exit
-//! checkpoint after draining), but only while no other store holds the directory (it takes the
-//! directory lock for the write) and only if the file still holds what this cursor last read
-//! or wrote: a checkpoint of a newer store of the same directory is never overwritten
-//! (`Closed` instead).
+//! After its store closed, a named cursor's checkpoints are refused with `Closed`: a durable
+//! write from an old handle could otherwise overwrite the checkpoint of a newer store of the
+//! same directory. A worker whose store closes under it therefore keeps only its last
+//! checkpoint taken while the store was open; the events it acked after that are delivered
+//! again to the next cursor of that name (at-least-once, never lost).
 
 use crate::sync::{Mutex, MutexGuard};
 use std::collections::{HashMap, HashSet};
@@ -38,7 +38,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
-use crate::store::lock::DirLock;
 use crate::store::Store;
 
 use super::CanalError;
@@ -265,27 +264,20 @@ impl NamedCheckpoint {
         &self.name
     }
 
-    /// Persists `seq`: durably on disk, or in memory while the store exists (`Closed` once it
-    /// was dropped). On disk after the store closed: only under the directory lock and only if
-    /// the file still holds what this cursor last saw, else `Closed` (see the module docs).
+    /// Persists `seq`: durably on disk while the store is open, or in memory while the store
+    /// exists; `Closed` once it was closed or dropped (see the module docs).
     pub(crate) fn save(&self, seq: u64) -> Result<(), CanalError> {
         match &self.dir {
             Some(dir) => {
                 let mut last = self.last.lock();
                 let write = || write_disk(dir, &self.name, seq);
                 // While our store holds the directory lock, it is the directory's owner.
-                let owned = self.store.upgrade().and_then(|s| s.while_dir_locked(write));
-                match owned {
+                // Only while our store is open and holds the directory lock: after the store
+                // closed, a durable write from this old handle is refused, whoever holds the
+                // directory now.
+                match self.store.upgrade().and_then(|s| s.while_dir_locked(write)) {
                     Some(result) => result?,
-                    None => {
-                        // Another store of this directory may be open (here or elsewhere): its
-                        // lock says so; while we hold it, no store can open.
-                        let _held = DirLock::acquire(dir).map_err(|_| CanalError::Closed)?;
-                        if read_disk(dir, &self.name).ok() != Some(*last) {
-                            return Err(CanalError::Closed);
-                        }
-                        write()?;
-                    }
+                    None => return Err(CanalError::Closed),
                 }
                 *last = Some(seq);
                 Ok(())

@@ -428,7 +428,17 @@ impl Cursor {
         }
     }
 
+    /// `Closed` once the store was closed or dropped: an old handle's acknowledgements and
+    /// checkpoints are refused (its pulls still drain what was committed).
+    fn store_open(&self) -> Result<(), CanalError> {
+        match self.store.upgrade() {
+            Some(store) if !store.is_closed() => Ok(()),
+            _ => Err(CanalError::Closed),
+        }
+    }
+
     pub(crate) fn ack(&mut self, seq: u64) -> Result<(), CanalError> {
+        self.store_open()?;
         if seq < self.acked {
             return Err(CanalError::InvalidArgument(
                 "ack below the current acknowledged position",
@@ -474,6 +484,7 @@ impl Cursor {
                 "only a cursor opened with a checkpoint name can checkpoint",
             ));
         };
+        self.store_open()?;
         named.save(self.acked)?;
         self.checkpointed = self.acked;
         Ok(())

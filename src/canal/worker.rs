@@ -270,8 +270,8 @@ where
             if let Some(seq) = last {
                 match canal.ack(seq) {
                     Ok(()) => {}
-                    // The canal was closed (transom_canal_close) while the callback ran: the
-                    // next pull ends the worker with Closed; nothing is acked past the close.
+                    // The canal (transom_canal_close) or its store was closed while the callback
+                    // ran: nothing is acked past the close; the next pulls drain or end.
                     Err(CanalError::Closed) => {}
                     Err(e) => {
                         unreachable!("the last sequence of a delivered batch is ackable: {e}")
@@ -285,8 +285,11 @@ where
         since_checkpoint += 1;
         if options.checkpoint_every > 0 && since_checkpoint >= options.checkpoint_every {
             since_checkpoint = 0;
-            if let Err(e) = canal.checkpoint() {
-                return Err(WorkerError::Checkpoint(e));
+            match canal.checkpoint() {
+                // The store was closed under the worker: it drains what was committed, and its
+                // acknowledgements and checkpoints are refused from now on.
+                Ok(()) | Err(CanalError::Closed) => {}
+                Err(e) => return Err(WorkerError::Checkpoint(e)),
             }
         }
     };

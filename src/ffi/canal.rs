@@ -529,7 +529,7 @@ pub unsafe extern "C" fn transom_canal_close(canal: *const transom_canal) -> tra
 
 /// Cursors: acknowledges every delivered event up to `sequence` (at least the current
 /// acknowledged position, at most the last delivered sequence). TRANSOM_ERR_INVALID_ARGUMENT
-/// otherwise, and for subscriptions.
+/// otherwise, and for subscriptions; TRANSOM_ERR_CLOSED after the canal or its store closed.
 #[no_mangle]
 pub unsafe extern "C" fn transom_canal_ack(
     canal: *mut transom_canal,
@@ -550,10 +550,10 @@ pub unsafe extern "C" fn transom_canal_ack(
 /// a consumer from its start position silently. Delete both files to reset the cursor on
 /// purpose.
 ///
-/// After the canal's store was closed, a checkpoint is still written (a worker saves its exit
-/// checkpoint this way) only while no other store holds the directory and the file still holds
-/// what this cursor last read or wrote; otherwise TRANSOM_ERR_CLOSED, so an old handle never
-/// overwrites the checkpoint of a store opened on the directory since.
+/// After the canal's store was closed (or freed), checkpoints — like acks — return
+/// TRANSOM_ERR_CLOSED: an old handle never writes to the directory again, so it can never
+/// overwrite the checkpoint of a store opened on it since. Stop workers (which checkpoint at
+/// exit) before closing their store.
 #[no_mangle]
 pub unsafe extern "C" fn transom_canal_checkpoint(canal: *mut transom_canal) -> transom_status {
     guard(|| {

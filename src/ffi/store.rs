@@ -557,7 +557,8 @@ pub unsafe extern "C" fn transom_store_open(
 /// progress, fsyncs everything, releases the directory lock, wakes every waiter and removes
 /// every gate (each gate's `drop` runs after its last call). Open canals and workers of the
 /// store keep its events readable until they are freed, so they hand out every committed event
-/// before reporting TRANSOM_ERR_CLOSED. Every later call on the handle returns
+/// before reporting TRANSOM_ERR_CLOSED; their acks and checkpoints return TRANSOM_ERR_CLOSED
+/// from the close on (stop workers first to keep their exit checkpoints). Every later call on the handle returns
 /// TRANSOM_ERR_CLOSED. TRANSOM_ERR_IO when the final fsync failed (the store is closed all the
 /// same); closing a closed store returns TRANSOM_OK.
 #[no_mangle]
