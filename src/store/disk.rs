@@ -44,7 +44,8 @@ use super::frame::{self, FrameError, FrameFields, FrameRef, PREFIX_LEN};
 use super::manifest::{Manifest, SegMeta};
 use super::recovery::{RecoveryReport, Truncation};
 use super::segment::{
-    index_name, list_segments, segment_header, segment_name, sync_dir, write_atomic, SyncCounter,
+    index_name, list_segments, segment_header, segment_name, sync_dir, write_atomic,
+    write_derived, SyncCounter,
     SEGMENT_HEADER_LEN, SEGMENT_MAGIC_V1,
 };
 use super::sparse::{self, partition, Entry, IdxView};
@@ -52,6 +53,9 @@ use crate::sync::Mutex;
 
 /// Readers of the active segment's file read this much at a time.
 const READ_WINDOW: usize = 64 << 10;
+/// A point lookup reads from a sparse index entry to the frame it wants: about one index
+/// interval, so it reads (and zeroes) that much at a time rather than a scan's window.
+const POINT_WINDOW: usize = 2 * sparse::INTERVAL as usize;
 
 /// Passes a 128-bit key hash through (it is already a good hash).
 #[derive(Default)]
@@ -135,6 +139,9 @@ pub(crate) struct Active {
     last_entry_off: Option<u64>,
     names: Vec<Box<str>>,
     name_map: PassThroughMap<u32>,
+    /// The file length the segment's `.idx` on disk covers (0: none known). An index is a
+    /// function of the bytes it covers, so one covering `file_len` need not be written again.
+    idx_len: u64,
 }
 
 impl Active {
@@ -158,6 +165,7 @@ impl Active {
             last_entry_off: scan.last_entry_off,
             names: scan.names,
             name_map,
+            idx_len: scan.idx_len,
         }
     }
 
@@ -180,6 +188,8 @@ struct Scan {
     entries: Vec<Entry>,
     last_entry_off: Option<u64>,
     names: Vec<Box<str>>,
+    /// The bytes covered by the valid index file this scan started from (0: none).
+    idx_len: u64,
 }
 
 pub(crate) struct DiskLog {
@@ -188,6 +198,10 @@ pub(crate) struct DiskLog {
     sealed: Vec<Sealed>,
     active: Active,
     first_retained: u64,
+    /// The MANIFEST on disk, as last read or durably written by this log (`None`: unknown).
+    /// A checkpoint that would write the same bytes again writes nothing: closing a store
+    /// nothing was appended to costs no I/O.
+    persisted: Option<Manifest>,
 }
 
 /// What opening a directory produced.
@@ -652,14 +666,15 @@ impl DiskLog {
         if report.truncated.is_some() || report.indexes_rebuilt > 0 {
             changed = true;
         }
-        let log = DiskLog {
+        let persisted = if changed { None } else { manifest };
+        let mut log = DiskLog {
             dir: dir.to_path_buf(),
             segment_size,
             sealed,
             active,
             first_retained,
+            persisted,
         };
-        let mut log = log;
         if changed || log.active.file_len > active_durable {
             counter.sync(&log.active.file, &log.active.path)?;
         }
@@ -739,6 +754,7 @@ impl DiskLog {
                     scan.names = (0..v.stream_count() as u32)
                         .map(|r| v.name(r).unwrap_or_default().into())
                         .collect();
+                    scan.idx_len = m.len;
                 }
                 _ => report.indexes_rebuilt += 1,
             }
@@ -836,8 +852,33 @@ impl DiskLog {
     }
 
     /// Writes the MANIFEST; it records the active segment's extent the log fsynced.
-    fn write_manifest(&self, clean: bool) -> Result<(), StoreError> {
-        self.manifest(clean).write(&self.dir)
+    fn write_manifest(&mut self, clean: bool) -> Result<(), StoreError> {
+        let m = self.manifest(clean);
+        if self.persisted.as_ref() == Some(&m) {
+            return Ok(());
+        }
+        self.persisted = None;
+        m.write(&self.dir)?;
+        self.persisted = Some(m);
+        Ok(())
+    }
+
+    /// Writes the active segment's index file if the one on disk does not cover `file_len`.
+    /// Not fsynced: it is derived and checksummed (a torn or lost one is rebuilt), and it only
+    /// covers bytes that were fsynced before it was written.
+    fn write_active_index(&mut self) -> Result<(), StoreError> {
+        let a = &self.active;
+        if a.idx_len == a.file_len {
+            return Ok(());
+        }
+        let len = a.file_len;
+        write_derived(
+            &self.dir,
+            &index_name(a.meta.base),
+            &self.active_index_bytes(),
+        )?;
+        self.active.idx_len = len;
+        Ok(())
     }
 
     // ---- writing -------------------------------------------------------------------------
@@ -912,6 +953,9 @@ impl DiskLog {
         a.file
             .write_all_at(&a.buf, a.file_len)
             .map_err(io(format!("writing {}", a.path.display())))?;
+        if a.buf.len() >= WRITEBACK_MIN {
+            start_writeback(&a.file, a.file_len, a.buf.len());
+        }
         a.file_len += a.buf.len() as u64;
         a.written_seq = a.meta.last_seq;
         a.buf.clear();
@@ -956,11 +1000,7 @@ impl DiskLog {
     pub(crate) fn roll(&mut self, counter: &SyncCounter) -> Result<(), StoreError> {
         self.write_out()?;
         counter.sync(&self.active.file, &self.active.path)?;
-        write_atomic(
-            &self.dir,
-            &index_name(self.active.meta.base),
-            &self.active_index_bytes(),
-        )?;
+        self.write_active_index()?;
         let next = Self::create_segment(
             &self.dir,
             self.active.meta.last_seq + 1,
@@ -975,21 +1015,21 @@ impl DiskLog {
     }
 
     /// Makes everything written durable and records it: buffer written, segment fsynced,
-    /// active index and MANIFEST written (at index flushes and at close).
+    /// active index and MANIFEST written (at index flushes and at close). Each step is skipped
+    /// when it has nothing new to persist (no bytes past the fsynced extent, an index file
+    /// that already covers the segment, a MANIFEST on disk with the same content).
     pub(crate) fn checkpoint(
         &mut self,
         counter: &SyncCounter,
         clean: bool,
     ) -> Result<(), StoreError> {
         self.write_out()?;
-        counter.sync(&self.active.file, &self.active.path)?;
-        self.active.synced_len = self.active.file_len;
-        self.active.synced_seq = self.active.written_seq;
-        write_atomic(
-            &self.dir,
-            &index_name(self.active.meta.base),
-            &self.active_index_bytes(),
-        )?;
+        if self.active.file_len > self.active.synced_len {
+            counter.sync(&self.active.file, &self.active.path)?;
+            self.active.synced_len = self.active.file_len;
+            self.active.synced_seq = self.active.written_seq;
+        }
+        self.write_active_index()?;
         self.write_manifest(clean)
     }
 
@@ -1124,6 +1164,18 @@ impl DiskLog {
         start: Option<u64>,
         f: &mut dyn FnMut(&FrameRef<'_>, &str) -> bool,
     ) -> Result<bool, StoreError> {
+        self.visit_segment_with(i, start, READ_WINDOW, f)
+    }
+
+    /// [`Self::visit_segment`] reading the active segment's file `window` bytes at a time
+    /// (at least a whole frame).
+    fn visit_segment_with(
+        &self,
+        i: usize,
+        start: Option<u64>,
+        window: usize,
+        f: &mut dyn FnMut(&FrameRef<'_>, &str) -> bool,
+    ) -> Result<bool, StoreError> {
         let mut off = start.unwrap_or(SEGMENT_HEADER_LEN);
         if let Some(s) = self.sealed.get(i) {
             let (seg, idx) = self.load(s)?;
@@ -1152,12 +1204,12 @@ impl DiskLog {
                     off >= win_off && off + need <= win_off + win.len() as u64
                 };
                 if !have(&win, win_off, PREFIX_LEN as u64) {
-                    Self::fill(a, &mut win, &mut win_off, off, PREFIX_LEN)?;
+                    Self::fill(a, &mut win, &mut win_off, off, PREFIX_LEN, window)?;
                 }
                 let need = frame::claimed_len(&win[(off - win_off) as usize..])
                     .unwrap_or(PREFIX_LEN) as u64;
                 if !have(&win, win_off, need) {
-                    Self::fill(a, &mut win, &mut win_off, off, need as usize)?;
+                    Self::fill(a, &mut win, &mut win_off, off, need as usize, window)?;
                 }
                 &win[(off - win_off) as usize..]
             };
@@ -1180,8 +1232,9 @@ impl DiskLog {
         win_off: &mut u64,
         off: u64,
         need: usize,
+        window: usize,
     ) -> Result<(), StoreError> {
-        let n = (need.max(READ_WINDOW) as u64).min(a.file_len - off) as usize;
+        let n = (need.max(window) as u64).min(a.file_len - off) as usize;
         win.resize(n, 0);
         a.file
             .read_exact_at(win, off)
@@ -1414,8 +1467,15 @@ impl DiskLog {
                 (k > 0).then(|| a.entries[k - 1].offset)
             }
         };
+        if let Some(s) = self.sealed.get(i) {
+            if let Some(e) = self.find_id_sealed(s, start, id)? {
+                return Ok(Some(e));
+            }
+        }
+        // The careful path: every frame decoded and checked until the id is passed (also what
+        // tells a missing id from damage in a sealed segment).
         let mut out = None;
-        self.visit_segment(i, start, &mut |fr, name| {
+        self.visit_segment_with(i, start, POINT_WINDOW, &mut |fr, name| {
             let fid = fr.id.as_u128();
             if fid == id {
                 out = Some(to_event(fr, name));
@@ -1423,6 +1483,40 @@ impl DiskLog {
             fid < id
         })?;
         Ok(out)
+    }
+
+    /// Point lookup in a sealed segment's map: hops from frame to frame reading only the
+    /// length and id fields, then decodes (CRC included) just the frame with the id. `None`
+    /// when the hop does not land on the id (a missing id, or damage): the caller then takes
+    /// the careful path, which checks every frame.
+    fn find_id_sealed(
+        &self,
+        s: &Sealed,
+        start: Option<u64>,
+        id: u128,
+    ) -> Result<Option<Event>, StoreError> {
+        const ID_AT: usize = PREFIX_LEN + 16;
+        let (seg, idx) = self.load(s)?;
+        let seg = &seg[..(s.meta.len as usize).min(seg.len())];
+        let mut off = start.unwrap_or(SEGMENT_HEADER_LEN) as usize;
+        while off + ID_AT + 16 <= seg.len() {
+            let fid = frame::u128_at(seg, off + ID_AT);
+            if fid == id {
+                let Ok(fr) = frame::decode(&seg[off..]) else {
+                    return Ok(None);
+                };
+                return Ok(idx.name(fr.stream_ref).map(|name| to_event(&fr, name)));
+            }
+            if fid > id {
+                return Ok(None);
+            }
+            let body = frame::u32_at(seg, off) as usize;
+            if body < frame::FIXED_LEN {
+                return Ok(None);
+            }
+            off += PREFIX_LEN + body;
+        }
+        Ok(None)
     }
 
     // ---- stats ----------------------------------------------------------------------------
@@ -1458,6 +1552,33 @@ impl DiskLog {
     pub(crate) fn position(&self) -> (PathBuf, u64) {
         (self.active.path.clone(), self.active.meta.len)
     }
+}
+
+/// Writes of at least this many bytes ask the kernel to start writing them back at once.
+const WRITEBACK_MIN: usize = 16 << 10;
+
+/// Starts writeback of `len` bytes at `off` without waiting for it (Linux
+/// `sync_file_range(SYNC_FILE_RANGE_WRITE)`; nothing elsewhere). Durability is unchanged (this
+/// is no fsync and promises nothing), but the fsync at the next index flush, rollover or
+/// close then finds most of the data already on its way instead of writing a whole
+/// interval's worth of dirty pages while the appender waits. Best effort: errors are ignored
+/// (the fsync reports real I/O errors).
+fn start_writeback(file: &File, off: u64, len: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a plain syscall on an open descriptor; it reads no memory of ours.
+        let _ = unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                off as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            )
+        };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, off, len);
 }
 
 /// How far ahead of the frame being decoded a batch read asks the CPU to fetch the segment's
