@@ -44,9 +44,8 @@ use super::frame::{self, FrameError, FrameFields, FrameRef, PREFIX_LEN};
 use super::manifest::{Manifest, SegMeta};
 use super::recovery::{RecoveryReport, Truncation};
 use super::segment::{
-    index_name, list_segments, segment_header, segment_name, sync_dir, write_atomic,
-    write_derived, SyncCounter,
-    SEGMENT_HEADER_LEN, SEGMENT_MAGIC_V1,
+    index_name, list_segments, segment_header, segment_name, sync_dir, write_atomic, write_derived,
+    SyncCounter, SEGMENT_HEADER_LEN, SEGMENT_MAGIC_V1,
 };
 use super::sparse::{self, partition, Entry, IdxView};
 use crate::sync::Mutex;
