@@ -141,6 +141,10 @@ pub(crate) struct Active {
     /// The file length the segment's `.idx` on disk covers (0: none known). An index is a
     /// function of the bytes it covers, so one covering `file_len` need not be written again.
     idx_len: u64,
+    /// A read-only map of the file (made on the first read, `None` if mapping failed), at
+    /// least `segment_size` long so it covers the file as it grows; reads take only its first
+    /// `file_len` bytes (see [`Active::mapped`]).
+    map: OnceLock<Option<Mmap>>,
 }
 
 impl Active {
@@ -165,7 +169,36 @@ impl Active {
             names: scan.names,
             name_map,
             idx_len: scan.idx_len,
+            map: OnceLock::new(),
         }
+    }
+
+    /// The file's first `file_len` bytes through the map, if the map covers them.
+    fn mapped(&self, segment_size: u64) -> Option<&[u8]> {
+        let map = self
+            .map
+            .get_or_init(|| {
+                let len = segment_size.max(self.file_len);
+                // SAFETY: the store owns its directory (the documented contract for every
+                // segment map) and the log only ever appends to this file: bytes below
+                // `file_len` are never rewritten while the file is the active segment. Only
+                // those are read, through slices made under the store's lock, and appends
+                // (which move `file_len`) take that lock exclusively, so no slice outlives
+                // the length it was made for. Pages past the end of the file are mapped but
+                // never touched.
+                unsafe {
+                    memmap2::MmapOptions::new()
+                        .len(usize::try_from(len).ok()?)
+                        .map(&*self.file)
+                }
+                .ok()
+            })
+            .as_ref()?;
+        let n = usize::try_from(self.file_len).ok()?;
+        // SAFETY: `n <= map.len()` (checked), and the first `n` bytes are file data (see above);
+        // the slice is made from the pointer so no reference to the pages past the end of the
+        // file is ever formed.
+        (n <= map.len()).then(|| unsafe { std::slice::from_raw_parts(map.as_ptr(), n) })
     }
 
     fn has_frames(&self) -> bool {
@@ -951,7 +984,7 @@ impl DiskLog {
         }
         a.file
             .write_all_at(&a.buf, a.file_len)
-            .map_err(io(format!("writing {}", a.path.display())))?;
+            .map_err(|e| StoreError::io(format!("writing {}", a.path.display()), e))?;
         if a.buf.len() >= WRITEBACK_MIN {
             start_writeback(&a.file, a.file_len, a.buf.len());
         }
@@ -1195,9 +1228,17 @@ impl DiskLog {
         let end = a.file_len + a.buf.len() as u64;
         let mut win: Vec<u8> = Vec::new();
         let mut win_off = 0u64;
+        let mapped = if off < a.file_len {
+            a.mapped(self.segment_size)
+        } else {
+            None
+        };
         while off < end {
             let bytes: &[u8] = if off >= a.file_len {
                 &a.buf[(off - a.file_len) as usize..]
+            } else if let Some(m) = mapped {
+                // The file holds whole batches: a frame never continues into `buf`.
+                &m[off as usize..]
             } else {
                 let have = |win: &Vec<u8>, win_off: u64, need: u64| {
                     off >= win_off && off + need <= win_off + win.len() as u64
@@ -1237,7 +1278,7 @@ impl DiskLog {
         win.resize(n, 0);
         a.file
             .read_exact_at(win, off)
-            .map_err(io(format!("reading {}", a.path.display())))?;
+            .map_err(|e| StoreError::io(format!("reading {}", a.path.display()), e))?;
         *win_off = off;
         Ok(())
     }
@@ -1466,10 +1507,24 @@ impl DiskLog {
                 (k > 0).then(|| a.entries[k - 1].offset)
             }
         };
-        if let Some(s) = self.sealed.get(i) {
-            if let Some(e) = self.find_id_sealed(s, start, id)? {
-                return Ok(Some(e));
+        let hop = match self.sealed.get(i) {
+            Some(s) => {
+                let (seg, idx) = self.load(s)?;
+                let seg = &seg[..(s.meta.len as usize).min(seg.len())];
+                hop_to_id(seg, start, id)
+                    .and_then(|fr| Some(to_event(&fr, idx.name(fr.stream_ref)?)))
             }
+            None => self
+                .active
+                .mapped(self.segment_size)
+                .and_then(|seg| hop_to_id(seg, start, id))
+                .and_then(|fr| {
+                    let name = self.active.names.get(fr.stream_ref as usize)?;
+                    Some(to_event(&fr, name))
+                }),
+        };
+        if let Some(e) = hop {
+            return Ok(Some(e));
         }
         // The careful path: every frame decoded and checked until the id is passed (also what
         // tells a missing id from damage in a sealed segment).
@@ -1482,40 +1537,6 @@ impl DiskLog {
             fid < id
         })?;
         Ok(out)
-    }
-
-    /// Point lookup in a sealed segment's map: hops from frame to frame reading only the
-    /// length and id fields, then decodes (CRC included) just the frame with the id. `None`
-    /// when the hop does not land on the id (a missing id, or damage): the caller then takes
-    /// the careful path, which checks every frame.
-    fn find_id_sealed(
-        &self,
-        s: &Sealed,
-        start: Option<u64>,
-        id: u128,
-    ) -> Result<Option<Event>, StoreError> {
-        const ID_AT: usize = PREFIX_LEN + 16;
-        let (seg, idx) = self.load(s)?;
-        let seg = &seg[..(s.meta.len as usize).min(seg.len())];
-        let mut off = start.unwrap_or(SEGMENT_HEADER_LEN) as usize;
-        while off + ID_AT + 16 <= seg.len() {
-            let fid = frame::u128_at(seg, off + ID_AT);
-            if fid == id {
-                let Ok(fr) = frame::decode(&seg[off..]) else {
-                    return Ok(None);
-                };
-                return Ok(idx.name(fr.stream_ref).map(|name| to_event(&fr, name)));
-            }
-            if fid > id {
-                return Ok(None);
-            }
-            let body = frame::u32_at(seg, off) as usize;
-            if body < frame::FIXED_LEN {
-                return Ok(None);
-            }
-            off += PREFIX_LEN + body;
-        }
-        Ok(None)
     }
 
     // ---- stats ----------------------------------------------------------------------------
@@ -1600,6 +1621,31 @@ fn prefetch(b: &[u8], at: usize) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (b, at);
+}
+
+/// Point lookup in a segment's bytes (`seg`: whole frames from the header on): hops from the
+/// frame at `start` to the next reading only the length and id fields, then decodes (CRC
+/// included) just the frame with the id. `None` when the hop does not land on the id (a
+/// missing id, bytes past `seg`, or damage): the caller then takes the careful path, which
+/// checks every frame.
+fn hop_to_id(seg: &[u8], start: Option<u64>, id: u128) -> Option<FrameRef<'_>> {
+    const ID_AT: usize = PREFIX_LEN + 16;
+    let mut off = start.unwrap_or(SEGMENT_HEADER_LEN) as usize;
+    while off + ID_AT + 16 <= seg.len() {
+        let fid = frame::u128_at(seg, off + ID_AT);
+        if fid == id {
+            return frame::decode(&seg[off..]).ok();
+        }
+        if fid > id {
+            return None;
+        }
+        let body = frame::u32_at(seg, off) as usize;
+        if body < frame::FIXED_LEN {
+            return None;
+        }
+        off += PREFIX_LEN + body;
+    }
+    None
 }
 
 /// A view of a decoded frame with these borrowed parts.

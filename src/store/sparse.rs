@@ -1,5 +1,5 @@
 //! `<base>.idx`: a segment's sparse index (DERIVED data, rebuilt from the segment when it is
-//! missing, stale or damaged). One entry per ~4 KiB of frames maps sequence and id to a byte
+//! missing, stale or damaged). One entry per ~2 KiB of frames maps sequence and id to a byte
 //! offset; the segment's stream table maps the per-segment stream numbers of its frames to
 //! names. Sealed segments' index files are memory-mapped and searched in place.
 //!
@@ -31,8 +31,11 @@ use super::manifest::SegMeta;
 const MAGIC: [u8; 8] = *b"TRNIDX02";
 const HEADER_LEN: usize = 96;
 const ENTRY_LEN: usize = 32;
-/// An entry is added when a frame starts this many bytes after the previous entry.
-pub(crate) const INTERVAL: u64 = 4096;
+/// An entry is added when a frame starts this many bytes after the previous entry. (Readers
+/// accept any spacing: index files written with another interval stay valid.) 2 KiB: a point
+/// read by id hops over ~6 small frames on average instead of ~12 at 4 KiB, for 16 B of
+/// index per KiB of log (the active segment's entries are heap: up to 1 MiB at 64 MiB).
+pub(crate) const INTERVAL: u64 = 2048;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Entry {
