@@ -1222,7 +1222,8 @@ impl Store {
 
     /// Closes the store: waits for the append in progress, writes and fsyncs everything
     /// written (under every policy), writes the indexes and the MANIFEST (marked clean, so the
-    /// next open scans no frame), releases the directory lock, wakes every waiter (they get
+    /// next open scans no frame; each of these is skipped when the files on disk already hold
+    /// it, so closing a store nothing was appended to does no I/O), releases the directory lock, wakes every waiter (they get
     /// `Ready` if the head passed their mark, else `Closed`) and unregisters every gate (each
     /// is dropped after its last call). Later appends and syncs fail with `Closed`; reads of
     /// committed events keep working so consumers can drain them, until the store is dropped.
