@@ -687,7 +687,7 @@ impl Store {
                         idempotency_key: r.idempotency_key.as_deref().map(key_hash),
                     });
                     // The cache needs only the last version of a run of one stream.
-                    if assigned.get(i + 1).is_none_or(|&(next, _)| next != hash) {
+                    if assigned.get(i + 1).map_or(true, |&(next, _)| next != hash) {
                         d.versions.put(hash, &r.stream, version);
                     }
                 }
