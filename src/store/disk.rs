@@ -1608,7 +1608,7 @@ const PREFETCH_AHEAD: usize = 2048;
 
 /// Hints the CPU to load the cache line of `b[at]` (nothing if out of bounds).
 #[inline(always)]
-fn prefetch(b: &[u8], at: usize) {
+pub(crate) fn prefetch(b: &[u8], at: usize) {
     #[cfg(target_arch = "x86_64")]
     if at < b.len() {
         // SAFETY: a prefetch never faults and reads nothing architecturally; the address is
@@ -1631,6 +1631,12 @@ fn prefetch(b: &[u8], at: usize) {
 fn hop_to_id(seg: &[u8], start: Option<u64>, id: u128) -> Option<FrameRef<'_>> {
     const ID_AT: usize = PREFIX_LEN + 16;
     let mut off = start.unwrap_or(SEGMENT_HEADER_LEN) as usize;
+    // The id is within about one index interval: ask for all of its cache lines at once, so
+    // the hop (each step's address depends on the previous frame's length) does not wait on
+    // memory at every frame.
+    for ahead in (0..sparse::INTERVAL as usize + 256).step_by(64) {
+        prefetch(seg, off + ahead);
+    }
     while off + ID_AT + 16 <= seg.len() {
         let fid = frame::u128_at(seg, off + ID_AT);
         if fid == id {
