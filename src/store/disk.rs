@@ -44,14 +44,17 @@ use super::frame::{self, FrameError, FrameFields, FrameRef, PREFIX_LEN};
 use super::manifest::{Manifest, SegMeta};
 use super::recovery::{RecoveryReport, Truncation};
 use super::segment::{
-    index_name, list_segments, segment_header, segment_name, sync_dir, write_atomic, SyncCounter,
-    SEGMENT_HEADER_LEN, SEGMENT_MAGIC_V1,
+    index_name, list_segments, segment_header, segment_name, sync_dir, write_atomic, write_derived,
+    SyncCounter, SEGMENT_HEADER_LEN, SEGMENT_MAGIC_V1,
 };
 use super::sparse::{self, partition, Entry, IdxView};
 use crate::sync::Mutex;
 
 /// Readers of the active segment's file read this much at a time.
 const READ_WINDOW: usize = 64 << 10;
+/// A point lookup reads from a sparse index entry to the frame it wants: about one index
+/// interval, so it reads (and zeroes) that much at a time rather than a scan's window.
+const POINT_WINDOW: usize = 2 * sparse::INTERVAL as usize;
 
 /// Passes a 128-bit key hash through (it is already a good hash).
 #[derive(Default)]
@@ -135,6 +138,13 @@ pub(crate) struct Active {
     last_entry_off: Option<u64>,
     names: Vec<Box<str>>,
     name_map: PassThroughMap<u32>,
+    /// The file length the segment's `.idx` on disk covers (0: none known). An index is a
+    /// function of the bytes it covers, so one covering `file_len` need not be written again.
+    idx_len: u64,
+    /// A read-only map of the file (made on the first read, `None` if mapping failed), at
+    /// least `segment_size` long so it covers the file as it grows; reads take only its first
+    /// `file_len` bytes (see [`Active::mapped`]).
+    map: OnceLock<Option<Mmap>>,
 }
 
 impl Active {
@@ -158,7 +168,37 @@ impl Active {
             last_entry_off: scan.last_entry_off,
             names: scan.names,
             name_map,
+            idx_len: scan.idx_len,
+            map: OnceLock::new(),
         }
+    }
+
+    /// The file's first `file_len` bytes through the map, if the map covers them.
+    fn mapped(&self, segment_size: u64) -> Option<&[u8]> {
+        let map = self
+            .map
+            .get_or_init(|| {
+                let len = segment_size.max(self.file_len);
+                // SAFETY: the store owns its directory (the documented contract for every
+                // segment map) and the log only ever appends to this file: bytes below
+                // `file_len` are never rewritten while the file is the active segment. Only
+                // those are read, through slices made under the store's lock, and appends
+                // (which move `file_len`) take that lock exclusively, so no slice outlives
+                // the length it was made for. Pages past the end of the file are mapped but
+                // never touched.
+                unsafe {
+                    memmap2::MmapOptions::new()
+                        .len(usize::try_from(len).ok()?)
+                        .map(&*self.file)
+                }
+                .ok()
+            })
+            .as_ref()?;
+        let n = usize::try_from(self.file_len).ok()?;
+        // SAFETY: `n <= map.len()` (checked), and the first `n` bytes are file data (see above);
+        // the slice is made from the pointer so no reference to the pages past the end of the
+        // file is ever formed.
+        (n <= map.len()).then(|| unsafe { std::slice::from_raw_parts(map.as_ptr(), n) })
     }
 
     fn has_frames(&self) -> bool {
@@ -180,6 +220,8 @@ struct Scan {
     entries: Vec<Entry>,
     last_entry_off: Option<u64>,
     names: Vec<Box<str>>,
+    /// The bytes covered by the valid index file this scan started from (0: none).
+    idx_len: u64,
 }
 
 pub(crate) struct DiskLog {
@@ -188,6 +230,10 @@ pub(crate) struct DiskLog {
     sealed: Vec<Sealed>,
     active: Active,
     first_retained: u64,
+    /// The MANIFEST on disk, as last read or durably written by this log (`None`: unknown).
+    /// A checkpoint that would write the same bytes again writes nothing: closing a store
+    /// nothing was appended to costs no I/O.
+    persisted: Option<Manifest>,
 }
 
 /// What opening a directory produced.
@@ -652,14 +698,15 @@ impl DiskLog {
         if report.truncated.is_some() || report.indexes_rebuilt > 0 {
             changed = true;
         }
-        let log = DiskLog {
+        let persisted = if changed { None } else { manifest };
+        let mut log = DiskLog {
             dir: dir.to_path_buf(),
             segment_size,
             sealed,
             active,
             first_retained,
+            persisted,
         };
-        let mut log = log;
         if changed || log.active.file_len > active_durable {
             counter.sync(&log.active.file, &log.active.path)?;
         }
@@ -739,6 +786,7 @@ impl DiskLog {
                     scan.names = (0..v.stream_count() as u32)
                         .map(|r| v.name(r).unwrap_or_default().into())
                         .collect();
+                    scan.idx_len = m.len;
                 }
                 _ => report.indexes_rebuilt += 1,
             }
@@ -836,8 +884,33 @@ impl DiskLog {
     }
 
     /// Writes the MANIFEST; it records the active segment's extent the log fsynced.
-    fn write_manifest(&self, clean: bool) -> Result<(), StoreError> {
-        self.manifest(clean).write(&self.dir)
+    fn write_manifest(&mut self, clean: bool) -> Result<(), StoreError> {
+        let m = self.manifest(clean);
+        if self.persisted.as_ref() == Some(&m) {
+            return Ok(());
+        }
+        self.persisted = None;
+        m.write(&self.dir)?;
+        self.persisted = Some(m);
+        Ok(())
+    }
+
+    /// Writes the active segment's index file if the one on disk does not cover `file_len`.
+    /// Not fsynced: it is derived and checksummed (a torn or lost one is rebuilt), and it only
+    /// covers bytes that were fsynced before it was written.
+    fn write_active_index(&mut self) -> Result<(), StoreError> {
+        let a = &self.active;
+        if a.idx_len == a.file_len {
+            return Ok(());
+        }
+        let len = a.file_len;
+        write_derived(
+            &self.dir,
+            &index_name(a.meta.base),
+            &self.active_index_bytes(),
+        )?;
+        self.active.idx_len = len;
+        Ok(())
     }
 
     // ---- writing -------------------------------------------------------------------------
@@ -911,7 +984,10 @@ impl DiskLog {
         }
         a.file
             .write_all_at(&a.buf, a.file_len)
-            .map_err(io(format!("writing {}", a.path.display())))?;
+            .map_err(|e| StoreError::io(format!("writing {}", a.path.display()), e))?;
+        if a.buf.len() >= WRITEBACK_MIN {
+            start_writeback(&a.file, a.file_len, a.buf.len());
+        }
         a.file_len += a.buf.len() as u64;
         a.written_seq = a.meta.last_seq;
         a.buf.clear();
@@ -956,11 +1032,7 @@ impl DiskLog {
     pub(crate) fn roll(&mut self, counter: &SyncCounter) -> Result<(), StoreError> {
         self.write_out()?;
         counter.sync(&self.active.file, &self.active.path)?;
-        write_atomic(
-            &self.dir,
-            &index_name(self.active.meta.base),
-            &self.active_index_bytes(),
-        )?;
+        self.write_active_index()?;
         let next = Self::create_segment(
             &self.dir,
             self.active.meta.last_seq + 1,
@@ -975,21 +1047,21 @@ impl DiskLog {
     }
 
     /// Makes everything written durable and records it: buffer written, segment fsynced,
-    /// active index and MANIFEST written (at index flushes and at close).
+    /// active index and MANIFEST written (at index flushes and at close). Each step is skipped
+    /// when it has nothing new to persist (no bytes past the fsynced extent, an index file
+    /// that already covers the segment, a MANIFEST on disk with the same content).
     pub(crate) fn checkpoint(
         &mut self,
         counter: &SyncCounter,
         clean: bool,
     ) -> Result<(), StoreError> {
         self.write_out()?;
-        counter.sync(&self.active.file, &self.active.path)?;
-        self.active.synced_len = self.active.file_len;
-        self.active.synced_seq = self.active.written_seq;
-        write_atomic(
-            &self.dir,
-            &index_name(self.active.meta.base),
-            &self.active_index_bytes(),
-        )?;
+        if self.active.file_len > self.active.synced_len {
+            counter.sync(&self.active.file, &self.active.path)?;
+            self.active.synced_len = self.active.file_len;
+            self.active.synced_seq = self.active.written_seq;
+        }
+        self.write_active_index()?;
         self.write_manifest(clean)
     }
 
@@ -1124,6 +1196,18 @@ impl DiskLog {
         start: Option<u64>,
         f: &mut dyn FnMut(&FrameRef<'_>, &str) -> bool,
     ) -> Result<bool, StoreError> {
+        self.visit_segment_with(i, start, READ_WINDOW, f)
+    }
+
+    /// [`Self::visit_segment`] reading the active segment's file `window` bytes at a time
+    /// (at least a whole frame).
+    fn visit_segment_with(
+        &self,
+        i: usize,
+        start: Option<u64>,
+        window: usize,
+        f: &mut dyn FnMut(&FrameRef<'_>, &str) -> bool,
+    ) -> Result<bool, StoreError> {
         let mut off = start.unwrap_or(SEGMENT_HEADER_LEN);
         if let Some(s) = self.sealed.get(i) {
             let (seg, idx) = self.load(s)?;
@@ -1144,20 +1228,28 @@ impl DiskLog {
         let end = a.file_len + a.buf.len() as u64;
         let mut win: Vec<u8> = Vec::new();
         let mut win_off = 0u64;
+        let mapped = if off < a.file_len {
+            a.mapped(self.segment_size)
+        } else {
+            None
+        };
         while off < end {
             let bytes: &[u8] = if off >= a.file_len {
                 &a.buf[(off - a.file_len) as usize..]
+            } else if let Some(m) = mapped {
+                // The file holds whole batches: a frame never continues into `buf`.
+                &m[off as usize..]
             } else {
                 let have = |win: &Vec<u8>, win_off: u64, need: u64| {
                     off >= win_off && off + need <= win_off + win.len() as u64
                 };
                 if !have(&win, win_off, PREFIX_LEN as u64) {
-                    Self::fill(a, &mut win, &mut win_off, off, PREFIX_LEN)?;
+                    Self::fill(a, &mut win, &mut win_off, off, PREFIX_LEN, window)?;
                 }
                 let need = frame::claimed_len(&win[(off - win_off) as usize..])
                     .unwrap_or(PREFIX_LEN) as u64;
                 if !have(&win, win_off, need) {
-                    Self::fill(a, &mut win, &mut win_off, off, need as usize)?;
+                    Self::fill(a, &mut win, &mut win_off, off, need as usize, window)?;
                 }
                 &win[(off - win_off) as usize..]
             };
@@ -1180,12 +1272,13 @@ impl DiskLog {
         win_off: &mut u64,
         off: u64,
         need: usize,
+        window: usize,
     ) -> Result<(), StoreError> {
-        let n = (need.max(READ_WINDOW) as u64).min(a.file_len - off) as usize;
+        let n = (need.max(window) as u64).min(a.file_len - off) as usize;
         win.resize(n, 0);
         a.file
             .read_exact_at(win, off)
-            .map_err(io(format!("reading {}", a.path.display())))?;
+            .map_err(|e| StoreError::io(format!("reading {}", a.path.display()), e))?;
         *win_off = off;
         Ok(())
     }
@@ -1414,8 +1507,29 @@ impl DiskLog {
                 (k > 0).then(|| a.entries[k - 1].offset)
             }
         };
+        let hop = match self.sealed.get(i) {
+            Some(s) => {
+                let (seg, idx) = self.load(s)?;
+                let seg = &seg[..(s.meta.len as usize).min(seg.len())];
+                hop_to_id(seg, start, id)
+                    .and_then(|fr| Some(to_event(&fr, idx.name(fr.stream_ref)?)))
+            }
+            None => self
+                .active
+                .mapped(self.segment_size)
+                .and_then(|seg| hop_to_id(seg, start, id))
+                .and_then(|fr| {
+                    let name = self.active.names.get(fr.stream_ref as usize)?;
+                    Some(to_event(&fr, name))
+                }),
+        };
+        if let Some(e) = hop {
+            return Ok(Some(e));
+        }
+        // The careful path: every frame decoded and checked until the id is passed (also what
+        // tells a missing id from damage in a sealed segment).
         let mut out = None;
-        self.visit_segment(i, start, &mut |fr, name| {
+        self.visit_segment_with(i, start, POINT_WINDOW, &mut |fr, name| {
             let fid = fr.id.as_u128();
             if fid == id {
                 out = Some(to_event(fr, name));
@@ -1460,6 +1574,33 @@ impl DiskLog {
     }
 }
 
+/// Writes of at least this many bytes ask the kernel to start writing them back at once.
+const WRITEBACK_MIN: usize = 16 << 10;
+
+/// Starts writeback of `len` bytes at `off` without waiting for it (Linux
+/// `sync_file_range(SYNC_FILE_RANGE_WRITE)`; nothing elsewhere). Durability is unchanged (this
+/// is no fsync and promises nothing), but the fsync at the next index flush, rollover or
+/// close then finds most of the data already on its way instead of writing a whole
+/// interval's worth of dirty pages while the appender waits. Best effort: errors are ignored
+/// (the fsync reports real I/O errors).
+fn start_writeback(file: &File, off: u64, len: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a plain syscall on an open descriptor; it reads no memory of ours.
+        let _ = unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                off as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            )
+        };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, off, len);
+}
+
 /// How far ahead of the frame being decoded a batch read asks the CPU to fetch the segment's
 /// bytes: without it a scan of a mapped segment waits on memory at every cache line (the
 /// hardware prefetcher stops at each 4 KiB page).
@@ -1467,7 +1608,7 @@ const PREFETCH_AHEAD: usize = 2048;
 
 /// Hints the CPU to load the cache line of `b[at]` (nothing if out of bounds).
 #[inline(always)]
-fn prefetch(b: &[u8], at: usize) {
+pub(crate) fn prefetch(b: &[u8], at: usize) {
     #[cfg(target_arch = "x86_64")]
     if at < b.len() {
         // SAFETY: a prefetch never faults and reads nothing architecturally; the address is
@@ -1480,6 +1621,37 @@ fn prefetch(b: &[u8], at: usize) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (b, at);
+}
+
+/// Point lookup in a segment's bytes (`seg`: whole frames from the header on): hops from the
+/// frame at `start` to the next reading only the length and id fields, then decodes (CRC
+/// included) just the frame with the id. `None` when the hop does not land on the id (a
+/// missing id, bytes past `seg`, or damage): the caller then takes the careful path, which
+/// checks every frame.
+fn hop_to_id(seg: &[u8], start: Option<u64>, id: u128) -> Option<FrameRef<'_>> {
+    const ID_AT: usize = PREFIX_LEN + 16;
+    let mut off = start.unwrap_or(SEGMENT_HEADER_LEN) as usize;
+    // The id is within about one index interval: ask for all of its cache lines at once, so
+    // the hop (each step's address depends on the previous frame's length) does not wait on
+    // memory at every frame.
+    for ahead in (0..sparse::INTERVAL as usize + 256).step_by(64) {
+        prefetch(seg, off + ahead);
+    }
+    while off + ID_AT + 16 <= seg.len() {
+        let fid = frame::u128_at(seg, off + ID_AT);
+        if fid == id {
+            return frame::decode(&seg[off..]).ok();
+        }
+        if fid > id {
+            return None;
+        }
+        let body = frame::u32_at(seg, off) as usize;
+        if body < frame::FIXED_LEN {
+            return None;
+        }
+        off += PREFIX_LEN + body;
+    }
+    None
 }
 
 /// A view of a decoded frame with these borrowed parts.

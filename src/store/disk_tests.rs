@@ -69,6 +69,71 @@ fn assert_all_present(s: &Store, receipts: &[(String, Receipt, Vec<u8>)]) {
     }
 }
 
+/// The inode, length and bytes of a file (a rewrite by rename gives a new inode).
+fn file_state(path: &Path) -> (u64, Vec<u8>) {
+    use std::os::unix::fs::MetadataExt;
+    (
+        std::fs::metadata(path).unwrap().ino(),
+        std::fs::read(path).unwrap(),
+    )
+}
+
+#[test]
+fn close_without_appends_writes_nothing_and_the_store_reopens_clean() {
+    let dir = TestDir::new("disk-close-nothing");
+    {
+        let s = Store::open(cfg(&dir, SyncPolicy::Never)).unwrap();
+        for i in 0..300u32 {
+            s.append(req(&format!("s{}", i % 7), &i.to_le_bytes()))
+                .unwrap();
+        }
+        s.close().unwrap();
+    }
+    let manifest = dir.path().join(super::manifest::MANIFEST_FILE);
+    let active = list_segments(dir.path()).unwrap().last().unwrap().0;
+    let idx = dir.path().join(index_name(active));
+    let (m_before, i_before) = (file_state(&manifest), file_state(&idx));
+    for _ in 0..3 {
+        let s = Store::open(cfg(&dir, SyncPolicy::Never)).unwrap();
+        assert_eq!(s.recovery_report().frames_scanned, 0);
+        assert_eq!(s.read_from_sequence(300, 1).unwrap()[0].sequence, 300);
+        let fsyncs = s.fsync_count();
+        s.close().unwrap();
+        assert_eq!(s.fsync_count(), fsyncs, "close fsynced a segment");
+        assert_eq!(
+            file_state(&manifest),
+            m_before,
+            "close rewrote the MANIFEST"
+        );
+        assert_eq!(file_state(&idx), i_before, "close rewrote the active index");
+    }
+    assert_eq!(
+        inspect::info(dir.path()).unwrap().clean_shutdown,
+        Some(true)
+    );
+
+    // One append: close makes it durable and records it (segment fsync, index, MANIFEST).
+    let s = Store::open(cfg(&dir, SyncPolicy::Never)).unwrap();
+    s.append(req("s1", b"last")).unwrap();
+    let fsyncs = s.fsync_count();
+    s.close().unwrap();
+    assert!(s.fsync_count() > fsyncs);
+    assert_ne!(file_state(&manifest).0, m_before.0);
+    drop(s);
+    let s = Store::open(cfg(&dir, SyncPolicy::Never)).unwrap();
+    assert_eq!(s.recovery_report().frames_scanned, 0);
+    assert_eq!(s.head(), 301);
+    assert_eq!(
+        &s.read_from_sequence(301, 1).unwrap()[0].payload[..],
+        b"last"
+    );
+    drop(s);
+    assert_eq!(
+        inspect::info(dir.path()).unwrap().clean_shutdown,
+        Some(true)
+    );
+}
+
 #[test]
 fn reopen_after_a_clean_close_scans_no_frames() {
     let dir = TestDir::new("clean-reopen");

@@ -41,8 +41,14 @@ impl EventId {
 
     /// The id to give the next committed event: time-ordered, and strictly greater than `last`
     /// whatever the wall clock does.
+    #[cfg(test)]
     pub(crate) fn next_after(last: u128) -> EventId {
-        let ms = unix_nanos() / 1_000_000;
+        Self::next_after_at(last, unix_nanos())
+    }
+
+    /// [`EventId::next_after`] with the clock already read (`now_ns`, Unix nanoseconds).
+    pub(crate) fn next_after_at(last: u128, now_ns: u64) -> EventId {
+        let ms = now_ns / 1_000_000;
         let random = RandomState::new().build_hasher().finish() as u128;
         let candidate = ((ms as u128) << 80) | random;
         EventId(if candidate > last {
@@ -196,7 +202,8 @@ impl AppendRequest {
     }
 
     pub(crate) fn validate(&self, max_payload: usize) -> Result<(), StoreError> {
-        validate_stream(self.stream.as_bytes())?;
+        // A `String` is UTF-8 already.
+        check_stream_bytes(self.stream.as_bytes())?;
         if self.payload.len() > max_payload {
             return Err(StoreError::TooLarge {
                 len: self.payload.len(),
@@ -220,6 +227,13 @@ impl AppendRequest {
 /// Checks a stream name given as bytes (as the C API receives it): valid UTF-8, 1 to
 /// [`MAX_STREAM_LEN`] bytes, no NUL byte.
 pub fn validate_stream(bytes: &[u8]) -> Result<&str, StoreError> {
+    check_stream_bytes(bytes)?;
+    std::str::from_utf8(bytes)
+        .map_err(|_| StoreError::InvalidArgument("stream name is not valid UTF-8".into()))
+}
+
+/// [`validate_stream`] without the UTF-8 check: length and NUL byte.
+fn check_stream_bytes(bytes: &[u8]) -> Result<(), StoreError> {
     if bytes.is_empty() || bytes.len() > MAX_STREAM_LEN {
         return Err(stream_length_error(bytes.len()));
     }
@@ -228,8 +242,7 @@ pub fn validate_stream(bytes: &[u8]) -> Result<&str, StoreError> {
             "stream name contains a NUL byte".into(),
         ));
     }
-    std::str::from_utf8(bytes)
-        .map_err(|_| StoreError::InvalidArgument("stream name is not valid UTF-8".into()))
+    Ok(())
 }
 
 /// The refusal of a stream name of `len` bytes (outside 1..=[`MAX_STREAM_LEN`]); the C API

@@ -1207,7 +1207,7 @@ mod tests {
                     sequence: seq,
                     stream: key_hash(b"s"),
                     stream_version: seq,
-                    correlation: EventId::from_u128(u128::from(seq)).unwrap(),
+                    correlation: EventId::from_u128(u128::from(seq)),
                     idempotency_key: None,
                 });
             }

@@ -23,8 +23,10 @@ pub(crate) struct IndexEntry {
     pub(crate) stream: KeyHash,
     /// Its version in the stream (dense from 1).
     pub(crate) stream_version: u64,
-    /// Its correlation group (`correlation_id`, or its own id when it has none).
-    pub(crate) correlation: EventId,
+    /// Its `correlation_id`, if it has one. The store leaves it out for an event without
+    /// one (a group's root: its group key is its own id, and the root is found by that id),
+    /// so the index holds only the members that point at a root.
+    pub(crate) correlation: Option<EventId>,
     /// Hash of its idempotency key, if it has one.
     pub(crate) idempotency_key: Option<KeyHash>,
 }

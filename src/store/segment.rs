@@ -53,6 +53,18 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), S
     sync_dir(dir)
 }
 
+/// Replaces `dir/name` with `bytes` atomically (temporary file + rename) but without fsync:
+/// for derived, checksummed files only (a machine crash may leave the old file, none, or a
+/// torn one, which fails its checksum and is rebuilt). The next directory fsync (the
+/// MANIFEST's) makes the rename durable.
+pub(crate) fn write_derived(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, bytes)
+        .map_err(|e| StoreError::io(format!("writing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, dir.join(name))
+        .map_err(|e| StoreError::io(format!("renaming {}", tmp.display()), e))
+}
+
 /// The directory's segments, sorted by first sequence. Other files are ignored.
 pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
     let ctx = || format!("listing {}", dir.display());

@@ -1,5 +1,5 @@
 //! `<base>.idx`: a segment's sparse index (DERIVED data, rebuilt from the segment when it is
-//! missing, stale or damaged). One entry per ~4 KiB of frames maps sequence and id to a byte
+//! missing, stale or damaged). One entry per ~2 KiB of frames maps sequence and id to a byte
 //! offset; the segment's stream table maps the per-segment stream numbers of its frames to
 //! names. Sealed segments' index files are memory-mapped and searched in place.
 //!
@@ -25,14 +25,18 @@
 //! Invariant: an index file is used only after its CRC, magic, base and every offset in it
 //! were checked, and only for the bytes it says it covers.
 
+use super::disk::prefetch;
 use super::frame::{u128_at, u32_at, u64_at};
 use super::manifest::SegMeta;
 
 const MAGIC: [u8; 8] = *b"TRNIDX02";
 const HEADER_LEN: usize = 96;
 const ENTRY_LEN: usize = 32;
-/// An entry is added when a frame starts this many bytes after the previous entry.
-pub(crate) const INTERVAL: u64 = 4096;
+/// An entry is added when a frame starts this many bytes after the previous entry. (Readers
+/// accept any spacing: index files written with another interval stay valid.) 2 KiB: a point
+/// read by id hops over ~6 small frames on average instead of ~12 at 4 KiB, for 16 B of
+/// index per KiB of log (the active segment's entries are heap: up to 1 MiB at 64 MiB).
+pub(crate) const INTERVAL: u64 = 2048;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Entry {
@@ -219,10 +223,23 @@ impl<'a> IdxView<'a> {
         (i > 0).then(|| self.entry(i - 1).offset)
     }
 
-    /// Offset to start scanning from for id `id`.
+    /// Offset to start scanning from for id `id`. A point read's binary search over a mapped
+    /// index misses the cache at most steps: each step also asks for both entries the next
+    /// step may probe, so their misses overlap instead of queueing.
     pub(crate) fn seek_id(&self, id: u128) -> Option<u64> {
-        let i = partition(self.n, |i| self.entry(i).id <= id);
-        (i > 0).then(|| self.entry(i - 1).offset)
+        let id_at = |i: usize| HEADER_LEN + i * ENTRY_LEN + 16;
+        let (mut lo, mut hi) = (0, self.n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            prefetch(self.bytes, id_at(lo + (mid - lo) / 2));
+            prefetch(self.bytes, id_at(mid + 1 + (hi - mid - 1) / 2));
+            if u128_at(self.bytes, id_at(mid)) <= id {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo > 0).then(|| self.entry(lo - 1).offset)
     }
 }
 

@@ -196,6 +196,8 @@ struct Disk {
     log: DiskLog,
     secondary: Box<dyn SecondaryIndex>,
     versions: VersionCache,
+    /// Scratch for `assign_versions` (reused: an append allocates nothing for it).
+    assigned: Vec<(u128, u64)>,
     /// Events appended since the last index flush.
     since_flush: u64,
     /// Times the secondary index was rebuilt after reporting damage while open.
@@ -350,7 +352,7 @@ fn replay_into(
             sequence: fr.sequence,
             stream: key_hash(name.as_bytes()),
             stream_version: fr.stream_version,
-            correlation: fr.correlation_id.unwrap_or(fr.id),
+            correlation: fr.correlation_id,
             idempotency_key: fr.key.map(key_hash),
         });
         replayed += 1;
@@ -397,6 +399,7 @@ fn open_disk(
         log,
         secondary,
         versions: VersionCache::new(),
+        assigned: Vec::new(),
         since_flush: replayed,
         rebuilds: 0,
         #[cfg(test)]
@@ -490,9 +493,10 @@ impl Store {
     }
 
     /// Appends one event. See [`Store::append_batch`].
-    pub fn append(&self, request: AppendRequest) -> Result<Receipt, StoreError> {
-        let mut receipts = self.append_batch(vec![request])?;
-        Ok(receipts.pop().expect("one receipt per request"))
+    pub fn append(&self, mut request: AppendRequest) -> Result<Receipt, StoreError> {
+        let mut receipt = None;
+        self.commit(std::slice::from_mut(&mut request), &mut receipt)?;
+        Ok(receipt.expect("one receipt per request"))
     }
 
     /// Appends events atomically: all of them are stored, with consecutive sequences, or none.
@@ -504,7 +508,23 @@ impl Store {
     /// `Truncated`, never a second append); gates (`Rejected`, `GatePanicked`); expected
     /// versions, each request seeing the versions left by the earlier requests of the batch
     /// (`Conflict`). Under `SyncPolicy::Always` it returns once the events are fsynced.
-    pub fn append_batch(&self, requests: Vec<AppendRequest>) -> Result<Vec<Receipt>, StoreError> {
+    pub fn append_batch(
+        &self,
+        mut requests: Vec<AppendRequest>,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        let mut receipts = Vec::with_capacity(requests.len());
+        self.commit(&mut requests, &mut receipts)?;
+        Ok(receipts)
+    }
+
+    /// [`Store::append_batch`] over a slice (a single append needs no `Vec`), handing each
+    /// receipt to `out` in order. The in-memory backend takes the requests' strings and
+    /// buffers (they are left empty).
+    fn commit(
+        &self,
+        requests: &mut [AppendRequest],
+        out: &mut impl Receipts,
+    ) -> Result<(), StoreError> {
         // Refused before the gates run: after `close` no gate is called again.
         if self.is_closed() {
             return Err(StoreError::Closed);
@@ -513,7 +533,7 @@ impl Store {
             return Err(StoreError::InvalidArgument("empty batch".into()));
         }
         let mut has_keys = false;
-        for r in &requests {
+        for r in requests.iter() {
             r.validate(self.config.max_payload)?;
             has_keys |= r.idempotency_key.is_some();
         }
@@ -526,12 +546,12 @@ impl Store {
                     ));
                 }
             }
-            let replayed = replay(&self.read_state()?.backend, &requests)?;
+            let replayed = replay(&self.read_state()?.backend, requests)?;
             if let Some(receipts) = replayed {
-                return self.finish_replay(receipts);
+                return self.finish_replay(receipts, out);
             }
         }
-        self.gates.check(&requests)?;
+        self.gates.check(requests)?;
 
         let mut guard = self.write_state()?;
         let st = &mut *guard;
@@ -549,56 +569,56 @@ impl Store {
             }
         }
         if has_keys {
-            if let Some(receipts) = replay(&st.backend, &requests)? {
+            if let Some(receipts) = replay(&st.backend, requests)? {
                 drop(guard);
-                return self.finish_replay(receipts);
+                return self.finish_replay(receipts, out);
             }
         }
         let first_seq = st.last_sequence() + 1;
         let n = requests.len();
         let last_seq = first_seq + n as u64 - 1;
-        let receipts = match &mut st.backend {
+        // One clock reading per batch: its events share a timestamp, and their ids follow the
+        // first one consecutively (still time-ordered and strictly increasing).
+        let now = unix_nanos();
+        let first_id = EventId::next_after_at(st.last_id, now).as_u128();
+        let last_ts = st.last_ts.max(now);
+        let id_of = |i: usize| EventId::from_u128(first_id + i as u128).expect("ids are non-zero");
+        match &mut st.backend {
             Backend::Memory(index) => {
-                let assigned = assign_versions(&requests, |s, _| Ok(index.stream_version(s)))?;
-                let (mut last_id, mut last_ts) = (st.last_id, st.last_ts);
-                let mut receipts = Vec::with_capacity(n);
-                for (i, (r, (_, version))) in requests.into_iter().zip(assigned).enumerate() {
-                    let id = EventId::next_after(last_id);
-                    last_id = id.as_u128();
-                    last_ts = last_ts.max(unix_nanos());
+                let mut assigned = Vec::new();
+                assign_versions(requests, &mut assigned, |s, _| Ok(index.stream_version(s)))?;
+                for (i, (r, &(_, version))) in requests.iter_mut().zip(&assigned).enumerate() {
                     let e = Event {
-                        id,
+                        id: id_of(i),
                         sequence: first_seq + i as u64,
-                        stream: r.stream,
+                        stream: std::mem::take(&mut r.stream),
                         stream_version: version,
                         kind: r.kind,
                         correlation_id: r.correlation_id,
                         causation_id: r.causation_id,
                         timestamp_ns: last_ts,
-                        payload: r.payload,
-                        idempotency_key: r.idempotency_key,
+                        payload: std::mem::take(&mut r.payload),
+                        idempotency_key: r.idempotency_key.take(),
                     };
-                    receipts.push(Receipt::from(&e));
+                    out.put(Receipt::from(&e));
                     index.insert(Arc::new(e));
                 }
-                st.last_id = last_id;
-                st.last_ts = last_ts;
-                receipts
             }
             Backend::Disk(d) => {
-                let mut assigned = assign_versions(&requests, |s, h| d.current_version(s, h))?;
+                let mut assigned = std::mem::take(&mut d.assigned);
+                assign_versions(requests, &mut assigned, |s, h| d.current_version(s, h))?;
                 if d.secondary.damaged() {
                     // The lookups above met damage, so their answers may be incomplete: rebuild
                     // from the log and ask again.
                     d.rebuild_index()?;
-                    if has_keys && replay_disk(d, &requests)?.is_some() {
+                    if has_keys && replay_disk(d, requests)?.is_some() {
                         return Err(StoreError::Conflict(
                             "an idempotency key of this batch was found only after rebuilding a \
                              damaged index; retry to get the original receipts"
                                 .into(),
                         ));
                     }
-                    assigned = assign_versions(&requests, |s, h| d.current_version(s, h))?;
+                    assign_versions(requests, &mut assigned, |s, h| d.current_version(s, h))?;
                 }
                 let bytes: usize = requests
                     .iter()
@@ -617,12 +637,8 @@ impl Store {
                     }
                 }
                 d.log.reserve(bytes);
-                let (mut last_id, mut last_ts) = (st.last_id, st.last_ts);
-                let mut receipts = Vec::with_capacity(n);
                 for (i, (r, &(hash, version))) in requests.iter().zip(&assigned).enumerate() {
-                    let id = EventId::next_after(last_id);
-                    last_id = id.as_u128();
-                    last_ts = last_ts.max(unix_nanos());
+                    let id = id_of(i);
                     let sequence = first_seq + i as u64;
                     d.log.push_frame(
                         &r.stream,
@@ -630,7 +646,7 @@ impl Store {
                         FrameFields {
                             sequence,
                             timestamp_ns: last_ts,
-                            id: last_id,
+                            id: id.as_u128(),
                             kind: r.kind,
                             stream_ref: 0,
                             stream_version: version,
@@ -642,7 +658,7 @@ impl Store {
                             more_in_batch: i + 1 < n,
                         },
                     );
-                    receipts.push(Receipt {
+                    out.put(Receipt {
                         id,
                         sequence,
                         stream_version: version,
@@ -667,13 +683,15 @@ impl Store {
                         sequence: first_seq + i as u64,
                         stream: hash,
                         stream_version: version,
-                        correlation: r.correlation_id.unwrap_or(receipts[i].id),
+                        correlation: r.correlation_id,
                         idempotency_key: r.idempotency_key.as_deref().map(key_hash),
                     });
-                    d.versions.put(hash, &r.stream, version);
+                    // The cache needs only the last version of a run of one stream.
+                    if assigned.get(i + 1).map_or(true, |&(next, _)| next != hash) {
+                        d.versions.put(hash, &r.stream, version);
+                    }
                 }
-                st.last_id = last_id;
-                st.last_ts = last_ts;
+                d.assigned = assigned;
                 d.since_flush += n as u64;
                 if d.since_flush >= self.config.index_flush_events {
                     if let Err(e) = d.flush_index(&self.counter, false) {
@@ -685,9 +703,10 @@ impl Store {
                 // a leader makes visible is already readable.
                 let (file, path) = d.log.active_file();
                 self.group.note_written(d.log.written_seq(), file, path);
-                receipts
             }
-        };
+        }
+        st.last_id = first_id + n as u128 - 1;
+        st.last_ts = last_ts;
         let durable_first = self.on_disk() && self.config.sync == SyncPolicy::Always;
         if !durable_first {
             self.notifier.advance(last_seq);
@@ -702,7 +721,7 @@ impl Store {
             }
             _ => self.notifier.notify(),
         }
-        Ok(receipts)
+        Ok(())
     }
 
     /// Seals the active segment, starts a new one, then applies retention.
@@ -727,12 +746,19 @@ impl Store {
         d.log.remove_first(k)
     }
 
-    fn finish_replay(&self, receipts: Vec<Receipt>) -> Result<Vec<Receipt>, StoreError> {
+    fn finish_replay(
+        &self,
+        receipts: Vec<Receipt>,
+        out: &mut impl Receipts,
+    ) -> Result<(), StoreError> {
         let max = receipts.iter().map(|r| r.sequence).max().unwrap_or(0);
         if self.on_disk() && self.config.sync == SyncPolicy::Always {
             self.await_durable(max)?;
         }
-        Ok(receipts)
+        for r in receipts {
+            out.put(r);
+        }
+        Ok(())
     }
 
     fn await_durable(&self, seq: u64) -> Result<(), StoreError> {
@@ -836,8 +862,11 @@ impl Store {
                 }
                 let to = head.min(from.saturating_add(max as u64 - 1));
                 let mut out = Vec::with_capacity((to - from + 1).min(4096) as usize);
-                d.log.visit(from, to, &mut |fr, name| {
-                    out.push(Arc::new(super::disk::to_event(fr, name)));
+                // Through the views: frames of a sealed segment whose CRC this process already
+                // checked are not checked again, and the map is prefetched ahead of the decode.
+                let mut keep = Keep::default();
+                d.log.views(from, to, &mut keep, &mut |v| {
+                    out.push(Arc::new(v.to_event()));
                     true
                 })?;
                 Ok(out)
@@ -948,10 +977,27 @@ impl Store {
         }
         let event = self.get(id)?;
         let key = event.correlation_key();
+        // The group's root (the event whose id is the key) is not in the correlation index
+        // (only members pointing at a root are; stores written before may list it too).
+        let root = if key == event.id {
+            Some(event.sequence)
+        } else {
+            match self.get(key) {
+                Ok(r) if r.correlation_key() == key => Some(r.sequence),
+                Ok(_) | Err(StoreError::NotFound | StoreError::Truncated { .. }) => None,
+                Err(e) => return Err(e),
+            }
+        };
         self.query_disk(|d, head| {
             let first = d.log.first_retained();
             let mut out = Vec::new();
-            for seq in d.secondary.correlated(key) {
+            let mut seqs = d.secondary.correlated(key);
+            if let Some(r) = root {
+                if let Err(at) = seqs.binary_search(&r) {
+                    seqs.insert(at, r);
+                }
+            }
+            for seq in seqs {
                 if seq < first || seq > head {
                     continue;
                 }
@@ -1176,7 +1222,8 @@ impl Store {
 
     /// Closes the store: waits for the append in progress, writes and fsyncs everything
     /// written (under every policy), writes the indexes and the MANIFEST (marked clean, so the
-    /// next open scans no frame), releases the directory lock, wakes every waiter (they get
+    /// next open scans no frame; each of these is skipped when the files on disk already hold
+    /// it, so closing a store nothing was appended to does no I/O), releases the directory lock, wakes every waiter (they get
     /// `Ready` if the head passed their mark, else `Closed`) and unregisters every gate (each
     /// is dropped after its last call). Later appends and syncs fail with `Closed`; reads of
     /// committed events keep working so consumers can drain them, until the store is dropped.
@@ -1277,18 +1324,49 @@ impl Drop for Store {
     }
 }
 
-/// For each request, its stream's hash and the version it gets; each request sees the versions
-/// left by the batch's earlier requests. `Conflict` on a failed expected-version check.
+/// Where [`Store::commit`] puts receipts: a `Vec` for a batch, an `Option` for one append.
+trait Receipts {
+    fn put(&mut self, receipt: Receipt);
+}
+
+impl Receipts for Vec<Receipt> {
+    fn put(&mut self, receipt: Receipt) {
+        self.push(receipt);
+    }
+}
+
+impl Receipts for Option<Receipt> {
+    fn put(&mut self, receipt: Receipt) {
+        *self = Some(receipt);
+    }
+}
+
+/// For each request, its stream's hash and the version it gets (into `out`, cleared first);
+/// each request sees the versions left by the batch's earlier requests. `Conflict` on a
+/// failed expected-version check.
 fn assign_versions(
     requests: &[AppendRequest],
+    out: &mut Vec<(u128, u64)>,
     mut current: impl FnMut(&str, u128) -> Result<u64, StoreError>,
-) -> Result<Vec<(u128, u64)>, StoreError> {
-    let mut out: Vec<(u128, u64)> = Vec::with_capacity(requests.len());
+) -> Result<(), StoreError> {
+    out.clear();
+    out.reserve(requests.len());
     // Small batches search their own earlier requests; big ones use a map.
     let mut seen: Option<PassThroughMap<usize>> =
         (requests.len() > 16).then(PassThroughMap::default);
     for (i, r) in requests.iter().enumerate() {
+        // A run of requests to one stream (the common batch): no hash, no search.
+        if i > 0 && requests[i - 1].stream == r.stream {
+            let (hash, now) = out[i - 1];
+            r.expected.check(&r.stream, now)?;
+            out.push((hash, now + 1));
+            continue;
+        }
         let hash = key_hash(r.stream.as_bytes());
+        if let (Some(map), Some(&(prev, _))) = (&mut seen, out.last()) {
+            // The run that just ended skipped the map: its last request is the stream's latest.
+            map.insert(prev, i - 1);
+        }
         let earlier = match &seen {
             Some(map) => map
                 .get(&hash)
@@ -1308,7 +1386,7 @@ fn assign_versions(
             map.insert(hash, i);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// `Some(original receipts)` when every request is an idempotent retry; `Conflict` when a key

@@ -4,7 +4,9 @@
 //! first; a flush sorts a copy.
 //!
 //! Invariant: `recs`, `prev` are parallel and in arrival order, which is sequence order, so a
-//! chain visits its entries in strictly descending sequence.
+//! chain visits its entries in strictly descending sequence. `heads` is current for every
+//! prefix except the last one pushed, whose head is `recs.len() - 1` (held back so a run of
+//! entries with the same prefix, e.g. a batch to one stream, costs no hash-map update).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -33,9 +35,25 @@ impl<const R: usize> Memtable<R> {
             .ok()
             .filter(|&i| i != NONE)
             .expect("memtable holds < 2^32 entries (the store flushes long before)");
-        let prev = self.heads.insert(prefix_of(&rec), i).unwrap_or(NONE);
+        let prefix = prefix_of(&rec);
+        let prev = match self.recs.last() {
+            Some(last) if prefix_of(last) == prefix => i - 1,
+            Some(last) => {
+                self.heads.insert(prefix_of(last), i - 1);
+                self.heads.get(&prefix).copied().unwrap_or(NONE)
+            }
+            None => NONE,
+        };
         self.recs.push(rec);
         self.prev.push(prev);
+    }
+
+    /// The newest entry with this prefix.
+    fn head(&self, prefix: u128) -> u32 {
+        match self.recs.last() {
+            Some(last) if prefix_of(last) == prefix => (self.recs.len() - 1) as u32,
+            _ => self.heads.get(&prefix).copied().unwrap_or(NONE),
+        }
     }
 
     pub(super) fn len(&self) -> usize {
@@ -48,7 +66,7 @@ impl<const R: usize> Memtable<R> {
 
     /// The entries with this prefix, newest (highest sequence) first.
     pub(super) fn newest_first(&self, prefix: u128) -> impl Iterator<Item = &[u8; R]> + '_ {
-        let mut i = self.heads.get(&prefix).copied().unwrap_or(NONE);
+        let mut i = self.head(prefix);
         std::iter::from_fn(move || {
             if i == NONE {
                 return None;

@@ -546,9 +546,11 @@ impl SecondaryIndex for LsmIndex {
         self.streams
             .mem
             .push(stream_record(e.stream, e.stream_version, e.sequence));
-        self.correlation
-            .mem
-            .push(seq_record(e.correlation.as_u128(), e.sequence));
+        if let Some(c) = e.correlation {
+            self.correlation
+                .mem
+                .push(seq_record(c.as_u128(), e.sequence));
+        }
         if let Some(key) = e.idempotency_key {
             self.idempotency.mem.push(seq_record(key, e.sequence));
         }
