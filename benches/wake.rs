@@ -28,7 +28,10 @@
 //! in a pull, over `TRANSOM_WAKE_IDLE_MS` (10 s) each.
 //!
 //! Knobs: `TRANSOM_WAKE_ROUNDS` (5), `TRANSOM_WAKE_N` (samples per path per round, 1500),
-//! `TRANSOM_WAKE_PAUSE_US` (300), `TRANSOM_WAKE_IDLE_MS` (10000).
+//! `TRANSOM_WAKE_PAUSE_US` (300), `TRANSOM_WAKE_IDLE_MS` (10000), `TRANSOM_WAKE_ONLY` (a
+//! comma-separated list of path names, e.g. `floor,await_crash`: only those rows, for
+//! iterating; the floor and the base of a pinned row are always measured, and the idle-CPU
+//! check is skipped).
 //!
 //! Run: `cargo bench -p transom-benches --bench wake`.
 
@@ -556,51 +559,77 @@ fn main() {
     let _ = mailbox_send(&rt, 200, Duration::from_micros(50));
     let _ = on_crash(&rt, 200, Duration::from_micros(50));
 
+    let only: Option<Vec<String>> = std::env::var("TRANSOM_WAKE_ONLY")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect());
+    // A row is measured when no filter is set, when it is named, or when it is the floor or
+    // the base of a named pinned row (the ratios need them).
+    let wanted = |name: &str| match &only {
+        None => true,
+        Some(names) => {
+            name == "floor"
+                || name == "floor/pinned"
+                || names.iter().any(|n| {
+                    n == name
+                        || n.trim_end_matches("/pinned") == name
+                        || (name.starts_with("on_crash") && n.starts_with("on_crash"))
+                })
+        }
+    };
     let mut all: BTreeMap<&'static str, Vec<P>> = BTreeMap::new();
     for round in 0..rounds {
-        let mut row = |name: &'static str, samples: Vec<u64>| {
-            let p = percentiles(samples);
+        let mut row = |name: &'static str, measure: &mut dyn FnMut() -> Vec<u64>| {
+            if !wanted(name) {
+                return;
+            }
+            let p = percentiles(measure());
             println!(
                 "RESULT wake/{name} round={round} n={n} p50_ns={} p90_ns={} p99_ns={}",
                 p.p50, p.p90, p.p99
             );
             all.entry(name).or_default().push(p);
         };
-        row("floor", floor(n, pause));
-        row("mailbox_send", mailbox_send(&rt, n, pause));
-        row("mailbox_exit", mailbox_exit(&rt, n, pause));
-        row("await_crash", await_crash(&rt, n, pause));
-        row("conv_receive", conv_receive(&rt, n, pause));
-        row("live_pull", live_pull(n, pause));
-        row("canal_sub_pull", canal_pull(n, pause, false));
-        row("canal_cursor_pull", canal_pull(n, pause, true));
-        row(
-            "spin_handoff",
-            spin_handoff(&rt, n, Duration::from_nanos(200)),
-        );
-        let (alone, with) = on_crash(&rt, n, pause);
-        row("on_crash", alone);
-        row("on_crash_with_waiter", with);
+        row("floor", &mut || floor(n, pause));
+        row("mailbox_send", &mut || mailbox_send(&rt, n, pause));
+        row("mailbox_exit", &mut || mailbox_exit(&rt, n, pause));
+        row("await_crash", &mut || await_crash(&rt, n, pause));
+        row("conv_receive", &mut || conv_receive(&rt, n, pause));
+        row("live_pull", &mut || live_pull(n, pause));
+        row("canal_sub_pull", &mut || canal_pull(n, pause, false));
+        row("canal_cursor_pull", &mut || canal_pull(n, pause, true));
+        row("spin_handoff", &mut || {
+            spin_handoff(&rt, n, Duration::from_nanos(200))
+        });
+        let mut with_waiter = None;
+        row("on_crash", &mut || {
+            let (alone, with) = on_crash(&rt, n, pause);
+            with_waiter = Some(with);
+            alone
+        });
+        row("on_crash_with_waiter", &mut || {
+            with_waiter.take().expect("measured with on_crash")
+        });
         let np = n / 2;
-        row("floor/pinned", pinned(|| floor(np, pause)));
-        row(
-            "mailbox_send/pinned",
-            pinned(|| mailbox_send(&rt, np, pause)),
-        );
-        row(
-            "mailbox_exit/pinned",
-            pinned(|| mailbox_exit(&rt, np, pause)),
-        );
-        row("await_crash/pinned", pinned(|| await_crash(&rt, np, pause)));
-        row(
-            "conv_receive/pinned",
-            pinned(|| conv_receive(&rt, np, pause)),
-        );
-        row("live_pull/pinned", pinned(|| live_pull(np, pause)));
-        row(
-            "canal_sub_pull/pinned",
-            pinned(|| canal_pull(np, pause, false)),
-        );
+        row("floor/pinned", &mut || pinned(|| floor(np, pause)));
+        row("mailbox_send/pinned", &mut || {
+            pinned(|| mailbox_send(&rt, np, pause))
+        });
+        row("mailbox_exit/pinned", &mut || {
+            pinned(|| mailbox_exit(&rt, np, pause))
+        });
+        row("await_crash/pinned", &mut || {
+            pinned(|| await_crash(&rt, np, pause))
+        });
+        row("conv_receive/pinned", &mut || {
+            pinned(|| conv_receive(&rt, np, pause))
+        });
+        row("live_pull/pinned", &mut || pinned(|| live_pull(np, pause)));
+        row("canal_sub_pull/pinned", &mut || {
+            pinned(|| canal_pull(np, pause, false))
+        });
+        row("canal_cursor_pull/pinned", &mut || {
+            pinned(|| canal_pull(np, pause, true))
+        });
     }
 
     println!("\nSUMMARY (median over {rounds} rounds; ratios are per-round, then the median)");
@@ -655,14 +684,17 @@ fn main() {
             r(|p| p.p99)
         );
     }
-    let wc = median(
-        all["on_crash_with_waiter"]
-            .iter()
-            .zip(&all["on_crash"])
-            .map(|(a, b)| a.p50 as f64 / b.p50 as f64)
-            .collect(),
-    );
-    println!("RESULT summary/on_crash_with_waiter_over_no_waiter p50_ratio={wc:.3}");
+    if let (Some(with), Some(alone)) = (all.get("on_crash_with_waiter"), all.get("on_crash")) {
+        let wc = median(
+            with.iter()
+                .zip(alone)
+                .map(|(a, b)| a.p50 as f64 / b.p50 as f64)
+                .collect(),
+        );
+        println!("RESULT summary/on_crash_with_waiter_over_no_waiter p50_ratio={wc:.3}");
+    }
     drop(rt);
-    idle_cpu(idle_window);
+    if only.is_none() {
+        idle_cpu(idle_window);
+    }
 }

@@ -87,8 +87,11 @@ mod table;
 mod timer;
 
 #[cfg(test)]
+mod inline_tests;
+#[cfg(test)]
 mod tests;
 
+pub(crate) use context::PendingSend;
 pub use context::{Behaviour, ProcessContext, RuntimeHandle};
 pub use error::ActorError;
 pub use mailbox::Mailbox;

@@ -95,6 +95,12 @@ impl State {
         !self.crashes.is_empty() || self.phase == Phase::Closed
     }
 
+    /// How many calls are parked on the state (tests wait for a waiter to be parked).
+    #[cfg(test)]
+    pub(super) fn waiter_count(&self) -> usize {
+        self.waiters.len()
+    }
+
     /// Brings the descriptors (if any) in line with the state; call after every change.
     pub(super) fn sync_fds(&mut self) {
         if self.fd.is_some() {
@@ -208,6 +214,14 @@ impl Shared {
 
     pub(super) fn lock(&self) -> Guard<'_> {
         Guard(std::mem::ManuallyDrop::new(self.state.lock()))
+    }
+
+    /// The lock if it is free right now (an inline run of the actor must never block; the
+    /// caller may hold it itself).
+    pub(super) fn try_lock(&self) -> Option<Guard<'_>> {
+        self.state
+            .try_lock()
+            .map(|g| Guard(std::mem::ManuallyDrop::new(g)))
     }
 
     /// The notification count (see [`Shared::spin_until_changed`]).
