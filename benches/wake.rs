@@ -13,6 +13,8 @@
 //!   an event pushed from another thread (what a commit does for a subscription canal);
 //! - `canal_sub_pull` / `canal_cursor_pull`: a thread blocked in `Canal::pull_batch`, an event
 //!   appended to an in-memory store (includes the append itself);
+//! - `canal_sub_notify` / `canal_cursor_notify`: the same, with the clock started when the
+//!   store begins notifying its commit listeners (the canal's own notification path);
 //! - `spin_handoff`: a mailbox receiver that is still in its spin window when the message comes;
 //! - `on_crash` / `on_crash_with_waiter`: crash → first instruction of the `on_crash` callback,
 //!   with nobody else waiting vs with a thread blocked in `await_crash` on the same
@@ -417,8 +419,25 @@ fn live_pull(n: usize, pause: Duration) -> Vec<u64> {
     out
 }
 
-fn canal_pull(n: usize, pause: Duration, cursor: bool) -> Vec<u64> {
+/// Where a canal-pull sample's clock starts.
+#[derive(Clone, Copy, PartialEq)]
+enum ClockFrom {
+    /// Right before `Store::append`: the append's own cost is in the sample.
+    Append,
+    /// When the store starts telling its commit listeners: a listener registered before the
+    /// canal's (listeners are called in registration order) reads the clock. The sample is
+    /// the canal's notification alone: its listener, the wake-up, the pull's re-read.
+    Commit,
+}
+
+fn canal_pull(n: usize, pause: Duration, cursor: bool, from: ClockFrom) -> Vec<u64> {
     let store = Arc::new(Store::open(Config::in_memory()).expect("store"));
+    let base = Instant::now();
+    let committed_at = Arc::new(AtomicU64::new(0));
+    if from == ClockFrom::Commit {
+        let committed_at = Arc::clone(&committed_at);
+        store.on_commit(move |_| committed_at.store(ns(base.elapsed()), Ordering::Release));
+    }
     let mut canal = if cursor {
         Canal::cursor(&store, CursorOptions::new(Start::End)).unwrap()
     } else {
@@ -441,6 +460,10 @@ fn canal_pull(n: usize, pause: Duration, cursor: bool) -> Vec<u64> {
         store
             .append(AppendRequest::new("s", 1, vec![1u8]))
             .expect("append");
+        let t0 = match from {
+            ClockFrom::Append => t0,
+            ClockFrom::Commit => base + Duration::from_nanos(committed_at.load(Ordering::Acquire)),
+        };
         out.push(r.take(t0));
     }
     closer.close();
@@ -595,8 +618,18 @@ fn main() {
         row("await_crash", &mut || await_crash(&rt, n, pause));
         row("conv_receive", &mut || conv_receive(&rt, n, pause));
         row("live_pull", &mut || live_pull(n, pause));
-        row("canal_sub_pull", &mut || canal_pull(n, pause, false));
-        row("canal_cursor_pull", &mut || canal_pull(n, pause, true));
+        row("canal_sub_pull", &mut || {
+            canal_pull(n, pause, false, ClockFrom::Append)
+        });
+        row("canal_cursor_pull", &mut || {
+            canal_pull(n, pause, true, ClockFrom::Append)
+        });
+        row("canal_sub_notify", &mut || {
+            canal_pull(n, pause, false, ClockFrom::Commit)
+        });
+        row("canal_cursor_notify", &mut || {
+            canal_pull(n, pause, true, ClockFrom::Commit)
+        });
         row("spin_handoff", &mut || {
             spin_handoff(&rt, n, Duration::from_nanos(200))
         });
@@ -625,10 +658,10 @@ fn main() {
         });
         row("live_pull/pinned", &mut || pinned(|| live_pull(np, pause)));
         row("canal_sub_pull/pinned", &mut || {
-            pinned(|| canal_pull(np, pause, false))
+            pinned(|| canal_pull(np, pause, false, ClockFrom::Append))
         });
         row("canal_cursor_pull/pinned", &mut || {
-            pinned(|| canal_pull(np, pause, true))
+            pinned(|| canal_pull(np, pause, true, ClockFrom::Append))
         });
     }
 
