@@ -23,7 +23,11 @@
 //!   (`sched_setaffinity`, like `taskset -c 0`).
 //!
 //! Every sample lets the waiter go fully idle first (a pause well beyond every spin window), then
-//! reads the clock, notifies, and takes the waiter's clock reading right after it returned. Each
+//! reads the clock, notifies, and takes the waiter's clock reading right after it returned.
+//! Before each sample of each path the bench also takes one floor sample (its own pause, then a
+//! bare unpark): the *paired floor*. The ratios of a row use its paired floor, measured in the
+//! same seconds, because this VM switches between modes in which any cross-CPU wake-up costs
+//! ~3 µs or ~25 µs, and a floor row measured earlier in the round can be in the other mode. Each
 //! round measures every path once; percentiles (p50/p90/p99) are per round, and the summary gives
 //! the median over rounds of each, plus the per-round ratios to the same round's floor. Lines
 //! start with `RESULT` for scripts. Finally the idle CPU use of a runtime and of a canal blocked
@@ -94,8 +98,78 @@ fn ns(d: Duration) -> u64 {
     d.as_nanos() as u64
 }
 
-/// Lets every waiter and worker finish its spin and park. Not a test: the point is idleness.
+/// The floor measured *paired* with every path: before each sample of a path, `idle` first
+/// takes one floor sample (its own full pause, then a bare unpark of a parked thread), so each
+/// path's samples interleave with floor samples taken in the same seconds. This VM switches
+/// between modes in which every cross-CPU wake-up costs ~3 µs or ~25 µs (other guests and
+/// sessions); a floor row measured tens of seconds earlier can sit in the other mode, the
+/// paired floor cannot.
+struct PairedFloor {
+    gen: Arc<AtomicU64>,
+    waiter: thread::Thread,
+    rx: Receiver<Instant>,
+    samples: Vec<u64>,
+}
+
+static PAIRED: std::sync::Mutex<Option<PairedFloor>> = std::sync::Mutex::new(None);
+
+impl PairedFloor {
+    fn start() {
+        let gen = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = bounded(1);
+        let waiter = {
+            let gen = Arc::clone(&gen);
+            thread::Builder::new()
+                .name("paired-floor".into())
+                .spawn(move || {
+                    let mut seen = 0;
+                    loop {
+                        let mut g = gen.load(Ordering::Acquire);
+                        while g == seen {
+                            thread::park();
+                            g = gen.load(Ordering::Acquire);
+                        }
+                        if tx.send(Instant::now()).is_err() {
+                            return;
+                        }
+                        seen = g;
+                    }
+                })
+                .expect("paired floor thread")
+        };
+        *PAIRED.lock().unwrap() = Some(PairedFloor {
+            gen,
+            waiter: waiter.thread().clone(),
+            rx,
+            samples: Vec::new(),
+        });
+    }
+
+    fn sample(&mut self, pause: Duration) {
+        thread::sleep(pause);
+        let t0 = Instant::now();
+        self.gen.fetch_add(1, Ordering::Release);
+        self.waiter.unpark();
+        let t1 = self.rx.recv_timeout(WAIT).expect("floor woken");
+        self.samples.push(ns(t1.saturating_duration_since(t0)));
+    }
+
+    /// The floor samples taken since the last call.
+    fn take() -> Vec<u64> {
+        PAIRED
+            .lock()
+            .unwrap()
+            .as_mut()
+            .map_or_else(Vec::new, |f| std::mem::take(&mut f.samples))
+    }
+}
+
+/// Lets every waiter and worker finish its spin and park (after one paired floor sample, see
+/// [`PairedFloor`]). Not a test: the point is idleness.
 fn idle(pause: Duration) {
+    if let Some(f) = PAIRED.lock().unwrap().as_mut() {
+        f.sample(pause);
+    }
     thread::sleep(pause);
 }
 
@@ -599,18 +673,41 @@ fn main() {
                 })
         }
     };
+    PairedFloor::start();
+    let _ = PairedFloor::take();
     let mut all: BTreeMap<&'static str, Vec<P>> = BTreeMap::new();
+    // Per row and round: the paired floor (see `PairedFloor`), when the row has one.
+    let mut paired: BTreeMap<&'static str, Vec<P>> = BTreeMap::new();
     for round in 0..rounds {
         let mut row = |name: &'static str, measure: &mut dyn FnMut() -> Vec<u64>| {
             if !wanted(name) {
                 return;
             }
+            let _ = PairedFloor::take();
             let p = percentiles(measure());
+            let fl = PairedFloor::take();
+            // The A/B `on_crash` rows are measured together: the second shares the pairing.
+            let fl = if fl.is_empty() && name == "on_crash_with_waiter" {
+                paired.get("on_crash").and_then(|v| v.last().copied())
+            } else if fl.is_empty() {
+                None
+            } else {
+                Some(percentiles(fl))
+            };
+            let paired_text = fl.map_or(String::new(), |f| {
+                format!(
+                    " paired_floor_p50_ns={} paired_floor_p99_ns={}",
+                    f.p50, f.p99
+                )
+            });
             println!(
-                "RESULT wake/{name} round={round} n={n} p50_ns={} p90_ns={} p99_ns={}",
+                "RESULT wake/{name} round={round} n={n} p50_ns={} p90_ns={} p99_ns={}{paired_text}",
                 p.p50, p.p90, p.p99
             );
             all.entry(name).or_default().push(p);
+            if let Some(f) = fl {
+                paired.entry(name).or_default().push(f);
+            }
         };
         row("floor", &mut || floor(n, pause));
         row("mailbox_send", &mut || mailbox_send(&rt, n, pause));
@@ -665,16 +762,27 @@ fn main() {
         });
     }
 
-    println!("\nSUMMARY (median over {rounds} rounds; ratios are per-round, then the median)");
+    println!("\nSUMMARY (median over {rounds} rounds; ratios are per-round, then the median;");
+    println!("floor = the floor paired sample by sample with the row, else the round's floor row)");
     println!(
-        "{:<26} {:>8} {:>8} {:>8} {:>10} {:>10} {:>12}",
-        "path", "p50_ns", "p90_ns", "p99_ns", "p50/floor", "p99/floor", "pinned/2cpu"
+        "{:<26} {:>8} {:>8} {:>8} {:>10} {:>10} {:>12} {:>10}",
+        "path", "p50_ns", "p90_ns", "p99_ns", "p50/floor", "p99/floor", "pinned/2cpu", "floor_p50"
     );
-    let floor_of =
-        |pinned: bool| -> Vec<P> { all[if pinned { "floor/pinned" } else { "floor" }].clone() };
+    let floor_of = |name: &str| -> Vec<P> {
+        match paired.get(name) {
+            Some(f) if f.len() == all[name].len() => f.clone(),
+            _ => all[if name.ends_with("/pinned") {
+                "floor/pinned"
+            } else {
+                "floor"
+            }]
+            .clone(),
+        }
+    };
     for (name, ps) in &all {
         let is_pinned = name.ends_with("/pinned");
-        let fl = floor_of(is_pinned);
+        let fl = floor_of(name);
+        let floor_p50 = median(fl.iter().map(|p| p.p50 as f64).collect());
         let m = |f: fn(&P) -> u64| median(ps.iter().map(|p| f(p) as f64).collect());
         let r = |f: fn(&P) -> u64| {
             median(
@@ -699,17 +807,18 @@ fn main() {
             "-".into()
         };
         println!(
-            "{:<26} {:>8.0} {:>8.0} {:>8.0} {:>10.2} {:>10.2} {:>12}",
+            "{:<26} {:>8.0} {:>8.0} {:>8.0} {:>10.2} {:>10.2} {:>12} {:>10.0}",
             name,
             m(|p| p.p50),
             m(|p| p.p90),
             m(|p| p.p99),
             r(|p| p.p50),
             r(|p| p.p99),
-            pin
+            pin,
+            floor_p50
         );
         println!(
-            "RESULT summary/{name} p50_ns={:.0} p90_ns={:.0} p99_ns={:.0} p50_over_floor={:.3} p99_over_floor={:.3} pinned_over_2cpu={pin}",
+            "RESULT summary/{name} p50_ns={:.0} p90_ns={:.0} p99_ns={:.0} p50_over_floor={:.3} p99_over_floor={:.3} pinned_over_2cpu={pin} floor_p50_ns={floor_p50:.0}",
             m(|p| p.p50),
             m(|p| p.p90),
             m(|p| p.p99),
