@@ -102,6 +102,11 @@ impl ProcessContext {
         }
     }
 
+    /// The process this context runs.
+    pub(crate) fn process(&self) -> &Arc<Process> {
+        &self.proc
+    }
+
     /// Whether this `handle` call runs inline, on the thread that delivered the message (only
     /// for inline-capable processes, see `process.rs`): it must not block or call user code.
     pub(crate) fn is_inline(&self) -> bool {

@@ -163,12 +163,19 @@ impl<B> Proc<B> {
         inline: Option<Arc<InlineRuns>>,
         behaviour: Option<B>,
     ) -> Self {
+        // An inline-capable process gets its first message on the path a woken thread waits
+        // for: its queue is allocated now, not then.
+        let queue = if inline.is_some() {
+            VecDeque::with_capacity(4)
+        } else {
+            VecDeque::new()
+        };
         Proc {
             pid,
             kind,
             inline,
             state: Mutex::new(ProcState {
-                queue: VecDeque::new(),
+                queue,
                 exit: None,
                 scheduled: false,
                 behaviour,

@@ -197,7 +197,7 @@ impl Drop for Runtime {
 fn work(core: &Arc<Core>) {
     while let Some(job) = core.next_job() {
         match job {
-            Job::Run(proc) => run_process(core, &proc, false),
+            Job::Run(proc) => run_process(core, &proc),
             Job::Monitor { cell, pid, reason } => core.fire_monitor(&cell, pid, &reason),
         }
     }
@@ -230,31 +230,39 @@ impl Drop for InlineCapableGuard {
 /// The table's inline runner: runs a claimed inline run of `proc` on this thread, or hands it
 /// to the workers when this thread is already running an inline-capable process (no nesting);
 /// then ends the run's count.
-fn run_inline(core: &Arc<Core>, proc: Arc<Process>) {
+fn run_inline(core: Arc<Core>, proc: Arc<Process>) {
     if IN_INLINE_CAPABLE.get() {
         core.schedule(Job::Run(proc));
+        core.finish_inline_run();
     } else {
-        run_process(core, &proc, true);
+        let ctx = ProcessContext::new(RuntimeHandle { inner: core }, proc, true);
+        run_with(&ctx);
+        ctx.runtime().inner.finish_inline_run();
     }
-    core.finish_inline_run();
 }
 
-/// Runs `proc` for up to [`BATCH`] messages, then requeues it if it has more. `inline`: on the
-/// thread whose delivery claimed the run; a message the handler declines (and everything after
-/// it) goes to a worker.
-fn run_process(core: &Arc<Core>, proc: &Arc<Process>, inline: bool) {
+/// A worker's run of `proc`: see [`run_with`].
+fn run_process(core: &Arc<Core>, proc: &Arc<Process>) {
     let ctx = ProcessContext::new(
         RuntimeHandle {
             inner: Arc::clone(core),
         },
         Arc::clone(proc),
-        inline,
+        false,
     );
+    run_with(&ctx);
+}
+
+/// Runs `ctx`'s process for up to [`BATCH`] messages, then requeues it if it has more. Inline
+/// (on the thread whose delivery claimed the run), a message the handler declines (and
+/// everything after it) goes to a worker.
+fn run_with(ctx: &ProcessContext) {
+    let (core, proc) = (&ctx.runtime().inner, ctx.process());
     let _guard = proc.is_inline_capable().then(InlineCapableGuard::enter);
     let end = proc.run_batch(
         BATCH,
         |behaviour, msg| {
-            let outcome = catch_unwind(AssertUnwindSafe(|| behaviour.handle(&ctx, msg)));
+            let outcome = catch_unwind(AssertUnwindSafe(|| behaviour.handle(ctx, msg)));
             Handled {
                 declined: ctx.take_declined(),
                 exit: match outcome {

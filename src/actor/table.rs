@@ -87,7 +87,7 @@ struct Topology<B> {
 
 /// Runs a claimed inline run of an inline-capable process on the calling thread, and ends it
 /// (`InlineRuns::finish`). Installed by the runtime, which knows how to call a behaviour.
-pub(crate) type InlineRunner<B> = fn(&Arc<Table<B>>, Arc<Proc<B>>);
+pub(crate) type InlineRunner<B> = fn(Arc<Table<B>>, Arc<Proc<B>>);
 
 /// What a locked section decided to do once the lock is released.
 struct Effects<B> {
@@ -277,7 +277,7 @@ impl<B: Send + 'static> Table<B> {
     /// table is being torn down, hands it to the run queue; the run's count ends either way.
     fn run_inline(&self, proc: Arc<Proc<B>>) {
         match self.me.upgrade() {
-            Some(me) => (self.runner)(&me, proc),
+            Some(me) => (self.runner)(me, proc),
             None => {
                 self.schedule(Job::Run(proc));
                 self.inline_runs.finish();

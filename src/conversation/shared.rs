@@ -74,7 +74,8 @@ impl State {
             sent: 0,
             received: 0,
             crashed: 0,
-            crashes: Vec::new(),
+            // Allocated now rather than on the crash path a woken await_crash waits for.
+            crashes: Vec::with_capacity(participants),
             callbacks: CrashCallbacks::default(),
             actor_exit: None,
             fd: None,
