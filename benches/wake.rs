@@ -37,7 +37,8 @@
 //! `TRANSOM_WAKE_PAUSE_US` (300), `TRANSOM_WAKE_IDLE_MS` (10000), `TRANSOM_WAKE_ONLY` (a
 //! comma-separated list of path names, e.g. `floor,await_crash`: only those rows, for
 //! iterating; the floor and the base of a pinned row are always measured, and the idle-CPU
-//! check is skipped).
+//! check is skipped), `TRANSOM_WAKE_PAIRED` (1; 0 turns the paired floor off: ratios then
+//! use the round's floor row, and a round takes half the time).
 //!
 //! Run: `cargo bench -p transom-benches --bench wake`.
 
@@ -673,7 +674,9 @@ fn main() {
                 })
         }
     };
-    PairedFloor::start();
+    if env_u64("TRANSOM_WAKE_PAIRED", 1) != 0 {
+        PairedFloor::start();
+    }
     let _ = PairedFloor::take();
     let mut all: BTreeMap<&'static str, Vec<P>> = BTreeMap::new();
     // Per row and round: the paired floor (see `PairedFloor`), when the row has one.
