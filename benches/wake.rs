@@ -48,7 +48,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver};
+use crossbeam_channel::{bounded, Receiver, Sender};
 use transom::actor::{ExitReason, Message, ProcessContext, Runtime, SpawnOptions};
 use transom::canal::{
     Canal, CursorOptions, LiveBuffer, Overflow, Pulled, Start, SubscriptionOptions,
@@ -118,26 +118,7 @@ impl PairedFloor {
     fn start() {
         let gen = Arc::new(AtomicU64::new(0));
         let (tx, rx) = bounded(1);
-        let waiter = {
-            let gen = Arc::clone(&gen);
-            thread::Builder::new()
-                .name("paired-floor".into())
-                .spawn(move || {
-                    let mut seen = 0;
-                    loop {
-                        let mut g = gen.load(Ordering::Acquire);
-                        while g == seen {
-                            thread::park();
-                            g = gen.load(Ordering::Acquire);
-                        }
-                        if tx.send(Instant::now()).is_err() {
-                            return;
-                        }
-                        seen = g;
-                    }
-                })
-                .expect("paired floor thread")
-        };
+        let waiter = floor_waiter(Arc::clone(&gen), tx);
         *PAIRED.lock().unwrap() = Some(PairedFloor {
             gen,
             waiter: waiter.thread().clone(),
@@ -231,12 +212,12 @@ impl Reporter {
     }
 }
 
-fn floor(n: usize, pause: Duration) -> Vec<u64> {
-    let gen = Arc::new(AtomicU64::new(0));
-    let (tx, rx) = bounded(1);
-    let waiter = {
-        let gen = Arc::clone(&gen);
-        thread::spawn(move || {
+/// The floor's waiter: parked until `gen` moves, then reports the time it woke; returns once
+/// `gen` is `u64::MAX` (or the report cannot be sent).
+fn floor_waiter(gen: Arc<AtomicU64>, tx: Sender<Instant>) -> thread::JoinHandle<()> {
+    thread::Builder::new()
+        .name("floor-waiter".into())
+        .spawn(move || {
             let mut seen = 0;
             loop {
                 let mut g = gen.load(Ordering::Acquire);
@@ -245,14 +226,19 @@ fn floor(n: usize, pause: Duration) -> Vec<u64> {
                     g = gen.load(Ordering::Acquire);
                 }
                 let t = Instant::now();
-                if g == u64::MAX {
+                if g == u64::MAX || tx.send(t).is_err() {
                     return;
                 }
                 seen = g;
-                tx.send(t).unwrap();
             }
         })
-    };
+        .expect("floor waiter thread")
+}
+
+fn floor(n: usize, pause: Duration) -> Vec<u64> {
+    let gen = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = bounded(1);
+    let waiter = floor_waiter(Arc::clone(&gen), tx);
     let r = Reporter { rx };
     let th = waiter.thread().clone();
     let mut out = Vec::with_capacity(n);

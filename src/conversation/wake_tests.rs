@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::wire::encode_reply;
 use super::*;
-use crate::actor::{ExitReason, Message, Runtime, SpawnOptions};
+use crate::actor::{ExitReason, Mailbox, Message, Runtime, SpawnOptions};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -20,15 +20,21 @@ fn worker_thread() -> bool {
         .is_some_and(|n| n.starts_with("transom-worker-"))
 }
 
-#[test]
-fn a_crash_without_callbacks_is_recorded_before_exit_returns() {
-    let rt = Runtime::new(2).unwrap();
+/// A FAIL conversation whose one participant is a mailbox the test drives.
+fn with_mailbox_participant(rt: &Runtime) -> (Mailbox, Conversation) {
     let mb = rt.open_mailbox(SpawnOptions::new()).unwrap();
     let conv = Conversation::open(
-        &rt,
+        rt,
         ConversationConfig::new(vec![Participant::External(mb.pid())], OnCrash::Fail),
     )
     .unwrap();
+    (mb, conv)
+}
+
+#[test]
+fn a_crash_without_callbacks_is_recorded_before_exit_returns() {
+    let rt = Runtime::new(2).unwrap();
+    let (mb, conv) = with_mailbox_participant(&rt);
     rt.exit(mb.pid(), ExitReason::error(3, "gone")).unwrap();
     // Handled on this thread, inside `exit`: no worker involved, nothing to wait for.
     let info = conv
@@ -45,12 +51,7 @@ fn a_crash_without_callbacks_is_recorded_before_exit_returns() {
 #[test]
 fn a_reply_is_buffered_before_the_participants_send_returns() {
     let rt = Runtime::new(2).unwrap();
-    let mb = rt.open_mailbox(SpawnOptions::new()).unwrap();
-    let conv = Conversation::open(
-        &rt,
-        ConversationConfig::new(vec![Participant::External(mb.pid())], OnCrash::Fail),
-    )
-    .unwrap();
+    let (mb, conv) = with_mailbox_participant(&rt);
     let first = conv.send(None, b"a").unwrap();
     let second = conv.send(None, b"b").unwrap();
     // Checked under the conversation's lock, sent under it, handled once it is released.
@@ -118,12 +119,7 @@ fn crash_callbacks_and_compensations_run_on_a_worker_not_on_the_exiting_thread()
         vec![("compensation", true), ("callback", true)]
     );
     // Without a compensation, a registered callback alone keeps the crash on a worker.
-    let c = rt.open_mailbox(SpawnOptions::new()).unwrap();
-    let conv = Conversation::open(
-        &rt,
-        ConversationConfig::new(vec![Participant::External(c.pid())], OnCrash::Fail),
-    )
-    .unwrap();
+    let (c, conv) = with_mailbox_participant(&rt);
     let (tx, rx) = mpsc::channel();
     conv.add_crash_callback(move |_| tx.send(worker_thread()).unwrap());
     rt.exit(c.pid(), ExitReason::error(1, "crash")).unwrap();
@@ -133,14 +129,8 @@ fn crash_callbacks_and_compensations_run_on_a_worker_not_on_the_exiting_thread()
 #[test]
 fn await_crash_waiters_are_woken_after_the_crash_callbacks_ran() {
     let rt = Runtime::new(2).unwrap();
-    let mb = rt.open_mailbox(SpawnOptions::new()).unwrap();
-    let conv = Arc::new(
-        Conversation::open(
-            &rt,
-            ConversationConfig::new(vec![Participant::External(mb.pid())], OnCrash::Fail),
-        )
-        .unwrap(),
-    );
+    let (mb, conv) = with_mailbox_participant(&rt);
+    let conv = Arc::new(conv);
     let called = Arc::new(AtomicBool::new(false));
     {
         let called = Arc::clone(&called);
@@ -167,15 +157,8 @@ fn a_crash_rerouted_to_another_conversations_actor_hands_that_actor_to_a_worker(
     // conversation's (idle, inline-capable) actor: inline runs do not nest, so the inner one
     // runs on a worker; both conversations stay consistent.
     let rt = Runtime::new(2).unwrap();
-    let (crasher, inner_mb) = (
-        rt.open_mailbox(SpawnOptions::new()).unwrap(),
-        rt.open_mailbox(SpawnOptions::new()).unwrap(),
-    );
-    let inner = Conversation::open(
-        &rt,
-        ConversationConfig::new(vec![Participant::External(inner_mb.pid())], OnCrash::Fail),
-    )
-    .unwrap();
+    let crasher = rt.open_mailbox(SpawnOptions::new()).unwrap();
+    let (inner_mb, inner) = with_mailbox_participant(&rt);
     let outer = Conversation::open(
         &rt,
         ConversationConfig::new(
