@@ -13,6 +13,8 @@
 //!   an event pushed from another thread (what a commit does for a subscription canal);
 //! - `canal_sub_pull` / `canal_cursor_pull`: a thread blocked in `Canal::pull_batch`, an event
 //!   appended to an in-memory store (includes the append itself);
+//! - `canal_sub_notify` / `canal_cursor_notify`: the same, with the clock started when the
+//!   store begins notifying its commit listeners (the canal's own notification path);
 //! - `spin_handoff`: a mailbox receiver that is still in its spin window when the message comes;
 //! - `on_crash` / `on_crash_with_waiter`: crash → first instruction of the `on_crash` callback,
 //!   with nobody else waiting vs with a thread blocked in `await_crash` on the same
@@ -21,14 +23,22 @@
 //!   (`sched_setaffinity`, like `taskset -c 0`).
 //!
 //! Every sample lets the waiter go fully idle first (a pause well beyond every spin window), then
-//! reads the clock, notifies, and takes the waiter's clock reading right after it returned. Each
+//! reads the clock, notifies, and takes the waiter's clock reading right after it returned.
+//! Before each sample of each path the bench also takes one floor sample (its own pause, then a
+//! bare unpark): the *paired floor*. The ratios of a row use its paired floor, measured in the
+//! same seconds, because this VM switches between modes in which any cross-CPU wake-up costs
+//! ~3 µs or ~25 µs, and a floor row measured earlier in the round can be in the other mode. Each
 //! round measures every path once; percentiles (p50/p90/p99) are per round, and the summary gives
 //! the median over rounds of each, plus the per-round ratios to the same round's floor. Lines
 //! start with `RESULT` for scripts. Finally the idle CPU use of a runtime and of a canal blocked
 //! in a pull, over `TRANSOM_WAKE_IDLE_MS` (10 s) each.
 //!
 //! Knobs: `TRANSOM_WAKE_ROUNDS` (5), `TRANSOM_WAKE_N` (samples per path per round, 1500),
-//! `TRANSOM_WAKE_PAUSE_US` (300), `TRANSOM_WAKE_IDLE_MS` (10000).
+//! `TRANSOM_WAKE_PAUSE_US` (300), `TRANSOM_WAKE_IDLE_MS` (10000), `TRANSOM_WAKE_ONLY` (a
+//! comma-separated list of path names, e.g. `floor,await_crash`: only those rows, for
+//! iterating; the floor and the base of a pinned row are always measured, and the idle-CPU
+//! check is skipped), `TRANSOM_WAKE_PAIRED` (1; 0 turns the paired floor off: ratios then
+//! use the round's floor row, and a round takes half the time).
 //!
 //! Run: `cargo bench -p transom-benches --bench wake`.
 
@@ -38,7 +48,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver};
+use crossbeam_channel::{bounded, Receiver, Sender};
 use transom::actor::{ExitReason, Message, ProcessContext, Runtime, SpawnOptions};
 use transom::canal::{
     Canal, CursorOptions, LiveBuffer, Overflow, Pulled, Start, SubscriptionOptions,
@@ -89,8 +99,59 @@ fn ns(d: Duration) -> u64 {
     d.as_nanos() as u64
 }
 
-/// Lets every waiter and worker finish its spin and park. Not a test: the point is idleness.
+/// The floor measured *paired* with every path: before each sample of a path, `idle` first
+/// takes one floor sample (its own full pause, then a bare unpark of a parked thread), so each
+/// path's samples interleave with floor samples taken in the same seconds. This VM switches
+/// between modes in which every cross-CPU wake-up costs ~3 µs or ~25 µs (other guests and
+/// sessions); a floor row measured tens of seconds earlier can sit in the other mode, the
+/// paired floor cannot.
+struct PairedFloor {
+    gen: Arc<AtomicU64>,
+    waiter: thread::Thread,
+    rx: Receiver<Instant>,
+    samples: Vec<u64>,
+}
+
+static PAIRED: std::sync::Mutex<Option<PairedFloor>> = std::sync::Mutex::new(None);
+
+impl PairedFloor {
+    fn start() {
+        let gen = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = bounded(1);
+        let waiter = floor_waiter(Arc::clone(&gen), tx);
+        *PAIRED.lock().unwrap() = Some(PairedFloor {
+            gen,
+            waiter: waiter.thread().clone(),
+            rx,
+            samples: Vec::new(),
+        });
+    }
+
+    fn sample(&mut self, pause: Duration) {
+        thread::sleep(pause);
+        let t0 = Instant::now();
+        self.gen.fetch_add(1, Ordering::Release);
+        self.waiter.unpark();
+        let t1 = self.rx.recv_timeout(WAIT).expect("floor woken");
+        self.samples.push(ns(t1.saturating_duration_since(t0)));
+    }
+
+    /// The floor samples taken since the last call.
+    fn take() -> Vec<u64> {
+        PAIRED
+            .lock()
+            .unwrap()
+            .as_mut()
+            .map_or_else(Vec::new, |f| std::mem::take(&mut f.samples))
+    }
+}
+
+/// Lets every waiter and worker finish its spin and park (after one paired floor sample, see
+/// [`PairedFloor`]). Not a test: the point is idleness.
 fn idle(pause: Duration) {
+    if let Some(f) = PAIRED.lock().unwrap().as_mut() {
+        f.sample(pause);
+    }
     thread::sleep(pause);
 }
 
@@ -151,12 +212,12 @@ impl Reporter {
     }
 }
 
-fn floor(n: usize, pause: Duration) -> Vec<u64> {
-    let gen = Arc::new(AtomicU64::new(0));
-    let (tx, rx) = bounded(1);
-    let waiter = {
-        let gen = Arc::clone(&gen);
-        thread::spawn(move || {
+/// The floor's waiter: parked until `gen` moves, then reports the time it woke; returns once
+/// `gen` is `u64::MAX` (or the report cannot be sent).
+fn floor_waiter(gen: Arc<AtomicU64>, tx: Sender<Instant>) -> thread::JoinHandle<()> {
+    thread::Builder::new()
+        .name("floor-waiter".into())
+        .spawn(move || {
             let mut seen = 0;
             loop {
                 let mut g = gen.load(Ordering::Acquire);
@@ -165,14 +226,19 @@ fn floor(n: usize, pause: Duration) -> Vec<u64> {
                     g = gen.load(Ordering::Acquire);
                 }
                 let t = Instant::now();
-                if g == u64::MAX {
+                if g == u64::MAX || tx.send(t).is_err() {
                     return;
                 }
                 seen = g;
-                tx.send(t).unwrap();
             }
         })
-    };
+        .expect("floor waiter thread")
+}
+
+fn floor(n: usize, pause: Duration) -> Vec<u64> {
+    let gen = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = bounded(1);
+    let waiter = floor_waiter(Arc::clone(&gen), tx);
     let r = Reporter { rx };
     let th = waiter.thread().clone();
     let mut out = Vec::with_capacity(n);
@@ -414,8 +480,25 @@ fn live_pull(n: usize, pause: Duration) -> Vec<u64> {
     out
 }
 
-fn canal_pull(n: usize, pause: Duration, cursor: bool) -> Vec<u64> {
+/// Where a canal-pull sample's clock starts.
+#[derive(Clone, Copy, PartialEq)]
+enum ClockFrom {
+    /// Right before `Store::append`: the append's own cost is in the sample.
+    Append,
+    /// When the store starts telling its commit listeners: a listener registered before the
+    /// canal's (listeners are called in registration order) reads the clock. The sample is
+    /// the canal's notification alone: its listener, the wake-up, the pull's re-read.
+    Commit,
+}
+
+fn canal_pull(n: usize, pause: Duration, cursor: bool, from: ClockFrom) -> Vec<u64> {
     let store = Arc::new(Store::open(Config::in_memory()).expect("store"));
+    let base = Instant::now();
+    let committed_at = Arc::new(AtomicU64::new(0));
+    if from == ClockFrom::Commit {
+        let committed_at = Arc::clone(&committed_at);
+        store.on_commit(move |_| committed_at.store(ns(base.elapsed()), Ordering::Release));
+    }
     let mut canal = if cursor {
         Canal::cursor(&store, CursorOptions::new(Start::End)).unwrap()
     } else {
@@ -438,6 +521,10 @@ fn canal_pull(n: usize, pause: Duration, cursor: bool) -> Vec<u64> {
         store
             .append(AppendRequest::new("s", 1, vec![1u8]))
             .expect("append");
+        let t0 = match from {
+            ClockFrom::Append => t0,
+            ClockFrom::Commit => base + Duration::from_nanos(committed_at.load(Ordering::Acquire)),
+        };
         out.push(r.take(t0));
     }
     closer.close();
@@ -556,63 +643,135 @@ fn main() {
     let _ = mailbox_send(&rt, 200, Duration::from_micros(50));
     let _ = on_crash(&rt, 200, Duration::from_micros(50));
 
+    let only: Option<Vec<String>> = std::env::var("TRANSOM_WAKE_ONLY")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect());
+    // A row is measured when no filter is set, when it is named, or when it is the floor or
+    // the base of a named pinned row (the ratios need them).
+    let wanted = |name: &str| match &only {
+        None => true,
+        Some(names) => {
+            name == "floor"
+                || name == "floor/pinned"
+                || names.iter().any(|n| {
+                    n == name
+                        || n.trim_end_matches("/pinned") == name
+                        || (name.starts_with("on_crash") && n.starts_with("on_crash"))
+                })
+        }
+    };
+    if env_u64("TRANSOM_WAKE_PAIRED", 1) != 0 {
+        PairedFloor::start();
+    }
+    let _ = PairedFloor::take();
     let mut all: BTreeMap<&'static str, Vec<P>> = BTreeMap::new();
+    // Per row and round: the paired floor (see `PairedFloor`), when the row has one.
+    let mut paired: BTreeMap<&'static str, Vec<P>> = BTreeMap::new();
     for round in 0..rounds {
-        let mut row = |name: &'static str, samples: Vec<u64>| {
-            let p = percentiles(samples);
+        let mut row = |name: &'static str, measure: &mut dyn FnMut() -> Vec<u64>| {
+            if !wanted(name) {
+                return;
+            }
+            let _ = PairedFloor::take();
+            let p = percentiles(measure());
+            let fl = PairedFloor::take();
+            // The A/B `on_crash` rows are measured together: the second shares the pairing.
+            let fl = if fl.is_empty() && name == "on_crash_with_waiter" {
+                paired.get("on_crash").and_then(|v| v.last().copied())
+            } else if fl.is_empty() {
+                None
+            } else {
+                Some(percentiles(fl))
+            };
+            let paired_text = fl.map_or(String::new(), |f| {
+                format!(
+                    " paired_floor_p50_ns={} paired_floor_p99_ns={}",
+                    f.p50, f.p99
+                )
+            });
             println!(
-                "RESULT wake/{name} round={round} n={n} p50_ns={} p90_ns={} p99_ns={}",
+                "RESULT wake/{name} round={round} n={n} p50_ns={} p90_ns={} p99_ns={}{paired_text}",
                 p.p50, p.p90, p.p99
             );
             all.entry(name).or_default().push(p);
+            if let Some(f) = fl {
+                paired.entry(name).or_default().push(f);
+            }
         };
-        row("floor", floor(n, pause));
-        row("mailbox_send", mailbox_send(&rt, n, pause));
-        row("mailbox_exit", mailbox_exit(&rt, n, pause));
-        row("await_crash", await_crash(&rt, n, pause));
-        row("conv_receive", conv_receive(&rt, n, pause));
-        row("live_pull", live_pull(n, pause));
-        row("canal_sub_pull", canal_pull(n, pause, false));
-        row("canal_cursor_pull", canal_pull(n, pause, true));
-        row(
-            "spin_handoff",
-            spin_handoff(&rt, n, Duration::from_nanos(200)),
-        );
-        let (alone, with) = on_crash(&rt, n, pause);
-        row("on_crash", alone);
-        row("on_crash_with_waiter", with);
+        row("floor", &mut || floor(n, pause));
+        row("mailbox_send", &mut || mailbox_send(&rt, n, pause));
+        row("mailbox_exit", &mut || mailbox_exit(&rt, n, pause));
+        row("await_crash", &mut || await_crash(&rt, n, pause));
+        row("conv_receive", &mut || conv_receive(&rt, n, pause));
+        row("live_pull", &mut || live_pull(n, pause));
+        row("canal_sub_pull", &mut || {
+            canal_pull(n, pause, false, ClockFrom::Append)
+        });
+        row("canal_cursor_pull", &mut || {
+            canal_pull(n, pause, true, ClockFrom::Append)
+        });
+        row("canal_sub_notify", &mut || {
+            canal_pull(n, pause, false, ClockFrom::Commit)
+        });
+        row("canal_cursor_notify", &mut || {
+            canal_pull(n, pause, true, ClockFrom::Commit)
+        });
+        row("spin_handoff", &mut || {
+            spin_handoff(&rt, n, Duration::from_nanos(200))
+        });
+        let mut with_waiter = None;
+        row("on_crash", &mut || {
+            let (alone, with) = on_crash(&rt, n, pause);
+            with_waiter = Some(with);
+            alone
+        });
+        row("on_crash_with_waiter", &mut || {
+            with_waiter.take().expect("measured with on_crash")
+        });
         let np = n / 2;
-        row("floor/pinned", pinned(|| floor(np, pause)));
-        row(
-            "mailbox_send/pinned",
-            pinned(|| mailbox_send(&rt, np, pause)),
-        );
-        row(
-            "mailbox_exit/pinned",
-            pinned(|| mailbox_exit(&rt, np, pause)),
-        );
-        row("await_crash/pinned", pinned(|| await_crash(&rt, np, pause)));
-        row(
-            "conv_receive/pinned",
-            pinned(|| conv_receive(&rt, np, pause)),
-        );
-        row("live_pull/pinned", pinned(|| live_pull(np, pause)));
-        row(
-            "canal_sub_pull/pinned",
-            pinned(|| canal_pull(np, pause, false)),
-        );
+        row("floor/pinned", &mut || pinned(|| floor(np, pause)));
+        row("mailbox_send/pinned", &mut || {
+            pinned(|| mailbox_send(&rt, np, pause))
+        });
+        row("mailbox_exit/pinned", &mut || {
+            pinned(|| mailbox_exit(&rt, np, pause))
+        });
+        row("await_crash/pinned", &mut || {
+            pinned(|| await_crash(&rt, np, pause))
+        });
+        row("conv_receive/pinned", &mut || {
+            pinned(|| conv_receive(&rt, np, pause))
+        });
+        row("live_pull/pinned", &mut || pinned(|| live_pull(np, pause)));
+        row("canal_sub_pull/pinned", &mut || {
+            pinned(|| canal_pull(np, pause, false, ClockFrom::Append))
+        });
+        row("canal_cursor_pull/pinned", &mut || {
+            pinned(|| canal_pull(np, pause, true, ClockFrom::Append))
+        });
     }
 
-    println!("\nSUMMARY (median over {rounds} rounds; ratios are per-round, then the median)");
+    println!("\nSUMMARY (median over {rounds} rounds; ratios are per-round, then the median;");
+    println!("floor = the floor paired sample by sample with the row, else the round's floor row)");
     println!(
-        "{:<26} {:>8} {:>8} {:>8} {:>10} {:>10} {:>12}",
-        "path", "p50_ns", "p90_ns", "p99_ns", "p50/floor", "p99/floor", "pinned/2cpu"
+        "{:<26} {:>8} {:>8} {:>8} {:>10} {:>10} {:>12} {:>10}",
+        "path", "p50_ns", "p90_ns", "p99_ns", "p50/floor", "p99/floor", "pinned/2cpu", "floor_p50"
     );
-    let floor_of =
-        |pinned: bool| -> Vec<P> { all[if pinned { "floor/pinned" } else { "floor" }].clone() };
+    let floor_of = |name: &str| -> Vec<P> {
+        match paired.get(name) {
+            Some(f) if f.len() == all[name].len() => f.clone(),
+            _ => all[if name.ends_with("/pinned") {
+                "floor/pinned"
+            } else {
+                "floor"
+            }]
+            .clone(),
+        }
+    };
     for (name, ps) in &all {
         let is_pinned = name.ends_with("/pinned");
-        let fl = floor_of(is_pinned);
+        let fl = floor_of(name);
+        let floor_p50 = median(fl.iter().map(|p| p.p50 as f64).collect());
         let m = |f: fn(&P) -> u64| median(ps.iter().map(|p| f(p) as f64).collect());
         let r = |f: fn(&P) -> u64| {
             median(
@@ -637,17 +796,18 @@ fn main() {
             "-".into()
         };
         println!(
-            "{:<26} {:>8.0} {:>8.0} {:>8.0} {:>10.2} {:>10.2} {:>12}",
+            "{:<26} {:>8.0} {:>8.0} {:>8.0} {:>10.2} {:>10.2} {:>12} {:>10.0}",
             name,
             m(|p| p.p50),
             m(|p| p.p90),
             m(|p| p.p99),
             r(|p| p.p50),
             r(|p| p.p99),
-            pin
+            pin,
+            floor_p50
         );
         println!(
-            "RESULT summary/{name} p50_ns={:.0} p90_ns={:.0} p99_ns={:.0} p50_over_floor={:.3} p99_over_floor={:.3} pinned_over_2cpu={pin}",
+            "RESULT summary/{name} p50_ns={:.0} p90_ns={:.0} p99_ns={:.0} p50_over_floor={:.3} p99_over_floor={:.3} pinned_over_2cpu={pin} floor_p50_ns={floor_p50:.0}",
             m(|p| p.p50),
             m(|p| p.p90),
             m(|p| p.p99),
@@ -655,14 +815,17 @@ fn main() {
             r(|p| p.p99)
         );
     }
-    let wc = median(
-        all["on_crash_with_waiter"]
-            .iter()
-            .zip(&all["on_crash"])
-            .map(|(a, b)| a.p50 as f64 / b.p50 as f64)
-            .collect(),
-    );
-    println!("RESULT summary/on_crash_with_waiter_over_no_waiter p50_ratio={wc:.3}");
+    if let (Some(with), Some(alone)) = (all.get("on_crash_with_waiter"), all.get("on_crash")) {
+        let wc = median(
+            with.iter()
+                .zip(alone)
+                .map(|(a, b)| a.p50 as f64 / b.p50 as f64)
+                .collect(),
+        );
+        println!("RESULT summary/on_crash_with_waiter_over_no_waiter p50_ratio={wc:.3}");
+    }
     drop(rt);
-    idle_cpu(idle_window);
+    if only.is_none() {
+        idle_cpu(idle_window);
+    }
 }

@@ -18,7 +18,8 @@ use super::options::{SpawnOptions, Spawned};
 use super::pid::{MonitorRef, Pid, TimerRef};
 use super::process::{Proc, ProcKind};
 use super::reason::ExitReason;
-use super::table::Table;
+use super::table::{Pending, Table};
+use crate::sync::Mutex;
 
 /// The code of a callback process: called for one message at a time, on a worker thread.
 ///
@@ -51,6 +52,9 @@ impl Behaviour for Box<dyn Behaviour> {
 pub(crate) type Core = Table<Box<dyn Behaviour>>;
 /// A process of such a runtime.
 pub(crate) type Process = Proc<Box<dyn Behaviour>>;
+/// A send of such a runtime whose wake-up is done when it is dropped (see
+/// [`RuntimeHandle::send_from_pending`]).
+pub(crate) type PendingSend<'a> = Pending<'a, Box<dyn Behaviour>>;
 
 /// A cheap, cloneable handle to a runtime, usable from any thread (and from inside behaviours
 /// and monitor callbacks). Once the runtime is closed, every call returns
@@ -79,12 +83,47 @@ pub struct ProcessContext {
     handle: RuntimeHandle,
     proc: Arc<Process>,
     pid: Pid,
+    /// This run is an inline run, on the thread that delivered the message (see `process.rs`).
+    inline: bool,
+    /// A message the inline handler declined (see [`ProcessContext::decline`]).
+    declined: Mutex<Option<Message>>,
 }
 
 impl ProcessContext {
-    pub(crate) fn new(handle: RuntimeHandle, proc: Arc<Process>) -> Self {
+    /// The context of one run of `proc`: on a worker, or `inline` on a delivering thread.
+    pub(crate) fn new(handle: RuntimeHandle, proc: Arc<Process>, inline: bool) -> Self {
         let pid = proc.pid();
-        ProcessContext { handle, proc, pid }
+        ProcessContext {
+            handle,
+            proc,
+            pid,
+            inline,
+            declined: Mutex::new(None),
+        }
+    }
+
+    /// The process this context runs.
+    pub(crate) fn process(&self) -> &Arc<Process> {
+        &self.proc
+    }
+
+    /// Whether this `handle` call runs inline, on the thread that delivered the message (only
+    /// for inline-capable processes, see `process.rs`): it must not block or call user code.
+    pub(crate) fn is_inline(&self) -> bool {
+        self.inline
+    }
+
+    /// From an inline `handle` call that cannot finish `msg` here (return `Ok(())` right
+    /// after, having changed nothing): the message goes back to the front of the queue and a
+    /// worker handles it, before anything queued after it.
+    pub(crate) fn decline(&self, msg: Message) {
+        debug_assert!(self.inline, "only an inline run can decline a message");
+        *self.declined.lock() = Some(msg);
+    }
+
+    /// The declined message, if the last `handle` call declined one.
+    pub(crate) fn take_declined(&self) -> Option<Message> {
+        self.declined.lock().take()
     }
 
     fn core(&self) -> &Core {

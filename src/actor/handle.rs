@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::context::{spawn, Behaviour, RuntimeHandle};
+use super::context::{spawn, Behaviour, PendingSend, RuntimeHandle};
 use super::error::ActorError;
 use super::options::{SpawnOptions, Spawned};
 use super::pid::{MonitorRef, Pid, TimerRef};
@@ -39,6 +39,18 @@ impl RuntimeHandle {
         bytes: impl Into<Box<[u8]>>,
     ) -> Result<(), ActorError> {
         self.inner.send(from, to, bytes.into())
+    }
+
+    /// [`send_from`](RuntimeHandle::send_from) whose wake-up of the receiver happens when the
+    /// returned value is dropped: for a caller that sends while holding a lock the receiver
+    /// may take (drop it after the lock). The message is queued at once.
+    pub(crate) fn send_from_pending(
+        &self,
+        from: Pid,
+        to: Pid,
+        bytes: impl Into<Box<[u8]>>,
+    ) -> Result<PendingSend<'_>, ActorError> {
+        self.inner.send_pending(from, to, bytes.into())
     }
 
     /// Sends an exit signal to `pid` from outside the runtime. See [`RuntimeHandle::exit_from`].

@@ -16,7 +16,7 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::context::{Process, RuntimeHandle};
+use super::context::{PendingSend, Process, RuntimeHandle};
 use super::error::ActorError;
 use super::message::Message;
 use super::options::SpawnOptions;
@@ -151,6 +151,17 @@ impl Mailbox {
     pub fn send(&self, to: Pid, bytes: impl Into<Box<[u8]>>) -> Result<(), ActorError> {
         self.alive()?;
         self.handle.send_from(self.pid(), to, bytes)
+    }
+
+    /// [`send`](Mailbox::send) whose wake-up of the receiver happens when the returned value
+    /// is dropped (see [`RuntimeHandle::send_from_pending`]).
+    pub(crate) fn send_pending(
+        &self,
+        to: Pid,
+        bytes: impl Into<Box<[u8]>>,
+    ) -> Result<PendingSend<'_>, ActorError> {
+        self.alive()?;
+        self.handle.send_from_pending(self.pid(), to, bytes)
     }
 
     /// Links this process to `other` (see [`RuntimeHandle::link`]); `Closed` when this process

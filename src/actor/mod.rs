@@ -33,7 +33,10 @@
 //! # Threads and callbacks
 //!
 //! - A behaviour's `handle` runs on a worker, for one message at a time per process (never on two
-//!   workers at once); different processes run in parallel.
+//!   workers at once); different processes run in parallel. (Crate-internal processes that
+//!   never block and run no user code — the conversation actor — may instead be run by the
+//!   thread whose send or exit signal found them idle, under the same one-at-a-time rule: see
+//!   `process.rs`, "Inline runs". User behaviours always run on workers.)
 //! - A behaviour is dropped exactly once after its process exited, on a worker or on the thread
 //!   whose call ended the process (`exit`, a link cascade, `Mailbox` drop), never under a lock.
 //! - Monitor callbacks run on a worker, once, after the exit is final. `demonitor` waits for a
@@ -87,8 +90,11 @@ mod table;
 mod timer;
 
 #[cfg(test)]
+mod inline_tests;
+#[cfg(test)]
 mod tests;
 
+pub(crate) use context::PendingSend;
 pub use context::{Behaviour, ProcessContext, RuntimeHandle};
 pub use error::ActorError;
 pub use mailbox::Mailbox;

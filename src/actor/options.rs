@@ -16,6 +16,10 @@ pub struct SpawnOptions {
     pub(crate) link: Option<Pid>,
     pub(crate) trap_exit: bool,
     pub(crate) monitor: Option<MonitorCallback>,
+    /// Crate-internal: the process may be run by the thread that delivers it a message (see
+    /// `process.rs`, "Inline runs"). Only for behaviours that never block and call no user
+    /// code while they may be running inline.
+    pub(crate) inline: bool,
 }
 
 impl SpawnOptions {
@@ -45,6 +49,12 @@ impl SpawnOptions {
         self.monitor = Some(Box::new(callback));
         self
     }
+
+    /// Crate-internal: make the new (callback) process inline-capable, see `process.rs`.
+    pub(crate) fn inline(mut self) -> Self {
+        self.inline = true;
+        self
+    }
 }
 
 impl std::fmt::Debug for SpawnOptions {
@@ -53,6 +63,7 @@ impl std::fmt::Debug for SpawnOptions {
             .field("link", &self.link)
             .field("trap_exit", &self.trap_exit)
             .field("monitor", &self.monitor.is_some())
+            .field("inline", &self.inline)
             .finish()
     }
 }

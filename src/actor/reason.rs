@@ -7,6 +7,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::sync::Arc;
 
 /// What kind of exit this was. [`ExitKind::Normal`] (the work is done) and
 /// [`ExitKind::Shutdown`] (an orderly stop, whoever asked for it) are not abnormal: they kill no
@@ -82,11 +83,14 @@ impl ExitKind {
 }
 
 /// Why a process exited: `{kind, code, message}`.
+///
+/// Cheap to clone (the message is shared): an exit reaches every link, monitor and crash
+/// record unchanged, often on the path a woken thread waits for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ExitReason {
     kind: ExitKind,
     code: i32,
-    message: String,
+    message: Arc<str>,
 }
 
 impl ExitReason {
@@ -110,7 +114,7 @@ impl ExitReason {
         ExitReason {
             kind,
             code,
-            message,
+            message: Arc::from(message),
         }
     }
 

@@ -6,8 +6,16 @@
 //! `process.rs`), for at most [`BATCH`] messages before it goes to the back of the run queue.
 //! At most one `close` joins threads at a time, and a close called on one of the runtime's own
 //! threads (from inside a callback) never waits for another close, which may be joining it.
+//!
+//! Inline runs (`process.rs`): an inline-capable process whose delivery found it idle is run by
+//! [`run_inline`] on the delivering thread, with the same loop as a worker's. Inline runs do
+//! not nest: a thread already running an inline-capable process (inline or on a worker) hands
+//! a further claimed run to the workers, so an inline run never re-enters a handler's locks
+//! and its length stays bounded. `close` waits for the inline runs in flight after joining
+//! the workers (they are short: an inline handler never blocks).
 
 use crate::sync::{Condvar, Mutex};
+use std::cell::Cell;
 use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -15,6 +23,7 @@ use std::thread::{self, JoinHandle, ThreadId};
 
 use super::context::{Core, Process, ProcessContext, RuntimeHandle};
 use super::error::ActorError;
+use super::process::{Handled, RunEnd};
 use super::reason::ExitReason;
 use super::table::Job;
 
@@ -71,7 +80,7 @@ impl Runtime {
         } else {
             workers
         };
-        let core = Arc::new(Core::new());
+        let core = Arc::new_cyclic(|me| Core::new(me.clone(), run_inline));
         let mut rt = Runtime {
             handle: RuntimeHandle {
                 inner: Arc::clone(&core),
@@ -158,6 +167,12 @@ impl Runtime {
         while let Some(job) = core.try_next_job() {
             core.run_stranded(job);
         }
+        // Inline runs claimed before the table closed may still be finishing on other threads
+        // (each is a few microseconds: inline handlers never block); their behaviours are
+        // dropped by then.
+        while !core.inline_idle() {
+            thread::yield_now();
+        }
         self.threads.lock().joining = false;
         self.joined.notify_all();
     }
@@ -188,52 +203,85 @@ fn work(core: &Arc<Core>) {
     }
 }
 
-/// Runs `proc` for up to [`BATCH`] messages, then requeues it if it has more.
+std::thread_local! {
+    /// Whether this thread is running an inline-capable process (inline or as a worker).
+    static IN_INLINE_CAPABLE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks this thread as running an inline-capable process until dropped.
+struct InlineCapableGuard {
+    was: bool,
+}
+
+impl InlineCapableGuard {
+    fn enter() -> Self {
+        InlineCapableGuard {
+            was: IN_INLINE_CAPABLE.replace(true),
+        }
+    }
+}
+
+impl Drop for InlineCapableGuard {
+    fn drop(&mut self) {
+        IN_INLINE_CAPABLE.set(self.was);
+    }
+}
+
+/// The table's inline runner: runs a claimed inline run of `proc` on this thread, or hands it
+/// to the workers when this thread is already running an inline-capable process (no nesting);
+/// then ends the run's count.
+fn run_inline(core: Arc<Core>, proc: Arc<Process>) {
+    if IN_INLINE_CAPABLE.get() {
+        core.schedule(Job::Run(proc));
+        core.finish_inline_run();
+    } else {
+        let ctx = ProcessContext::new(RuntimeHandle { inner: core }, proc, true);
+        run_with(&ctx);
+        ctx.runtime().inner.finish_inline_run();
+    }
+}
+
+/// A worker's run of `proc`: see [`run_with`].
 fn run_process(core: &Arc<Core>, proc: &Arc<Process>) {
     let ctx = ProcessContext::new(
         RuntimeHandle {
             inner: Arc::clone(core),
         },
         Arc::clone(proc),
+        false,
     );
-    for _ in 0..BATCH {
-        let (msg, mut behaviour) = {
-            let mut st = proc.lock();
-            if st.exit.is_some() {
-                drop(st);
-                core.release_if_dead(proc);
-                return;
+    run_with(&ctx);
+}
+
+/// Runs `ctx`'s process for up to [`BATCH`] messages, then requeues it if it has more. Inline
+/// (on the thread whose delivery claimed the run), a message the handler declines (and
+/// everything after it) goes to a worker.
+fn run_with(ctx: &ProcessContext) {
+    let (core, proc) = (&ctx.runtime().inner, ctx.process());
+    let _guard = proc.is_inline_capable().then(InlineCapableGuard::enter);
+    let end = proc.run_batch(
+        BATCH,
+        |behaviour, msg| {
+            let outcome = catch_unwind(AssertUnwindSafe(|| behaviour.handle(ctx, msg)));
+            Handled {
+                declined: ctx.take_declined(),
+                exit: match outcome {
+                    Ok(Ok(())) => None,
+                    Ok(Err(reason)) => Some(reason),
+                    Err(payload) => Some(ExitReason::from_panic(&*payload)),
+                },
             }
-            let Some(msg) = st.queue.pop_front() else {
-                st.scheduled = false;
-                return;
-            };
-            let Some(b) = st.behaviour.take() else {
-                // Unreachable by the process invariant (only its one scheduled run takes the
-                // behaviour); refusing to run is the safe answer if it ever happens.
-                st.scheduled = false;
-                return;
-            };
-            (msg, b)
-        };
-        let outcome = catch_unwind(AssertUnwindSafe(|| behaviour.handle(&ctx, msg)));
-        proc.lock().behaviour = Some(behaviour);
-        let reason = match outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(reason)) => Some(reason),
-            Err(payload) => Some(ExitReason::from_panic(&*payload)),
-        };
-        if let Some(reason) = reason {
-            // The process is still `scheduled`, so the next iteration drops the behaviour.
+        },
+        // The process is still `scheduled`, so the run's next step drops the behaviour.
+        |reason| {
             core.terminate(proc.pid(), reason);
+        },
+    );
+    match end {
+        RunEnd::Idle => {}
+        RunEnd::Exited => {
+            core.release_if_dead(proc);
         }
+        RunEnd::Again => core.schedule(Job::Run(Arc::clone(proc))),
     }
-    {
-        let mut st = proc.lock();
-        if st.exit.is_none() && st.queue.is_empty() {
-            st.scheduled = false;
-            return;
-        }
-    }
-    core.schedule(Job::Run(Arc::clone(proc)));
 }

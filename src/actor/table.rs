@@ -10,12 +10,16 @@
 //! Lock order: topology → monitor map / process state → scheduler.
 //!
 //! The behaviour is a type parameter `B`: the table creates, schedules and drops behaviours but
-//! never calls one (the workers in `runtime.rs` do).
+//! never calls one (the workers in `runtime.rs` do, and the inline runner installed by the
+//! runtime, which runs an inline-capable process on the thread whose delivery claimed it: see
+//! `process.rs`, "Inline runs"). A claimed inline run is started after every lock is released,
+//! like every other effect.
 
+use crate::sync::wake::Wakes;
 use crate::sync::{Mutex, MutexGuard};
 use std::collections::{HashMap, HashSet};
 use std::mem;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::error::ActorError;
@@ -23,10 +27,36 @@ use super::message::Message;
 use super::monitor::{MonitorCallback, MonitorCell};
 use super::options::SpawnOptions;
 use super::pid::{IdSource, MonitorRef, Pid, TimerRef};
-use super::process::{drop_user, Delivered, Proc, ProcKind};
+use super::process::{drop_user, Delivered, InlineRuns, Proc, ProcKind};
 use super::reason::{ExitKind, ExitReason};
 use super::scheduler::Scheduler;
 use super::timer::{Due, Timers};
+
+/// The wake-up a [`Table::send_pending`] left to do: done when this is dropped (so a claimed
+/// process can never be left unscheduled, even on an unwinding path).
+#[must_use = "dropping it wakes the receiver: hold it until the caller's lock is released"]
+pub(crate) struct Pending<'a, B: Send + 'static> {
+    table: &'a Table<B>,
+    what: What<B>,
+}
+
+enum What<B> {
+    Nothing,
+    Wake(Wakes),
+    Schedule(Arc<Proc<B>>),
+    Inline(Arc<Proc<B>>),
+}
+
+impl<B: Send + 'static> Drop for Pending<'_, B> {
+    fn drop(&mut self) {
+        match std::mem::replace(&mut self.what, What::Nothing) {
+            What::Nothing => {}
+            What::Wake(wakes) => wakes.wake(),
+            What::Schedule(proc) => self.table.schedule(Job::Run(proc)),
+            What::Inline(proc) => self.table.run_inline(proc),
+        }
+    }
+}
 
 /// Work for the workers.
 pub(crate) enum Job<B> {
@@ -55,9 +85,17 @@ struct Topology<B> {
     closed: bool,
 }
 
+/// Runs a claimed inline run of an inline-capable process on the calling thread, and ends it
+/// (`InlineRuns::finish`). Installed by the runtime, which knows how to call a behaviour.
+pub(crate) type InlineRunner<B> = fn(Arc<Table<B>>, Arc<Proc<B>>);
+
 /// What a locked section decided to do once the lock is released.
 struct Effects<B> {
+    /// Mailbox receivers to wake.
+    wakes: Wakes,
     runs: Vec<Arc<Proc<B>>>,
+    /// Claimed inline runs, started on this thread once everything else is queued.
+    inline: Vec<Arc<Proc<B>>>,
     fires: Vec<(Arc<MonitorCell>, Pid, ExitReason)>,
     drops: Vec<B>,
     callbacks: Vec<MonitorCallback>,
@@ -66,17 +104,22 @@ struct Effects<B> {
 impl<B> Effects<B> {
     fn new() -> Self {
         Effects {
+            wakes: Wakes::default(),
             runs: Vec::new(),
+            inline: Vec::new(),
             fires: Vec::new(),
             drops: Vec::new(),
             callbacks: Vec::new(),
         }
     }
 
-    /// Queues `msg` for `proc`, remembering to schedule it when it was idle.
+    /// Queues `msg` for `proc`, remembering to schedule (or run inline) it when it was idle.
     fn deliver(&mut self, proc: &Arc<Proc<B>>, msg: Message) -> Result<(), ActorError> {
-        if proc.deliver(msg)? == Delivered::Schedule {
-            self.runs.push(Arc::clone(proc));
+        match proc.deliver(msg)? {
+            Delivered::Queued => {}
+            Delivered::Woke(wakes) => self.wakes.append(wakes),
+            Delivered::Schedule => self.runs.push(Arc::clone(proc)),
+            Delivered::RunInline => self.inline.push(Arc::clone(proc)),
         }
         Ok(())
     }
@@ -140,6 +183,11 @@ impl<B> Topology<B> {
 /// The process table with its run queue, timers and id sources: the state one runtime shares
 /// between its handles, contexts, mailboxes and workers.
 pub(crate) struct Table<B> {
+    /// This table, for the inline runner (which needs an owning handle to build a context).
+    me: Weak<Table<B>>,
+    runner: InlineRunner<B>,
+    /// Claimed inline runs not finished yet (see `process.rs`).
+    inline_runs: Arc<InlineRuns>,
     topology: Mutex<Topology<B>>,
     /// Every monitor whose callback has not finished or been cancelled, for `demonitor`.
     monitors: Mutex<HashMap<MonitorRef, Arc<MonitorCell>>>,
@@ -151,8 +199,13 @@ pub(crate) struct Table<B> {
 }
 
 impl<B: Send + 'static> Table<B> {
-    pub(crate) fn new() -> Self {
+    /// A table whose inline-capable processes are run by `runner`; `me` must be the `Arc`
+    /// the table is being placed in (`Arc::new_cyclic`).
+    pub(crate) fn new(me: Weak<Table<B>>, runner: InlineRunner<B>) -> Self {
         Table {
+            me,
+            runner,
+            inline_runs: Arc::new(InlineRuns::default()),
             topology: Mutex::new(Topology {
                 entries: HashMap::new(),
                 closed: false,
@@ -187,16 +240,24 @@ impl<B: Send + 'static> Table<B> {
 
     fn apply(&self, fx: Effects<B>) {
         let Effects {
+            wakes,
             runs,
+            inline,
             fires,
             drops,
             callbacks,
         } = fx;
+        wakes.wake();
         for p in runs {
             self.schedule(Job::Run(p));
         }
         for (cell, pid, reason) in fires {
             self.schedule(Job::Monitor { cell, pid, reason });
+        }
+        // After the queued work (the workers start on it meanwhile), before the drops (user
+        // code): the inline run is what a thread blocked on its outcome waits for.
+        for p in inline {
+            self.run_inline(p);
         }
         drops.into_iter().for_each(drop_user);
         callbacks.into_iter().for_each(drop_user);
@@ -210,6 +271,29 @@ impl<B: Send + 'static> Table<B> {
         if let Err(job) = self.sched.push(job) {
             self.run_stranded(job);
         }
+    }
+
+    /// Runs a claimed inline run on this thread (through the runtime's runner), or, if the
+    /// table is being torn down, hands it to the run queue; the run's count ends either way.
+    fn run_inline(&self, proc: Arc<Proc<B>>) {
+        match self.me.upgrade() {
+            Some(me) => (self.runner)(me, proc),
+            None => {
+                self.schedule(Job::Run(proc));
+                self.inline_runs.finish();
+            }
+        }
+    }
+
+    /// Ends a claimed inline run (the runner is done with it).
+    pub(crate) fn finish_inline_run(&self) {
+        self.inline_runs.finish();
+    }
+
+    /// Whether no inline run is in flight (`Runtime::close` waits for that after the table
+    /// closed: no new run can be claimed then).
+    pub(crate) fn inline_idle(&self) -> bool {
+        self.inline_runs.is_idle()
     }
 
     /// The next job for a worker, waiting for one; `None` once stopped and drained.
@@ -270,6 +354,7 @@ impl<B: Send + 'static> Table<B> {
             link,
             trap_exit,
             monitor,
+            inline,
         } = opts;
         self.with_topology(|t, fx| {
             if t.closed {
@@ -278,7 +363,9 @@ impl<B: Send + 'static> Table<B> {
                 return Err(ActorError::Closed);
             }
             let pid = Pid::from_raw(self.pids.next());
-            let proc = Arc::new(Proc::new(pid, kind, behaviour));
+            let inline =
+                (inline && kind == ProcKind::Callback).then(|| Arc::clone(&self.inline_runs));
+            let proc = Arc::new(Proc::new(pid, kind, inline, behaviour));
             let mut entry = Entry {
                 proc: Arc::clone(&proc),
                 links: HashSet::new(),
@@ -330,13 +417,31 @@ impl<B: Send + 'static> Table<B> {
     }
 
     pub(crate) fn send(&self, from: Pid, to: Pid, bytes: Box<[u8]>) -> Result<(), ActorError> {
+        self.send_pending(from, to, bytes).map(drop)
+    }
+
+    /// Sends, leaving the wake-up of the receiver (the unpark of a mailbox receiver, the push
+    /// of an idle process on the run queue, its inline run) to the returned [`Pending`]'s drop.
+    /// For a caller that sends while holding a lock of its own the receiver may need: dropped
+    /// after that lock, the woken thread does not run straight into it (on a busy machine the
+    /// woken thread even preempts the sender, which then holds the lock while descheduled).
+    /// The message itself is queued now, so ordering is the same as for [`Table::send`].
+    pub(crate) fn send_pending(
+        &self,
+        from: Pid,
+        to: Pid,
+        bytes: Box<[u8]>,
+    ) -> Result<Pending<'_, B>, ActorError> {
         let proc = self.lookup(to)?;
         // Delivery under the receiver's own lock is what makes sends FIFO per sender/receiver
         // pair: one sender's sends reach that lock in program order.
-        if proc.deliver(Message::User { from, bytes })? == Delivered::Schedule {
-            self.schedule(Job::Run(proc));
-        }
-        Ok(())
+        let what = match proc.deliver(Message::User { from, bytes })? {
+            Delivered::Queued => What::Nothing,
+            Delivered::Woke(wakes) => What::Wake(wakes),
+            Delivered::Schedule => What::Schedule(proc),
+            Delivered::RunInline => What::Inline(proc),
+        };
+        Ok(Pending { table: self, what })
     }
 
     pub(crate) fn exit(&self, from: Pid, to: Pid, reason: ExitReason) -> Result<(), ActorError> {

@@ -11,6 +11,19 @@
 //! only if the count did not move meanwhile. The store's commit listener and `interrupt` bump
 //! it, so no wake-up is lost and an idle cursor is a parked thread.
 //!
+//! One wake-up per commit, and nothing to contend on after it: the commit listener bumps the
+//! count under the wake lock, takes the parked pull's parker and unparks it after releasing
+//! that lock (`crate::sync::wake`). The woken pull re-takes the free lock once, and gets the
+//! count it now sees from that same critical section (no second lock to note it again); it
+//! then checks the store through its head — one atomic load, which the commit published
+//! before its listeners ran — and reads. The store's wait lock and waiter count, which every
+//! appender touches, are only used when nothing is readable (to learn whether the store
+//! closed). Why no commit is missed: the count is noted under the wake lock *before* the head
+//! is read, and the listener bumps it under that lock *after* the head moved; so either the
+//! bump comes after the note (the count differs, the park does not sleep or is woken), or it
+//! came before, and then so did the head's move, which the read sees. The loom models below
+//! (`loom_cursor_*`) check this, and find the lost wake-up when the note follows the read.
+//!
 //! The optional pollable descriptor lives in the same [`Wake`] state: the commit listener,
 //! `interrupt` and `close` raise it under the wake lock; after every pull (and rewind) the
 //! cursor lowers it under that lock when nothing is readable beyond its position, unless the
@@ -168,12 +181,14 @@ impl Wake {
         std::mem::take(&mut self.lock().interrupted)
     }
 
-    /// Parks until the epoch moves past `seen` or `deadline` passes. Returns false on timeout.
-    fn wait(&self, seen: u64, deadline: Option<Instant>) -> bool {
+    /// Parks until the epoch moves past `seen` or `deadline` passes (`None`). Returns the
+    /// epoch and the closed flag read under the lock it re-took after waking, so the caller
+    /// looks at the store next without locking again.
+    fn wait(&self, seen: u64, deadline: Option<Instant>) -> Option<(u64, bool)> {
         let mut st = self.lock();
         while st.epoch == seen {
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
+                return None;
             }
             let waiter = st.waiters.register();
             drop(st);
@@ -181,7 +196,7 @@ impl Wake {
             st = self.lock();
             st.waiters.cancel(&waiter);
         }
-        true
+        Some((st.epoch, st.closed))
     }
 }
 
@@ -306,10 +321,11 @@ impl Cursor {
             return Err(CanalError::InvalidArgument("max must be at least 1"));
         }
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        // Noted before looking at the store: a commit, close or interrupt after this moves
+        // the epoch, so the park below cannot miss it. Re-noted before every later look (a
+        // wake-up hands back the epoch it saw).
+        let (mut epoch, mut closed) = self.wake.epoch();
         loop {
-            // Noted before looking at the store: a commit, close or interrupt after this
-            // moves the epoch, so the park below cannot miss it.
-            let (epoch, closed) = self.wake.epoch();
             if closed {
                 // A cursor buffers nothing: closed by its consumer, it delivers no more.
                 return self.closed_or_interrupted();
@@ -320,7 +336,15 @@ impl Cursor {
                 let Some(store) = self.store.upgrade() else {
                     return self.closed_or_interrupted();
                 };
-                let outcome = store.wait_for_sequence(self.next - 1, Some(Duration::ZERO));
+                // The head is one atomic load: a woken pull reads past it without the store's
+                // wait lock or its waiter count, which the appender touches too. Only when
+                // nothing is readable does the store say whether it is closed.
+                let head = store.head();
+                let outcome = if head >= self.next {
+                    WaitOutcome::Ready(head)
+                } else {
+                    store.wait_for_sequence(self.next - 1, Some(Duration::ZERO))
+                };
                 if let WaitOutcome::Ready(_) = outcome {
                     self.scan(&store, max, out, keep)?;
                 }
@@ -336,14 +360,16 @@ impl Cursor {
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Ok(PullWait::TimedOut);
                     }
+                    (epoch, closed) = self.wake.epoch();
                 }
                 WaitOutcome::Closed => return self.closed_or_interrupted(),
                 WaitOutcome::TimedOut => {
                     if self.wake.take_interrupt() {
                         return Ok(PullWait::Interrupted);
                     }
-                    if !self.wake.wait(epoch, deadline) {
-                        return Ok(PullWait::TimedOut);
+                    match self.wake.wait(epoch, deadline) {
+                        Some(now) => (epoch, closed) = now,
+                        None => return Ok(PullWait::TimedOut),
                     }
                 }
             }
@@ -496,5 +522,67 @@ impl Drop for Cursor {
         if let Some(store) = self.store.upgrade() {
             let _ = store.remove_listener(self.listener);
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! The cursor's wait protocol with a stand-in for the store's head (an atomic, as
+    //! `Store::head` is): the pull notes the epoch, reads the head, and parks on the epoch
+    //! (`Wake::wait`, which hands back the epoch it saw); the commit listener runs after the
+    //! head moved (`Wake::committed`). A lost wake-up is a loom deadlock.
+    use super::*;
+    use crate::sync::atomic::{AtomicU64, Ordering::SeqCst};
+    use crate::sync::Arc as LArc;
+    use loom::thread;
+
+    /// `Cursor::pull`'s loop, reduced to the wait: returns the head it read past `after`.
+    fn pull(wake: &Wake, head: &AtomicU64, after: u64) -> u64 {
+        let (mut epoch, _) = wake.epoch();
+        loop {
+            let h = head.load(SeqCst);
+            if h > after {
+                return h;
+            }
+            (epoch, _) = wake.wait(epoch, None).expect("no deadline");
+        }
+    }
+
+    fn commit(wake: &Wake, head: &AtomicU64, to: u64) {
+        head.store(to, SeqCst);
+        wake.committed(to, false);
+    }
+
+    #[test]
+    fn loom_cursor_a_commit_racing_a_pull_is_never_lost() {
+        loom::model(|| {
+            let wake = LArc::new(Wake::default());
+            let head = LArc::new(AtomicU64::new(0));
+            let committer = {
+                let (wake, head) = (LArc::clone(&wake), LArc::clone(&head));
+                thread::spawn(move || commit(&wake, &head, 1))
+            };
+            assert_eq!(pull(&wake, &head, 0), 1);
+            committer.join().unwrap();
+        });
+    }
+
+    /// The pull waits for the second of two commits: the first one's wake-up (or its stale
+    /// token) makes it look again and park again; the second wakes it.
+    #[test]
+    fn loom_cursor_a_pull_needing_the_second_commit_returns() {
+        loom::model(|| {
+            let wake = LArc::new(Wake::default());
+            let head = LArc::new(AtomicU64::new(0));
+            let committer = {
+                let (wake, head) = (LArc::clone(&wake), LArc::clone(&head));
+                thread::spawn(move || {
+                    commit(&wake, &head, 1);
+                    commit(&wake, &head, 2);
+                })
+            };
+            assert_eq!(pull(&wake, &head, 1), 2);
+            committer.join().unwrap();
+        });
     }
 }

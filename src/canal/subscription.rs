@@ -42,6 +42,9 @@ impl SubscriptionOptions {
     }
 }
 
+/// Events read per store read while feeding.
+const FEED_CHUNK: usize = 1024;
+
 pub(crate) type EventBuffer = LiveBuffer<Arc<crate::store::Event>>;
 
 struct Feed {
@@ -68,18 +71,25 @@ impl Feed {
         };
         // A read error cannot happen today (reads never fail); if one did, the events stay
         // unfed until the next commit retries from `next`.
-        while let Ok(events) = store.read_from_sequence(*next, 1024) {
-            if events.is_empty() {
-                break;
-            }
+        while let Ok(events) = store.read_from_sequence(*next, FEED_CHUNK) {
+            let caught_up = events.len() < FEED_CHUNK;
             for e in events {
                 *next = e.sequence + 1;
                 if self.filter.matches(&e) {
                     self.buffer.push(e.sequence, e);
                 }
             }
+            // A short read reached the head it saw; a commit after it runs this listener
+            // again (serialised by `next`), so there is no need to read once more for it.
+            if caught_up {
+                break;
+            }
         }
-        if store.wait_for_sequence(*next - 1, Some(Duration::ZERO)) == WaitOutcome::Closed {
+        // The store's flag is set before its notifier closes: while it is clear (always, but
+        // for the last calls) no lock of the store's is taken here.
+        if store.is_closed()
+            && store.wait_for_sequence(*next - 1, Some(Duration::ZERO)) == WaitOutcome::Closed
+        {
             self.buffer.close();
         }
     }

@@ -64,6 +64,11 @@ impl CrashCallbacks {
         self.live.remove(&id.0)
     }
 
+    /// Whether no callback is registered.
+    pub(super) fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
     /// The callbacks to tell about a crash being recorded now.
     pub(super) fn snapshot(&self) -> Vec<Registration<CrashFn>> {
         self.live.values().cloned().collect()

@@ -113,6 +113,7 @@ impl Conversation {
             },
             SpawnOptions::new()
                 .trap_exit(true)
+                .inline()
                 .monitor(move |_, reason| {
                     let mut st = watcher.lock();
                     st.actor_exit = Some(reason.clone());
@@ -166,6 +167,12 @@ impl Conversation {
         Ok(conv)
     }
 
+    /// How many calls are parked in `receive`/`await_crash` (tests wait for a parked waiter).
+    #[cfg(test)]
+    pub(super) fn parked_waiters(&self) -> usize {
+        self.shared.lock().waiter_count()
+    }
+
     /// The conversation actor's pid (participants reply to it).
     pub fn pid(&self) -> Pid {
         self.pid
@@ -176,6 +183,10 @@ impl Conversation {
     /// `NoProc` when the chosen (or every) participant is dead; `ParticipantCrashed`,
     /// `DeadlineExceeded`, `Closed` or `WrongPhase` (COMPLETING) when the phase refuses sends.
     pub fn send(&self, to: Option<Pid>, payload: &[u8]) -> Result<u64, ConversationError> {
+        // Sent under the state lock (the request is in flight before its reply can be
+        // handled), but the participant is woken only after the lock is released: declared
+        // before the guard, this is dropped after it.
+        let mut wake_after_unlock = Vec::with_capacity(1);
         let mut st = self.shared.lock();
         if st.enforce_deadline() {
             self.shared.notify(&mut st);
@@ -202,8 +213,9 @@ impl Conversation {
                 continue;
             }
             let target = st.participants[i].pid;
-            match self.rt.send_from(self.pid, target, bytes.clone()) {
-                Ok(()) => {
+            match self.rt.send_from_pending(self.pid, target, bytes.clone()) {
+                Ok(pending) => {
+                    wake_after_unlock.push(pending);
                     st.next_request += 1;
                     st.next_target = (i + 1) % n;
                     st.in_flight.insert(

@@ -32,6 +32,8 @@ pub mod wire;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wake_tests;
 
 pub use callbacks::CrashCallbackId;
 pub use clock::monotonic_ns;

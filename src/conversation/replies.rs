@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
 
-use crate::actor::{ActorError, Mailbox, Pid, RuntimeHandle};
+use crate::actor::{ActorError, Mailbox, PendingSend, Pid, RuntimeHandle};
 use crate::sync::RwLock;
 
 use super::error::ConversationError;
@@ -44,18 +44,21 @@ pub(super) fn unregister(rt: &RuntimeHandle, pid: Pid) {
 }
 
 /// Claims `request_id` of `conversation` and sends the encoded reply with `send`.
-fn reply_with(
-    rt: &RuntimeHandle,
+fn reply_with<'r>(
+    rt: &'r RuntimeHandle,
     conversation: Pid,
     request_id: u64,
     payload: &[u8],
-    send: impl FnOnce(Pid, Vec<u8>) -> Result<(), ActorError>,
+    send: impl FnOnce(Pid, Vec<u8>) -> Result<PendingSend<'r>, ActorError>,
 ) -> Result<(), ConversationError> {
     let shared = conversations()
         .read()
         .get(&key(rt, conversation))
         .and_then(Weak::upgrade)
         .ok_or(ConversationError::NoConversation(conversation))?;
+    // The actor is woken (or run inline) once the state lock is released: declared before
+    // the guard, this is dropped after it, so the actor finds the lock free.
+    let mut wake_after_unlock = Vec::with_capacity(1);
     let mut st = shared.lock();
     if st.enforce_deadline() {
         shared.notify(&mut st);
@@ -72,7 +75,10 @@ fn reply_with(
     // Sent under the lock: a crash of the sender handled meanwhile cannot orphan (and
     // re-forward) a request whose reply is already queued.
     match send(conversation, encode_reply(request_id, payload)) {
-        Ok(()) => Ok(()),
+        Ok(pending) => {
+            wake_after_unlock.push(pending);
+            Ok(())
+        }
         Err(e) => {
             st.answered.remove(&request_id);
             Err(e.into())
@@ -96,7 +102,7 @@ pub fn reply(
     payload: &[u8],
 ) -> Result<(), ConversationError> {
     reply_with(rt, conversation, request_id, payload, |to, bytes| {
-        rt.send_from(from, to, bytes)
+        rt.send_from_pending(from, to, bytes)
     })
 }
 
@@ -118,6 +124,6 @@ pub fn reply_from_mailbox(
         conversation,
         request_id,
         payload,
-        |to, bytes| mailbox.send(to, bytes),
+        |to, bytes| mailbox.send_pending(to, bytes),
     )
 }

@@ -74,7 +74,8 @@ impl State {
             sent: 0,
             received: 0,
             crashed: 0,
-            crashes: Vec::new(),
+            // Allocated now rather than on the crash path a woken await_crash waits for.
+            crashes: Vec::with_capacity(participants),
             callbacks: CrashCallbacks::default(),
             actor_exit: None,
             fd: None,
@@ -93,6 +94,12 @@ impl State {
     /// Whether an await_crash would return at once: a crash is recorded, or it is closed.
     pub(super) fn crash_ready(&self) -> bool {
         !self.crashes.is_empty() || self.phase == Phase::Closed
+    }
+
+    /// How many calls are parked on the state (tests wait for a waiter to be parked).
+    #[cfg(test)]
+    pub(super) fn waiter_count(&self) -> usize {
+        self.waiters.len()
     }
 
     /// Brings the descriptors (if any) in line with the state; call after every change.
@@ -208,6 +215,14 @@ impl Shared {
 
     pub(super) fn lock(&self) -> Guard<'_> {
         Guard(std::mem::ManuallyDrop::new(self.state.lock()))
+    }
+
+    /// The lock if it is free right now (an inline run of the actor must never block; the
+    /// caller may hold it itself).
+    pub(super) fn try_lock(&self) -> Option<Guard<'_>> {
+        self.state
+            .try_lock()
+            .map(|g| Guard(std::mem::ManuallyDrop::new(g)))
     }
 
     /// The notification count (see [`Shared::spin_until_changed`]).

@@ -35,6 +35,16 @@ impl<T> Mutex<T> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Locks if the lock is free now; `None` if it is held (by any thread, this one too).
+    #[inline]
+    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        match self.0.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// The value, through exclusive access (no locking).
     #[allow(dead_code)]
     pub(crate) fn get_mut(&mut self) -> &mut T {

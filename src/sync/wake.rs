@@ -114,6 +114,12 @@ impl Waiters {
         }
     }
 
+    /// How many wait.
+    #[allow(dead_code)]
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
     /// Whether anyone waits.
     #[allow(dead_code)]
     pub(crate) fn is_empty(&self) -> bool {
