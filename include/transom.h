@@ -1878,6 +1878,19 @@ typedef struct transom_store_statistics {
 #define TRANSOM_ERR_CHECKPOINT_AHEAD (-42)
 
 /**
+ * No NATS server could be reached, the connection was lost, or it did not answer in time
+ * (transom_last_error() says which server and what happened). Retrying later may succeed.
+ */
+#define TRANSOM_ERR_UNAVAILABLE (-50)
+
+/**
+ * A NATS JetStream stream and the store disagree: the stream holds events the store does not,
+ * or different ones (transom_last_error() names the first differing sequence, also given by
+ * transom_last_error_value()). Nothing more is written to the stream.
+ */
+#define TRANSOM_ERR_DIVERGED (-51)
+
+/**
  * Sync policy: an append returns only once it is fsynced (group commit shares fsyncs between
  * concurrent appenders), and only then do readers see it. Loses nothing on a process or a
  * machine crash. The default.

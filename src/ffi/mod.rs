@@ -18,5 +18,6 @@ pub mod closure;
 pub mod conversation;
 pub mod log;
 pub mod memory;
+pub mod nats;
 pub mod status;
 pub mod store;

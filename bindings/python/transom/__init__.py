@@ -81,6 +81,8 @@ from .errors import (  # noqa: E402
     ERR_DISCONNECTED,
     ERR_NAME_IN_USE,
     ERR_CHECKPOINT_AHEAD,
+    ERR_UNAVAILABLE,
+    ERR_DIVERGED,
     TransomError,
     NullArgumentError,
     InvalidArgumentError,
@@ -108,6 +110,8 @@ from .errors import (  # noqa: E402
     DisconnectedError,
     NameInUseError,
     CheckpointAheadError,
+    UnavailableError,
+    DivergedError,
     ThreadingError,
     last_error,
     last_error_value,
@@ -246,6 +250,8 @@ __all__ = [
     "DisconnectedError",
     "NameInUseError",
     "CheckpointAheadError",
+    "UnavailableError",
+    "DivergedError",
     "ThreadingError",
     # status codes
     "OK",
@@ -277,4 +283,6 @@ __all__ = [
     "ERR_DISCONNECTED",
     "ERR_NAME_IN_USE",
     "ERR_CHECKPOINT_AHEAD",
+    "ERR_UNAVAILABLE",
+    "ERR_DIVERGED",
 ]

@@ -159,6 +159,21 @@ class transom_cursor_options(Structure):
     ]
 
 
+class transom_nats_url(Structure):
+    _fields_ = [("url", c_char_p), ("url_len", c_size_t)]
+
+
+class transom_nats_options(Structure):
+    _fields_ = [
+        ("urls", POINTER(transom_nats_url)),
+        ("url_count", c_size_t),
+        ("credentials_file", c_char_p),
+        ("credentials_file_len", c_size_t),
+        ("connect_timeout_ns", c_uint64),
+        ("request_timeout_ns", c_uint64),
+    ]
+
+
 class transom_subscription_options(Structure):
     _fields_ = [("filter", transom_filter), ("capacity", c_size_t), ("overflow", transom_overflow_policy)]
 
