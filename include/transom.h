@@ -1189,8 +1189,9 @@ typedef struct transom_mirror_options {
    */
   size_t stream_len;
   /**
-   * Subject prefix: events of transom stream S are published on `<prefix>.<S encoded>` and
-   * the JetStream stream listens on `<prefix>.>`; dot-separated tokens of [A-Za-z0-9_-].
+   * Subject prefix P: events of transom stream S are published on subject P.S (S
+   * percent-encoded) and the JetStream stream listens on P.> (every subject under P);
+   * dot-separated tokens of [A-Za-z0-9_-].
    * NULL with length 0: "transom".
    */
   const char *subject_prefix;

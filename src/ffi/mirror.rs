@@ -53,8 +53,9 @@ pub struct transom_mirror_options {
     pub stream: *const c_char,
     /// Length of `stream`.
     pub stream_len: usize,
-    /// Subject prefix: events of transom stream S are published on `<prefix>.<S encoded>` and
-    /// the JetStream stream listens on `<prefix>.>`; dot-separated tokens of [A-Za-z0-9_-].
+    /// Subject prefix P: events of transom stream S are published on subject P.S (S
+    /// percent-encoded) and the JetStream stream listens on P.> (every subject under P);
+    /// dot-separated tokens of [A-Za-z0-9_-].
     /// NULL with length 0: "transom".
     pub subject_prefix: *const c_char,
     /// Length of `subject_prefix`.

@@ -491,15 +491,18 @@ async fn resume_point(
         let msg = stream.get_raw_message(last).await;
         match msg {
             Ok(m) => {
-                let theirs = m.headers.get(envelope::ID).map(|v| v.as_str().to_owned());
+                let theirs = m
+                    .headers
+                    .get(envelope::ID)
+                    .map_or_else(|| "(none)".to_owned(), |v| v.as_str().to_owned());
                 match store.read_from_sequence(last, 1) {
                     Ok(ours) if ours.first().is_some_and(|e| e.sequence == last) => {
                         let ours = format!("{:032x}", ours[0].id.as_u128());
-                        if theirs.as_deref() != Some(ours.as_str()) {
+                        if theirs != ours {
                             return Err(NatsError::Diverged {
                                 sequence: last,
                                 reason: format!(
-                                    "JetStream message {last} has Transom-Id {theirs:?}, the \
+                                    "JetStream message {last} has Transom-Id {theirs}, the \
                                      store's event {last} has {ours}"
                                 ),
                             });
