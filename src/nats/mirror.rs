@@ -547,10 +547,24 @@ async fn create_stream(
         max_bytes: -1,
         ..Default::default()
     };
-    conn.js
-        .create_stream(config)
-        .await
-        .map_err(|e| NatsError::Refused(format!("create stream {}: {e}", options.stream)))
+    conn.js.create_stream(config).await.map_err(|e| {
+        use async_nats::jetstream::context::CreateStreamErrorKind as K;
+        let what = format!("create stream {}: {e}", options.stream);
+        match e.kind() {
+            // Another stream of the account listens on the prefix: a configuration error that
+            // retrying cannot fix (one subject prefix per mirrored stream).
+            K::JetStream(j)
+                if j.error_code() == async_nats::jetstream::ErrorCode::STREAM_SUBJECT_OVERLAP =>
+            {
+                NatsError::InvalidOptions(format!(
+                    "{what} (another stream already listens on {}.>: give each mirror its own \
+                     subject prefix)",
+                    options.subject_prefix
+                ))
+            }
+            _ => NatsError::Refused(what),
+        }
+    })
 }
 
 /// The size of a message on the wire as the server counts it against `max_payload`: the
