@@ -165,6 +165,7 @@ mod tests {
             TRANSOM_ERR_INVALID_ARGUMENT
         );
         let mut o = options(&none);
+        o.urls = std::ptr::null(); // (an empty array's pointer is dangling, not NULL)
         o.url_count = 1;
         assert_eq!(
             nats_options(&o).unwrap_err().code,
