@@ -78,9 +78,10 @@ int main(int argc, char **argv) {
     printf("mirror %s: shipped %llu of %llu (lag %llu)\n", state_name(rep.state),
            (unsigned long long)rep.shipped, (unsigned long long)rep.store_head,
            (unsigned long long)rep.lag);
-    if (st == TRANSOM_TIMEOUT && rep.error == TRANSOM_ERR_UNAVAILABLE) {
-        printf("no JetStream server at %s (%s); start one with: nats-server -js\n", url,
-               rep.error_message);
+    if (st == TRANSOM_TIMEOUT && rep.state != TRANSOM_MIRROR_RUNNING) {
+        /* CONNECTING or RETRYING (error TRANSOM_ERR_UNAVAILABLE): the store works regardless. */
+        printf("no JetStream server reachable at %s (%s); start one with: nats-server -js\n",
+               url, rep.error_message[0] ? rep.error_message : "still connecting");
     } else {
         check(st, "wait for the mirror");
         printf("JetStream stream %s holds sequences 1..%llu\n", stream, (unsigned long long)last);

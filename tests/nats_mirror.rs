@@ -94,12 +94,32 @@ fn assert_stream_equals_store(c: &mut NatsCluster, stream: &str, store: &Store) 
     let js = c.js();
     let stream_name = stream.to_owned();
     let got: Vec<(u64, transom::store::Event)> = c.block_on(async move {
-        let s = js.get_stream(&stream_name).await.unwrap();
-        let consumer = s
-            .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
-            .await
-            .unwrap();
-        let mut messages = consumer.messages().await.unwrap();
+        // The JetStream API may time out while a cluster settles (a node was just killed, the
+        // machine is loaded): retry the set-up for up to 60 s.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut messages = loop {
+            let attempt = async {
+                let s = js
+                    .get_stream(&stream_name)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let consumer = s
+                    .create_consumer(
+                        async_nats::jetstream::consumer::pull::OrderedConfig::default(),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                consumer.messages().await.map_err(|e| e.to_string())
+            };
+            match attempt.await {
+                Ok(m) => break m,
+                Err(e) => assert!(
+                    std::time::Instant::now() < deadline,
+                    "read back {stream_name}: {e}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
         let mut out = Vec::with_capacity(head as usize);
         while (out.len() as u64) < head {
             let m = tokio::time::timeout(Duration::from_secs(30), messages.next())

@@ -192,8 +192,10 @@ struct Progress {
 struct Shared {
     progress: Mutex<Progress>,
     changed: Condvar,
-    /// Woken by commits and by close.
+    /// Woken by commits and by close (the idle wait for new events).
     wake: tokio::sync::Notify,
+    /// Woken by close only (the backoff between attempts: commits must not shorten it).
+    close_wake: tokio::sync::Notify,
     closing: std::sync::atomic::AtomicBool,
     log: Option<LogFn>,
 }
@@ -254,6 +256,7 @@ impl Mirror {
             }),
             changed: Condvar::new(),
             wake: tokio::sync::Notify::new(),
+            close_wake: tokio::sync::Notify::new(),
             closing: std::sync::atomic::AtomicBool::new(false),
             log: options.log.clone(),
         });
@@ -321,6 +324,7 @@ impl Mirror {
             .closing
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.shared.wake.notify_one();
+        self.shared.close_wake.notify_one();
         if let Some(id) = self.listener.lock().take() {
             if let Some(store) = self.store.upgrade() {
                 let _ = store.remove_listener(id);
@@ -362,7 +366,6 @@ enum SessionEnd {
 async fn run(shared: Arc<Shared>, store: Weak<Store>, options: MirrorOptions) {
     let mut backoff = options.retry_min;
     let mut conn: Option<Connection> = None;
-    let mut ever_ran = false;
     loop {
         if shared.closing() {
             break;
@@ -384,7 +387,7 @@ async fn run(shared: Arc<Shared>, store: Weak<Store>, options: MirrorOptions) {
                 Err(e) if e.is_transient() => SessionEnd::Retry(e),
                 Err(e) => SessionEnd::Stop(e),
             },
-            Some(c) => session(&shared, &store, &options, c, &mut backoff, &mut ever_ran).await,
+            Some(c) => session(&shared, &store, &options, c, &mut backoff).await,
         };
         match end {
             SessionEnd::Closed => break,
@@ -414,7 +417,7 @@ async fn run(shared: Arc<Shared>, store: Weak<Store>, options: MirrorOptions) {
                     p.retries += 1;
                     p.last_error = Some(Arc::new(e));
                 });
-                let _ = tokio::time::timeout(backoff, shared.wake.notified()).await;
+                let _ = tokio::time::timeout(backoff, shared.close_wake.notified()).await;
                 backoff = (backoff * 2).min(options.retry_max);
             }
         }
@@ -429,7 +432,6 @@ async fn session(
     options: &MirrorOptions,
     conn: &Connection,
     backoff: &mut Duration,
-    ever_ran: &mut bool,
 ) -> SessionEnd {
     let last = match resume_point(store, options, conn).await {
         Ok(last) => last,
@@ -437,7 +439,6 @@ async fn session(
         Err(e) => return SessionEnd::Stop(e),
     };
     *backoff = options.retry_min;
-    *ever_ran = true;
     shared.update(|p| {
         p.state = MirrorState::Running;
         p.shipped = last;
