@@ -458,7 +458,7 @@ class Store(Closable):
         st = _ffi.transom_store_statistics()
         with self._use() as s:
             check(lib.transom_store_stats(s, byref(st)))
-        return StoreStats(**{name: getattr(st, name) for name, _ in st._fields_})
+        return StoreStats(**{f[0]: getattr(st, f[0]) for f in st._fields_})
 
     def ancestors(self, event_id: int) -> List[Event]:
         """The causation chain above ``event_id``, nearest first."""
