@@ -19,6 +19,9 @@
 //!   at-least-once cursors with ack and durable named checkpoints, live subscriptions with a
 //!   bounded buffer, overflow policies and in-band gaps, lossless close, and worker threads
 //!   with batch callbacks.
+//! - [`nats`]: beyond one machine — a store mirrored to a replicated NATS JetStream stream,
+//!   every event exactly once with equal sequences, and the envelope remote cursors decode
+//!   (feature `nats`, on by default).
 //!
 //! The Rust API of each subsystem is complete on its own; [`ffi`] is the C ABI over it and holds
 //! no logic beyond conversion, argument checks and ownership.
@@ -36,6 +39,8 @@ pub mod canal;
 pub mod conversation;
 pub mod ffi;
 pub mod memory;
+#[doc = "cbindgen:ignore"]
+pub mod nats;
 #[doc = "cbindgen:ignore"]
 pub mod store;
 #[doc = "cbindgen:ignore"]

@@ -88,6 +88,14 @@ pub const TRANSOM_ERR_NAME_IN_USE: transom_status = -41;
 /// resuming would skip events silently, so the cursor is not opened.
 pub const TRANSOM_ERR_CHECKPOINT_AHEAD: transom_status = -42;
 
+/// No NATS server could be reached, the connection was lost, or it did not answer in time
+/// (transom_last_error() says which server and what happened). Retrying later may succeed.
+pub const TRANSOM_ERR_UNAVAILABLE: transom_status = -50;
+/// A NATS JetStream stream and the store disagree: the stream holds events the store does not,
+/// or different ones (transom_last_error() names the first differing sequence, also given by
+/// transom_last_error_value()). Nothing more is written to the stream.
+pub const TRANSOM_ERR_DIVERGED: transom_status = -51;
+
 /// A static, NUL-terminated name and description of a status code ("unknown status" for codes
 /// this version does not know). Never NULL; the string lives for the whole program.
 #[no_mangle]
@@ -126,6 +134,10 @@ pub extern "C" fn transom_status_str(status: transom_status) -> *const c_char {
         TRANSOM_ERR_NAME_IN_USE => b"TRANSOM_ERR_NAME_IN_USE: the checkpoint name is in use\0",
         TRANSOM_ERR_CHECKPOINT_AHEAD => {
             b"TRANSOM_ERR_CHECKPOINT_AHEAD: the checkpoint is above the store's head\0"
+        }
+        TRANSOM_ERR_UNAVAILABLE => b"TRANSOM_ERR_UNAVAILABLE: the NATS server is unavailable\0",
+        TRANSOM_ERR_DIVERGED => {
+            b"TRANSOM_ERR_DIVERGED: the JetStream stream and the store disagree\0"
         }
         TRANSOM_ERR_PARTICIPANT_CRASHED => {
             b"TRANSOM_ERR_PARTICIPANT_CRASHED: a participant crashed\0"
@@ -306,23 +318,50 @@ impl From<CanalError> for Failure {
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
-        let (code, value) = match &e {
-            StoreError::Conflict(_) => (TRANSOM_ERR_CONFLICT, 0),
-            StoreError::Rejected { code, .. } => (TRANSOM_ERR_REJECTED, i64::from(*code)),
-            StoreError::GatePanicked(_) => (TRANSOM_ERR_PANIC, 0),
-            StoreError::Locked(_) => (TRANSOM_ERR_LOCKED, 0),
-            StoreError::Corrupt { offset, .. } => (TRANSOM_ERR_CORRUPT, *offset as i64),
-            StoreError::Io { .. } => (TRANSOM_ERR_IO, 0),
-            StoreError::NotFound | StoreError::GateNotFound(_) => (TRANSOM_ERR_NOT_FOUND, 0),
-            StoreError::InvalidArgument(_) => (TRANSOM_ERR_INVALID_ARGUMENT, 0),
-            StoreError::TooLarge { .. } => (TRANSOM_ERR_TOO_LARGE, 0),
-            StoreError::Closed => (TRANSOM_ERR_CLOSED, 0),
-            StoreError::Unsupported(_) => (TRANSOM_ERR_UNSUPPORTED, 0),
-            StoreError::Truncated { first_retained } => {
-                (TRANSOM_ERR_TRUNCATED, *first_retained as i64)
-            }
-        };
+        let (code, value) = store_code(&e);
         Failure::new(code, e.to_string()).with_value(value)
+    }
+}
+
+/// The status and value of a store error (shared by the errors that wrap one).
+fn store_code(e: &StoreError) -> (transom_status, i64) {
+    match e {
+        StoreError::Conflict(_) => (TRANSOM_ERR_CONFLICT, 0),
+        StoreError::Rejected { code, .. } => (TRANSOM_ERR_REJECTED, i64::from(*code)),
+        StoreError::GatePanicked(_) => (TRANSOM_ERR_PANIC, 0),
+        StoreError::Locked(_) => (TRANSOM_ERR_LOCKED, 0),
+        StoreError::Corrupt { offset, .. } => (TRANSOM_ERR_CORRUPT, *offset as i64),
+        StoreError::Io { .. } => (TRANSOM_ERR_IO, 0),
+        StoreError::NotFound | StoreError::GateNotFound(_) => (TRANSOM_ERR_NOT_FOUND, 0),
+        StoreError::InvalidArgument(_) => (TRANSOM_ERR_INVALID_ARGUMENT, 0),
+        StoreError::TooLarge { .. } => (TRANSOM_ERR_TOO_LARGE, 0),
+        StoreError::Closed => (TRANSOM_ERR_CLOSED, 0),
+        StoreError::Unsupported(_) => (TRANSOM_ERR_UNSUPPORTED, 0),
+        StoreError::Truncated { first_retained } => (TRANSOM_ERR_TRUNCATED, *first_retained as i64),
+    }
+}
+
+#[cfg(feature = "nats")]
+impl From<crate::nats::NatsError> for Failure {
+    fn from(e: crate::nats::NatsError) -> Self {
+        let (code, value) = nats_code(&e);
+        Failure::new(code, e.to_string()).with_value(value)
+    }
+}
+
+/// The status and value (a sequence, where the error names one) of a NATS error.
+#[cfg(feature = "nats")]
+pub(crate) fn nats_code(e: &crate::nats::NatsError) -> (transom_status, i64) {
+    use crate::nats::NatsError as N;
+    match e {
+        N::InvalidOptions(_) | N::Credentials { .. } => (TRANSOM_ERR_INVALID_ARGUMENT, 0),
+        N::Unavailable(_) | N::Timeout(_) | N::Refused(_) => (TRANSOM_ERR_UNAVAILABLE, 0),
+        N::Diverged { sequence, .. } => (TRANSOM_ERR_DIVERGED, *sequence as i64),
+        N::TooLarge { sequence, .. } => (TRANSOM_ERR_TOO_LARGE, *sequence as i64),
+        N::Corrupt { sequence, .. } => (TRANSOM_ERR_CORRUPT, *sequence as i64),
+        N::Closed => (TRANSOM_ERR_CLOSED, 0),
+        N::Runtime(_) => (TRANSOM_ERR_IO, 0),
+        N::Store(s) => store_code(s),
     }
 }
 

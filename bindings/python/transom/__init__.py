@@ -81,6 +81,8 @@ from .errors import (  # noqa: E402
     ERR_DISCONNECTED,
     ERR_NAME_IN_USE,
     ERR_CHECKPOINT_AHEAD,
+    ERR_UNAVAILABLE,
+    ERR_DIVERGED,
     TransomError,
     NullArgumentError,
     InvalidArgumentError,
@@ -108,6 +110,8 @@ from .errors import (  # noqa: E402
     DisconnectedError,
     NameInUseError,
     CheckpointAheadError,
+    UnavailableError,
+    DivergedError,
     ThreadingError,
     last_error,
     last_error_value,
@@ -134,6 +138,7 @@ from .memory import (  # noqa: E402
     default_header,
     required_bytes,
 )
+from .mirror import Mirror, MirrorState, MirrorStatus  # noqa: E402
 from .store import NO_STREAM, AppendEvent, Event, GateEvent, Receipt, Store, StoreStats, Sync  # noqa: E402
 
 
@@ -202,6 +207,10 @@ __all__ = [
     "QOS_BACKGROUND",
     "QOS_BEST_EFFORT",
     "QOS_LATENCY_CRITICAL",
+    # the JetStream mirror
+    "Mirror",
+    "MirrorState",
+    "MirrorStatus",
     # store and canals
     "Store",
     "StoreStats",
@@ -246,6 +255,8 @@ __all__ = [
     "DisconnectedError",
     "NameInUseError",
     "CheckpointAheadError",
+    "UnavailableError",
+    "DivergedError",
     "ThreadingError",
     # status codes
     "OK",
@@ -277,4 +288,6 @@ __all__ = [
     "ERR_DISCONNECTED",
     "ERR_NAME_IN_USE",
     "ERR_CHECKPOINT_AHEAD",
+    "ERR_UNAVAILABLE",
+    "ERR_DIVERGED",
 ]

@@ -37,6 +37,8 @@ __all__ = [
     "ERR_DISCONNECTED",
     "ERR_NAME_IN_USE",
     "ERR_CHECKPOINT_AHEAD",
+    "ERR_UNAVAILABLE",
+    "ERR_DIVERGED",
     "TransomError",
     "NullArgumentError",
     "InvalidArgumentError",
@@ -63,6 +65,8 @@ __all__ = [
     "DisconnectedError",
     "NameInUseError",
     "CheckpointAheadError",
+    "UnavailableError",
+    "DivergedError",
     "ThreadingError",
     "ERRORS",
     "status_str",
@@ -103,6 +107,8 @@ ERR_TRUNCATED = -36
 ERR_DISCONNECTED = -40
 ERR_NAME_IN_USE = -41
 ERR_CHECKPOINT_AHEAD = -42
+ERR_UNAVAILABLE = -50
+ERR_DIVERGED = -51
 
 
 class TransomError(Exception):
@@ -237,6 +243,20 @@ class CheckpointAheadError(TransomError):
     status = ERR_CHECKPOINT_AHEAD
 
 
+class UnavailableError(TransomError):
+    """No NATS server could be reached, the connection was lost, or it did not answer in
+    time; retrying later may succeed."""
+
+    status = ERR_UNAVAILABLE
+
+
+class DivergedError(TransomError):
+    """A NATS JetStream stream and the store disagree (``value`` is the first differing
+    sequence)."""
+
+    status = ERR_DIVERGED
+
+
 class ThreadingError(TransomError, RuntimeError):
     """A STATIC or HEAP manager was called from a thread that does not own it. Raised by the
     binding before anything reaches C (such a manager is for one thread at a time: used from two
@@ -281,6 +301,8 @@ ERRORS: Dict[int, Type[TransomError]] = {
         DisconnectedError,
         NameInUseError,
         CheckpointAheadError,
+        UnavailableError,
+        DivergedError,
     )
 }
 
