@@ -652,14 +652,12 @@ fn scan_and_reads(full: bool, do_scan: bool, do_point: bool) {
             t.elapsed().as_secs_f64() * 1e9 / events as f64
         };
         let canal = || {
-            let mut c =
-                Canal::cursor(&store, CursorOptions::new(Start::Begin)).expect("cursor");
+            let mut c = Canal::cursor(&store, CursorOptions::new(Start::Begin)).expect("cursor");
             let mut sum = 0u64;
             let mut seen = 0;
             let t = Instant::now();
             while seen < events {
-                let Pulled::Items(items) =
-                    c.pull_batch(BATCH, Some(Duration::ZERO)).expect("pull")
+                let Pulled::Items(items) = c.pull_batch(BATCH, Some(Duration::ZERO)).expect("pull")
                 else {
                     panic!("events are committed")
                 };
@@ -724,9 +722,7 @@ fn scan_and_reads(full: bool, do_scan: bool, do_point: bool) {
             x ^= x << 17;
             x
         };
-        let sample: Vec<EventId> = (0..gets)
-            .map(|_| ids[(next() % events) as usize])
-            .collect();
+        let sample: Vec<EventId> = (0..gets).map(|_| ids[(next() % events) as usize]).collect();
         let reqs: Vec<(String, u64)> = (0..reads)
             .map(|_| {
                 let per = events / STREAMS;

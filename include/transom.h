@@ -1101,6 +1101,114 @@ typedef struct transom_memory_stats {
 } transom_memory_stats;
 
 /**
+ * One NATS server URL: UTF-8 (`nats://127.0.0.1:4222`, `127.0.0.1:4222`, `tls://host:4222`),
+ * not NUL-terminated.
+ */
+typedef struct transom_nats_url {
+  /**
+   * The URL's bytes.
+   */
+  const char *url;
+  /**
+   * Its length (1..=1024).
+   */
+  size_t url_len;
+} transom_nats_url;
+
+/**
+ * Where and how to connect to NATS. Zero-initialise and set `urls` / `url_count`.
+ */
+typedef struct transom_nats_options {
+  /**
+   * Server URLs (at least one); the client learns the other cluster members from them.
+   */
+  const struct transom_nats_url *urls;
+  /**
+   * Number of entries in `urls`.
+   */
+  size_t url_count;
+  /**
+   * Path of a NATS credentials file (`.creds`: user JWT + nkey seed), UTF-8; NULL with
+   * length 0 for none.
+   */
+  const char *credentials_file;
+  /**
+   * Length of `credentials_file` (at most 4096).
+   */
+  size_t credentials_file_len;
+  /**
+   * Time to establish one connection; 0 = the default (2 s).
+   */
+  uint64_t connect_timeout_ns;
+  /**
+   * Time to wait for a JetStream API reply or publish acknowledgement; 0 = the default
+   * (5 s).
+   */
+  uint64_t request_timeout_ns;
+} transom_nats_options;
+
+/**
+ * How to open a remote cursor (transom_canal_open_remote_cursor). Zero-initialise, then set
+ * `nats`, `stream` and `name`.
+ */
+typedef struct transom_remote_cursor_options {
+  /**
+   * Servers, credentials, connect timeout.
+   */
+  struct transom_nats_options nats;
+  /**
+   * The JetStream stream the mirror writes (UTF-8, required).
+   */
+  const char *stream;
+  /**
+   * Length of `stream`.
+   */
+  size_t stream_len;
+  /**
+   * The mirror's subject prefix (NULL with length 0: "transom").
+   */
+  const char *subject_prefix;
+  /**
+   * Length of `subject_prefix`.
+   */
+  size_t subject_prefix_len;
+  /**
+   * The durable consumer's name, 1..=64 bytes of [A-Za-z0-9_-] (required). Reopening with
+   * the name resumes after the last acknowledgement the server confirmed. One open cursor
+   * per name at a time.
+   */
+  const char *name;
+  /**
+   * Length of `name`.
+   */
+  size_t name_len;
+  /**
+   * Which events (as for a local cursor).
+   */
+  struct transom_filter filter;
+  /**
+   * Where a consumer that does not exist yet starts: TRANSOM_START_BEGIN, _END or _AT (an
+   * existing one resumes after its acknowledged position; _NAMED is refused: the name is
+   * `name`).
+   */
+  transom_start_kind start;
+  /**
+   * The first sequence with TRANSOM_START_AT.
+   */
+  uint64_t start_sequence;
+  /**
+   * How long the server waits for an acknowledgement before delivering a message again,
+   * also how long a restarted consumer may wait for what its previous run had received
+   * unacknowledged (0: 30 s).
+   */
+  uint64_t ack_wait_ns;
+  /**
+   * Messages buffered ahead of the pulls (0: 1024).
+   */
+  size_t prefetch;
+} transom_remote_cursor_options;
+
+/**
  * When appends reach stable storage: one of the TRANSOM_SYNC_* values
  * (`transom_store_config.sync`). Ignored by an in-memory store.
  *
@@ -2746,6 +2854,28 @@ transom_status transom_manager_stats(const struct transom_manager *manager,
                                      struct transom_memory_stats *out_stats);
 
 /**
+ * Opens a remote cursor: a durable JetStream pull consumer (`name`) of the stream a mirror
+ * fills (transom_store_mirror_start), behind the canal API. Its items look exactly like a
+ * local cursor's (same struct and fields; pointers valid until the next pull or the free).
+ * Every canal call works on it: transom_canal_pull_batch waits up to its timeout for
+ * messages; _ack acknowledges to the server (everything up to the sequence, also events the
+ * filter skipped); _checkpoint returns once the server confirmed the acknowledgements (a
+ * restarted consumer resumes after them); _rewind hands the unacknowledged items out again
+ * (from the canal's memory); _fd, _interrupt, _close, _free and transom_canal_spawn_worker as
+ * for a local cursor. A stream prefix ending in '.' of plain tokens is filtered by the
+ * server, anything else in the canal.
+ *
+ * Errors: TRANSOM_ERR_NULL_ARGUMENT; TRANSOM_ERR_INVALID_ARGUMENT (a bad name, start, stream
+ * or option); TRANSOM_ERR_IO when no server answered within `nats.connect_timeout_ns`, the
+ * stream does not exist, or a consumer of that name exists with another subject filter
+ * (transom_last_error() says which). A malformed message on the stream makes pulls return
+ * TRANSOM_ERR_CORRUPT with transom_last_error_value() = its JetStream sequence.
+ * TRANSOM_ERR_UNSUPPORTED when transom was built without the nats feature.
+ */
+transom_status transom_canal_open_remote_cursor(const struct transom_remote_cursor_options *options,
+                                                struct transom_canal **out_canal);
+
+/**
  * A static, NUL-terminated name and description of a status code ("unknown status" for codes
  * this version does not know). Never NULL; the string lives for the whole program.
  */
@@ -2763,7 +2893,8 @@ transom_status transom_last_error(char *buf, size_t cap, size_t *out_len);
 
 /**
  * Writes the number attached to this thread's last failure to `*out_value`: the gate's code for
- * TRANSOM_ERR_REJECTED, the byte offset for TRANSOM_ERR_CORRUPT, 0 for every other failure.
+ * TRANSOM_ERR_REJECTED, the byte offset for TRANSOM_ERR_CORRUPT (the JetStream sequence for a
+ * remote cursor's corrupt message), 0 for every other failure.
  */
 transom_status transom_last_error_value(int64_t *out_value);
 

@@ -19,5 +19,6 @@ pub mod conversation;
 pub mod log;
 pub mod memory;
 pub mod nats;
+pub mod remote;
 pub mod status;
 pub mod store;

@@ -14,6 +14,10 @@ pub mod connect;
 #[cfg(feature = "nats")]
 pub mod error;
 #[cfg(feature = "nats")]
+pub mod remote;
+#[cfg(feature = "nats")]
+mod remote_inbox;
+#[cfg(feature = "nats")]
 pub mod runtime;
 
 #[cfg(feature = "nats")]
