@@ -26,11 +26,17 @@ fn publish(c: &mut NatsCluster, from: u64, to: u64) {
     let store = Store::open(Config::in_memory()).unwrap();
     for i in 1..=to {
         store
-            .append(AppendRequest::new("orders", 7, format!("order {i}").into_bytes()))
+            .append(AppendRequest::new(
+                "orders",
+                7,
+                format!("order {i}").into_bytes(),
+            ))
             .unwrap();
     }
     let js = c.js();
-    let events = store.read_from_sequence(from, (to - from + 1) as usize).unwrap();
+    let events = store
+        .read_from_sequence(from, (to - from + 1) as usize)
+        .unwrap();
     c.block_on(async {
         for e in &events {
             let env = envelope::encode(&EventView::of(e), "transom");

@@ -17,11 +17,14 @@
 //! - **Filters**: a stream prefix ending in `.` whose tokens encode to plain subject tokens
 //!   becomes the consumer's subject filter; kinds and every other prefix are checked here.
 //!   Skipped messages are acknowledged with the next ack that passes them.
-//! - **Restart**: messages a previous session received but did not acknowledge stay pending on
-//!   the server until `ack_wait` passes, and newer messages would overtake them. At open the
-//!   cursor reads the consumer's ack floor, highest delivered sequence and pending count, and
-//!   holds back newer messages until the pending ones arrived again (at most about `ack_wait`
-//!   after the previous session received them), so delivery stays in order.
+//! - **Restart**: messages a previous session received but did not acknowledge (after a
+//!   crash, or prefetched before a close) stay pending on the server until `ack_wait` passes,
+//!   and newer messages would overtake them. At open the cursor reads the consumer's ack floor
+//!   and pending count, and holds back what arrives until that many redeliveries (delivery
+//!   count above 1) came, then hands everything out in sequence order: a new session of a
+//!   name that left messages pending starts delivering up to `ack_wait` after the previous
+//!   one received them. (Giving them back with `-NAK` on close does not help on nats-server
+//!   2.9: the server hands the first of them to the closed session's pull request.)
 //! - **Rewind** is local: the cursor keeps every examined, unacknowledged message and hands
 //!   them out again.
 
@@ -161,15 +164,21 @@ enum Examined {
 }
 
 /// Messages a previous session of this consumer received and did not acknowledge: the server
-/// delivers them again after `ack_wait`, and newer messages would overtake them.
+/// delivers them again (at once if that session gave them back, else after `ack_wait`), and
+/// newer messages, delivered for the first time, would overtake them. Every pending message
+/// is older than every message never delivered, so once all pending ones came again (their
+/// delivery count is above 1), sorting what arrived restores the order.
 struct Recovery {
-    /// The highest sequence the server had delivered at open.
-    upto: u64,
     /// How many were pending at open.
     missing: usize,
+    /// What arrived meanwhile, by sequence (the first copy of each).
     got: BTreeMap<u64, Message>,
-    later: Vec<Message>,
-    /// Give up holding back newer messages after this (the pending ones were removed).
+    /// How many of them came as redeliveries.
+    redelivered: usize,
+    /// Messages without a JetStream acknowledgement subject (reported when examined).
+    odd: Vec<Message>,
+    /// Give up holding back newer messages after this (a pending message was removed from
+    /// the stream, so it never comes again).
     until: Instant,
 }
 
@@ -321,10 +330,10 @@ impl RemoteCursor {
         let fetch = runtime.spawn(fetch_loop(consumer, Arc::clone(&inbox), options.prefetch));
         let floor = info.ack_floor.stream_sequence;
         let recovery = (info.num_ack_pending > 0).then(|| Recovery {
-            upto: info.delivered.stream_sequence,
             missing: info.num_ack_pending,
             got: BTreeMap::new(),
-            later: Vec::new(),
+            redelivered: 0,
+            odd: Vec::new(),
             until: Instant::now() + options.ack_wait * 3,
         });
         Ok(RemoteCursor {
@@ -482,20 +491,18 @@ impl RemoteCursor {
                 None => self.staged = got,
                 Some(r) => {
                     for m in got {
-                        let Some(seq) = stream_sequence(&m) else {
-                            r.later.push(m);
+                        let Ok(info) = m.info() else {
+                            r.odd.push(m);
                             continue;
                         };
-                        if seq < self.next {
+                        let (seq, again) = (info.stream_sequence, info.delivered > 1);
+                        if seq < self.next || r.got.contains_key(&seq) {
                             continue;
                         }
-                        if seq <= r.upto {
-                            r.got.entry(seq).or_insert(m);
-                        } else {
-                            r.later.push(m);
-                        }
+                        r.got.insert(seq, m);
+                        r.redelivered += usize::from(again);
                     }
-                    if r.got.len() >= r.missing {
+                    if r.redelivered >= r.missing {
                         self.end_recovery();
                     }
                 }
@@ -506,7 +513,7 @@ impl RemoteCursor {
     fn end_recovery(&mut self) {
         if let Some(r) = self.recovery.take() {
             self.staged.extend(r.got.into_values());
-            self.staged.extend(r.later);
+            self.staged.extend(r.odd);
         }
     }
 
@@ -734,13 +741,31 @@ async fn fetch_loop(consumer: PullConsumer, inbox: Arc<Inbox<Message>>, prefetch
     use async_nats::jetstream::consumer::pull::MessagesErrorKind as Kind;
     loop {
         inbox.room().await;
-        match stream.next().await {
-            Some(Ok(m)) => inbox.push([m]),
+        let first = stream.next().await;
+        // Everything already received goes to the puller in one push (one wake-up); `end` is
+        // what stopped the gathering when it was not "nothing more yet".
+        let mut batch = Vec::new();
+        let mut end = Some(first);
+        while let Some(Some(Ok(m))) = end {
+            batch.push(m);
+            end = if batch.len() >= prefetch {
+                None
+            } else {
+                futures_util::FutureExt::now_or_never(stream.next())
+            };
+        }
+        inbox.push(batch);
+        match end {
+            // Nothing more ready (or the batch is full): wait for the next message.
+            None => {}
+            Some(Some(Ok(_))) => unreachable!("the gathering loop takes every message"),
             // A lost connection or a missed heartbeat: the client reconnects and the stream
             // asks again; pulls meanwhile time out like an idle cursor's.
-            Some(Err(e)) if matches!(e.kind(), Kind::MissingHeartbeat | Kind::Pull) => {}
-            Some(Err(e)) => return inbox.fail(unavailable("fetching", e)),
-            None => return inbox.fail(CanalError::Unavailable("the message feed ended".into())),
+            Some(Some(Err(e))) if matches!(e.kind(), Kind::MissingHeartbeat | Kind::Pull) => {}
+            Some(Some(Err(e))) => return inbox.fail(unavailable("fetching", e)),
+            Some(None) => {
+                return inbox.fail(CanalError::Unavailable("the message feed ended".into()))
+            }
         }
     }
 }

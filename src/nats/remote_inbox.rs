@@ -23,6 +23,8 @@ struct State<T> {
     /// The feed ended for good (e.g. the consumer was deleted on the server).
     failed: Option<CanalError>,
     fd: Option<ReadyFd>,
+    /// Pullers parked in `wait` (the producer skips the condvar's system call when none is).
+    parked: usize,
 }
 
 /// A bounded queue of `T` with the wake state of one puller.
@@ -44,6 +46,7 @@ impl<T> Inbox<T> {
                 closed: false,
                 failed: None,
                 fd: None,
+                parked: 0,
             }),
             changed: Condvar::new(),
             room: tokio::sync::Notify::new(),
@@ -58,8 +61,11 @@ impl<T> Inbox<T> {
     fn bump(&self, mut st: MutexGuard<'_, State<T>>) {
         st.epoch += 1;
         ready_fd::update(&mut st.fd, true);
+        let parked = st.parked > 0;
         drop(st);
-        self.changed.notify_all();
+        if parked {
+            self.changed.notify_all();
+        }
     }
 
     /// Producer: appends received items and wakes the puller.
@@ -137,16 +143,16 @@ impl<T> Inbox<T> {
     pub(crate) fn wait(&self, seen: u64, deadline: Option<Instant>) -> bool {
         let mut st = self.lock();
         while st.epoch == seen {
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return false;
+            }
+            st.parked += 1;
             st = match deadline {
                 None => self.changed.wait(st),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return false;
-                    }
-                    self.changed.wait_timeout(st, d - now).0
-                }
+                Some(d) => self.changed.wait_timeout(st, d - now).0,
             };
+            st.parked -= 1;
         }
         true
     }
