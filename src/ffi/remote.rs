@@ -123,3 +123,50 @@ fn open(
     transom_canal::new(canal, None).publish(out);
     Ok(TRANSOM_OK)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zeroed() -> transom_remote_cursor_options {
+        // SAFETY: every field is a pointer, integer or a struct of those: all-zero is valid.
+        unsafe { std::mem::zeroed() }
+    }
+
+    #[cfg(not(feature = "nats"))]
+    #[test]
+    fn without_the_nats_feature_it_is_unsupported() {
+        use crate::ffi::status::TRANSOM_ERR_UNSUPPORTED;
+        let o = zeroed();
+        let mut out: *mut transom_canal = std::ptr::null_mut();
+        // SAFETY: valid pointers (the options are not read).
+        let st = unsafe { transom_canal_open_remote_cursor(&o, &mut out) };
+        assert_eq!(st, TRANSOM_ERR_UNSUPPORTED);
+        assert!(out.is_null());
+    }
+
+    #[cfg(feature = "nats")]
+    #[test]
+    fn null_options_and_output_are_null_arguments() {
+        use crate::ffi::status::TRANSOM_ERR_NULL_ARGUMENT;
+        let o = zeroed();
+        let mut out: *mut transom_canal = std::ptr::null_mut();
+        // SAFETY: NULL is what is being tested; the other pointer is valid.
+        unsafe {
+            assert_eq!(
+                transom_canal_open_remote_cursor(std::ptr::null(), &mut out),
+                TRANSOM_ERR_NULL_ARGUMENT
+            );
+            assert_eq!(
+                transom_canal_open_remote_cursor(&o, std::ptr::null_mut()),
+                TRANSOM_ERR_NULL_ARGUMENT
+            );
+            // Zeroed options: no URL array.
+            assert_eq!(
+                transom_canal_open_remote_cursor(&o, &mut out),
+                TRANSOM_ERR_NULL_ARGUMENT
+            );
+        }
+        assert!(out.is_null());
+    }
+}
