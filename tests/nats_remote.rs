@@ -89,6 +89,20 @@ fn publish_events(c: &mut NatsCluster, events: &[Arc<Event>], omit: Option<&str>
     });
 }
 
+/// A server holding the envelopes of `n` events in `STREAM`, and the store they came from.
+fn started(n: u64) -> (NatsCluster, Arc<Store>) {
+    let mut c = NatsCluster::single();
+    let store = store_with(n);
+    publish(&mut c, STREAM, &store, 1, n);
+    (c, store)
+}
+
+/// Pulls `to - from + 1` items (batches of at most `max`) and checks they are `from..=to`.
+fn expect_range(canal: &mut Canal, from: u64, to: u64, max: usize) {
+    let got = sequences(&pull_n(canal, (to - from + 1) as usize, max));
+    assert_eq!(got, (from..=to).collect::<Vec<_>>());
+}
+
 fn options(c: &NatsCluster, stream: &str, name: &str) -> RemoteCursorOptions {
     let mut o = RemoteCursorOptions::new(NatsOptions::new(c.urls()), stream, name);
     o.ack_wait = Duration::from_secs(1);
@@ -139,9 +153,7 @@ fn assert_idle(canal: &mut Canal) {
 
 #[test]
 fn remote_items_equal_a_local_cursors_items_over_the_same_events() {
-    let mut c = NatsCluster::single();
-    let store = store_with(500);
-    publish(&mut c, STREAM, &store, 1, 500);
+    let (c, store) = started(500);
     let mut local = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
     let mut remote = open(&c, STREAM, "same");
     assert!(remote.is_remote());
@@ -156,14 +168,9 @@ fn remote_items_equal_a_local_cursors_items_over_the_same_events() {
 
 #[test]
 fn ack_and_checkpoint_resume_after_the_confirmed_position_and_redeliver_the_rest() {
-    let mut c = NatsCluster::single();
-    let store = store_with(300);
-    publish(&mut c, STREAM, &store, 1, 300);
+    let (c, _) = started(300);
     let mut r = open(&c, STREAM, "resume");
-    assert_eq!(
-        sequences(&pull_n(&mut r, 120, 50)),
-        (1..=120).collect::<Vec<_>>()
-    );
+    expect_range(&mut r, 1, 120, 50);
     assert!(matches!(r.ack(121), Err(CanalError::InvalidArgument(_))));
     r.ack(100).unwrap();
     assert!(matches!(r.ack(99), Err(CanalError::InvalidArgument(_))));
@@ -174,10 +181,7 @@ fn ack_and_checkpoint_resume_after_the_confirmed_position_and_redeliver_the_rest
     // before anything newer.
     let mut r = open(&c, STREAM, "resume");
     assert_eq!(r.acked(), Some(100));
-    assert_eq!(
-        sequences(&pull_n(&mut r, 200, 64)),
-        (101..=300).collect::<Vec<_>>()
-    );
+    expect_range(&mut r, 101, 300, 64);
     r.ack(300).unwrap();
     r.checkpoint().unwrap();
     drop(r);
@@ -188,9 +192,7 @@ fn ack_and_checkpoint_resume_after_the_confirmed_position_and_redeliver_the_rest
 
 #[test]
 fn two_names_each_see_everything() {
-    let mut c = NatsCluster::single();
-    let store = store_with(400);
-    publish(&mut c, STREAM, &store, 1, 400);
+    let (c, _) = started(400);
     let mut a = open(&c, STREAM, "alpha");
     let mut b = open(&c, STREAM, "beta");
     let all: Vec<u64> = (1..=400).collect();
@@ -201,9 +203,7 @@ fn two_names_each_see_everything() {
 
 #[test]
 fn filters_match_a_local_cursor_and_skipped_events_are_acknowledged() {
-    let mut c = NatsCluster::single();
-    let store = store_with(400);
-    publish(&mut c, STREAM, &store, 1, 400);
+    let (c, store) = started(400);
     let filters = [
         // Whole tokens: the server filters.
         Filter::all().with_stream_prefix("orders.").unwrap(),
@@ -251,21 +251,13 @@ fn filters_match_a_local_cursor_and_skipped_events_are_acknowledged() {
 
 #[test]
 fn rewind_redelivers_the_unacknowledged_items_first() {
-    let mut c = NatsCluster::single();
-    let store = store_with(100);
-    publish(&mut c, STREAM, &store, 1, 100);
+    let (c, _) = started(100);
     let mut r = open(&c, STREAM, "rewind");
-    assert_eq!(
-        sequences(&pull_n(&mut r, 30, 30)),
-        (1..=30).collect::<Vec<_>>()
-    );
+    expect_range(&mut r, 1, 30, 30);
     r.ack(10).unwrap();
     r.rewind().unwrap();
     assert_eq!((r.delivered(), r.position()), (Some(10), Some(11)));
-    assert_eq!(
-        sequences(&pull_n(&mut r, 90, 64)),
-        (11..=100).collect::<Vec<_>>()
-    );
+    expect_range(&mut r, 11, 100, 64);
 }
 
 #[test]
@@ -292,10 +284,7 @@ fn interrupt_close_and_the_descriptor_behave_as_for_a_local_cursor() {
         publish(&mut c, STREAM, &store, 11, 20);
         c
     });
-    assert_eq!(
-        sequences(&pull_n(&mut r, 10, 64)),
-        (11..=20).collect::<Vec<_>>()
-    );
+    expect_range(&mut r, 11, 20, 64);
     let _c = publisher.join().unwrap();
     let t = std::thread::spawn(move || interrupter.interrupt());
     assert_eq!(r.pull_batch(4, None).unwrap(), Pulled::Interrupted);
@@ -312,9 +301,7 @@ fn interrupt_close_and_the_descriptor_behave_as_for_a_local_cursor() {
 
 #[test]
 fn a_worker_runs_unchanged_on_a_remote_cursor() {
-    let mut c = NatsCluster::single();
-    let store = store_with(1000);
-    publish(&mut c, STREAM, &store, 1, 1000);
+    let (c, _) = started(1000);
     let (tx, rx) = mpsc::channel();
     let canal = open(&c, STREAM, "worker");
     let options = WorkerOptions {
@@ -349,11 +336,7 @@ fn a_worker_runs_unchanged_on_a_remote_cursor() {
     // The exit checkpoint was confirmed: a new session starts right after the last batch.
     let mut r = open(&c, STREAM, "worker");
     assert_eq!(r.acked(), Some(last));
-    let rest = 1000 - last as usize;
-    assert_eq!(
-        sequences(&pull_n(&mut r, rest, 128)),
-        (last + 1..=1000).collect::<Vec<_>>()
-    );
+    expect_range(&mut r, last + 1, 1000, 128);
 }
 
 #[test]
@@ -504,9 +487,7 @@ fn a_sigkilled_consumer_process_resumes_after_its_last_checkpoint() {
         consumer_child(a[0], "killed", a[1].parse().unwrap(), a[2].parse().unwrap());
         return;
     }
-    let mut c = NatsCluster::single();
-    let store = store_with(2000);
-    publish(&mut c, STREAM, &store, 1, 2000);
+    let (mut c, _) = started(2000);
     // First process: checkpoints every batch that ends at or below 500, then reads on without
     // acknowledging; killed once it delivered 200 unacknowledged events.
     let (mut child, rx) = spawn_consumer(&c.url(0), 500, u64::MAX);

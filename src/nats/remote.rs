@@ -613,16 +613,7 @@ impl RemoteCursor {
     }
 
     pub(crate) fn ack(&mut self, seq: u64) -> Result<(), CanalError> {
-        if seq < self.acked {
-            return Err(CanalError::InvalidArgument(
-                "ack below the current acknowledged position",
-            ));
-        }
-        if seq > self.delivered {
-            return Err(CanalError::InvalidArgument(
-                "ack above the highest delivered sequence",
-            ));
-        }
+        crate::canal::check_ack(self.acked, self.delivered, seq)?;
         self.acked = seq;
         self.settle_acks();
         Ok(())

@@ -318,6 +318,19 @@ def _filter(f: _ffi.transom_filter, prefix: Any, kinds: Any, keep: List[Any]) ->
         f.kind_count = len(kinds)
 
 
+def _start(o: Any, start: Any) -> None:
+    """Sets ``o.start`` (and ``o.start_sequence``) from "begin", "end" or a sequence."""
+    if start == "begin":
+        o.start = 0
+    elif start == "end":
+        o.start = 1
+    elif isinstance(start, int) and not isinstance(start, bool):
+        o.start = 2
+        o.start_sequence = check_int("start", start)
+    else:
+        raise TypeError('start must be "begin", "end" or an int sequence')
+
+
 _NO_LIMIT = (1 << 64) - 1
 _UNSET = (1 << 64) - 1  # an item count no pull returns: "the pull wrote nothing"
 
@@ -358,15 +371,8 @@ class Canal(Closable):
             o.start = 3
             o.name = n
             o.name_len = len(n)
-        elif start == "begin":
-            o.start = 0
-        elif start == "end":
-            o.start = 1
-        elif isinstance(start, int) and not isinstance(start, bool):
-            o.start = 2
-            o.start_sequence = check_int("start", start)
         else:
-            raise TypeError('start must be "begin", "end" or an int sequence')
+            _start(o, start)
         out = ctypes.POINTER(_ffi.transom_canal)()
         with store._use() as s:
             check(lib.transom_canal_open_cursor(s, byref(o), byref(out)))
@@ -401,15 +407,7 @@ class Canal(Closable):
             keep.append(sp)
             o.subject_prefix, o.subject_prefix_len = sp, len(sp)
         _filter(o.filter, prefix, kinds, keep)
-        if start == "begin":
-            o.start = 0
-        elif start == "end":
-            o.start = 1
-        elif isinstance(start, int) and not isinstance(start, bool):
-            o.start = 2
-            o.start_sequence = check_int("start", start)
-        else:
-            raise TypeError('start must be "begin", "end" or an int sequence')
+        _start(o, start)
         if ack_wait is not None:
             o.ack_wait_ns = max(timeout_ns("ack_wait", ack_wait), 1)
         if prefetch is not None:
