@@ -1153,7 +1153,7 @@ typedef struct transom_nats_options {
  */
 typedef struct transom_remote_cursor_options {
   /**
-   * Servers, credentials, connect timeout.
+   * Servers, credentials, connect and request timeouts.
    */
   struct transom_nats_options nats;
   /**
@@ -1198,8 +1198,8 @@ typedef struct transom_remote_cursor_options {
   uint64_t start_sequence;
   /**
    * How long the server waits for an acknowledgement before delivering a message again,
-   * also how long a restarted consumer may wait for what its previous run had received
-   * unacknowledged (0: 30 s).
+   * so also how long a new session may wait for what its predecessor had received and not
+   * acknowledged (0: 30 s).
    */
   uint64_t ack_wait_ns;
   /**
@@ -2865,11 +2865,17 @@ transom_status transom_manager_stats(const struct transom_manager *manager,
  * for a local cursor. A stream prefix ending in '.' of plain tokens is filtered by the
  * server, anything else in the canal.
  *
- * Errors: TRANSOM_ERR_NULL_ARGUMENT; TRANSOM_ERR_INVALID_ARGUMENT (a bad name, start, stream
- * or option); TRANSOM_ERR_IO when no server answered within `nats.connect_timeout_ns`, the
- * stream does not exist, or a consumer of that name exists with another subject filter
- * (transom_last_error() says which). A malformed message on the stream makes pulls return
- * TRANSOM_ERR_CORRUPT with transom_last_error_value() = its JetStream sequence.
+ * A new session of a name whose previous session left messages unacknowledged (a crash, or
+ * messages prefetched before a close) starts delivering once the server delivers those again,
+ * up to `ack_wait_ns` after the previous session received them; delivery stays in order.
+ *
+ * Errors: TRANSOM_ERR_NULL_ARGUMENT; TRANSOM_ERR_INVALID_ARGUMENT (a bad name, start, stream,
+ * URL or option, or a consumer of that name exists with another subject filter or ack
+ * policy); TRANSOM_ERR_UNAVAILABLE when no server answered within
+ * `nats.connect_timeout_ns` or the stream does not exist (transom_last_error() says which).
+ * A malformed message on the stream makes this and every later pull return
+ * TRANSOM_ERR_CORRUPT with transom_last_error_value() = its JetStream sequence; a checkpoint
+ * the server did not confirm within `nats.request_timeout_ns` is TRANSOM_ERR_UNAVAILABLE.
  * TRANSOM_ERR_UNSUPPORTED when transom was built without the nats feature.
  */
 transom_status transom_canal_open_remote_cursor(const struct transom_remote_cursor_options *options,

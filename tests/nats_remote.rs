@@ -400,6 +400,36 @@ fn bad_options_are_invalid_arguments() {
 }
 
 #[test]
+fn a_consumer_of_that_name_with_another_configuration_is_refused() {
+    let (mut c, _) = started(10);
+    // Another subject filter than this cursor's.
+    let orders = Filter::all().with_stream_prefix("orders.").unwrap();
+    drop(Canal::remote_cursor(options(&c, STREAM, "f").with_filter(orders)).unwrap());
+    match Canal::remote_cursor(options(&c, STREAM, "f")) {
+        Err(CanalError::RemoteInvalid(detail)) => assert!(detail.contains("filter"), "{detail}"),
+        other => panic!("expected RemoteInvalid, got {other:?}"),
+    }
+    // Not acknowledged cumulatively: acking a batch's last message would not cover the rest.
+    let js = c.js();
+    c.block_on(async {
+        use async_nats::jetstream::consumer::{pull, AckPolicy};
+        let stream = js.get_stream(STREAM).await.unwrap();
+        let config = pull::Config {
+            durable_name: Some("explicit".into()),
+            ack_policy: AckPolicy::Explicit,
+            ..Default::default()
+        };
+        stream.create_consumer(config).await.unwrap();
+    });
+    match Canal::remote_cursor(options(&c, STREAM, "explicit")) {
+        Err(CanalError::RemoteInvalid(detail)) => {
+            assert!(detail.contains("ack policy"), "{detail}")
+        }
+        other => panic!("expected RemoteInvalid, got {other:?}"),
+    }
+}
+
+#[test]
 fn a_missing_stream_is_unavailable() {
     let c = NatsCluster::single();
     match Canal::remote_cursor(options(&c, "NOPE", "n")) {

@@ -222,8 +222,9 @@ impl Canal {
     /// [`CanalKind::Cursor`]; [`Canal::is_remote`] tells it apart. `ack` acknowledges to the
     /// server, `checkpoint` returns once the server confirmed it, `rewind` hands the
     /// unacknowledged items out again from the canal's memory. Errors: `InvalidArgument` (a bad
-    /// name, start or option), `Remote` (server unreachable within the connect timeout, no such
-    /// stream, a consumer of that name with another subject filter).
+    /// name, stream name, start or option), `RemoteInvalid` (a bad URL or credentials file, a
+    /// consumer of that name with another subject filter or ack policy), `Unavailable` (no
+    /// server answered within the connect timeout, no such stream).
     #[cfg(feature = "nats")]
     pub fn remote_cursor(options: RemoteCursorOptions) -> Result<Canal, CanalError> {
         let cursor = RemoteCursor::open(options)?;

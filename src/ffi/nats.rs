@@ -165,6 +165,8 @@ mod tests {
             TRANSOM_ERR_INVALID_ARGUMENT
         );
         let mut o = options(&none);
+        // NULL with a count (an empty array's pointer is not NULL: reading it would be UB).
+        o.urls = std::ptr::null();
         o.url_count = 1;
         assert_eq!(
             nats_options(&o).unwrap_err().code,

@@ -14,7 +14,7 @@ use super::status::{guard, transom_status, Failure};
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct transom_remote_cursor_options {
-    /// Servers, credentials, connect timeout.
+    /// Servers, credentials, connect and request timeouts.
     pub nats: transom_nats_options,
     /// The JetStream stream the mirror writes (UTF-8, required).
     pub stream: *const c_char,
@@ -39,8 +39,8 @@ pub struct transom_remote_cursor_options {
     /// The first sequence with TRANSOM_START_AT.
     pub start_sequence: u64,
     /// How long the server waits for an acknowledgement before delivering a message again,
-    /// also how long a restarted consumer may wait for what its previous run had received
-    /// unacknowledged (0: 30 s).
+    /// so also how long a new session may wait for what its predecessor had received and not
+    /// acknowledged (0: 30 s).
     pub ack_wait_ns: u64,
     /// Messages buffered ahead of the pulls (0: 1024).
     pub prefetch: usize,
@@ -57,11 +57,17 @@ pub struct transom_remote_cursor_options {
 /// for a local cursor. A stream prefix ending in '.' of plain tokens is filtered by the
 /// server, anything else in the canal.
 ///
-/// Errors: TRANSOM_ERR_NULL_ARGUMENT; TRANSOM_ERR_INVALID_ARGUMENT (a bad name, start, stream
-/// or option); TRANSOM_ERR_IO when no server answered within `nats.connect_timeout_ns`, the
-/// stream does not exist, or a consumer of that name exists with another subject filter
-/// (transom_last_error() says which). A malformed message on the stream makes pulls return
-/// TRANSOM_ERR_CORRUPT with transom_last_error_value() = its JetStream sequence.
+/// A new session of a name whose previous session left messages unacknowledged (a crash, or
+/// messages prefetched before a close) starts delivering once the server delivers those again,
+/// up to `ack_wait_ns` after the previous session received them; delivery stays in order.
+///
+/// Errors: TRANSOM_ERR_NULL_ARGUMENT; TRANSOM_ERR_INVALID_ARGUMENT (a bad name, start, stream,
+/// URL or option, or a consumer of that name exists with another subject filter or ack
+/// policy); TRANSOM_ERR_UNAVAILABLE when no server answered within
+/// `nats.connect_timeout_ns` or the stream does not exist (transom_last_error() says which).
+/// A malformed message on the stream makes this and every later pull return
+/// TRANSOM_ERR_CORRUPT with transom_last_error_value() = its JetStream sequence; a checkpoint
+/// the server did not confirm within `nats.request_timeout_ns` is TRANSOM_ERR_UNAVAILABLE.
 /// TRANSOM_ERR_UNSUPPORTED when transom was built without the nats feature.
 #[no_mangle]
 pub unsafe extern "C" fn transom_canal_open_remote_cursor(
@@ -147,7 +153,7 @@ mod tests {
 
     #[cfg(feature = "nats")]
     #[test]
-    fn null_options_and_output_are_null_arguments() {
+    fn null_pointers_and_zeroed_options_are_refused() {
         use crate::ffi::status::TRANSOM_ERR_NULL_ARGUMENT;
         let o = zeroed();
         let mut out: *mut transom_canal = std::ptr::null_mut();
@@ -161,10 +167,10 @@ mod tests {
                 transom_canal_open_remote_cursor(&o, std::ptr::null_mut()),
                 TRANSOM_ERR_NULL_ARGUMENT
             );
-            // Zeroed options: no URL array.
+            // Zeroed options: no server URL.
             assert_eq!(
                 transom_canal_open_remote_cursor(&o, &mut out),
-                TRANSOM_ERR_NULL_ARGUMENT
+                crate::ffi::status::TRANSOM_ERR_INVALID_ARGUMENT
             );
         }
         assert!(out.is_null());

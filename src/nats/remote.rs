@@ -27,6 +27,22 @@
 //!   2.9: the server hands the first of them to the closed session's pull request.)
 //! - **Rewind** is local: the cursor keeps every examined, unacknowledged message and hands
 //!   them out again.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use transom::canal::{Canal, Pulled};
+//! use transom::nats::remote::RemoteCursorOptions;
+//! use transom::nats::NatsOptions;
+//! let nats = NatsOptions::new(["nats://127.0.0.1:4222"]);
+//! let mut cursor = Canal::remote_cursor(RemoteCursorOptions::new(nats, "EVENTS", "billing"))?;
+//! while let Pulled::Items(items) = cursor.pull_batch(256, Some(Duration::from_secs(5)))? {
+//!     let last = items.len() as u64; // … handle the items …
+//!     let last = cursor.delivered().unwrap_or(last);
+//!     cursor.ack(last)?;
+//!     cursor.checkpoint()?; // returns once the server confirmed the acknowledgement
+//! }
+//! # Ok::<(), transom::canal::CanalError>(())
+//! ```
 
 use std::collections::{BTreeMap, VecDeque};
 use std::os::fd::RawFd;
@@ -317,6 +333,13 @@ impl RemoteCursor {
                     })
             })
             .map_err(nats_error)??;
+        if info.config.ack_policy != AckPolicy::All {
+            return Err(CanalError::RemoteInvalid(format!(
+                "the consumer {:?} exists with the ack policy {:?}; a remote cursor needs its \
+                 own consumer (ack policy all): delete it or use another name",
+                options.name, info.config.ack_policy
+            )));
+        }
         if info.config.filter_subject != filter_subject.clone().unwrap_or_default() {
             return Err(CanalError::RemoteInvalid(format!(
                 "the consumer {:?} exists with the subject filter {:?}, this cursor needs {:?}: \
