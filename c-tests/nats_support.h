@@ -182,7 +182,7 @@ static inline void nats_close(nats_conn *c) { close(c->fd); }
 /* Publishes (headers may be NULL) with a reply inbox and copies the reply into `reply`. */
 static inline void nats_request(nats_conn *c, const char *subject, const char *headers,
                                 const void *payload, size_t len, char *reply, size_t cap) {
-    char head[512];
+    char head[1024]; /* subjects here are at most 511 bytes */
     unsigned inbox = ++c->next_inbox;
     if (headers) {
         size_t hl = strlen(headers);
