@@ -145,6 +145,29 @@ typedef struct transom_mailbox transom_mailbox;
 typedef struct transom_manager transom_manager;
 
 /**
+ * A running mirror of a store to a NATS JetStream stream (transom_store_mirror_start).
+ *
+ * What it ships, when: every committed event, in sequence order, exactly once, as one
+ * JetStream message whose stream sequence equals the event's transom sequence (the event's
+ * fields travel in `Transom-*` headers, the payload unchanged; README "Beyond one machine").
+ * Under TRANSOM_SYNC_ALWAYS only fsynced events are shipped (a store's readers see nothing
+ * else), so a machine crash never makes the store reuse a sequence JetStream holds; under
+ * EVERY_N and NEVER written events are shipped as they become visible. Appends never wait for
+ * the mirror: it reads the store on its own thread. A server that is down, or that goes
+ * away, is retried with backoff (state RETRYING, logged at TRANSOM_LOG_WARN through the log
+ * hook). After a restart the mirror resumes after JetStream's last sequence; when the stream
+ * holds events the store does not, or different ones (compared by event id), it stops with
+ * TRANSOM_ERR_DIVERGED and writes nothing; an event whose message exceeds the server's
+ * max_payload stops it with TRANSOM_ERR_TOO_LARGE naming the event's sequence (everything
+ * before it is shipped). A stop is logged at TRANSOM_LOG_ERROR.
+ *
+ * Thread safety: transom_mirror_status and transom_mirror_wait may be called from any
+ * number of threads at once, and concurrently with transom_mirror_close; transom_mirror_free
+ * must not race other calls on the same handle.
+ */
+typedef struct transom_mirror transom_mirror;
+
+/**
  * An actor runtime: a process table and a pool of worker threads.
  *
  * Thread safety: every function taking a runtime may be called from any number of threads at
@@ -1148,6 +1171,89 @@ typedef struct transom_nats_options {
 } transom_nats_options;
 
 /**
+ * How to mirror a store. Zero-initialise, then set `nats.urls` / `nats.url_count` and
+ * `stream`.
+ */
+typedef struct transom_mirror_options {
+  /**
+   * The servers and how to connect.
+   */
+  struct transom_nats_options nats;
+  /**
+   * The JetStream stream: 1..=255 bytes of [A-Za-z0-9_-]. Created when missing (file
+   * storage, limits retention, 2-minute duplicate window); an existing one is used as it is.
+   */
+  const char *stream;
+  /**
+   * Length of `stream`.
+   */
+  size_t stream_len;
+  /**
+   * Subject prefix P: events of transom stream S are published on subject P.S (S
+   * percent-encoded) and the JetStream stream listens on P.> (every subject under P);
+   * dot-separated tokens of [A-Za-z0-9_-].
+   * NULL with length 0: "transom".
+   */
+  const char *subject_prefix;
+  /**
+   * Length of `subject_prefix`.
+   */
+  size_t subject_prefix_len;
+  /**
+   * Replicas when the mirror creates the stream (1..=5); 0 = 1.
+   */
+  uint32_t replicas;
+  /**
+   * Publishes awaiting their acknowledgement at most (1..=65536); 0 = 1024.
+   */
+  uint32_t max_in_flight;
+} transom_mirror_options;
+
+/**
+ * A mirror's state: one of the TRANSOM_MIRROR_* values (`transom_mirror_report.state`).
+ */
+typedef uint32_t transom_mirror_state;
+
+/**
+ * A snapshot of a mirror (transom_mirror_status).
+ */
+typedef struct transom_mirror_report {
+  /**
+   * TRANSOM_MIRROR_CONNECTING, _RUNNING, _RETRYING or _STOPPED.
+   */
+  transom_mirror_state state;
+  /**
+   * The highest sequence JetStream acknowledged: every event up to it is in the stream at
+   * its own sequence (0 before the first).
+   */
+  uint64_t shipped;
+  /**
+   * The store's head when the snapshot was taken.
+   */
+  uint64_t store_head;
+  /**
+   * `store_head - shipped`.
+   */
+  uint64_t lag;
+  /**
+   * Failed attempts (connections, publishes) since the mirror started.
+   */
+  uint64_t retries;
+  /**
+   * The last failure's status (kept after recovery until the next one), 0 if none.
+   */
+  transom_status error;
+  /**
+   * The number attached to it (TRANSOM_ERR_TOO_LARGE, _DIVERGED: the event's sequence).
+   */
+  int64_t error_value;
+  /**
+   * The last failure's detail, NUL-terminated (cut to fit 256 bytes); empty if none.
+   */
+  char error_message[256];
+} transom_mirror_report;
+
+/**
  * How to open a remote cursor (transom_canal_open_remote_cursor). Zero-initialise, then set
  * `nats`, `stream` and `name`.
  */
@@ -1833,6 +1939,28 @@ typedef struct transom_store_statistics {
  * Header flag: the consumer may degrade this message under load.
  */
 #define TRANSOM_FLAG_DEGRADE_ALLOWED 4
+
+/**
+ * Mirror state: connecting for the first time.
+ */
+#define TRANSOM_MIRROR_CONNECTING 0
+
+/**
+ * Mirror state: connected, shipping events as they commit (or level with the store).
+ */
+#define TRANSOM_MIRROR_RUNNING 1
+
+/**
+ * Mirror state: a connection or publish failed; retrying with backoff (`error` says why).
+ */
+#define TRANSOM_MIRROR_RETRYING 2
+
+/**
+ * Mirror state: stopped for good: closed (`error` 0 or the last retried failure), or
+ * stopped by TRANSOM_ERR_DIVERGED, TRANSOM_ERR_TOO_LARGE (`error_value` = the event's
+ * sequence), TRANSOM_ERR_TRUNCATED (events removed by retention before they were shipped).
+ */
+#define TRANSOM_MIRROR_STOPPED 3
 
 /**
  * Success.
@@ -2852,6 +2980,51 @@ transom_status transom_manager_memory_class(const struct transom_manager *manage
  */
 transom_status transom_manager_stats(const struct transom_manager *manager,
                                      struct transom_memory_stats *out_stats);
+
+/**
+ * Starts mirroring `store` to the JetStream stream `options->stream` and writes the new
+ * mirror to `*out_mirror`. Returns at once: connecting, creating the stream and catching up
+ * happen on the mirror's own thread (transom_mirror_status, transom_mirror_wait); a server
+ * that is down is retried. TRANSOM_ERR_INVALID_ARGUMENT for unusable options (no URL, a URL
+ * that does not parse, a bad stream name or prefix, replicas above 5),
+ * TRANSOM_ERR_CLOSED for a closed store, TRANSOM_ERR_UNSUPPORTED when transom was built
+ * without the `nats` feature. Free the mirror with transom_mirror_free (before or after the
+ * store's).
+ */
+transom_status transom_store_mirror_start(const struct transom_store *store,
+                                          const struct transom_mirror_options *options,
+                                          struct transom_mirror **out_mirror);
+
+/**
+ * Writes a snapshot of the mirror to `*out`: state, last shipped sequence, the store's
+ * head, lag, retries and the last failure. Works on a closed mirror too (state STOPPED).
+ */
+transom_status transom_mirror_status(const struct transom_mirror *mirror,
+                                     struct transom_mirror_report *out);
+
+/**
+ * Blocks until JetStream holds every event up to `sequence` (TRANSOM_OK), or `timeout_ns`
+ * passes (TRANSOM_TIMEOUT; UINT64_MAX = no limit, 0 = just check). When the mirror stopped
+ * first: the status that stopped it (TRANSOM_ERR_DIVERGED, TRANSOM_ERR_TOO_LARGE with
+ * transom_last_error_value() = the event's sequence, ...), or TRANSOM_ERR_CLOSED after
+ * transom_mirror_close.
+ */
+transom_status transom_mirror_wait(const struct transom_mirror *mirror,
+                                   uint64_t sequence,
+                                   uint64_t timeout_ns);
+
+/**
+ * Stops the mirror: no new publish starts, the acknowledgements of those in flight are
+ * awaited (each at most the request timeout) so `shipped` is exact, and its thread ends.
+ * Idempotent (TRANSOM_OK again); the handle stays valid: status reports STOPPED, wait
+ * returns TRANSOM_ERR_CLOSED (or the error that had stopped it).
+ */
+transom_status transom_mirror_close(const struct transom_mirror *mirror);
+
+/**
+ * Releases the mirror (NULL is accepted), closing it first if needed.
+ */
+void transom_mirror_free(struct transom_mirror *mirror);
 
 /**
  * Opens a remote cursor: a durable JetStream pull consumer (`name`) of the stream a mirror

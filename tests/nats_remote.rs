@@ -167,6 +167,38 @@ fn remote_items_equal_a_local_cursors_items_over_the_same_events() {
 }
 
 #[test]
+fn a_remote_cursor_reads_what_the_mirror_ships_while_it_ships() {
+    use transom::nats::{Mirror, MirrorOptions, MirrorWait};
+    let c = NatsCluster::single();
+    let store = store_with(300);
+    let mirror = Mirror::start(
+        &store,
+        MirrorOptions::new(NatsOptions::new(c.urls()), "MIRRORED"),
+    )
+    .unwrap();
+    let wait = Some(Duration::from_secs(30));
+    assert!(matches!(
+        mirror.wait_shipped(300, wait),
+        MirrorWait::Shipped
+    ));
+    let mut local = Canal::cursor(&store, CursorOptions::new(Start::Begin)).unwrap();
+    let mut remote = open(&c, "MIRRORED", "downstream");
+    assert_eq!(pull_n(&mut remote, 300, 64), pull_n(&mut local, 300, 64));
+    // Events appended now reach the remote cursor through the mirror.
+    for i in 0..50 {
+        store
+            .append(AppendRequest::new(
+                "late",
+                9,
+                format!("late {i}").into_bytes(),
+            ))
+            .unwrap();
+    }
+    assert_eq!(pull_n(&mut remote, 50, 64), pull_n(&mut local, 50, 64));
+    mirror.close().unwrap();
+}
+
+#[test]
 fn ack_and_checkpoint_resume_after_the_confirmed_position_and_redeliver_the_rest() {
     let (c, _) = started(300);
     let mut r = open(&c, STREAM, "resume");
@@ -390,13 +422,21 @@ fn bad_options_are_invalid_arguments() {
         STREAM,
         "x".repeat(65),
     ));
-    bad(RemoteCursorOptions::new(nats.clone(), "A.B", "n"));
-    bad(RemoteCursorOptions::new(nats.clone(), "", "n"));
     bad(RemoteCursorOptions::new(nats.clone(), STREAM, "n").with_start(Start::At(0)));
     bad(RemoteCursorOptions::new(nats.clone(), STREAM, "n").with_start(Start::Named("n".into())));
-    let mut o = RemoteCursorOptions::new(nats, STREAM, "n");
+    let mut o = RemoteCursorOptions::new(nats.clone(), STREAM, "n");
     o.prefetch = 0;
     bad(o);
+    // The stream name and subject prefix rules are the mirror's.
+    let invalid = |o: RemoteCursorOptions| match Canal::remote_cursor(o) {
+        Err(CanalError::RemoteInvalid(_)) => {}
+        other => panic!("expected RemoteInvalid, got {other:?}"),
+    };
+    invalid(RemoteCursorOptions::new(nats.clone(), "A.B", "n"));
+    invalid(RemoteCursorOptions::new(nats.clone(), "", "n"));
+    let mut o = RemoteCursorOptions::new(nats, STREAM, "n");
+    o.subject_prefix = "a.>".into();
+    invalid(o);
 }
 
 #[test]

@@ -18,6 +18,7 @@ pub mod closure;
 pub mod conversation;
 pub mod log;
 pub mod memory;
+pub mod mirror;
 pub mod nats;
 pub mod remote;
 pub mod status;

@@ -7,14 +7,11 @@
 //! users check URLs, the credentials path and the timeouts the same way, with details that
 //! name the field as the header spells it.
 
-// Used by the mirror (ffi/mirror.rs) and the remote cursors; the foundation lands first.
-#![allow(dead_code)]
-
 use std::ffi::c_char;
 
 #[cfg(feature = "nats")]
 use super::args::{check_slice, check_utf8};
-use super::status::{Failure, TRANSOM_ERR_UNSUPPORTED};
+use super::status::Failure;
 
 /// One NATS server URL: UTF-8 (`nats://127.0.0.1:4222`, `127.0.0.1:4222`, `tls://host:4222`),
 /// not NUL-terminated.
@@ -48,15 +45,18 @@ pub struct transom_nats_options {
 }
 
 /// Longest URL accepted, in bytes.
+#[cfg(feature = "nats")]
 pub(crate) const MAX_URL_LEN: usize = 1024;
 /// Longest credentials path accepted, in bytes.
+#[cfg(feature = "nats")]
 pub(crate) const MAX_PATH_LEN: usize = 4096;
 
 /// `TRANSOM_ERR_UNSUPPORTED`: what every NATS function returns in a build without the `nats`
 /// feature.
+#[cfg(not(feature = "nats"))]
 pub(crate) const fn unsupported() -> Failure {
     Failure::fixed(
-        TRANSOM_ERR_UNSUPPORTED,
+        super::status::TRANSOM_ERR_UNSUPPORTED,
         "transom was built without the nats feature",
     )
 }

@@ -349,18 +349,24 @@ fn store_code(e: &StoreError) -> (transom_status, i64) {
 #[cfg(feature = "nats")]
 impl From<crate::nats::NatsError> for Failure {
     fn from(e: crate::nats::NatsError) -> Self {
-        use crate::nats::NatsError as N;
-        let (code, value) = match &e {
-            N::InvalidOptions(_) | N::Credentials { .. } => (TRANSOM_ERR_INVALID_ARGUMENT, 0),
-            N::Unavailable(_) | N::Timeout(_) | N::Refused(_) => (TRANSOM_ERR_UNAVAILABLE, 0),
-            N::Diverged { sequence, .. } => (TRANSOM_ERR_DIVERGED, *sequence as i64),
-            N::TooLarge { sequence, .. } => (TRANSOM_ERR_TOO_LARGE, *sequence as i64),
-            N::Corrupt { sequence, .. } => (TRANSOM_ERR_CORRUPT, *sequence as i64),
-            N::Closed => (TRANSOM_ERR_CLOSED, 0),
-            N::Runtime(_) => (TRANSOM_ERR_IO, 0),
-            N::Store(s) => store_code(s),
-        };
+        let (code, value) = nats_code(&e);
         Failure::new(code, e.to_string()).with_value(value)
+    }
+}
+
+/// The status and value (a sequence, where the error names one) of a NATS error.
+#[cfg(feature = "nats")]
+pub(crate) fn nats_code(e: &crate::nats::NatsError) -> (transom_status, i64) {
+    use crate::nats::NatsError as N;
+    match e {
+        N::InvalidOptions(_) | N::Credentials { .. } => (TRANSOM_ERR_INVALID_ARGUMENT, 0),
+        N::Unavailable(_) | N::Timeout(_) | N::Refused(_) => (TRANSOM_ERR_UNAVAILABLE, 0),
+        N::Diverged { sequence, .. } => (TRANSOM_ERR_DIVERGED, *sequence as i64),
+        N::TooLarge { sequence, .. } => (TRANSOM_ERR_TOO_LARGE, *sequence as i64),
+        N::Corrupt { sequence, .. } => (TRANSOM_ERR_CORRUPT, *sequence as i64),
+        N::Closed => (TRANSOM_ERR_CLOSED, 0),
+        N::Runtime(_) => (TRANSOM_ERR_IO, 0),
+        N::Store(s) => store_code(s),
     }
 }
 

@@ -14,6 +14,8 @@ pub mod connect;
 #[cfg(feature = "nats")]
 pub mod error;
 #[cfg(feature = "nats")]
+pub mod mirror;
+#[cfg(feature = "nats")]
 pub mod remote;
 #[cfg(feature = "nats")]
 mod remote_inbox;
@@ -25,3 +27,5 @@ pub use connect::{Connection, NatsOptions};
 pub use envelope::{Envelope, EnvelopeError};
 #[cfg(feature = "nats")]
 pub use error::NatsError;
+#[cfg(feature = "nats")]
+pub use mirror::{Mirror, MirrorOptions, MirrorState, MirrorStatus, MirrorWait};

@@ -282,17 +282,10 @@ impl RemoteCursor {
                 ))
             }
         };
-        let stream_ok = !options.stream.is_empty()
-            && options.stream.len() <= 255
-            && !options
-                .stream
-                .bytes()
-                .any(|b| b <= b' ' || b == b'.' || b == b'*' || b == b'>' || b == 0x7f);
-        if !stream_ok {
-            return Err(CanalError::InvalidArgument(
-                "a JetStream stream name is 1..=255 bytes without '.', '*', '>' or whitespace",
-            ));
-        }
+        super::mirror::validate_stream_name(&options.stream).map_err(nats_error)?;
+        envelope::validate_prefix(&options.subject_prefix).map_err(|e| {
+            CanalError::RemoteInvalid(format!("subject prefix {:?}: {e}", options.subject_prefix))
+        })?;
         if options.ack_wait.is_zero() || options.prefetch == 0 {
             return Err(CanalError::InvalidArgument(
                 "ack_wait and prefetch must be positive",

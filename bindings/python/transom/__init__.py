@@ -148,6 +148,7 @@ from .memory import (  # noqa: E402
     default_header,
     required_bytes,
 )
+from .mirror import Mirror, MirrorState, MirrorStatus  # noqa: E402
 from .store import NO_STREAM, AppendEvent, Event, GateEvent, Receipt, Store, StoreStats, Sync  # noqa: E402
 
 
@@ -216,6 +217,10 @@ __all__ = [
     "QOS_BACKGROUND",
     "QOS_BEST_EFFORT",
     "QOS_LATENCY_CRITICAL",
+    # the JetStream mirror
+    "Mirror",
+    "MirrorState",
+    "MirrorStatus",
     # store and canals
     "Store",
     "StoreStats",

@@ -65,6 +65,10 @@ class transom_mailbox(Structure):
     """Opaque: a mailbox process owned by the calling code."""
 
 
+class transom_mirror(Structure):
+    """Opaque: a store's mirror to a NATS JetStream stream."""
+
+
 class transom_manager(Structure):
     """Opaque: a slot memory manager."""
 
@@ -171,6 +175,34 @@ class transom_nats_options(Structure):
         ("credentials_file_len", c_size_t),
         ("connect_timeout_ns", c_uint64),
         ("request_timeout_ns", c_uint64),
+    ]
+
+
+class transom_mirror_options(Structure):
+    _fields_ = [
+        ("nats", transom_nats_options),
+        ("stream", c_char_p),
+        ("stream_len", c_size_t),
+        ("subject_prefix", c_char_p),
+        ("subject_prefix_len", c_size_t),
+        ("replicas", c_uint32),
+        ("max_in_flight", c_uint32),
+    ]
+
+
+transom_mirror_state = c_uint32
+
+
+class transom_mirror_report(Structure):
+    _fields_ = [
+        ("state", transom_mirror_state),
+        ("shipped", c_uint64),
+        ("store_head", c_uint64),
+        ("lag", c_uint64),
+        ("retries", c_uint64),
+        ("error", transom_status),
+        ("error_value", c_int64),
+        ("error_message", c_char * 256),
     ]
 
 
@@ -586,6 +618,15 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "transom_canal_checkpoint": (transom_status, [P(transom_canal)]),
     "transom_canal_rewind": (transom_status, [P(transom_canal)]),
     "transom_canal_free": (None, [P(transom_canal)]),
+    # the JetStream mirror
+    "transom_store_mirror_start": (
+        transom_status,
+        [P(transom_store), P(transom_mirror_options), P(P(transom_mirror))],
+    ),
+    "transom_mirror_status": (transom_status, [P(transom_mirror), P(transom_mirror_report)]),
+    "transom_mirror_wait": (transom_status, [P(transom_mirror), c_uint64, c_uint64]),
+    "transom_mirror_close": (transom_status, [P(transom_mirror)]),
+    "transom_mirror_free": (None, [P(transom_mirror)]),
     "transom_canal_spawn_worker": (
         transom_status,
         [P(transom_canal), transom_batch_callback, P(transom_worker_options), P(P(transom_worker))],
