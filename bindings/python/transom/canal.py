@@ -408,8 +408,7 @@ class Canal(Closable):
             o.subject_prefix, o.subject_prefix_len = sp, len(sp)
         _filter(o.filter, prefix, kinds, keep)
         _start(o, start)
-        if ack_wait is not None:
-            o.ack_wait_ns = max(timeout_ns("ack_wait", ack_wait), 1)
+        o.ack_wait_ns = _nats.seconds_ns("ack_wait", ack_wait)
         if prefetch is not None:
             o.prefetch = check_int("prefetch", prefetch, 1)
         out = ctypes.POINTER(_ffi.transom_canal)()
@@ -673,10 +672,11 @@ def open_remote_cursor(
     ``stream`` that a mirror fills, as a :class:`Canal` that works like a local cursor (pull,
     ack, checkpoint, rewind, workers). Reopening with ``name`` resumes after the last
     acknowledgement the server confirmed (``checkpoint``). ``start`` ("begin", "end" or a
-    sequence) applies to a consumer that does not exist yet; ``ack_wait`` (seconds, default 30)
-    is how long the server waits for an ack before delivering again; ``subject_prefix`` is the
-    mirror's (default "transom"). UnavailableError when no server answers within
-    ``connect_timeout`` (default 2 s) or the stream does not exist."""
+    sequence) applies to a consumer that does not exist yet; ``ack_wait`` (seconds, None or 0:
+    30) is how long the server waits for an ack before delivering again (so also how long a new
+    session may wait for what its predecessor received and did not acknowledge);
+    ``subject_prefix`` is the mirror's (default "transom"). UnavailableError when no server
+    answers within ``connect_timeout`` (seconds, None or 0: 2) or the stream does not exist."""
     return Canal._remote(
         urls,
         stream,
