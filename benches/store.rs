@@ -540,7 +540,7 @@ fn pull_batch(c: &mut Criterion) {
                     if copy {
                         for (dst, item) in out.iter_mut().zip(items) {
                             if let Delivery::Event { value, .. } = item {
-                                dst.copy_from_slice(&value.payload);
+                                dst.copy_from_slice(value.payload);
                             }
                         }
                         black_box(&mut out);
