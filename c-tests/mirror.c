@@ -24,13 +24,19 @@ static char server_url[128];
 static char server_dir[256];
 static pid_t server_pid;
 
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(fd >= 0);
+static struct sockaddr_in loopback(int port) {
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    return a;
+}
+
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in a = loopback(0);
     CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
     socklen_t len = sizeof a;
     CHECK(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
@@ -41,11 +47,7 @@ static int free_port(void) {
 static int accepts(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     CHECK(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
+    struct sockaddr_in a = loopback(port);
     int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
     close(fd);
     return ok;

@@ -165,8 +165,7 @@ mod tests {
             TRANSOM_ERR_INVALID_ARGUMENT
         );
         let mut o = options(&none);
-        // NULL with a count (an empty array's pointer is not NULL: reading it would be UB).
-        o.urls = std::ptr::null();
+        o.urls = std::ptr::null(); // (an empty array's pointer is dangling, not NULL)
         o.url_count = 1;
         assert_eq!(
             nats_options(&o).unwrap_err().code,

@@ -588,13 +588,13 @@ async fn ship(
     let window = options.max_in_flight;
     loop {
         if shared.closing() {
-            return match drain(shared, &mut in_flight, 0).await {
+            return match drain_all(shared, &mut in_flight, options).await {
                 Ok(()) => SessionEnd::Closed,
                 Err(e) => SessionEnd::Retry(e),
             };
         }
         let Some(s) = store.upgrade() else {
-            let _ = drain(shared, &mut in_flight, 0).await;
+            let _ = drain_all(shared, &mut in_flight, options).await;
             return SessionEnd::Stop(NatsError::Closed);
         };
         let head = s.head();
@@ -611,7 +611,7 @@ async fn ship(
                 let size = message_size(&env.headers, v.payload.len());
                 if size > max {
                     // Everything before it ships; then the mirror stops naming it.
-                    if let Err(e) = drain(shared, &mut in_flight, 0).await {
+                    if let Err(e) = drain_all(shared, &mut in_flight, options).await {
                         return SessionEnd::Retry(e);
                     }
                     return SessionEnd::Stop(NatsError::TooLarge {
@@ -634,7 +634,7 @@ async fn ship(
                     Err(e) => {
                         return match e.kind() {
                             PublishErrorKind::MaxPayloadExceeded => {
-                                let _ = drain(shared, &mut in_flight, 0).await;
+                                let _ = drain_all(shared, &mut in_flight, options).await;
                                 SessionEnd::Stop(NatsError::TooLarge {
                                     sequence: v.sequence,
                                     size,
@@ -670,6 +670,25 @@ async fn ship(
     }
 }
 
+/// Awaits every acknowledgement still in flight, for at most one request timeout in all (each
+/// ack's own timeout only starts when it is awaited: 1024 of them against a dead server must
+/// not hold a close for 1024 timeouts). What is not acknowledged by then stays unshipped.
+async fn drain_all(
+    shared: &Shared,
+    in_flight: &mut VecDeque<(u64, jetstream::context::PublishAckFuture)>,
+    options: &MirrorOptions,
+) -> Result<(), NatsError> {
+    match tokio::time::timeout(options.nats.request_timeout, drain(shared, in_flight, 0)).await {
+        Ok(r) => r,
+        Err(_) => {
+            in_flight.clear();
+            Err(NatsError::Timeout(
+                "acknowledgements of the publishes in flight".into(),
+            ))
+        }
+    }
+}
+
 /// Awaits acknowledgements, oldest first, until at most `keep` publishes are in flight. An
 /// acknowledgement at another sequence than the one published, or any failure, ends the
 /// session: the caller resynchronises from the stream's state.
@@ -678,20 +697,22 @@ async fn drain(
     in_flight: &mut VecDeque<(u64, jetstream::context::PublishAckFuture)>,
     keep: usize,
 ) -> Result<(), NatsError> {
-    while in_flight.len() > keep {
+    let mut acked = None;
+    let result = loop {
+        if in_flight.len() <= keep {
+            break Ok(());
+        }
         let (seq, ack) = in_flight.pop_front().expect("non-empty");
         match ack.await {
-            Ok(a) if a.sequence == seq => shared.update(|p| p.shipped = seq),
+            Ok(a) if a.sequence == seq => acked = Some(seq),
             Ok(a) => {
-                in_flight.clear();
-                return Err(NatsError::Refused(format!(
+                break Err(NatsError::Refused(format!(
                     "event {seq} was acknowledged at JetStream sequence {}",
                     a.sequence
                 )));
             }
             Err(e) => {
-                in_flight.clear();
-                return Err(match e.kind() {
+                break Err(match e.kind() {
                     PublishErrorKind::WrongLastSequence => NatsError::Refused(format!(
                         "publish of {seq}: JetStream's last sequence is not {} ({e})",
                         seq - 1
@@ -703,6 +724,13 @@ async fn drain(
                 });
             }
         }
+    };
+    // One progress update (lock + wake of waiters) per drained run, not per acknowledgement.
+    if let Some(seq) = acked {
+        shared.update(|p| p.shipped = seq);
     }
-    Ok(())
+    if result.is_err() {
+        in_flight.clear();
+    }
+    result
 }

@@ -312,43 +312,45 @@ impl NatsCluster {
         }
     }
 
-    /// The index of the node that leads stream `name`, polled until it has one.
-    pub fn stream_leader(&mut self, name: &str) -> usize {
-        let js = self.js();
+    /// Calls `probe` every 20 ms until it gives a value; panics naming `what` after
+    /// [`READY_DEADLINE`].
+    fn poll<T>(&mut self, what: &str, mut probe: impl FnMut(&mut Self) -> Option<T>) -> T {
         let deadline = Instant::now() + READY_DEADLINE;
         loop {
-            let leader = self.rt.block_on(async {
-                let mut s = js.get_stream(name).await.ok()?;
-                let info = s.info().await.ok()?;
-                info.cluster.as_ref().and_then(|c| c.leader.clone())
-            });
-            if let Some(l) = leader.and_then(|l| self.nodes.iter().position(|n| n.name == l)) {
-                return l;
+            if let Some(v) = probe(self) {
+                return v;
             }
             assert!(
                 Instant::now() < deadline,
-                "stream {name} has no leader after {READY_DEADLINE:?}"
+                "{what}: nothing after {READY_DEADLINE:?}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
+    /// The stream's info from the JetStream API, or None while it has no leader.
+    fn stream_info(&mut self, name: &str) -> Option<async_nats::jetstream::stream::Info> {
+        let js = self.js();
+        self.rt.block_on(async {
+            let mut s = js.get_stream(name).await.ok()?;
+            s.info().await.ok().cloned()
+        })
+    }
+
+    /// The index of the node that leads stream `name`, polled until it has one.
+    pub fn stream_leader(&mut self, name: &str) -> usize {
+        self.poll(&format!("leader of stream {name}"), |c| {
+            let leader = c.stream_info(name)?.cluster?.leader?;
+            c.nodes.iter().position(|n| n.name == leader)
+        })
+    }
+
     /// The stream's (messages, last sequence), retrying while it has no leader.
     pub fn stream_state(&mut self, name: &str) -> (u64, u64) {
-        let js = self.js();
-        let deadline = Instant::now() + READY_DEADLINE;
-        loop {
-            let state = self.rt.block_on(async {
-                let mut s = js.get_stream(name).await.ok()?;
-                let info = s.info().await.ok()?;
-                Some((info.state.messages, info.state.last_sequence))
-            });
-            if let Some(s) = state {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "stream {name}: no state");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.poll(&format!("state of stream {name}"), |c| {
+            let info = c.stream_info(name)?;
+            Some((info.state.messages, info.state.last_sequence))
+        })
     }
 
     /// Publishes and waits for the JetStream acknowledgement, retrying (same message id, so
