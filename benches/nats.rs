@@ -51,7 +51,8 @@ struct Servers {
 
 impl Servers {
     fn start(n: usize) -> Servers {
-        let dir = std::env::temp_dir().join(format!("transom-bench-nats-{}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("transom-bench-nats-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
@@ -92,7 +93,10 @@ impl Servers {
         }
         Servers {
             children,
-            urls: ports.iter().map(|(p, _)| format!("nats://127.0.0.1:{p}")).collect(),
+            urls: ports
+                .iter()
+                .map(|(p, _)| format!("nats://127.0.0.1:{p}"))
+                .collect(),
             dir,
         }
     }
@@ -120,7 +124,13 @@ fn filled_store(n: usize) -> Arc<Store> {
 }
 
 /// One mirror round: seconds from start to the last acknowledgement.
-fn mirror_round(store: &Arc<Store>, urls: &[String], stream: &str, prefix: &str, replicas: usize) -> f64 {
+fn mirror_round(
+    store: &Arc<Store>,
+    urls: &[String],
+    stream: &str,
+    prefix: &str,
+    replicas: usize,
+) -> f64 {
     let mut o = MirrorOptions::new(NatsOptions::new(urls.to_vec()), stream);
     o.subject_prefix = prefix.to_owned();
     o.replicas = replicas;
@@ -149,7 +159,10 @@ fn floor_round(
     rt.block_on(async move {
         let t = Instant::now();
         let addrs: Vec<async_nats::ServerAddr> = urls.iter().map(|u| u.parse().unwrap()).collect();
-        let client = async_nats::ConnectOptions::new().connect(addrs).await.unwrap();
+        let client = async_nats::ConnectOptions::new()
+            .connect(addrs)
+            .await
+            .unwrap();
         let js = async_nats::jetstream::new(client);
         js.create_stream(async_nats::jetstream::stream::Config {
             name: stream,
@@ -218,8 +231,21 @@ fn main() {
         let servers = Servers::start(nodes);
         let (mut m, mut f) = (Vec::new(), Vec::new());
         for r in 0..rounds {
-            m.push(mirror_round(&store, &servers.urls, &format!("M{r}"), &format!("m{r}"), replicas));
-            f.push(floor_round(&rt, &messages, &servers.urls, &format!("F{r}"), &format!("f{r}"), replicas));
+            m.push(mirror_round(
+                &store,
+                &servers.urls,
+                &format!("M{r}"),
+                &format!("m{r}"),
+                replicas,
+            ));
+            f.push(floor_round(
+                &rt,
+                &messages,
+                &servers.urls,
+                &format!("F{r}"),
+                &format!("f{r}"),
+                replicas,
+            ));
             println!(
                 "round {r} R{replicas}: mirror {:.3} s, floor {:.3} s",
                 m[r], f[r]

@@ -1261,6 +1261,67 @@ typedef struct transom_mirror_report {
 } transom_mirror_report;
 
 /**
+ * How to open a remote cursor (transom_canal_open_remote_cursor). Zero-initialise, then set
+ * `nats`, `stream` and `name`.
+ */
+typedef struct transom_remote_cursor_options {
+  /**
+   * Servers, credentials, connect and request timeouts.
+   */
+  struct transom_nats_options nats;
+  /**
+   * The JetStream stream the mirror writes (UTF-8, required).
+   */
+  const char *stream;
+  /**
+   * Length of `stream`.
+   */
+  size_t stream_len;
+  /**
+   * The mirror's subject prefix (NULL with length 0: "transom").
+   */
+  const char *subject_prefix;
+  /**
+   * Length of `subject_prefix`.
+   */
+  size_t subject_prefix_len;
+  /**
+   * The durable consumer's name, 1..=64 bytes of [A-Za-z0-9_-] (required). Reopening with
+   * the name resumes after the last acknowledgement the server confirmed. One open cursor
+   * per name at a time.
+   */
+  const char *name;
+  /**
+   * Length of `name`.
+   */
+  size_t name_len;
+  /**
+   * Which events (as for a local cursor).
+   */
+  struct transom_filter filter;
+  /**
+   * Where a consumer that does not exist yet starts: TRANSOM_START_BEGIN, _END or _AT (an
+   * existing one resumes after its acknowledged position; _NAMED is refused: the name is
+   * `name`).
+   */
+  transom_start_kind start;
+  /**
+   * The first sequence with TRANSOM_START_AT.
+   */
+  uint64_t start_sequence;
+  /**
+   * How long the server waits for an acknowledgement before delivering a message again,
+   * so also how long a new session may wait for what its predecessor had received and not
+   * acknowledged (0: 30 s).
+   */
+  uint64_t ack_wait_ns;
+  /**
+   * Messages buffered ahead of the pulls (0: 1024).
+   */
+  size_t prefetch;
+} transom_remote_cursor_options;
+
+/**
  * When appends reach stable storage: one of the TRANSOM_SYNC_* values
  * (`transom_store_config.sync`). Ignored by an in-memory store.
  *
@@ -2988,6 +3049,34 @@ transom_status transom_mirror_close(const struct transom_mirror *mirror);
 void transom_mirror_free(struct transom_mirror *mirror);
 
 /**
+ * Opens a remote cursor: a durable JetStream pull consumer (`name`) of the stream a mirror
+ * fills (transom_store_mirror_start), behind the canal API. Its items look exactly like a
+ * local cursor's (same struct and fields; pointers valid until the next pull or the free).
+ * Every canal call works on it: transom_canal_pull_batch waits up to its timeout for
+ * messages; _ack acknowledges to the server (everything up to the sequence, also events the
+ * filter skipped); _checkpoint returns once the server confirmed the acknowledgements (a
+ * restarted consumer resumes after them); _rewind hands the unacknowledged items out again
+ * (from the canal's memory); _fd, _interrupt, _close, _free and transom_canal_spawn_worker as
+ * for a local cursor. A stream prefix ending in '.' of plain tokens is filtered by the
+ * server, anything else in the canal.
+ *
+ * A new session of a name whose previous session left messages unacknowledged (a crash, or
+ * messages prefetched before a close) starts delivering once the server delivers those again,
+ * up to `ack_wait_ns` after the previous session received them; delivery stays in order.
+ *
+ * Errors: TRANSOM_ERR_NULL_ARGUMENT; TRANSOM_ERR_INVALID_ARGUMENT (a bad name, start, stream,
+ * URL or option, or a consumer of that name exists with another subject filter or ack
+ * policy); TRANSOM_ERR_UNAVAILABLE when no server answered within
+ * `nats.connect_timeout_ns` or the stream does not exist (transom_last_error() says which).
+ * A malformed message on the stream makes this and every later pull return
+ * TRANSOM_ERR_CORRUPT with transom_last_error_value() = its JetStream sequence; a checkpoint
+ * the server did not confirm within `nats.request_timeout_ns` is TRANSOM_ERR_UNAVAILABLE.
+ * TRANSOM_ERR_UNSUPPORTED when transom was built without the nats feature.
+ */
+transom_status transom_canal_open_remote_cursor(const struct transom_remote_cursor_options *options,
+                                                struct transom_canal **out_canal);
+
+/**
  * A static, NUL-terminated name and description of a status code ("unknown status" for codes
  * this version does not know). Never NULL; the string lives for the whole program.
  */
@@ -3005,7 +3094,8 @@ transom_status transom_last_error(char *buf, size_t cap, size_t *out_len);
 
 /**
  * Writes the number attached to this thread's last failure to `*out_value`: the gate's code for
- * TRANSOM_ERR_REJECTED, the byte offset for TRANSOM_ERR_CORRUPT, 0 for every other failure.
+ * TRANSOM_ERR_REJECTED, the byte offset for TRANSOM_ERR_CORRUPT (the JetStream sequence for a
+ * remote cursor's corrupt message), 0 for every other failure.
  */
 transom_status transom_last_error_value(int64_t *out_value);
 

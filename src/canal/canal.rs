@@ -22,6 +22,8 @@ use super::cursor::{Cursor, CursorOptions, Wake};
 use super::live::PullWait;
 use super::subscription::{EventBuffer, Subscription, SubscriptionOptions};
 use super::{CanalError, Delivery};
+#[cfg(feature = "nats")]
+use crate::nats::remote::{RemoteCursor, RemoteCursorOptions, RemoteInbox};
 
 /// One delivered item: an event (with its sequence), borrowed from the canal until its next
 /// pull, or a gap reporting `count` events in `from_seq..=to_seq` that were not delivered: a
@@ -74,6 +76,10 @@ pub enum Pulled<'a> {
 enum Inner {
     Cursor(Cursor),
     Subscription(Subscription),
+    /// A cursor over a JetStream consumer (`crate::nats::remote`): same items, acks map to
+    /// JetStream acknowledgements.
+    #[cfg(feature = "nats")]
+    Remote(Box<RemoteCursor>),
 }
 
 /// A consumer of a store's events: a cursor or a subscription.
@@ -119,6 +125,8 @@ struct Remote {
 enum Waker {
     Cursor(Arc<Wake>),
     Subscription(Arc<EventBuffer>),
+    #[cfg(feature = "nats")]
+    Remote(Arc<RemoteInbox>),
 }
 
 impl Remote {
@@ -133,6 +141,8 @@ impl Remote {
         match &self.waker {
             Waker::Cursor(w) => w.interrupt(),
             Waker::Subscription(b) => b.interrupt(),
+            #[cfg(feature = "nats")]
+            Waker::Remote(i) => i.interrupt(),
         }
     }
 
@@ -143,6 +153,8 @@ impl Remote {
         match &self.waker {
             Waker::Cursor(w) => w.close(),
             Waker::Subscription(b) => b.close(),
+            #[cfg(feature = "nats")]
+            Waker::Remote(i) => i.close(),
         }
     }
 
@@ -205,6 +217,36 @@ impl Canal {
         })
     }
 
+    /// Opens a remote cursor: a durable JetStream pull consumer of a stream that a mirror
+    /// fills, behind the cursor API (see [`crate::nats::remote`]). Its kind is
+    /// [`CanalKind::Cursor`]; [`Canal::is_remote`] tells it apart. `ack` acknowledges to the
+    /// server, `checkpoint` returns once the server confirmed it, `rewind` hands the
+    /// unacknowledged items out again from the canal's memory. Errors: `InvalidArgument` (a bad
+    /// name, stream name, start or option), `RemoteInvalid` (a bad URL or credentials file, a
+    /// consumer of that name with another subject filter or ack policy), `Unavailable` (no
+    /// server answered within the connect timeout, no such stream).
+    #[cfg(feature = "nats")]
+    pub fn remote_cursor(options: RemoteCursorOptions) -> Result<Canal, CanalError> {
+        let cursor = RemoteCursor::open(options)?;
+        let remote = Remote::new(Waker::Remote(Arc::clone(cursor.inbox())));
+        Ok(Canal {
+            inner: Inner::Remote(Box::new(cursor)),
+            batch: Vec::new(),
+            keep: Keep::default(),
+            events: Vec::new(),
+            remote,
+        })
+    }
+
+    /// Whether this is a remote cursor ([`Canal::remote_cursor`]).
+    pub fn is_remote(&self) -> bool {
+        match self.inner {
+            #[cfg(feature = "nats")]
+            Inner::Remote(_) => true,
+            _ => false,
+        }
+    }
+
     /// Closes the canal, whatever its store does: a subscription stops receiving events and
     /// hands out what it buffered, then every pull reports `Closed`; a cursor (it buffers
     /// nothing) reports `Closed` at once. A pull blocked on another thread (see [`Closer`])
@@ -231,6 +273,8 @@ impl Canal {
         match self.inner {
             Inner::Cursor(_) => CanalKind::Cursor,
             Inner::Subscription(_) => CanalKind::Subscription,
+            #[cfg(feature = "nats")]
+            Inner::Remote(_) => CanalKind::Cursor,
         }
     }
 
@@ -293,6 +337,8 @@ impl Canal {
                 }));
                 outcome
             }
+            #[cfg(feature = "nats")]
+            Inner::Remote(r) => r.pull(max, timeout, &mut self.batch)?,
         };
         Ok(match outcome {
             PullWait::Delivered => Pulled::Items(&self.batch),
@@ -312,7 +358,7 @@ impl Canal {
         }
         match &mut self.inner {
             Inner::Cursor(c) => Ok(c),
-            Inner::Subscription(_) => Err(CanalError::InvalidArgument(
+            _ => Err(CanalError::InvalidArgument(
                 "subscriptions have no ack, checkpoint or rewind",
             )),
         }
@@ -321,8 +367,50 @@ impl Canal {
     fn cursor_ref(&self) -> Option<&Cursor> {
         match &self.inner {
             Inner::Cursor(c) => Some(c),
-            Inner::Subscription(_) => None,
+            _ => None,
         }
+    }
+
+    /// The remote cursor, if this is one (`Closed` after [`Canal::close`]).
+    #[cfg(feature = "nats")]
+    fn remote_mut(&mut self) -> Result<Option<&mut RemoteCursor>, CanalError> {
+        match &mut self.inner {
+            Inner::Remote(_) if self.remote.is_closed() => Err(CanalError::Closed),
+            Inner::Remote(r) => Ok(Some(r)),
+            _ => Ok(None),
+        }
+    }
+
+    #[cfg(feature = "nats")]
+    fn remote_ref(&self) -> Option<&RemoteCursor> {
+        match &self.inner {
+            Inner::Remote(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The cursor positions of a local or remote cursor: (acked, delivered, next,
+    /// checkpointed, name).
+    fn positions(&self) -> Option<(u64, u64, u64, u64, Option<&str>)> {
+        #[cfg(feature = "nats")]
+        if let Some(r) = self.remote_ref() {
+            return Some((
+                r.acked(),
+                r.delivered(),
+                r.next(),
+                r.checkpointed(),
+                Some(r.name()),
+            ));
+        }
+        self.cursor_ref().map(|c| {
+            (
+                c.acked(),
+                c.delivered(),
+                c.next(),
+                c.checkpointed(),
+                c.name(),
+            )
+        })
     }
 
     /// Cursor: marks everything up to `seq` as handled. `seq` must lie between the current
@@ -330,6 +418,10 @@ impl Canal {
     /// again is a no-op), else `InvalidArgument`; subscriptions: `InvalidArgument`; after
     /// [`Canal::close`]: `Closed`.
     pub fn ack(&mut self, seq: u64) -> Result<(), CanalError> {
+        #[cfg(feature = "nats")]
+        if let Some(r) = self.remote_mut()? {
+            return r.ack(seq);
+        }
         self.cursor_mut()?.ack(seq)
     }
 
@@ -339,6 +431,10 @@ impl Canal {
     /// subscriptions; `Io` if writing failed (the previous checkpoint is intact); `Closed`
     /// after [`Canal::close`].
     pub fn checkpoint(&mut self) -> Result<(), CanalError> {
+        #[cfg(feature = "nats")]
+        if let Some(r) = self.remote_mut()? {
+            return r.checkpoint();
+        }
         self.cursor_mut()?.checkpoint()
     }
 
@@ -348,6 +444,8 @@ impl Canal {
         match &mut self.inner {
             Inner::Cursor(c) => c.checkpoint(),
             Inner::Subscription(_) => Ok(()),
+            #[cfg(feature = "nats")]
+            Inner::Remote(r) => r.checkpoint(),
         }
     }
 
@@ -355,6 +453,11 @@ impl Canal {
     /// unacknowledged event again. Subscriptions: `InvalidArgument`; after [`Canal::close`]:
     /// `Closed`.
     pub fn rewind(&mut self) -> Result<(), CanalError> {
+        #[cfg(feature = "nats")]
+        if let Some(r) = self.remote_mut()? {
+            r.rewind();
+            return Ok(());
+        }
         let cursor = self.cursor_mut()?;
         cursor.rewind();
         cursor.settle_fd();
@@ -376,6 +479,8 @@ impl Canal {
         let fd = match &self.inner {
             Inner::Cursor(c) => c.fd(),
             Inner::Subscription(s) => s.buffer().fd(),
+            #[cfg(feature = "nats")]
+            Inner::Remote(r) => r.fd(),
         };
         fd.map_err(|e| CanalError::io("creating the canal's descriptor", e))
     }
@@ -385,6 +490,8 @@ impl Canal {
         match &self.inner {
             Inner::Cursor(c) => c.restore_fd(fd),
             Inner::Subscription(s) => s.buffer().restore_fd(fd),
+            #[cfg(feature = "nats")]
+            Inner::Remote(r) => r.restore_fd(fd),
         }
     }
 
@@ -394,42 +501,42 @@ impl Canal {
         match &self.inner {
             Inner::Cursor(c) => c.wake().take_fd(),
             Inner::Subscription(s) => s.buffer().take_fd(),
+            #[cfg(feature = "nats")]
+            Inner::Remote(r) => r.inbox().take_fd(),
         }
     }
 
     /// Cursor: the acknowledged position (0 = nothing yet). `None` for subscriptions.
     pub fn acked(&self) -> Option<u64> {
-        self.cursor_ref().map(Cursor::acked)
+        self.positions().map(|p| p.0)
     }
 
     /// Cursor: the highest delivered sequence. `None` for subscriptions.
     pub fn delivered(&self) -> Option<u64> {
-        self.cursor_ref().map(Cursor::delivered)
+        self.positions().map(|p| p.1)
     }
 
     /// Cursor: the next sequence it will read. `None` for subscriptions.
     pub fn position(&self) -> Option<u64> {
-        self.cursor_ref().map(Cursor::next)
+        self.positions().map(|p| p.2)
     }
 
     /// Cursor: the last persisted (or loaded) checkpoint. `None` for subscriptions and unnamed
     /// cursors.
     pub fn checkpointed(&self) -> Option<u64> {
-        self.cursor_ref()
-            .filter(|c| c.name().is_some())
-            .map(Cursor::checkpointed)
+        self.positions().filter(|p| p.4.is_some()).map(|p| p.3)
     }
 
     /// Cursor: the checkpoint name, if opened with one.
     pub fn name(&self) -> Option<&str> {
-        self.cursor_ref().and_then(Cursor::name)
+        self.positions().and_then(|p| p.4)
     }
 
     /// Subscription: events dropped by the overflow policy so far. `None` for cursors.
     pub fn dropped(&self) -> Option<u64> {
         match &self.inner {
             Inner::Subscription(s) => Some(s.buffer().dropped()),
-            Inner::Cursor(_) => None,
+            _ => None,
         }
     }
 }

@@ -465,16 +465,7 @@ impl Cursor {
 
     pub(crate) fn ack(&mut self, seq: u64) -> Result<(), CanalError> {
         self.store_open()?;
-        if seq < self.acked {
-            return Err(CanalError::InvalidArgument(
-                "ack below the current acknowledged position",
-            ));
-        }
-        if seq > self.delivered {
-            return Err(CanalError::InvalidArgument(
-                "ack above the highest delivered sequence",
-            ));
-        }
+        check_ack(self.acked, self.delivered, seq)?;
         self.acked = seq;
         Ok(())
     }
@@ -515,6 +506,22 @@ impl Cursor {
         self.checkpointed = self.acked;
         Ok(())
     }
+}
+
+/// The range an ack must fall in, for local and remote cursors: between the acknowledged
+/// position and the highest delivered sequence.
+pub(crate) fn check_ack(acked: u64, delivered: u64, seq: u64) -> Result<(), CanalError> {
+    if seq < acked {
+        return Err(CanalError::InvalidArgument(
+            "ack below the current acknowledged position",
+        ));
+    }
+    if seq > delivered {
+        return Err(CanalError::InvalidArgument(
+            "ack above the highest delivered sequence",
+        ));
+    }
+    Ok(())
 }
 
 impl Drop for Cursor {

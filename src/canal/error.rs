@@ -54,6 +54,25 @@ pub enum CanalError {
         /// The OS error's message.
         message: String,
     },
+    /// A remote cursor's server, stream or consumer is unavailable: unreachable at open (after
+    /// the connect timeout), no such stream, a checkpoint the server did not confirm in time,
+    /// the consumer deleted under it. Retrying later may succeed.
+    #[error("JetStream unavailable: {0}")]
+    Unavailable(String),
+    /// A remote cursor's options are unusable (a bad URL or credentials file, or a consumer of
+    /// that name exists with another subject filter).
+    #[error("invalid remote cursor options: {0}")]
+    RemoteInvalid(String),
+    /// A remote cursor received a message that is not a well-formed transom event (a missing
+    /// or malformed header, or a sequence that differs from the JetStream sequence). The cursor
+    /// stops there: every later pull reports it (never a silent skip).
+    #[error("corrupt JetStream message at sequence {sequence}: {reason}")]
+    RemoteCorrupt {
+        /// The JetStream stream sequence of the message.
+        sequence: u64,
+        /// What was wrong.
+        reason: String,
+    },
     /// Another open cursor of this store already uses the checkpoint name.
     #[error("the checkpoint name {0:?} is in use by another open cursor of this store")]
     NameInUse(String),

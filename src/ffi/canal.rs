@@ -106,8 +106,9 @@ struct Open {
     canal: Canal,
     /// The canal reads its store through a weak reference; the handle keeps the store readable
     /// after transom_store_free so that pulls hand out every committed event before CLOSED.
-    /// (A closed store holds no lock and no file open for writing: only memory.)
-    store: Arc<Store>,
+    /// (A closed store holds no lock and no file open for writing: only memory.) None for a
+    /// remote cursor, which reads no store.
+    store: Option<Arc<Store>>,
 }
 
 impl Handle for transom_canal {}
@@ -119,7 +120,7 @@ const MOVED: Failure = Failure::fixed(
 );
 
 impl transom_canal {
-    fn new(canal: Canal, store: Arc<Store>) -> Self {
+    pub(super) fn new(canal: Canal, store: Option<Arc<Store>>) -> Self {
         transom_canal {
             interrupter: canal.interrupter(),
             closer: canal.closer(),
@@ -144,7 +145,7 @@ impl transom_canal {
 pub struct transom_worker {
     worker: Worker,
     /// See `Open::store`: the worker drains a closed store before it ends.
-    _store: Arc<Store>,
+    _store: Option<Arc<Store>>,
 }
 
 impl Handle for transom_worker {}
@@ -328,7 +329,7 @@ fn no_event() -> transom_event {
     }
 }
 
-fn filter_arg(filter: &transom_filter) -> Result<Filter, Failure> {
+pub(super) fn filter_arg(filter: &transom_filter) -> Result<Filter, Failure> {
     let prefix = args::check_bytes(
         filter.stream_prefix.cast(),
         filter.stream_prefix_len,
@@ -379,7 +380,7 @@ pub unsafe extern "C" fn transom_canal_open_cursor(
         };
         let filter = filter_arg(&options.filter)?;
         let canal = Canal::cursor(&s, CursorOptions::new(start).with_filter(filter))?;
-        transom_canal::new(canal, s).publish(out);
+        transom_canal::new(canal, Some(s)).publish(out);
         Ok(TRANSOM_OK)
     })
 }
@@ -410,7 +411,7 @@ pub unsafe extern "C" fn transom_canal_open_subscription(
         let filter = filter_arg(&options.filter)?;
         let opts = SubscriptionOptions::new(options.capacity, overflow).with_filter(filter);
         let canal = Canal::subscription(&s, opts)?;
-        transom_canal::new(canal, s).publish(out);
+        transom_canal::new(canal, Some(s)).publish(out);
         Ok(TRANSOM_OK)
     })
 }
@@ -661,7 +662,7 @@ fn verdict(answer: transom_worker_verdict) -> WorkerAction {
     }
 }
 
-fn spawned(worker: Worker, store: Arc<Store>, out: Out<'_, *mut transom_worker>) {
+fn spawned(worker: Worker, store: Option<Arc<Store>>, out: Out<'_, *mut transom_worker>) {
     transom_worker {
         worker,
         _store: store,

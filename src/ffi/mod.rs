@@ -20,5 +20,6 @@ pub mod log;
 pub mod memory;
 pub mod mirror;
 pub mod nats;
+pub mod remote;
 pub mod status;
 pub mod store;

@@ -311,6 +311,11 @@ impl From<CanalError> for Failure {
             CanalError::Io { .. } => TRANSOM_ERR_IO,
             CanalError::NameInUse(_) => TRANSOM_ERR_NAME_IN_USE,
             CanalError::CheckpointAhead { .. } => TRANSOM_ERR_CHECKPOINT_AHEAD,
+            CanalError::Unavailable(_) => TRANSOM_ERR_UNAVAILABLE,
+            CanalError::RemoteInvalid(_) => TRANSOM_ERR_INVALID_ARGUMENT,
+            CanalError::RemoteCorrupt { sequence, .. } => {
+                return Failure::new(TRANSOM_ERR_CORRUPT, e.to_string()).with_value(sequence as i64)
+            }
         };
         Failure::new(code, e.to_string())
     }
@@ -498,7 +503,8 @@ pub unsafe extern "C" fn transom_last_error(
 }
 
 /// Writes the number attached to this thread's last failure to `*out_value`: the gate's code for
-/// TRANSOM_ERR_REJECTED, the byte offset for TRANSOM_ERR_CORRUPT, 0 for every other failure.
+/// TRANSOM_ERR_REJECTED, the byte offset for TRANSOM_ERR_CORRUPT (the JetStream sequence for a
+/// remote cursor's corrupt message), 0 for every other failure.
 #[no_mangle]
 pub unsafe extern "C" fn transom_last_error_value(out_value: *mut i64) -> transom_status {
     if out_value.is_null() {

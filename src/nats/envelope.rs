@@ -20,8 +20,11 @@
 //! | `Transom-Key` | lowercase hex of the idempotency key | only when present |
 //!
 //! The subject is `<prefix>.<encoded stream name>`: bytes `[A-Za-z0-9_-]` and `.` are kept
-//! (`orders.eu` → `transom.orders.eu`), every other byte is `%XX` (uppercase hex), and a dot
-//! that would leave an empty subject token (leading, trailing, or doubled) is `%2E`.
+//! (`orders.eu` → `transom.orders.eu`), every other byte is `%XX` (uppercase hex), and an
+//! empty token (from a leading, trailing or doubled dot) is written `%00` (stream names never
+//! contain NUL). Every dot of the name stays a subject dot, so every stream whose name starts
+//! with `orders.` has a subject under `<prefix>.orders.>` (a remote cursor's server-side filter
+//! relies on it).
 
 use std::fmt::Write as _;
 
@@ -90,24 +93,24 @@ fn push_escaped(out: &mut String, b: u8) {
     let _ = write!(out, "%{b:02X}");
 }
 
-/// The subject token(s) of a stream name (see the module table): dots kept except where they
-/// would leave an empty token.
+/// The subject token(s) of a stream name (see the module table): every dot kept, an empty
+/// token written `%00`.
 pub fn encode_subject_stream(stream: &str) -> String {
-    let bytes = stream.as_bytes();
-    let mut out = String::with_capacity(bytes.len() + 8);
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'.' {
-            let after_token = !out.is_empty() && !out.ends_with('.');
-            let before_token = bytes.get(i + 1).is_some_and(|&n| n != b'.');
-            if after_token && before_token {
-                out.push('.');
+    let mut out = String::with_capacity(stream.len() + 8);
+    for (i, token) in stream.as_bytes().split(|&b| b == b'.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if token.is_empty() {
+            // Stream names never contain NUL: `%00` cannot stand for a real byte.
+            out.push_str("%00");
+        }
+        for &b in token {
+            if plain(b) {
+                out.push(b as char);
             } else {
                 push_escaped(&mut out, b);
             }
-        } else if plain(b) {
-            out.push(b as char);
-        } else {
-            push_escaped(&mut out, b);
         }
     }
     out
@@ -143,7 +146,11 @@ pub fn decode_stream(encoded: &str) -> Option<String> {
                     return None;
                 }
                 let s = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(s, 16).ok()?);
+                // `%00` is a subject's empty-token marker, not a byte (names hold no NUL).
+                match u8::from_str_radix(s, 16).ok()? {
+                    0 => {}
+                    byte => out.push(byte),
+                }
                 i += 3;
             }
             c if plain(c) || c == b'.' => {
@@ -395,10 +402,10 @@ mod tests {
             ("with space", "transom.with%20space"),
             ("100%", "transom.100%25"),
             ("é", "transom.%C3%A9"),
-            (".lead", "transom.%2Elead"),
-            ("trail.", "transom.trail%2E"),
-            ("a..b", "transom.a%2E.b"),
-            ("..", "transom.%2E%2E"),
+            (".lead", "transom.%00.lead"),
+            ("trail.", "transom.trail.%00"),
+            ("a..b", "transom.a.%00.b"),
+            ("..", "transom.%00.%00.%00"),
             ("a/b:c", "transom.a%2Fb%3Ac"),
             ("tab\there", "transom.tab%09here"),
         ];

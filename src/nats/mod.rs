@@ -16,6 +16,10 @@ pub mod error;
 #[cfg(feature = "nats")]
 pub mod mirror;
 #[cfg(feature = "nats")]
+pub mod remote;
+#[cfg(feature = "nats")]
+mod remote_inbox;
+#[cfg(feature = "nats")]
 pub mod runtime;
 
 #[cfg(feature = "nats")]

@@ -35,7 +35,17 @@ from .actor import (  # noqa: E402
     Request,
     Runtime,
 )
-from .canal import Batch, Canal, Item, ItemKind, Overflow, Worker, WorkerAnswer, WorkerExit  # noqa: E402
+from .canal import (  # noqa: E402
+    Batch,
+    Canal,
+    Item,
+    ItemKind,
+    Overflow,
+    Worker,
+    WorkerAnswer,
+    WorkerExit,
+    open_remote_cursor,
+)
 from .conversation import (  # noqa: E402
     COMPENSATE_CONTINUE,
     COMPENSATE_FAIL,
@@ -221,6 +231,7 @@ __all__ = [
     "GateEvent",
     "NO_STREAM",
     "Canal",
+    "open_remote_cursor",
     "Batch",
     "Item",
     "ItemKind",

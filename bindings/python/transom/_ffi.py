@@ -206,6 +206,23 @@ class transom_mirror_report(Structure):
     ]
 
 
+class transom_remote_cursor_options(Structure):
+    _fields_ = [
+        ("nats", transom_nats_options),
+        ("stream", c_char_p),
+        ("stream_len", c_size_t),
+        ("subject_prefix", c_char_p),
+        ("subject_prefix_len", c_size_t),
+        ("name", c_char_p),
+        ("name_len", c_size_t),
+        ("filter", transom_filter),
+        ("start", transom_start_kind),
+        ("start_sequence", c_uint64),
+        ("ack_wait_ns", c_uint64),
+        ("prefetch", c_size_t),
+    ]
+
+
 class transom_subscription_options(Structure):
     _fields_ = [("filter", transom_filter), ("capacity", c_size_t), ("overflow", transom_overflow_policy)]
 
@@ -582,6 +599,10 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "transom_canal_open_cursor": (
         transom_status,
         [P(transom_store), P(transom_cursor_options), P(P(transom_canal))],
+    ),
+    "transom_canal_open_remote_cursor": (
+        transom_status,
+        [P(transom_remote_cursor_options), P(P(transom_canal))],
     ),
     "transom_canal_open_subscription": (
         transom_status,

@@ -25,7 +25,7 @@ from typing import (
     Union,
 )
 
-from . import _callbacks, _ffi, _wait
+from . import _callbacks, _ffi, _nats, _wait
 from ._ffi import lib
 from ._handle import Handle
 from ._util import UINT16_MAX, UINT32_MAX, check_callable, check_int, check_str, require, timeout_ns
@@ -50,6 +50,7 @@ __all__ = [
     "Batch",
     "Canal",
     "Worker",
+    "open_remote_cursor",
 ]
 
 
@@ -324,6 +325,19 @@ def _filter(f: _ffi.transom_filter, prefix: Any, kinds: Any, keep: List[Any]) ->
         f.kind_count = len(kinds)
 
 
+def _start(o: Any, start: Any) -> None:
+    """Sets ``o.start`` (and ``o.start_sequence``) from "begin", "end" or a sequence."""
+    if start == "begin":
+        o.start = 0
+    elif start == "end":
+        o.start = 1
+    elif isinstance(start, int) and not isinstance(start, bool):
+        o.start = 2
+        o.start_sequence = check_int("start", start)
+    else:
+        raise TypeError('start must be "begin", "end" or an int sequence')
+
+
 _NO_LIMIT = (1 << 64) - 1
 _UNSET = (1 << 64) - 1  # an item count no pull returns: "the pull wrote nothing"
 
@@ -339,7 +353,7 @@ class Canal(Closable):
     _what = "canal"
     _exit_order = 10
 
-    def __init__(self, ptr: Any, store: Store, is_cursor: bool) -> None:
+    def __init__(self, ptr: Any, store: Optional[Store], is_cursor: bool) -> None:
         super().__init__(ptr, self._free)
         self._store = store
         self.is_cursor = is_cursor
@@ -364,19 +378,49 @@ class Canal(Closable):
             o.start = 3
             o.name = n
             o.name_len = len(n)
-        elif start == "begin":
-            o.start = 0
-        elif start == "end":
-            o.start = 1
-        elif isinstance(start, int) and not isinstance(start, bool):
-            o.start = 2
-            o.start_sequence = check_int("start", start)
         else:
-            raise TypeError('start must be "begin", "end" or an int sequence')
+            _start(o, start)
         out = ctypes.POINTER(_ffi.transom_canal)()
         with store._use() as s:
             check(lib.transom_canal_open_cursor(s, byref(o), byref(out)))
         return cls(out, store, True)
+
+    @classmethod
+    def _remote(
+        cls,
+        urls: Any,
+        stream: Any,
+        name: Any,
+        start: Any,
+        prefix: Any,
+        kinds: Any,
+        subject_prefix: Any,
+        ack_wait: Any,
+        prefetch: Any,
+        credentials_file: Any,
+        connect_timeout: Any,
+        request_timeout: Any,
+    ) -> "Canal":
+        o = _ffi.transom_remote_cursor_options()
+        keep: List[Any] = []
+        _nats.nats_options(o.nats, urls, credentials_file, connect_timeout, request_timeout, keep)
+        st = check_str("stream", stream)
+        n = check_str("name", name)
+        keep += [st, n]
+        o.stream, o.stream_len = st, len(st)
+        o.name, o.name_len = n, len(n)
+        if subject_prefix is not None:
+            sp = check_str("subject_prefix", subject_prefix)
+            keep.append(sp)
+            o.subject_prefix, o.subject_prefix_len = sp, len(sp)
+        _filter(o.filter, prefix, kinds, keep)
+        _start(o, start)
+        o.ack_wait_ns = _nats.seconds_ns("ack_wait", ack_wait)
+        if prefetch is not None:
+            o.prefetch = check_int("prefetch", prefetch, 1)
+        out = ctypes.POINTER(_ffi.transom_canal)()
+        check(lib.transom_canal_open_remote_cursor(byref(o), byref(out)))
+        return cls(out, None, True)
 
     @classmethod
     def _subscription(cls, store: Store, capacity: Any, overflow: Any, prefix: Any, kinds: Any) -> "Canal":
@@ -584,7 +628,7 @@ class Worker(Handle):
     _what = "worker"
     _exit_order = 5
 
-    def __init__(self, ptr: Any, store: Store) -> None:
+    def __init__(self, ptr: Any, store: Optional[Store]) -> None:
         super().__init__(ptr, lib.transom_worker_free)
         self._store = store
 
@@ -614,3 +658,43 @@ class Worker(Handle):
             return None
         check(st)
         return WorkerExit(ex.value)
+
+
+def open_remote_cursor(
+    urls: Union[str, bytes, Sequence[Union[str, bytes]]],
+    stream: Union[str, bytes],
+    name: Union[str, bytes],
+    *,
+    start: Union[str, int] = "begin",
+    stream_prefix: Union[str, bytes] = b"",
+    kinds: Sequence[int] = (),
+    subject_prefix: Optional[Union[str, bytes]] = None,
+    ack_wait: Optional[float] = None,
+    prefetch: Optional[int] = None,
+    credentials_file: Optional[Union[str, bytes]] = None,
+    connect_timeout: Optional[float] = None,
+    request_timeout: Optional[float] = None,
+) -> Canal:
+    """Opens a remote cursor: the durable JetStream pull consumer ``name`` of the stream
+    ``stream`` that a mirror fills, as a :class:`Canal` that works like a local cursor (pull,
+    ack, checkpoint, rewind, workers). Reopening with ``name`` resumes after the last
+    acknowledgement the server confirmed (``checkpoint``). ``start`` ("begin", "end" or a
+    sequence) applies to a consumer that does not exist yet; ``ack_wait`` (seconds, None or 0:
+    30) is how long the server waits for an ack before delivering again (so also how long a new
+    session may wait for what its predecessor received and did not acknowledge);
+    ``subject_prefix`` is the mirror's (default "transom"). UnavailableError when no server
+    answers within ``connect_timeout`` (seconds, None or 0: 2) or the stream does not exist."""
+    return Canal._remote(
+        urls,
+        stream,
+        name,
+        start,
+        stream_prefix,
+        kinds,
+        subject_prefix,
+        ack_wait,
+        prefetch,
+        credentials_file,
+        connect_timeout,
+        request_timeout,
+    )

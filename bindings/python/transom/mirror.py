@@ -9,9 +9,9 @@ import enum
 import os
 from ctypes import byref
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Union
 
-from . import _ffi, _wait
+from . import _ffi, _nats, _wait
 from ._ffi import lib
 from ._util import UINT32_MAX, check_int, check_str, timeout_ns
 from .errors import TIMEOUT, check
@@ -45,12 +45,6 @@ class MirrorStatus:
     error_message: str
 
 
-def _seconds_ns(name: str, seconds: float) -> int:
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-        raise ValueError(f"{name} must be a number of seconds >= 0, got {seconds!r}")
-    return int(seconds * 1e9)
-
-
 class Mirror(Closable):
     """A running mirror of a :class:`~transom.Store` to a JetStream stream; start one with
     :meth:`start`. Every method may be called from any thread. ``close()`` stops it (awaiting
@@ -81,22 +75,9 @@ class Mirror(Closable):
         ``max_in_flight`` (0 = 1024), timeouts in seconds (0 = the defaults, 2 s and 5 s)."""
         if not isinstance(store, Store):
             raise TypeError(f"store must be a transom.Store, not {type(store).__name__}")
-        url_list = [urls] if isinstance(urls, (str, bytes)) else list(urls)
-        encoded = [check_str("urls", u) for u in url_list]
-        entries = (_ffi.transom_nats_url * max(1, len(encoded)))()
-        for i, u in enumerate(encoded):
-            entries[i].url = u
-            entries[i].url_len = len(u)
         o = _ffi.transom_mirror_options()
-        o.nats.urls = entries
-        o.nats.url_count = len(encoded)
-        creds = None
-        if credentials_file is not None:
-            creds = os.fsencode(credentials_file)
-            o.nats.credentials_file = creds
-            o.nats.credentials_file_len = len(creds)
-        o.nats.connect_timeout_ns = _seconds_ns("connect_timeout", connect_timeout)
-        o.nats.request_timeout_ns = _seconds_ns("request_timeout", request_timeout)
+        keep: List[Any] = []
+        _nats.nats_options(o.nats, urls, credentials_file, connect_timeout, request_timeout, keep)
         s = check_str("stream", stream)
         o.stream = s
         o.stream_len = len(s)
