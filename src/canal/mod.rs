@@ -78,6 +78,7 @@ mod worker;
 mod tests;
 
 pub use canal::{Canal, CanalKind, Closer, Interrupter, Item, Pulled};
+#[cfg(feature = "nats")]
 pub(crate) use cursor::check_ack;
 pub use cursor::{CursorOptions, Start};
 pub use error::CanalError;

@@ -279,3 +279,37 @@ pub unsafe extern "C" fn transom_mirror_free(mirror: *mut transom_mirror) {
     // contract).
     unsafe { transom_mirror::free(mirror) }
 }
+
+#[cfg(all(test, not(feature = "nats")))]
+mod unsupported_tests {
+    use super::*;
+    use crate::ffi::status::{TRANSOM_ERR_UNSUPPORTED, TRANSOM_OK};
+    use crate::ffi::store::{
+        transom_store_config, transom_store_free, transom_store_open, TRANSOM_SYNC_NEVER,
+    };
+
+    /// Without the `nats` feature a valid store and options still get UNSUPPORTED, and no
+    /// mirror handle is written.
+    #[test]
+    fn without_the_nats_feature_the_mirror_is_unsupported() {
+        // SAFETY: every field is a pointer, integer or a struct of those: all-zero is valid.
+        let mut config: transom_store_config = unsafe { std::mem::zeroed() };
+        config.sync = TRANSOM_SYNC_NEVER;
+        config.max_payload = 1024;
+        let mut store = std::ptr::null_mut();
+        // SAFETY: valid pointers; an in-memory store (dir NULL, dir_len 0).
+        assert_eq!(
+            unsafe { transom_store_open(&config, &mut store) },
+            TRANSOM_OK
+        );
+        // SAFETY: as above.
+        let options: transom_mirror_options = unsafe { std::mem::zeroed() };
+        let mut out: *mut transom_mirror = std::ptr::null_mut();
+        // SAFETY: valid pointers; the options are not read in this build.
+        let st = unsafe { transom_store_mirror_start(store, &options, &mut out) };
+        assert_eq!(st, TRANSOM_ERR_UNSUPPORTED);
+        assert!(out.is_null());
+        // SAFETY: opened above, freed once.
+        unsafe { transom_store_free(store) };
+    }
+}
