@@ -90,7 +90,7 @@ pub use batch::{EventBatch, EventView};
 pub use error::StoreError;
 pub(crate) use event::{key_length_error, stream_length_error};
 pub use event::{
-    validate_stream, AppendRequest, Event, EventId, ExpectedVersion, Receipt,
+    validate_stream, AppendRef, AppendRequest, Event, EventId, ExpectedVersion, Receipt,
     MAX_IDEMPOTENCY_KEY_LEN, MAX_STREAM_LEN,
 };
 pub use gate::{GateFn, GateId, PendingEvent, Rejection};
