@@ -289,9 +289,17 @@ impl<'a> AppendRef<'a> {
         }
     }
 
-    pub(crate) fn validate(&self, max_payload: usize) -> Result<(), StoreError> {
+    /// Checks lengths (and the stream name unless `stream_checked`: a batch checks a stream
+    /// name it repeats, by address, once).
+    pub(crate) fn validate(
+        &self,
+        max_payload: usize,
+        stream_checked: bool,
+    ) -> Result<(), StoreError> {
         // A `str` is UTF-8 already.
-        check_stream_bytes(self.stream.as_bytes())?;
+        if !stream_checked {
+            check_stream_bytes(self.stream.as_bytes())?;
+        }
         if self.payload.len() > max_payload {
             return Err(StoreError::TooLarge {
                 len: self.payload.len(),
@@ -310,6 +318,13 @@ impl<'a> AppendRef<'a> {
     pub(crate) fn matches(&self, event: &Event) -> bool {
         self.stream == event.stream && self.kind == event.kind && self.payload == event.payload
     }
+}
+
+/// Whether two stream names are equal; the same slice (address and length) is answered
+/// without comparing bytes (a batch usually repeats one name).
+#[inline]
+pub(crate) fn same_stream(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 /// The requests of one append, owned or borrowed: what the store's commit path reads. The

@@ -22,7 +22,8 @@ use super::batch::{EventBatch, EventView, Keep};
 use super::disk::{DiskLog, PassThroughMap};
 use super::error::StoreError;
 use super::event::{
-    unix_nanos, validate_stream, AppendRef, AppendRequest, Event, EventId, Receipt, Requests,
+    same_stream, unix_nanos, validate_stream, AppendRef, AppendRequest, Event, EventId, Receipt,
+    Requests,
 };
 use super::frame::{self, FrameFields, MAX_PAYLOAD_LIMIT};
 use super::gate::{GateFn, GateId, Gates, PendingEvent, Rejection};
@@ -550,14 +551,22 @@ impl Store {
         if self.is_closed() {
             return Err(StoreError::Closed);
         }
+        // Counted from here, so a group-commit leader waits for this append too.
+        let _in_flight =
+            (self.on_disk() && self.config.sync == SyncPolicy::Always).then(|| self.group.enter());
         let n = requests.count();
         if n == 0 {
             return Err(StoreError::InvalidArgument("empty batch".into()));
         }
         let mut has_keys = false;
+        let mut checked: Option<&str> = None;
         for i in 0..n {
             let r = requests.at(i);
-            r.validate(self.config.max_payload)?;
+            r.validate(
+                self.config.max_payload,
+                checked.is_some_and(|c| std::ptr::eq(c, r.stream)),
+            )?;
+            checked = Some(r.stream);
             has_keys |= r.idempotency_key.is_some();
         }
         if has_keys {
@@ -1386,7 +1395,7 @@ fn assign_versions<R: Requests + ?Sized>(
     for i in 0..n {
         let r = requests.at(i);
         // A run of requests to one stream (the common batch): no hash, no search.
-        if i > 0 && requests.at(i - 1).stream == r.stream {
+        if i > 0 && same_stream(requests.at(i - 1).stream, r.stream) {
             let (hash, now) = out[i - 1];
             r.expected.check(r.stream, now)?;
             out.push((hash, now + 1));
