@@ -257,6 +257,13 @@ impl GroupCommit {
         }
     }
 
+    /// Test hook: appenders counted inside an `Always` append, and waiters not yet durable.
+    #[cfg(test)]
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let st = self.lock();
+        (st.in_flight, st.waiting.len())
+    }
+
     /// Test hook: blocks until sequences up to `n` are written (not necessarily durable).
     #[cfg(test)]
     pub(crate) fn wait_written(&self, n: u64) {

@@ -905,3 +905,57 @@ fn borrowed_appends_store_what_owned_ones_do_and_check_the_same() {
         }
     }
 }
+
+#[test]
+fn group_commit_forgets_appenders_that_failed_or_returned() {
+    // A leader waits for every appender counted inside an append: one that failed (gate,
+    // conflict, bad argument) or returned must not stay counted, or every later fsync would
+    // wait out its bound.
+    let dir = TestDir::new("group-counts");
+    let s = Arc::new(Store::open(disk(&dir, SyncPolicy::Always)).unwrap());
+    let gate = s.register_gate(|p| match p.payload {
+        b"bad" => Err(Rejection::new(7, "bad")),
+        _ => Ok(()),
+    });
+    assert!(matches!(
+        s.append(req("a", b"bad")),
+        Err(StoreError::Rejected { .. })
+    ));
+    assert!(matches!(
+        s.append(req("a", b"x").expecting(ExpectedVersion::Exact(9))),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.append(req("", b"x")),
+        Err(StoreError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        s.append_batch_refs(&[]),
+        Err(StoreError::InvalidArgument(_))
+    ));
+    let first = s
+        .append(req("a", b"x").with_idempotency_key(b"k".to_vec()))
+        .unwrap();
+    assert_eq!(
+        s.append(req("a", b"x").with_idempotency_key(b"k".to_vec()))
+            .unwrap(),
+        first
+    );
+    assert_eq!(s.group().counts(), (0, 0));
+    s.unregister_gate(gate).unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for j in 0..20u8 {
+                    s.append(req(&format!("t{i}"), &[j])).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(s.group().counts(), (0, 0));
+    assert_eq!(s.head(), 81);
+}
