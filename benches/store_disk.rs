@@ -14,8 +14,10 @@
 //!    must be replayed; it calls `sync` and is killed with SIGKILL; the parent times open + read
 //!    of the last event), then five clean reopens (open + read the last event, then `close`),
 //!    each measuring `Store::stats().heap_bytes` and the allocator's live bytes.
-//! 2. `append_never`: 128 B payloads, one thread: single appends under `Never`, `append_batch`
-//!    of 1,000 under `Never`, single appends under `EveryN(1000)`, against `write(2)` of
+//! 2. `append_never`: 128 B payloads, one thread: single appends under `Never`,
+//!    `append_batch_refs` of 1,000 borrowed requests (`Batch1000Refs`, the batch target's row)
+//!    and `append_batch` of 1,000 owned requests built in the timed loop (`Batch1000Owned`)
+//!    under `Never`, single appends under `EveryN(1000)`, against `write(2)` of
 //!    frame-sized buffers (one per event) and the same frames in 64 KiB writes.
 //! 3. `durable_always`: `Always`, 1 appender vs a write(frame) + `fdatasync` loop alternating
 //!    op by op; 8 appenders vs 1 alternating block by block.
@@ -33,7 +35,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use transom::store::{AppendRequest, Config, EventId, Store, SyncPolicy};
+use transom::store::{AppendRef, AppendRequest, Config, EventId, Store, SyncPolicy};
 
 // ---------------------------------------------------------------------------------------------
 // Counting allocator: live bytes and their peak, relative to the moment counting was switched on
@@ -333,7 +335,10 @@ fn frame_bytes() -> usize {
 #[derive(Clone, Copy, Debug)]
 enum AppendKind {
     Single,
-    Batch1000,
+    /// `append_batch_refs` of 1,000 borrowed requests (the batch target's row).
+    Batch1000Refs,
+    /// `append_batch` of 1,000 owned requests built in the timed loop.
+    Batch1000Owned,
     EveryN1000,
     FloorWrite,
     FloorBuffered,
@@ -343,7 +348,10 @@ fn append_run(kind: AppendKind, dir: &Path, n: u64, frame: usize) -> f64 {
     let payload = [0xABu8; 128];
     let path = dir.join(format!("{kind:?}"));
     let rate = match kind {
-        AppendKind::Single | AppendKind::Batch1000 | AppendKind::EveryN1000 => {
+        AppendKind::Single
+        | AppendKind::Batch1000Refs
+        | AppendKind::Batch1000Owned
+        | AppendKind::EveryN1000 => {
             let sync = if matches!(kind, AppendKind::EveryN1000) {
                 SyncPolicy::EveryN(1000)
             } else {
@@ -351,7 +359,18 @@ fn append_run(kind: AppendKind, dir: &Path, n: u64, frame: usize) -> f64 {
             };
             let store = Store::open(config(&path, sync)).expect("open");
             let t = Instant::now();
-            if matches!(kind, AppendKind::Batch1000) {
+            if matches!(kind, AppendKind::Batch1000Refs) {
+                let batch = vec![AppendRef::new(STREAM, KIND, &payload); 1000];
+                let mut done = 0;
+                while done < n {
+                    black_box(
+                        store
+                            .append_batch_refs(black_box(&batch))
+                            .expect("append_batch_refs"),
+                    );
+                    done += 1000;
+                }
+            } else if matches!(kind, AppendKind::Batch1000Owned) {
                 let mut done = 0;
                 while done < n {
                     let batch = (0..1000)
@@ -411,23 +430,26 @@ fn append_never(full: bool) {
     println!("RESULT frame_bytes_per_128b_event {frame}");
     let kinds = [
         AppendKind::Single,
-        AppendKind::Batch1000,
+        AppendKind::Batch1000Refs,
+        AppendKind::Batch1000Owned,
         AppendKind::EveryN1000,
         AppendKind::FloorWrite,
         AppendKind::FloorBuffered,
     ];
     let dir = tmp_dir("append");
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); kinds.len()];
-    let (mut single_vs_write, mut batch_vs_single) = (Vec::new(), Vec::new());
+    let (mut single_vs_write, mut batch_vs_single, mut owned_vs_single) =
+        (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
-        let mut this = [0.0; 5];
+        let mut this = [0.0; 6];
         for k in 0..kinds.len() {
             let i = (k + round) % kinds.len();
             this[i] = append_run(kinds[i], dir.path(), n, frame);
             rates[i].push(this[i]);
         }
-        single_vs_write.push(this[0] / this[3]);
+        single_vs_write.push(this[0] / this[4]);
         batch_vs_single.push(this[1] / this[0]);
+        owned_vs_single.push(this[2] / this[0]);
     }
     for (k, r) in kinds.iter().zip(&rates) {
         println!(
@@ -437,11 +459,13 @@ fn append_never(full: bool) {
         );
     }
     println!(
-        "RESULT append_never ratios single_over_write {:.3} [{}] batch_over_single {:.2} [{}]",
+        "RESULT append_never ratios single_over_write {:.3} [{}] batch_refs_over_single {:.2} [{}] batch_owned_over_single {:.2} [{}]",
         median(single_vs_write.clone()),
         fmt_all(&single_vs_write, 1.0, 3),
         median(batch_vs_single.clone()),
-        fmt_all(&batch_vs_single, 1.0, 2)
+        fmt_all(&batch_vs_single, 1.0, 2),
+        median(owned_vs_single.clone()),
+        fmt_all(&owned_vs_single, 1.0, 2)
     );
 }
 

@@ -21,7 +21,7 @@ use super::status::{
     TRANSOM_ERR_INVALID_ARGUMENT, TRANSOM_OK,
 };
 use crate::store::{
-    key_length_error, stream_length_error, validate_stream, AppendRequest, Config, Event, EventId,
+    key_length_error, stream_length_error, validate_stream, AppendRef, Config, Event, EventId,
     ExpectedVersion, GateId, PendingEvent, Receipt, Rejection, Store, StoreError, SyncPolicy,
     MAX_IDEMPOTENCY_KEY_LEN, MAX_STREAM_LEN,
 };
@@ -377,7 +377,8 @@ fn stream_name<'a>(stream: *const c_char, len: usize) -> Result<&'a str, Failure
     Ok(validate_stream(b)?)
 }
 
-fn request(event: &transom_append, max_payload: usize) -> Result<AppendRequest, Failure> {
+/// The caller's event, borrowed (nothing is copied here; the store copies what it keeps).
+fn request(event: &transom_append, max_payload: usize) -> Result<AppendRef<'_>, Failure> {
     let stream = stream_name(event.stream, event.stream_len)?;
     let payload = bytes!(event.payload, event.payload_len, max_payload, |len| {
         StoreError::TooLarge {
@@ -386,7 +387,7 @@ fn request(event: &transom_append, max_payload: usize) -> Result<AppendRequest, 
         }
         .into()
     })?;
-    let mut r = AppendRequest::new(stream, event.kind, payload);
+    let mut r = AppendRef::new(stream, event.kind, payload);
     r.correlation_id = event.correlation_id.get();
     r.causation_id = event.causation_id.get();
     if event.idempotency_key_len > 0 || !event.idempotency_key.is_null() {
@@ -401,7 +402,7 @@ fn request(event: &transom_append, max_payload: usize) -> Result<AppendRequest, 
             MAX_IDEMPOTENCY_KEY_LEN,
             |len| key_length_error(len).into()
         )?;
-        r.idempotency_key = Some(key.to_vec());
+        r.idempotency_key = Some(key);
     }
     r.expected = match event.expected {
         TRANSOM_EXPECT_ANY => ExpectedVersion::Any,
@@ -593,7 +594,7 @@ pub unsafe extern "C" fn transom_store_append(
         let s = handle!(store)?.open()?;
         let event = input!(event)?;
         let out = Out::optional(out_receipt);
-        let r = s.append(request(event, s.config().max_payload)?)?;
+        let r = s.append_ref(request(event, s.config().max_payload)?)?;
         if let Some(out) = out {
             out.write(receipt(r));
         }
@@ -625,7 +626,7 @@ pub unsafe extern "C" fn transom_store_append_batch(
             .iter()
             .map(|e| request(e, max_payload))
             .collect::<Result<Vec<_>, _>>()?;
-        let receipts = s.append_batch(requests)?;
+        let receipts = s.append_batch_refs(&requests)?;
         if let Some(out) = receipts_out {
             for (slot, r) in out.iter_mut().zip(receipts) {
                 slot.write(receipt(r));

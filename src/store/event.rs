@@ -201,16 +201,112 @@ impl AppendRequest {
         self
     }
 
-    pub(crate) fn validate(&self, max_payload: usize) -> Result<(), StoreError> {
-        // A `String` is UTF-8 already.
-        check_stream_bytes(self.stream.as_bytes())?;
+    /// This request, borrowed.
+    pub fn as_ref(&self) -> AppendRef<'_> {
+        AppendRef {
+            stream: &self.stream,
+            kind: self.kind,
+            payload: &self.payload,
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            idempotency_key: self.idempotency_key.as_deref(),
+            expected: self.expected,
+        }
+    }
+}
+
+/// [`AppendRequest`] with borrowed stream name, payload and key: what
+/// [`Store::append_ref`](super::Store::append_ref) and
+/// [`Store::append_batch_refs`](super::Store::append_batch_refs) take, so a caller whose bytes
+/// already live somewhere (a C caller's buffers, a reused buffer) builds no `String` or `Vec`
+/// per event. Same fields, checks and meaning as [`AppendRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendRef<'a> {
+    /// Target stream (see [`validate_stream`]).
+    pub stream: &'a str,
+    /// Caller-defined kind.
+    pub kind: u16,
+    /// Opaque bytes, at most `Config::max_payload`.
+    pub payload: &'a [u8],
+    /// Correlation group, if any.
+    pub correlation_id: Option<EventId>,
+    /// Cause, if any.
+    pub causation_id: Option<EventId>,
+    /// See [`AppendRequest::idempotency_key`].
+    pub idempotency_key: Option<&'a [u8]>,
+    /// Checked against the stream's version at commit.
+    pub expected: ExpectedVersion,
+}
+
+impl<'a> AppendRef<'a> {
+    /// A request with no correlation, causation, key or version check.
+    pub fn new(stream: &'a str, kind: u16, payload: &'a [u8]) -> Self {
+        AppendRef {
+            stream,
+            kind,
+            payload,
+            correlation_id: None,
+            causation_id: None,
+            idempotency_key: None,
+            expected: ExpectedVersion::Any,
+        }
+    }
+
+    /// Sets the correlation id.
+    pub fn with_correlation(mut self, id: EventId) -> Self {
+        self.correlation_id = Some(id);
+        self
+    }
+
+    /// Sets the causation id.
+    pub fn with_causation(mut self, id: EventId) -> Self {
+        self.causation_id = Some(id);
+        self
+    }
+
+    /// Sets the idempotency key.
+    pub fn with_idempotency_key(mut self, key: &'a [u8]) -> Self {
+        self.idempotency_key = Some(key);
+        self
+    }
+
+    /// Sets the expected version.
+    pub fn expecting(mut self, expected: ExpectedVersion) -> Self {
+        self.expected = expected;
+        self
+    }
+
+    /// An owned copy.
+    pub fn to_request(&self) -> AppendRequest {
+        AppendRequest {
+            stream: self.stream.to_owned(),
+            kind: self.kind,
+            payload: self.payload.to_vec(),
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            idempotency_key: self.idempotency_key.map(<[u8]>::to_vec),
+            expected: self.expected,
+        }
+    }
+
+    /// Checks lengths (and the stream name unless `stream_checked`: a batch checks a stream
+    /// name it repeats, by address, once).
+    pub(crate) fn validate(
+        &self,
+        max_payload: usize,
+        stream_checked: bool,
+    ) -> Result<(), StoreError> {
+        // A `str` is UTF-8 already.
+        if !stream_checked {
+            check_stream_bytes(self.stream.as_bytes())?;
+        }
         if self.payload.len() > max_payload {
             return Err(StoreError::TooLarge {
                 len: self.payload.len(),
                 max: max_payload,
             });
         }
-        if let Some(key) = &self.idempotency_key {
+        if let Some(key) = self.idempotency_key {
             if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {
                 return Err(key_length_error(key.len()));
             }
@@ -221,6 +317,63 @@ impl AppendRequest {
     /// Whether `event` is what this request would have stored (the idempotent-retry test).
     pub(crate) fn matches(&self, event: &Event) -> bool {
         self.stream == event.stream && self.kind == event.kind && self.payload == event.payload
+    }
+}
+
+/// Whether two stream names are equal; the same slice (address and length) is answered
+/// without comparing bytes (a batch usually repeats one name).
+#[inline]
+pub(crate) fn same_stream(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
+}
+
+/// The requests of one append, owned or borrowed: what the store's commit path reads. The
+/// in-memory backend keeps each event's bytes: it takes them from owned requests and copies
+/// borrowed ones.
+pub(crate) trait Requests {
+    /// Number of requests.
+    fn count(&self) -> usize;
+    /// Request `i`, borrowed.
+    fn at(&self, i: usize) -> AppendRef<'_>;
+    /// Request `i`'s stream, payload and key as owned values (an owned request is left empty).
+    fn take(&mut self, i: usize) -> (String, Vec<u8>, Option<Vec<u8>>);
+}
+
+impl Requests for [AppendRequest] {
+    #[inline]
+    fn count(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn at(&self, i: usize) -> AppendRef<'_> {
+        self[i].as_ref()
+    }
+    fn take(&mut self, i: usize) -> (String, Vec<u8>, Option<Vec<u8>>) {
+        let r = &mut self[i];
+        (
+            std::mem::take(&mut r.stream),
+            std::mem::take(&mut r.payload),
+            r.idempotency_key.take(),
+        )
+    }
+}
+
+impl Requests for &[AppendRef<'_>] {
+    #[inline]
+    fn count(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn at(&self, i: usize) -> AppendRef<'_> {
+        self[i]
+    }
+    fn take(&mut self, i: usize) -> (String, Vec<u8>, Option<Vec<u8>>) {
+        let r = &self[i];
+        (
+            r.stream.to_owned(),
+            r.payload.to_vec(),
+            r.idempotency_key.map(<[u8]>::to_vec),
+        )
     }
 }
 

@@ -147,13 +147,29 @@ fn get_varint(b: &[u8], at: &mut usize) -> Option<u64> {
     None
 }
 
-/// Appends the frame to `out` (no allocation when `out` has the capacity).
+/// The longest part of a frame before its key: prefix, fixed fields, two varints, two ids.
+const HEAD_MAX: usize = PREFIX_LEN + FIXED_LEN + 5 + 10 + 32;
+
+/// Writes `v` as a LEB128 varint at `head[*at..]`, advancing `at`.
+#[inline]
+fn put_varint_at(head: &mut [u8; HEAD_MAX], at: &mut usize, mut v: u64) {
+    while v >= 0x80 {
+        head[*at] = (v as u8) | 0x80;
+        *at += 1;
+        v >>= 7;
+    }
+    head[*at] = v as u8;
+    *at += 1;
+}
+
+/// Appends the frame to `out` (no allocation when `out` has the capacity). The part before
+/// the key is assembled on the stack and appended with one copy.
 pub(crate) fn encode(f: &FrameFields<'_>, out: &mut Vec<u8>) {
     let start = out.len();
-    out.extend_from_slice(&[0; PREFIX_LEN]);
-    out.extend_from_slice(&f.sequence.to_le_bytes());
-    out.extend_from_slice(&f.timestamp_ns.to_le_bytes());
-    out.extend_from_slice(&f.id.to_le_bytes());
+    let mut head = [0u8; HEAD_MAX];
+    head[8..16].copy_from_slice(&f.sequence.to_le_bytes());
+    head[16..24].copy_from_slice(&f.timestamp_ns.to_le_bytes());
+    head[24..40].copy_from_slice(&f.id.to_le_bytes());
     let mut flags = if f.more_in_batch { FLAG_MORE } else { 0 };
     if f.correlation_id.is_some() {
         flags |= FLAG_CORRELATION;
@@ -167,16 +183,18 @@ pub(crate) fn encode(f: &FrameFields<'_>, out: &mut Vec<u8>) {
     if f.defines.is_some() {
         flags |= FLAG_DEFINES;
     }
-    out.push(flags);
-    out.extend_from_slice(&f.kind.to_le_bytes());
-    put_varint(out, u64::from(f.stream_ref));
-    put_varint(out, f.stream_version);
-    if let Some(c) = f.correlation_id {
-        out.extend_from_slice(&c.as_u128().to_le_bytes());
+    head[40] = flags;
+    head[41..43].copy_from_slice(&f.kind.to_le_bytes());
+    let mut at = PREFIX_LEN + FIXED_LEN;
+    put_varint_at(&mut head, &mut at, u64::from(f.stream_ref));
+    put_varint_at(&mut head, &mut at, f.stream_version);
+    for id in [f.correlation_id, f.causation_id].into_iter().flatten() {
+        head[at..at + 16].copy_from_slice(&id.as_u128().to_le_bytes());
+        at += 16;
     }
-    if let Some(c) = f.causation_id {
-        out.extend_from_slice(&c.as_u128().to_le_bytes());
-    }
+    let tail = f.key.map_or(0, |k| k.len() + 10) + f.defines.map_or(0, |d| d.len() + 10);
+    out.reserve(at + tail + f.payload.len());
+    out.extend_from_slice(&head[..at]);
     if let Some(k) = f.key {
         put_varint(out, k.len() as u64);
         out.extend_from_slice(k);

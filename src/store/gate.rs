@@ -12,7 +12,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::StoreError;
-use super::event::{AppendRequest, EventId};
+#[cfg(test)]
+use super::event::AppendRequest;
+use super::event::{EventId, Requests};
 
 /// A gate's refusal: passed through unchanged as [`StoreError::Rejected`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,21 +118,22 @@ impl Gates {
     }
 
     /// Runs every gate on every request, in order; the first refusal or panic wins.
-    pub(crate) fn check(&self, requests: &[AppendRequest]) -> Result<(), StoreError> {
+    pub(crate) fn check<R: Requests + ?Sized>(&self, requests: &R) -> Result<(), StoreError> {
         let snapshot: Vec<Entry> = self.list.read().clone();
         if snapshot.is_empty() {
             return Ok(());
         }
-        for (index, r) in requests.iter().enumerate() {
+        for index in 0..requests.count() {
+            let r = requests.at(index);
             let pending = PendingEvent {
-                stream: &r.stream,
+                stream: r.stream,
                 kind: r.kind,
-                payload: &r.payload,
+                payload: r.payload,
                 correlation_id: r.correlation_id,
                 causation_id: r.causation_id,
-                idempotency_key: r.idempotency_key.as_deref(),
+                idempotency_key: r.idempotency_key,
                 index,
-                batch_len: requests.len(),
+                batch_len: requests.count(),
             };
             for entry in &snapshot {
                 call(entry, &pending)?;
@@ -200,7 +203,7 @@ mod tests {
         };
         let appender = {
             let gates = Arc::clone(&gates);
-            thread::spawn(move || gates.check(&request()))
+            thread::spawn(move || gates.check(&request()[..]))
         };
         entered.wait();
         let (done_tx, done_rx) = mpsc::channel();
@@ -223,7 +226,7 @@ mod tests {
             Err(StoreError::Rejected { code: 3, .. })
         ));
         // Gone: no call, and an unknown id is reported.
-        assert!(gates.check(&request()).is_ok());
+        assert!(gates.check(&request()[..]).is_ok());
         assert!(!gates.unregister(id));
         assert!(gates.is_empty());
     }
@@ -248,7 +251,7 @@ mod tests {
             }))
         };
         id.store(raw.as_u64(), Ordering::SeqCst);
-        assert!(gates.check(&request()).is_ok());
+        assert!(gates.check(&request()[..]).is_ok());
         assert_eq!(drops.load(Ordering::SeqCst), 1);
         assert!(gates.is_empty());
     }

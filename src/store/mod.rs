@@ -57,6 +57,19 @@
 //! assert_eq!((r.sequence, r.stream_version), (1, 1));
 //! assert_eq!(store.get(r.id).unwrap().payload, b"created");
 //! ```
+//!
+//! Callers whose bytes already live somewhere append borrowed requests ([`AppendRef`],
+//! [`Store::append_ref`], [`Store::append_batch_refs`]): same checks and receipts, no `String`
+//! or `Vec` per event (the C API appends this way).
+//!
+//! ```
+//! use transom::store::{AppendRef, Config, Store};
+//! let store = Store::open(Config::in_memory()).unwrap();
+//! let payload = [7u8; 16];
+//! let batch = [AppendRef::new("orders/1", 1, &payload), AppendRef::new("orders/1", 2, b"paid")];
+//! let receipts = store.append_batch_refs(&batch).unwrap();
+//! assert_eq!(receipts[1].stream_version, 2);
+//! ```
 
 mod batch;
 mod disk;
@@ -90,7 +103,7 @@ pub use batch::{EventBatch, EventView};
 pub use error::StoreError;
 pub(crate) use event::{key_length_error, stream_length_error};
 pub use event::{
-    validate_stream, AppendRequest, Event, EventId, ExpectedVersion, Receipt,
+    validate_stream, AppendRef, AppendRequest, Event, EventId, ExpectedVersion, Receipt,
     MAX_IDEMPOTENCY_KEY_LEN, MAX_STREAM_LEN,
 };
 pub use gate::{GateFn, GateId, PendingEvent, Rejection};

@@ -21,7 +21,10 @@ use std::time::Duration;
 use super::batch::{EventBatch, EventView, Keep};
 use super::disk::{DiskLog, PassThroughMap};
 use super::error::StoreError;
-use super::event::{unix_nanos, validate_stream, AppendRequest, Event, EventId, Receipt};
+use super::event::{
+    same_stream, unix_nanos, validate_stream, AppendRef, AppendRequest, Event, EventId, Receipt,
+    Requests,
+};
 use super::frame::{self, FrameFields, MAX_PAYLOAD_LIMIT};
 use super::gate::{GateFn, GateId, Gates, PendingEvent, Rejection};
 use super::index::Index;
@@ -513,33 +516,62 @@ impl Store {
         mut requests: Vec<AppendRequest>,
     ) -> Result<Vec<Receipt>, StoreError> {
         let mut receipts = Vec::with_capacity(requests.len());
-        self.commit(&mut requests, &mut receipts)?;
+        self.commit(&mut requests[..], &mut receipts)?;
         Ok(receipts)
     }
 
-    /// [`Store::append_batch`] over a slice (a single append needs no `Vec`), handing each
-    /// receipt to `out` in order. The in-memory backend takes the requests' strings and
-    /// buffers (they are left empty).
-    fn commit(
+    /// [`Store::append`] of a borrowed request: the store copies the bytes it keeps, so the
+    /// caller builds no `String` or `Vec`.
+    pub fn append_ref(&self, request: AppendRef<'_>) -> Result<Receipt, StoreError> {
+        let mut receipt = None;
+        self.commit(&mut std::slice::from_ref(&request), &mut receipt)?;
+        Ok(receipt.expect("one receipt per request"))
+    }
+
+    /// [`Store::append_batch`] of borrowed requests: same checks, atomicity, receipts and
+    /// durability, without a `String` and a `Vec` per event on the caller's side.
+    pub fn append_batch_refs(
         &self,
-        requests: &mut [AppendRequest],
+        requests: &[AppendRef<'_>],
+    ) -> Result<Vec<Receipt>, StoreError> {
+        let mut receipts = Vec::with_capacity(requests.len());
+        self.commit(&mut { requests }, &mut receipts)?;
+        Ok(receipts)
+    }
+
+    /// [`Store::append_batch`] over owned or borrowed requests (a single append needs no
+    /// `Vec`), handing each receipt to `out` in order. The in-memory backend takes the owned
+    /// requests' strings and buffers (they are left empty).
+    fn commit<R: Requests + ?Sized>(
+        &self,
+        requests: &mut R,
         out: &mut impl Receipts,
     ) -> Result<(), StoreError> {
         // Refused before the gates run: after `close` no gate is called again.
         if self.is_closed() {
             return Err(StoreError::Closed);
         }
-        if requests.is_empty() {
+        // Counted from here, so a group-commit leader waits for this append too.
+        let _in_flight =
+            (self.on_disk() && self.config.sync == SyncPolicy::Always).then(|| self.group.enter());
+        let n = requests.count();
+        if n == 0 {
             return Err(StoreError::InvalidArgument("empty batch".into()));
         }
         let mut has_keys = false;
-        for r in requests.iter() {
-            r.validate(self.config.max_payload)?;
+        let mut checked: Option<&str> = None;
+        for i in 0..n {
+            let r = requests.at(i);
+            r.validate(
+                self.config.max_payload,
+                checked.is_some_and(|c| std::ptr::eq(c, r.stream)),
+            )?;
+            checked = Some(r.stream);
             has_keys |= r.idempotency_key.is_some();
         }
         if has_keys {
             let mut keys = HashSet::new();
-            for k in requests.iter().filter_map(|r| r.idempotency_key.as_deref()) {
+            for k in (0..n).filter_map(|i| requests.at(i).idempotency_key) {
                 if !keys.insert(k) {
                     return Err(StoreError::InvalidArgument(
                         "the same idempotency key twice in one batch".into(),
@@ -575,7 +607,6 @@ impl Store {
             }
         }
         let first_seq = st.last_sequence() + 1;
-        let n = requests.len();
         let last_seq = first_seq + n as u64 - 1;
         // One clock reading per batch: its events share a timestamp, and their ids follow the
         // first one consecutively (still time-ordered and strictly increasing).
@@ -587,18 +618,23 @@ impl Store {
             Backend::Memory(index) => {
                 let mut assigned = Vec::new();
                 assign_versions(requests, &mut assigned, |s, _| Ok(index.stream_version(s)))?;
-                for (i, (r, &(_, version))) in requests.iter_mut().zip(&assigned).enumerate() {
+                for (i, &(_, version)) in assigned.iter().enumerate() {
+                    let (kind, correlation_id, causation_id) = {
+                        let r = requests.at(i);
+                        (r.kind, r.correlation_id, r.causation_id)
+                    };
+                    let (stream, payload, idempotency_key) = requests.take(i);
                     let e = Event {
                         id: id_of(i),
                         sequence: first_seq + i as u64,
-                        stream: std::mem::take(&mut r.stream),
+                        stream,
                         stream_version: version,
-                        kind: r.kind,
-                        correlation_id: r.correlation_id,
-                        causation_id: r.causation_id,
+                        kind,
+                        correlation_id,
+                        causation_id,
                         timestamp_ns: last_ts,
-                        payload: std::mem::take(&mut r.payload),
-                        idempotency_key: r.idempotency_key.take(),
+                        payload,
+                        idempotency_key,
                     };
                     out.put(Receipt::from(&e));
                     index.insert(Arc::new(e));
@@ -620,12 +656,12 @@ impl Store {
                     }
                     assign_versions(requests, &mut assigned, |s, h| d.current_version(s, h))?;
                 }
-                let bytes: usize = requests
-                    .iter()
-                    .map(|r| {
+                let bytes: usize = (0..n)
+                    .map(|i| {
+                        let r = requests.at(i);
                         frame::max_encoded_len(
                             r.stream.len(),
-                            r.idempotency_key.as_ref().map_or(0, Vec::len),
+                            r.idempotency_key.map_or(0, <[u8]>::len),
                             r.payload.len(),
                         )
                     })
@@ -637,11 +673,12 @@ impl Store {
                     }
                 }
                 d.log.reserve(bytes);
-                for (i, (r, &(hash, version))) in requests.iter().zip(&assigned).enumerate() {
+                for (i, &(hash, version)) in assigned.iter().enumerate() {
+                    let r = requests.at(i);
                     let id = id_of(i);
                     let sequence = first_seq + i as u64;
                     d.log.push_frame(
-                        &r.stream,
+                        r.stream,
                         hash,
                         FrameFields {
                             sequence,
@@ -652,9 +689,9 @@ impl Store {
                             stream_version: version,
                             correlation_id: r.correlation_id,
                             causation_id: r.causation_id,
-                            key: r.idempotency_key.as_deref(),
+                            key: r.idempotency_key,
                             defines: None,
-                            payload: &r.payload,
+                            payload: r.payload,
                             more_in_batch: i + 1 < n,
                         },
                     );
@@ -678,17 +715,18 @@ impl Store {
                         return Err(e);
                     }
                 }
-                for (i, (r, &(hash, version))) in requests.iter().zip(&assigned).enumerate() {
+                for (i, &(hash, version)) in assigned.iter().enumerate() {
+                    let r = requests.at(i);
                     d.secondary.add(&IndexEntry {
                         sequence: first_seq + i as u64,
                         stream: hash,
                         stream_version: version,
                         correlation: r.correlation_id,
-                        idempotency_key: r.idempotency_key.as_deref().map(key_hash),
+                        idempotency_key: r.idempotency_key.map(key_hash),
                     });
                     // The cache needs only the last version of a run of one stream.
                     if assigned.get(i + 1).map_or(true, |&(next, _)| next != hash) {
-                        d.versions.put(hash, &r.stream, version);
+                        d.versions.put(hash, r.stream, version);
                     }
                 }
                 d.assigned = assigned;
@@ -1344,21 +1382,22 @@ impl Receipts for Option<Receipt> {
 /// For each request, its stream's hash and the version it gets (into `out`, cleared first);
 /// each request sees the versions left by the batch's earlier requests. `Conflict` on a
 /// failed expected-version check.
-fn assign_versions(
-    requests: &[AppendRequest],
+fn assign_versions<R: Requests + ?Sized>(
+    requests: &R,
     out: &mut Vec<(u128, u64)>,
     mut current: impl FnMut(&str, u128) -> Result<u64, StoreError>,
 ) -> Result<(), StoreError> {
+    let n = requests.count();
     out.clear();
-    out.reserve(requests.len());
+    out.reserve(n);
     // Small batches search their own earlier requests; big ones use a map.
-    let mut seen: Option<PassThroughMap<usize>> =
-        (requests.len() > 16).then(PassThroughMap::default);
-    for (i, r) in requests.iter().enumerate() {
+    let mut seen: Option<PassThroughMap<usize>> = (n > 16).then(PassThroughMap::default);
+    for i in 0..n {
+        let r = requests.at(i);
         // A run of requests to one stream (the common batch): no hash, no search.
-        if i > 0 && requests[i - 1].stream == r.stream {
+        if i > 0 && same_stream(requests.at(i - 1).stream, r.stream) {
             let (hash, now) = out[i - 1];
-            r.expected.check(&r.stream, now)?;
+            r.expected.check(r.stream, now)?;
             out.push((hash, now + 1));
             continue;
         }
@@ -1371,16 +1410,16 @@ fn assign_versions(
             Some(map) => map
                 .get(&hash)
                 .copied()
-                .filter(|&j| requests[j].stream == r.stream),
+                .filter(|&j| requests.at(j).stream == r.stream),
             None => (0..i)
                 .rev()
-                .find(|&j| out[j].0 == hash && requests[j].stream == r.stream),
+                .find(|&j| out[j].0 == hash && requests.at(j).stream == r.stream),
         };
         let now = match earlier {
             Some(j) => out[j].1,
-            None => current(&r.stream, hash)?,
+            None => current(r.stream, hash)?,
         };
-        r.expected.check(&r.stream, now)?;
+        r.expected.check(r.stream, now)?;
         out.push((hash, now + 1));
         if let Some(map) = &mut seen {
             map.insert(hash, i);
@@ -1392,9 +1431,9 @@ fn assign_versions(
 /// `Some(original receipts)` when every request is an idempotent retry; `Conflict` when a key
 /// is reused for a different request or only part of the batch replays; `Truncated` when a
 /// key's original event was removed by retention; `None` otherwise.
-fn replay(
+fn replay<R: Requests + ?Sized>(
     backend: &Backend,
-    requests: &[AppendRequest],
+    requests: &R,
 ) -> Result<Option<Vec<Receipt>>, StoreError> {
     match backend {
         Backend::Memory(index) => {
@@ -1404,17 +1443,21 @@ fn replay(
     }
 }
 
-fn replay_disk(d: &Disk, requests: &[AppendRequest]) -> Result<Option<Vec<Receipt>>, StoreError> {
+fn replay_disk<R: Requests + ?Sized>(
+    d: &Disk,
+    requests: &R,
+) -> Result<Option<Vec<Receipt>>, StoreError> {
     replay_with(requests, |key| d.by_key(key))
 }
 
-fn replay_with(
-    requests: &[AppendRequest],
+fn replay_with<R: Requests + ?Sized>(
+    requests: &R,
     by_key: impl Fn(&[u8]) -> Result<Option<Event>, StoreError>,
 ) -> Result<Option<Vec<Receipt>>, StoreError> {
     let mut receipts = Vec::new();
-    for r in requests {
-        let Some(key) = &r.idempotency_key else {
+    for i in 0..requests.count() {
+        let r = requests.at(i);
+        let Some(key) = r.idempotency_key else {
             continue;
         };
         let original = by_key(key)?;
@@ -1429,7 +1472,7 @@ fn replay_with(
     }
     match receipts.len() {
         0 => Ok(None),
-        n if n == requests.len() => Ok(Some(receipts)),
+        n if n == requests.count() => Ok(Some(receipts)),
         _ => Err(StoreError::Conflict(
             "the batch partly repeats earlier idempotency keys".into(),
         )),

@@ -2,9 +2,11 @@
 //!
 //! Under [`SyncPolicy::Always`] an appender writes its frames under the store's writer lock,
 //! releases it, then waits here until an fsync that started after its write has finished. The
-//! first waiter becomes the leader and fsyncs everything written so far; the others wait on the
-//! condition variable and are released by that one fsync, so concurrent appenders share fsyncs
-//! and writers keep writing while the leader syncs.
+//! first waiter becomes the leader and fsyncs everything written so far; the others are released
+//! by that one fsync, so concurrent appenders share fsyncs and writers keep writing while the
+//! leader syncs. Appenders arriving during an fsync form the next group; its leader first waits
+//! (briefly, bounded) for every appender already inside an append to write, then fsyncs them
+//! all at once (see [`GroupCommit::wait_durable`]).
 //!
 //! Invariant: `synced` only ever moves to a `written` value observed *before* the fsync began,
 //! and `written` is published together with the file holding it (earlier segments were fsynced
@@ -17,6 +19,7 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::error::StoreError;
 use super::segment::SyncCounter;
@@ -47,11 +50,26 @@ pub enum SyncPolicy {
     Never,
 }
 
+/// Longest a leader waits for the appenders already inside `append` to join its fsync.
+const MAX_GATHER: Duration = Duration::from_millis(1);
+
 #[derive(Debug)]
 struct State {
     written: u64,
     synced: u64,
-    syncing: bool,
+    /// A leader is elected: gathering its group (`running` is `None`) or fsyncing.
+    leading: bool,
+    /// What the running fsync makes durable.
+    running: Option<u64>,
+    /// Completed fsync rounds; the group being led is `generation`.
+    generation: u64,
+    /// Appenders inside an `Always` append (from its start until it returns).
+    in_flight: usize,
+    /// The sequences the waiting appenders need durable (each appender once, removed when
+    /// an fsync covers it).
+    waiting: Vec<u64>,
+    /// How long the last fsync took: the bound of a leader's gathering.
+    last_sync: Duration,
     file: Option<(Arc<File>, PathBuf)>,
     failed: Option<String>,
     #[cfg(test)]
@@ -61,7 +79,24 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
     state: Mutex<State>,
-    cv: Condvar,
+    /// Followers, by the parity of the generation whose fsync covers them: a completed fsync
+    /// wakes only its own group.
+    done: [Condvar; 2],
+    /// The gathering leader: woken when an appender starts waiting or leaves.
+    gather: Condvar,
+}
+
+/// An appender inside an `Always` append; counted so a leader knows whom to wait for.
+pub(crate) struct InFlight<'a>(&'a GroupCommit);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.in_flight -= 1;
+        if st.leading && st.running.is_none() {
+            self.0.gather.notify_one();
+        }
+    }
 }
 
 impl GroupCommit {
@@ -71,18 +106,30 @@ impl GroupCommit {
             state: Mutex::new(State {
                 written: durable,
                 synced: durable,
-                syncing: false,
+                leading: false,
+                running: None,
+                generation: 0,
+                in_flight: 0,
+                waiting: Vec::new(),
+                last_sync: Duration::ZERO,
                 file: None,
                 failed: None,
                 #[cfg(test)]
                 hold_until_written: 0,
             }),
-            cv: Condvar::new(),
+            done: [Condvar::new(), Condvar::new()],
+            gather: Condvar::new(),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
+    }
+
+    /// Counts an `Always` appender from the start of its append until the guard drops.
+    pub(crate) fn enter(&self) -> InFlight<'_> {
+        self.lock().in_flight += 1;
+        InFlight(self)
     }
 
     /// Records that sequences up to `seq` are written into `file` (the current segment). Called
@@ -95,7 +142,7 @@ impl GroupCommit {
             st.file = Some((file.clone(), path.to_path_buf()));
         }
         #[cfg(test)]
-        self.cv.notify_all();
+        self.gather.notify_all();
     }
 
     pub(crate) fn written(&self) -> u64 {
@@ -115,6 +162,13 @@ impl GroupCommit {
     /// Blocks until `seq` is durable, leading an fsync if none is running. `publish(n)` is
     /// called (under the internal lock; it must be quick) when this thread made sequences up to
     /// `n` durable; the return value is then `Some(n)` so the caller can wake readers.
+    ///
+    /// Grouping: an appender that arrives while an fsync runs never starts its own; it joins
+    /// the next group. When the fsync ends its leader wakes its own group (one wake each) and
+    /// one appender of the next group, which leads it: before it fsyncs, it waits — at most
+    /// as long as the last fsync took, and at most [`MAX_GATHER`] — until every appender
+    /// inside an `Always` append has written and is waiting, so one write + fsync covers all
+    /// of them. A lone appender never waits.
     pub(crate) fn wait_durable(
         &self,
         seq: u64,
@@ -122,6 +176,7 @@ impl GroupCommit {
         publish: &dyn Fn(u64),
     ) -> Result<Option<u64>, StoreError> {
         let mut st = self.lock();
+        let mut registered = false;
         loop {
             if st.synced >= seq {
                 return Ok(None);
@@ -132,39 +187,81 @@ impl GroupCommit {
                     io::Error::other(why.clone()),
                 ));
             }
-            if st.syncing {
-                st = self.cv.wait(st);
+            if !registered {
+                registered = true;
+                st.waiting.push(seq);
+                if st.leading && st.running.is_none() {
+                    self.gather.notify_one();
+                }
+            }
+            if st.leading {
+                let group = match st.running {
+                    Some(target) if target < seq => st.generation + 1,
+                    _ => st.generation,
+                };
+                st = self.done[(group % 2) as usize].wait(st);
                 continue;
             }
-            st.syncing = true;
+            st.leading = true;
+            let deadline = Instant::now() + st.last_sync.min(MAX_GATHER);
+            while st.waiting.len() < st.in_flight {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                st = self.gather.wait_timeout(st, deadline - now).0;
+            }
             #[cfg(test)]
             {
                 while st.written < st.hold_until_written {
-                    st = self.cv.wait(st);
+                    st = self.gather.wait(st);
                 }
                 st.hold_until_written = 0;
             }
             let target = st.written;
+            st.running = Some(target);
             let (file, path) = st.file.clone().expect("written > synced implies a segment");
             drop(st);
+            let started = Instant::now();
             let result = counter.sync(&file, &path);
+            let took = started.elapsed();
             st = self.lock();
-            st.syncing = false;
-            self.cv.notify_all();
+            st.leading = false;
+            st.running = None;
+            st.last_sync = took;
+            let group = st.generation;
+            st.generation += 1;
             match result {
                 Ok(()) => {
                     st.synced = st.synced.max(target);
+                    let synced = st.synced;
+                    st.waiting.retain(|&s| s > synced);
                     publish(target);
+                    self.done[(group % 2) as usize].notify_all();
+                    if !st.waiting.is_empty() {
+                        // Hand the next group its leader.
+                        self.done[((group + 1) % 2) as usize].notify_one();
+                    }
                     if st.synced >= seq {
                         return Ok(Some(target));
                     }
                 }
                 Err(e) => {
                     st.failed = Some(e.to_string());
+                    st.waiting.clear();
+                    self.done[0].notify_all();
+                    self.done[1].notify_all();
                     return Err(e);
                 }
             }
         }
+    }
+
+    /// Test hook: appenders counted inside an `Always` append, and waiters not yet durable.
+    #[cfg(test)]
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let st = self.lock();
+        (st.in_flight, st.waiting.len())
     }
 
     /// Test hook: blocks until sequences up to `n` are written (not necessarily durable).
@@ -172,7 +269,7 @@ impl GroupCommit {
     pub(crate) fn wait_written(&self, n: u64) {
         let mut st = self.lock();
         while st.written < n {
-            st = self.cv.wait(st);
+            st = self.gather.wait(st);
         }
     }
 

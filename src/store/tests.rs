@@ -785,3 +785,177 @@ fn gate_sees_each_pending_event_with_its_batch_position() {
         ("b".into(), 4, b"q".to_vec(), None, 1, 2)
     );
 }
+
+#[test]
+fn borrowed_appends_store_what_owned_ones_do_and_check_the_same() {
+    let corr = EventId::from_u128(7 << 80).unwrap();
+    // Two streams in runs and interleaved, a key, a correlation, an expected version.
+    let owned = |i: u8| {
+        let r = AppendRequest::new(
+            if i % 3 == 0 { "b" } else { "a" },
+            u16::from(i),
+            vec![i; 40],
+        );
+        match i {
+            2 => r.with_idempotency_key(b"k2".to_vec()),
+            4 => r.with_correlation(corr).with_causation(corr),
+            5 => r.expecting(ExpectedVersion::Exact(3)),
+            _ => r,
+        }
+    };
+    let requests: Vec<AppendRequest> = (1..8).map(owned).collect();
+    let payloads: Vec<Vec<u8>> = (1..8).map(|i| vec![i; 40]).collect();
+    let refs: Vec<AppendRef<'_>> = (1..8u8)
+        .map(|i| {
+            let r = AppendRef::new(
+                if i % 3 == 0 { "b" } else { "a" },
+                u16::from(i),
+                &payloads[usize::from(i) - 1],
+            );
+            match i {
+                2 => r.with_idempotency_key(b"k2"),
+                4 => r.with_correlation(corr).with_causation(corr),
+                5 => r.expecting(ExpectedVersion::Exact(3)),
+                _ => r,
+            }
+        })
+        .collect();
+    assert_eq!(
+        refs.iter().map(AppendRef::to_request).collect::<Vec<_>>(),
+        requests
+    );
+    let dirs = [TestDir::new("refs-owned"), TestDir::new("refs-borrowed")];
+    for config in [
+        |d: &TestDir| disk(d, SyncPolicy::Always),
+        |d: &TestDir| disk(d, SyncPolicy::Never),
+        |_: &TestDir| Config::in_memory(),
+    ] {
+        let (a, b) = (
+            Store::open(config(&dirs[0])).unwrap(),
+            Store::open(config(&dirs[1])).unwrap(),
+        );
+        let head = a.head();
+        assert_eq!(head, b.head());
+        let ra = a.append_batch(requests.clone()).unwrap();
+        let rb = b.append_batch_refs(&refs).unwrap();
+        let strip = |rs: &[Receipt]| {
+            rs.iter()
+                .map(|r| (r.sequence, r.stream_version))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&ra), strip(&rb));
+        // The same key again: the original receipts, nothing stored.
+        assert_eq!(b.append_batch_refs(&refs[1..2]).unwrap(), rb[1..2]);
+        assert_eq!(b.append_ref(refs[1]).unwrap(), rb[1]);
+        // The same key with another payload, a failed version check: refused, nothing stored.
+        assert!(matches!(
+            b.append_ref(AppendRef::new("a", 2, b"other").with_idempotency_key(b"k2")),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            b.append_batch_refs(&[refs[0], refs[4]]),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            b.append_batch_refs(&[]),
+            Err(StoreError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            b.append_ref(AppendRef::new("", 1, b"x")),
+            Err(StoreError::InvalidArgument(_))
+        ));
+        let single = b.append_ref(AppendRef::new("a", 9, b"one")).unwrap();
+        assert_eq!(single.sequence, head + 8);
+        assert_eq!(single.stream_version, a.stream_version("a").unwrap() + 1);
+        let (ea, eb) = (
+            a.read_from_sequence(head + 1, 100).unwrap(),
+            b.read_from_sequence(head + 1, 100).unwrap(),
+        );
+        assert_eq!(eb.len(), 8);
+        for (x, y) in ea.iter().zip(&eb) {
+            assert_eq!(
+                (
+                    &x.stream,
+                    x.kind,
+                    &x.payload,
+                    x.correlation_id,
+                    x.causation_id
+                ),
+                (
+                    &y.stream,
+                    y.kind,
+                    &y.payload,
+                    y.correlation_id,
+                    y.causation_id
+                )
+            );
+            assert_eq!(x.idempotency_key, y.idempotency_key);
+            assert_eq!(
+                (x.sequence, x.stream_version),
+                (y.sequence, y.stream_version)
+            );
+        }
+        assert_eq!(*eb[7].payload, *b"one");
+        drop((a, b));
+        if config(&dirs[0]).dir.is_some() {
+            // Keys from the second round onward: start each config from empty stores.
+            for d in &dirs {
+                std::fs::remove_dir_all(d.path()).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn group_commit_forgets_appenders_that_failed_or_returned() {
+    // A leader waits for every appender counted inside an append: one that failed (gate,
+    // conflict, bad argument) or returned must not stay counted, or every later fsync would
+    // wait out its bound.
+    let dir = TestDir::new("group-counts");
+    let s = Arc::new(Store::open(disk(&dir, SyncPolicy::Always)).unwrap());
+    let gate = s.register_gate(|p| match p.payload {
+        b"bad" => Err(Rejection::new(7, "bad")),
+        _ => Ok(()),
+    });
+    assert!(matches!(
+        s.append(req("a", b"bad")),
+        Err(StoreError::Rejected { .. })
+    ));
+    assert!(matches!(
+        s.append(req("a", b"x").expecting(ExpectedVersion::Exact(9))),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.append(req("", b"x")),
+        Err(StoreError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        s.append_batch_refs(&[]),
+        Err(StoreError::InvalidArgument(_))
+    ));
+    let first = s
+        .append(req("a", b"x").with_idempotency_key(b"k".to_vec()))
+        .unwrap();
+    assert_eq!(
+        s.append(req("a", b"x").with_idempotency_key(b"k".to_vec()))
+            .unwrap(),
+        first
+    );
+    assert_eq!(s.group().counts(), (0, 0));
+    s.unregister_gate(gate).unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for j in 0..20u8 {
+                    s.append(req(&format!("t{i}"), &[j])).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(s.group().counts(), (0, 0));
+    assert_eq!(s.head(), 81);
+}
