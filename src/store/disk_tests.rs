@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::segment::{index_name, list_segments};
 use super::test_dir::TestDir;
@@ -569,75 +569,4 @@ fn readers_and_an_appender_share_a_rolling_log() {
         s.append(req("x", &i.to_le_bytes())).unwrap();
     }
     reader.join().unwrap();
-}
-
-/// Release-mode sanity numbers: `cargo test --release --lib store::disk_tests::sanity_numbers
-/// -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn sanity_numbers() {
-    let dir = TestDir::new("sanity");
-    let c = Config {
-        sync: SyncPolicy::Never,
-        ..Config::on_disk(dir.path())
-    };
-    const N: u32 = 1_000_000;
-    let payload = vec![7u8; 128];
-    {
-        let s = Store::open(c.clone()).unwrap();
-        let t = Instant::now();
-        for _ in 0..N {
-            s.append(req("bench", &payload)).unwrap();
-        }
-        let secs = t.elapsed().as_secs_f64();
-        println!(
-            "append NEVER 1 thread, 1M x 128 B: {:.0}/s",
-            f64::from(N) / secs
-        );
-        let t = Instant::now();
-        for _ in 0..N / 1000 {
-            s.append_batch((0..1000).map(|_| req("bench", &payload)).collect())
-                .unwrap();
-        }
-        let secs = t.elapsed().as_secs_f64();
-        println!(
-            "append_batch(1000) NEVER, 1M x 128 B: {:.0}/s",
-            f64::from(N) / secs
-        );
-        let t = Instant::now();
-        s.close().unwrap();
-        println!("close: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
-        println!("stats: {:?}", s.stats());
-    }
-    let t = Instant::now();
-    let s = Store::open(c.clone()).unwrap();
-    let opened = t.elapsed();
-    let last = s.read_from_sequence(2 * u64::from(N), 1).unwrap();
-    println!(
-        "reopen 2M events: {:.1} ms (+ read last {:.1} ms), report {:?}",
-        opened.as_secs_f64() * 1e3,
-        t.elapsed().as_secs_f64() * 1e3,
-        s.recovery_report()
-    );
-    assert_eq!(last.len(), 1);
-    let t = Instant::now();
-    let mut next = 1;
-    loop {
-        let got = s.read_from_sequence(next, 256).unwrap();
-        if got.is_empty() {
-            break;
-        }
-        next += got.len() as u64;
-    }
-    println!(
-        "scan read_from_sequence(256): {:.0} events/s",
-        (next - 1) as f64 / t.elapsed().as_secs_f64()
-    );
-    let st = s.stats();
-    println!(
-        "heap {} B (secondary {} B, log {} B)",
-        st.heap_bytes,
-        st.index_heap_bytes,
-        st.heap_bytes - st.index_heap_bytes
-    );
 }
