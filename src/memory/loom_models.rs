@@ -4,7 +4,7 @@
 //! instead of wrapping). They run the library's own generic code (`FreeList`, `state::*`) over
 //! loom's atomics, which explore every interleaving allowed by the memory model.
 //!
-//! Run: `RUSTFLAGS="--cfg loom" cargo test --release --lib loom`
+//! Run: `RUSTFLAGS="--cfg loom" cargo test --release --no-default-features --lib loom`
 
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicU32, AtomicU64};

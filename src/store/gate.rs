@@ -294,7 +294,7 @@ mod loom_tests {
                 let gates = Arc::clone(&gates);
                 thread::spawn(move || {
                     gates
-                        .check(&[AppendRequest::new("s", 1, b"x".to_vec())])
+                        .check(&[AppendRequest::new("s", 1, b"x".to_vec())][..])
                         .is_ok()
                 })
             };

@@ -5,7 +5,7 @@
 //! the drop); counters check "dropped exactly once", "dropped before `close` returned" and "no
 //! call after `close` returned".
 //!
-//! Run: `RUSTFLAGS="--cfg loom" cargo test --release --lib loom`
+//! Run: `RUSTFLAGS="--cfg loom" cargo test --release --no-default-features --lib loom`
 
 use super::atomic::{AtomicUsize, Ordering::SeqCst};
 use super::{Arc, Registration, UnsafeCell};

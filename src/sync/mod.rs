@@ -1,7 +1,7 @@
 //! Crate-private synchronisation: poison-free locks, the panic-message helper, the one
 //! callback-lifetime primitive ([`Registration`]), and a shim that swaps every primitive for
 //! loom's under `--cfg loom` (tokio's `src/loom` pattern), so the library's own code can be
-//! model-checked (`RUSTFLAGS="--cfg loom" cargo test --release --lib loom`).
+//! model-checked (`RUSTFLAGS="--cfg loom" cargo test --release --no-default-features --lib loom`).
 //!
 //! Invariant: code elsewhere in the crate takes `Mutex`, `Condvar`, `RwLock` (and, in modules
 //! with loom models, `Arc`, `atomic`, `UnsafeCell` and `thread_local!`) from here, never from
