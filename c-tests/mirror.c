@@ -3,96 +3,26 @@
  * or the one named by TRANSOM_NATS_URL), status, wait, close, free, a server that is not
  * there, and a diverged stream. Needs `nats-server` on PATH (Debian: apt-get install
  * nats-server) unless TRANSOM_NATS_URL is set; fails with a clear message otherwise. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdint.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
 #include "check.h"
-#include "store_support.h"
-
-extern char **environ;
+#include "nats_support.h"
 
 static char server_url[128];
-static char server_dir[256];
-static pid_t server_pid;
+static nats_server server; /* pid 0 when TRANSOM_NATS_URL names the server */
 
-static struct sockaddr_in loopback(int port) {
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    return a;
-}
-
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(fd >= 0);
-    struct sockaddr_in a = loopback(0);
-    CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    socklen_t len = sizeof a;
-    CHECK(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static int accepts(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(fd >= 0);
-    struct sockaddr_in a = loopback(port);
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-/* Starts `nats-server -js` on a free port with its own store dir and polls until it accepts
- * connections (the mirror itself retries until JetStream answers). */
+/* Uses the server named by TRANSOM_NATS_URL, or starts `nats-server -js` on a free port with
+ * its own store dir (nats_support.h: waits until it answers PING). */
 static void start_server(void) {
     const char *given = getenv("TRANSOM_NATS_URL");
     if (given && *given) {
         snprintf(server_url, sizeof server_url, "%s", given);
         return;
     }
-    temp_dir(server_dir, sizeof server_dir);
-    int port = free_port();
-    char port_s[16];
-    snprintf(port_s, sizeof port_s, "%d", port);
-    char *argv[] = {"nats-server", "-js", "-a", "127.0.0.1", "-p", port_s, "-sd", server_dir, NULL};
-    posix_spawn_file_actions_t fa;
-    CHECK(posix_spawn_file_actions_init(&fa) == 0);
-    CHECK(posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0) == 0);
-    CHECK(posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0) == 0);
-    int rc = posix_spawnp(&server_pid, "nats-server", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-        fprintf(stderr, "mirror.c: cannot start nats-server (%s): install it (Debian: apt-get "
-                        "install nats-server) or set TRANSOM_NATS_URL\n", strerror(rc));
-        exit(1);
-    }
-    for (int i = 0; i < 2000 && !accepts(port); i++) {
-        int status;
-        CHECK(waitpid(server_pid, &status, WNOHANG) == 0); /* still running */
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    CHECK(accepts(port));
-    snprintf(server_url, sizeof server_url, "nats://127.0.0.1:%d", port);
+    server = nats_start();
+    snprintf(server_url, sizeof server_url, "%s", server.url);
 }
 
 static void stop_server(void) {
-    if (server_pid > 0) {
-        kill(server_pid, SIGKILL);
-        waitpid(server_pid, NULL, 0);
-        remove_tree(server_dir);
-    }
+    if (server.pid > 0) nats_stop(&server);
 }
 
 /* Options for `url` and JetStream stream `stream` (strings must outlive the options). */

@@ -35,21 +35,7 @@ impl Delivery<EventView<'_>> {
     /// An owned copy of the item (allocates the event's stream name, payload and key), to keep
     /// it past the next pull.
     pub fn to_owned_item(&self) -> Delivery<Event> {
-        match self {
-            Delivery::Event { sequence, value } => Delivery::Event {
-                sequence: *sequence,
-                value: value.to_event(),
-            },
-            Delivery::Gap {
-                from_seq,
-                to_seq,
-                count,
-            } => Delivery::Gap {
-                from_seq: *from_seq,
-                to_seq: *to_seq,
-                count: *count,
-            },
-        }
+        self.map_ref(EventView::to_event)
     }
 }
 
@@ -318,22 +304,12 @@ impl Canal {
             Inner::Subscription(s) => {
                 let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
                 let outcome = s.buffer().pull_until(max, deadline, &mut self.events)?;
-                self.batch.extend(self.events.iter().map(|d| match d {
-                    Delivery::Event { sequence, value } => Delivery::Event {
-                        sequence: *sequence,
+                self.batch.extend(self.events.iter().map(|d| {
+                    d.map_ref(|value| {
                         // SAFETY: the event is an Arc in `events`, which stays untouched until
                         // the next pull has cleared `batch`.
-                        value: EventView::of(unsafe { crate::store::forever(&**value) }),
-                    },
-                    Delivery::Gap {
-                        from_seq,
-                        to_seq,
-                        count,
-                    } => Delivery::Gap {
-                        from_seq: *from_seq,
-                        to_seq: *to_seq,
-                        count: *count,
-                    },
+                        EventView::of(unsafe { crate::store::forever(&**value) })
+                    })
                 }));
                 outcome
             }

@@ -49,6 +49,27 @@ pub enum Delivery<T> {
     },
 }
 
+impl<T> Delivery<T> {
+    /// The same delivery with the event's value mapped by `f`; a gap stays the same gap.
+    pub(crate) fn map_ref<U>(&self, f: impl FnOnce(&T) -> U) -> Delivery<U> {
+        match self {
+            Delivery::Event { sequence, value } => Delivery::Event {
+                sequence: *sequence,
+                value: f(value),
+            },
+            Delivery::Gap {
+                from_seq,
+                to_seq,
+                count,
+            } => Delivery::Gap {
+                from_seq: *from_seq,
+                to_seq: *to_seq,
+                count: *count,
+            },
+        }
+    }
+}
+
 /// What `push` did with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pushed {

@@ -15,14 +15,14 @@ use super::status::{
     guard, transom_status, Failure, TRANSOM_ERR_CLOSED, TRANSOM_ERR_PANIC, TRANSOM_ERR_WRONG_STATE,
     TRANSOM_INTERRUPTED, TRANSOM_OK, TRANSOM_TIMEOUT,
 };
-use super::store::{transom_event, transom_event_id, transom_store};
+use super::store::{borrowed_event_view, transom_event, transom_store};
 use crate::canal::checkpoint::MAX_CHECKPOINT_NAME_LEN;
 use crate::canal::{
     spawn_worker, Canal, CanalError, Closer, CursorOptions, Delivery, Filter, Interrupter, Item,
     JoinError, Overflow, Pulled, Start, SubscriptionOptions, Worker, WorkerAction, WorkerError,
     WorkerExit, WorkerOptions, WorkerResult, PREFIX_TOO_LONG,
 };
-use crate::store::{EventView, Store, MAX_STREAM_LEN};
+use crate::store::{Store, MAX_STREAM_LEN};
 use crate::sync::ready_fd::{self, ReadyFd};
 use crate::sync::Mutex;
 
@@ -275,7 +275,7 @@ fn item(d: &Item) -> transom_item {
     match d {
         Delivery::Event { value, .. } => transom_item {
             kind: TRANSOM_ITEM_EVENT,
-            event: view(value),
+            event: borrowed_event_view(value),
             gap_from: 0,
             gap_to: 0,
             gap_count: 0,
@@ -291,24 +291,6 @@ fn item(d: &Item) -> transom_item {
             gap_to: *to_seq,
             gap_count: *count,
         },
-    }
-}
-
-/// The C view of a pulled event: its pointers point where the item's do (a segment's memory map,
-/// the canal's buffer or a stored event), kept by the canal until its next pull.
-fn view(e: &EventView<'_>) -> transom_event {
-    transom_event {
-        id: transom_event_id::of(Some(e.id)),
-        sequence: e.sequence,
-        stream_version: e.stream_version,
-        timestamp_ns: e.timestamp_ns,
-        correlation_id: transom_event_id::of(e.correlation_id),
-        causation_id: transom_event_id::of(e.causation_id),
-        kind: e.kind,
-        stream: e.stream.as_ptr().cast(),
-        stream_len: e.stream.len(),
-        payload: e.payload.as_ptr(),
-        payload_len: e.payload.len(),
     }
 }
 

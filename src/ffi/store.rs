@@ -22,8 +22,8 @@ use super::status::{
 };
 use crate::store::{
     key_length_error, stream_length_error, validate_stream, AppendRef, Config, Event, EventId,
-    ExpectedVersion, GateId, PendingEvent, Receipt, Rejection, Store, StoreError, SyncPolicy,
-    MAX_IDEMPOTENCY_KEY_LEN, MAX_STREAM_LEN,
+    EventView, ExpectedVersion, GateId, PendingEvent, Receipt, Rejection, Store, StoreError,
+    SyncPolicy, MAX_IDEMPOTENCY_KEY_LEN, MAX_STREAM_LEN,
 };
 
 /// When appends reach stable storage: one of the TRANSOM_SYNC_* values
@@ -354,6 +354,12 @@ pub struct transom_gate_callback {
 
 /// A view of `e` whose pointers point into `e` itself.
 pub(crate) fn event_view(e: &Event) -> transom_event {
+    borrowed_event_view(&EventView::of(e))
+}
+
+/// The C view of a borrowed event: its pointers point where `e`'s do (a segment's memory map,
+/// a canal's buffer or a stored event).
+pub(crate) fn borrowed_event_view(e: &EventView<'_>) -> transom_event {
     transom_event {
         id: transom_event_id::of(Some(e.id)),
         sequence: e.sequence,

@@ -888,17 +888,9 @@ impl Store {
         match &st.backend {
             Backend::Memory(index) => Ok(index.read_from_sequence(from, max, head)),
             Backend::Disk(d) => {
-                let first = d.log.first_retained();
-                if from != 0 && from < first {
-                    return Err(StoreError::Truncated {
-                        first_retained: first,
-                    });
-                }
-                let from = from.max(first);
-                if max == 0 || from > head {
+                let Some((from, to)) = disk_range(from, max, d.log.first_retained(), head)? else {
                     return Ok(Vec::new());
-                }
-                let to = head.min(from.saturating_add(max as u64 - 1));
+                };
                 let mut out = Vec::with_capacity((to - from + 1).min(4096) as usize);
                 // Through the views: frames of a sealed segment whose CRC this process already
                 // checked are not checked again, and the map is prefetched ahead of the decode.
@@ -954,20 +946,10 @@ impl Store {
                 }
                 Ok(())
             }
-            Backend::Disk(d) => {
-                let first = d.log.first_retained();
-                if from != 0 && from < first {
-                    return Err(StoreError::Truncated {
-                        first_retained: first,
-                    });
-                }
-                let from = from.max(first);
-                if max == 0 || from > head {
-                    return Ok(());
-                }
-                let to = head.min(from.saturating_add(max as u64 - 1));
-                d.log.views(from, to, keep, sink)
-            }
+            Backend::Disk(d) => match disk_range(from, max, d.log.first_retained(), head)? {
+                Some((from, to)) => d.log.views(from, to, keep, sink),
+                None => Ok(()),
+            },
         }
     }
 
@@ -1354,6 +1336,27 @@ impl Store {
             Backend::Memory(_) => None,
         }
     }
+}
+
+/// The inclusive sequence range a disk read of up to `max` events from `from` covers (0 = from
+/// the first retained event), given the log's first retained sequence and the head; `None` when
+/// it is empty, `Truncated` when `from` (other than 0) is below the first retained sequence.
+fn disk_range(
+    from: u64,
+    max: usize,
+    first: u64,
+    head: u64,
+) -> Result<Option<(u64, u64)>, StoreError> {
+    if from != 0 && from < first {
+        return Err(StoreError::Truncated {
+            first_retained: first,
+        });
+    }
+    let from = from.max(first);
+    if max == 0 || from > head {
+        return Ok(None);
+    }
+    Ok(Some((from, head.min(from.saturating_add(max as u64 - 1)))))
 }
 
 impl Drop for Store {

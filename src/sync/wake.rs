@@ -230,6 +230,16 @@ mod loom_tests {
         waiters: Waiters,
     }
 
+    impl Cond {
+        /// Nothing ready, no waiter; shared between the model's threads.
+        fn shared() -> Arc<Mutex<Cond>> {
+            Arc::new(Mutex::new(Cond {
+                ready: 0,
+                waiters: Waiters::default(),
+            }))
+        }
+    }
+
     /// Waits until `ready` reaches `n`.
     fn wait_for(m: &Mutex<Cond>, n: u32) {
         let mut st = m.lock();
@@ -273,10 +283,7 @@ mod loom_tests {
     #[test]
     fn loom_wake_a_notification_racing_a_waiter_is_never_lost() {
         loom::model(|| {
-            let m = Arc::new(Mutex::new(Cond {
-                ready: 0,
-                waiters: Waiters::default(),
-            }));
+            let m = Cond::shared();
             let t = {
                 let m = Arc::clone(&m);
                 thread::spawn(move || wait_for(&m, 1))
@@ -292,10 +299,7 @@ mod loom_tests {
     #[test]
     fn loom_wake_two_takers_two_single_wakes_both_return() {
         loom::model(|| {
-            let m = Arc::new(Mutex::new(Cond {
-                ready: 0,
-                waiters: Waiters::default(),
-            }));
+            let m = Cond::shared();
             let ts: Vec<_> = (0..2)
                 .map(|_| {
                     let m = Arc::clone(&m);
@@ -316,10 +320,7 @@ mod loom_tests {
     #[test]
     fn loom_wake_a_waiter_needing_two_notifications_returns() {
         loom::model(|| {
-            let m = Arc::new(Mutex::new(Cond {
-                ready: 0,
-                waiters: Waiters::default(),
-            }));
+            let m = Cond::shared();
             let t = {
                 let m = Arc::clone(&m);
                 thread::spawn(move || wait_for(&m, 2))
