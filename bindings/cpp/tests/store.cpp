@@ -501,7 +501,8 @@ static void retention_gaps_reach_cursors_and_workers() {
         for (const transom_item &it : more) {
             CHECK(!is_gap(it));
             CHECK_EQ(it.event.sequence, next);
-            CHECK_EQ(text_of(it.event), std::string_view("payload-" + std::to_string(next)));
+            const std::string want = "payload-" + std::to_string(next);
+            CHECK_EQ(text_of(it.event), std::string_view(want));
             ++next;
         }
     }
