@@ -201,6 +201,44 @@ class ActorTests(unittest.TestCase):
         self.assertEqual(transom.live_callbacks(), before)  # every drop ran
         mb.close()
 
+    def test_close_waits_for_a_behaviour_inside_a_runtime_call_and_frees_on_the_closing_thread(self) -> None:
+        # A behaviour on a worker is inside a runtime method (as in ``rt.reply``) when another
+        # thread closes the runtime: close waits for that call to end and then frees the runtime
+        # itself, joining the workers, so every behaviour's drop has run when it returns. (Were
+        # the free left to the call's end, it would run on the worker, which cannot join itself:
+        # the worker would outlive close and call into Python during interpreter shutdown.)
+        rt = Runtime(1)
+        before = transom.live_callbacks()
+        inside, release = threading.Event(), threading.Event()
+
+        def handler(pid: int, msg: transom.Message) -> None:
+            with rt._use():  # what every Runtime method does around its C call, held open
+                inside.set()
+                release.wait(WAIT)
+
+        freed_on: List[int] = []
+        free = rt._free_fn
+        assert free is not None
+
+        def recording_free(ptr: object) -> None:
+            freed_on.append(threading.get_ident())
+            free(ptr)
+
+        rt._free_fn = recording_free
+        pid = rt.spawn(handler)
+        rt.send(pid, b"go")
+        self.assertTrue(inside.wait(WAIT))
+        closer = threading.Thread(target=rt.close)
+        closer.start()
+        with rt._cond:  # the closer is waiting for the behaviour's call
+            self.assertTrue(rt._cond.wait_for(lambda: rt._closers == 1, WAIT))
+        release.set()
+        closer.join(WAIT)
+        self.assertFalse(closer.is_alive())
+        self.assertEqual(freed_on, [closer.ident])
+        self.assertEqual(transom.live_callbacks(), before)  # the behaviour was dropped, workers joined
+        self.assertIsNone(rt._ptr)
+
     def test_callbacks_are_kept_alive_by_the_binding_until_drop(self) -> None:
         before = transom.live_callbacks()
         got: "queue.Queue[bytes]" = queue.Queue()

@@ -48,6 +48,8 @@ class Handle:
         self._users = 0
         self._user_threads: List[int] = []
         self._closing = False
+        # Threads inside close() waiting for the calls in progress to end (they free it).
+        self._closers = 0
         self._free_result: Any = None
         self._owner: Optional[int] = None
         self._owner_name = ""
@@ -68,12 +70,7 @@ class Handle:
         try:
             yield self._ptr
         finally:
-            with self._cond:
-                self._users -= 1
-                self._user_threads.remove(tid)
-                last = self._closing and self._users == 0
-            if last:
-                self._do_free()
+            self._leave()
 
     def _enter(self) -> Any:
         """The non-generator form of :meth:`_use` for hot paths: pair with :meth:`_leave` in a
@@ -104,7 +101,11 @@ class Handle:
             self._users -= 1
             self._user_threads.remove(threading.get_ident())
             last = self._closing and self._users == 0
-        if last:
+            # A close waiting on another thread frees the handle there (see close).
+            free_here = last and self._closers == 0
+            if last and not free_here:
+                self._cond.notify_all()
+        if free_here:
             self._do_free()
 
     @property
@@ -130,44 +131,52 @@ class Handle:
         return ptr
 
     def close(self) -> None:
-        """Closes the handle (idempotent). Waits for calls in progress on other threads; from
-        inside such a call (a callback) it returns at once and the call's end frees it."""
+        """Closes the handle (idempotent). Waits for calls in progress on other threads and then
+        frees it on this thread; from inside such a call (a callback) it returns at once and the
+        call's end frees it.
+
+        Freeing on the closing thread matters: a call in progress may be a callback running on
+        one of the C object's own threads (a runtime worker inside ``rt.reply``), and a free
+        there could not join that thread, so the object's threads would outlive ``close`` (and
+        might call into an interpreter that is shutting down)."""
         with self._cond:
-            if self._closing:
-                first = False
-            else:
-                first = True
-                self._closing = True
+            first = not self._closing
+            self._closing = True
             ptr = self._ptr
-            others = [t for t in self._user_threads if t != threading.get_ident()]
-            mine = len(self._user_threads) - len(others)
+            me = threading.get_ident()
+            mine = sum(1 for t in self._user_threads if t == me)
+            if mine == 0:
+                self._closers += 1
+                self._cond.notify_all()
         if first and ptr is not None:
             self._wake(ptr)
-        if not first:
-            if mine == 0:
-                self._wait_freed()
+        if mine:
             return
-        with self._cond:
-            free_now = self._users == 0
-        if free_now:
-            self._do_free()
-        elif mine == 0:
-            self._wait_freed()
-
-    def _wait_freed(self) -> None:
-        with self._cond:
-            while self._ptr is not None:
-                self._cond.wait()
+        try:
+            with self._cond:
+                while self._users:
+                    self._cond.wait()
+        finally:
+            with self._cond:
+                self._closers -= 1
+        self._do_free()
 
     def _do_free(self) -> None:
+        """Frees the pointer once (the first caller); later callers wait until it is freed."""
         with self._cond:
             ptr, fn = self._ptr, self._free_fn
             self._free_fn = None
-        if ptr is not None and fn is not None:
-            self._free_result = fn(ptr)
-        with self._cond:
-            self._ptr = None
-            self._cond.notify_all()
+            if fn is None:
+                while self._ptr is not None:
+                    self._cond.wait()
+                return
+        try:
+            if ptr is not None:
+                self._free_result = fn(ptr)
+        finally:
+            with self._cond:
+                self._ptr = None
+                self._cond.notify_all()
 
     def __enter__(self: H) -> H:
         return self
