@@ -35,6 +35,9 @@ static transom_exit_reason exit_of(transom_runtime *rt, failing *f) {
     CHECK_OK(transom_runtime_spawn(rt, b, &o, &pid, NULL));
     CHECK_OK(transom_runtime_send(rt, pid, (const uint8_t *)"x", 1));
     CHECK(latch_wait(&mon.fired, 1, 30));
+    /* `mon` lives on this stack frame and the runtime lives on: return only once the monitor's
+     * drop has run (the worker may still be inside the callback's latch_signal). */
+    CHECK(latch_wait(&mon.dropped, 1, 30));
     return mon.reason;
 }
 

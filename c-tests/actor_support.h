@@ -53,6 +53,9 @@ static inline int latch_count(latch *l) {
 /* A monitor recorder: what the callback saw, how often it ran and was dropped. */
 typedef struct {
     latch fired;
+    /* Signalled by the drop: the callback has stopped touching the record (wait for it before
+     * a record on the stack goes out of scope while the runtime lives on). */
+    latch dropped;
     atomic_int calls;
     atomic_int drops;
     transom_pid pid;
@@ -62,6 +65,7 @@ typedef struct {
 
 static inline void monitor_rec_init(monitor_rec *m) {
     latch_init(&m->fired);
+    latch_init(&m->dropped);
     atomic_store(&m->calls, 0);
     atomic_store(&m->drops, 0);
 }
@@ -75,7 +79,11 @@ static void monitor_rec_call(void *ctx, transom_pid pid, const transom_exit_reas
     latch_signal(&m->fired);
 }
 
-static void monitor_rec_drop(void *ctx) { atomic_fetch_add(&((monitor_rec *)ctx)->drops, 1); }
+static void monitor_rec_drop(void *ctx) {
+    monitor_rec *m = ctx;
+    atomic_fetch_add(&m->drops, 1);
+    latch_signal(&m->dropped);
+}
 
 static inline transom_monitor_callback monitor_of(monitor_rec *m) {
     transom_monitor_callback cb = {m, monitor_rec_call, monitor_rec_drop};
