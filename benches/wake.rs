@@ -15,7 +15,9 @@
 //!   appended to an in-memory store (includes the append itself);
 //! - `canal_sub_notify` / `canal_cursor_notify`: the same, with the clock started when the
 //!   store begins notifying its commit listeners (the canal's own notification path);
-//! - `spin_handoff`: a mailbox receiver that is still in its spin window when the message comes;
+//! - `spin_handoff`: a mailbox receiver in its spin window (the busy spin of its first 3 µs) when
+//!   the message comes, 0.5 µs after it entered `receive`; `spin_handoff_late`: 6 µs after, in
+//!   the yielding part of the spin (until 10 µs), for comparison;
 //! - `on_crash` / `on_crash_with_waiter`: crash → first instruction of the `on_crash` callback,
 //!   with nobody else waiting vs with a thread blocked in `await_crash` on the same
 //!   conversation;
@@ -43,7 +45,7 @@
 //! Run: `cargo bench -p transom-benches --bench wake`.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -532,38 +534,49 @@ fn canal_pull(n: usize, pause: Duration, cursor: bool, from: ClockFrom) -> Vec<u
     out
 }
 
-/// A mailbox receiver still in its spin window: it announces it is about to receive, the sender
-/// waits for the announcement plus `delay`, then sends.
+/// A mailbox receiver still in its spin window: it records the time it enters `receive`, the
+/// sender sends `delay` after that, and the receiver records the time `receive` returned. Both
+/// threads busy-wait on atomics between samples (no park, no channel), so the sender is awake
+/// and the message really arrives `delay` into the receiver's spin — a sender that parks between
+/// samples wakes microseconds late, after the busy part of the spin (`RECEIVE_BUSY_SPIN`, 3 µs)
+/// is over, and then measures the yielding part instead.
 fn spin_handoff(rt: &Runtime, n: usize, delay: Duration) -> Vec<u64> {
     let mb = rt.open_mailbox(SpawnOptions::new()).expect("mailbox");
     let pid = mb.pid();
-    let armed = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = bounded(1);
+    let base = Instant::now();
+    let since = move || (base.elapsed().as_nanos() as u64).max(1);
+    // 0 = nothing new; otherwise ns since `base`.
+    let entered = Arc::new(AtomicU64::new(0));
+    let returned = Arc::new(AtomicU64::new(0));
     let waiter = {
-        let armed = Arc::clone(&armed);
+        let (entered, returned) = (Arc::clone(&entered), Arc::clone(&returned));
         thread::spawn(move || loop {
-            armed.store(true, Ordering::Release);
+            entered.store(since(), Ordering::Release);
             match mb.receive(Duration::MAX) {
                 Ok(Some(Message::User { bytes, .. })) if bytes.first() != Some(&0xff) => {
-                    tx.send(Instant::now()).unwrap()
+                    returned.store(since(), Ordering::Release)
                 }
                 _ => return,
             }
         })
     };
-    let r = Reporter { rx };
+    let spin_take = |a: &AtomicU64| loop {
+        let v = a.swap(0, Ordering::AcqRel);
+        if v != 0 {
+            return v;
+        }
+        std::hint::spin_loop();
+    };
+    let delay = ns(delay);
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        while !armed.swap(false, Ordering::AcqRel) {
+        let t_enter = spin_take(&entered);
+        while since() < t_enter + delay {
             std::hint::spin_loop();
         }
-        let until = Instant::now() + delay;
-        while Instant::now() < until {
-            std::hint::spin_loop();
-        }
-        let t0 = Instant::now();
+        let t0 = since();
         rt.send(pid, vec![1u8]).unwrap();
-        out.push(r.take(t0));
+        out.push(spin_take(&returned).saturating_sub(t0));
     }
     rt.send(pid, vec![0xffu8]).unwrap();
     waiter.join().unwrap();
@@ -717,7 +730,10 @@ fn main() {
             canal_pull(n, pause, true, ClockFrom::Commit)
         });
         row("spin_handoff", &mut || {
-            spin_handoff(&rt, n, Duration::from_nanos(200))
+            spin_handoff(&rt, n, Duration::from_nanos(500))
+        });
+        row("spin_handoff_late", &mut || {
+            spin_handoff(&rt, n, Duration::from_micros(6))
         });
         let mut with_waiter = None;
         row("on_crash", &mut || {

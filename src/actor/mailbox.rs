@@ -24,11 +24,9 @@ use super::pid::{MonitorRef, Pid};
 use super::process::ProcKind;
 use super::reason::ExitReason;
 
-/// How long a receive looks for a message without the lock before it parks.
+/// How long a receive looks for a message without the lock (a busy spin) before it parks: a
+/// message sent then is taken within a cache-line transfer instead of a futex wake-up.
 const RECEIVE_SPIN: Duration = Duration::from_micros(10);
-/// The first part of that spin, without system calls: a message sent then is taken within
-/// a cache-line transfer (a `yield` alone costs a microsecond or more on a VM).
-const RECEIVE_BUSY_SPIN: Duration = Duration::from_micros(3);
 
 impl RuntimeHandle {
     /// Creates a mailbox process owned by the calling thread (see [`Mailbox`]), with `options`
@@ -95,23 +93,12 @@ impl Mailbox {
                 return Ok(Some(msg));
             }
             if !spun {
-                // Once, briefly (at most RECEIVE_SPIN), before sleeping: a reply that is about to
-                // arrive is taken without a futex sleep and wake-up. Bounded, so an idle
-                // receiver parks and costs no CPU; it yields once the backoff is done, so a
-                // sender sharing its CPU gets to run.
+                // Once, briefly (a busy spin of at most RECEIVE_SPIN, see crate::sync::spin),
+                // before sleeping: a reply that is about to arrive is taken without a futex
+                // sleep and wake-up. Bounded, so an idle receiver parks and costs no CPU.
                 spun = true;
                 drop(st);
-                let start = Instant::now();
-                while self.proc.queued_hint() == 0 {
-                    let spent = start.elapsed();
-                    if spent < RECEIVE_BUSY_SPIN {
-                        std::hint::spin_loop();
-                    } else if spent < RECEIVE_SPIN {
-                        std::thread::yield_now();
-                    } else {
-                        break;
-                    }
-                }
+                crate::sync::spin_while(RECEIVE_SPIN, || self.proc.queued_hint() == 0);
                 st = self.proc.lock();
                 continue;
             }

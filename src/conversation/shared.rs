@@ -29,6 +29,10 @@ use super::policy::InFlight;
 use super::state::{CrashInfo, Health, ParticipantState, Reply};
 use super::trace::TraceContext;
 
+/// How long a receive looks for a reply without the lock (a busy spin, see
+/// `crate::sync::spin`) before it parks.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(10);
+
 pub(super) struct State {
     pub(super) phase: Phase,
     /// The deadline, as an instant (for waits) and on the monotonic clock (for reports).
@@ -233,10 +237,7 @@ impl Shared {
     /// Spins briefly (microseconds, no lock held) until a notification after `seen`: a reply
     /// about to arrive is then taken without a futex sleep and wake-up.
     pub(super) fn spin_until_changed(&self, seen: u64) {
-        let backoff = crossbeam_utils::Backoff::new();
-        while self.epoch() == seen && !backoff.is_completed() {
-            backoff.snooze();
-        }
+        crate::sync::spin_while(SPIN, || self.epoch() == seen);
     }
 
     /// Waits for a change, at most until `until` (no limit when `None`). Callers re-check

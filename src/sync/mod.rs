@@ -14,6 +14,7 @@ mod cell;
 mod lock;
 mod panic;
 pub(crate) mod ready_fd;
+mod spin;
 pub(crate) mod wake;
 
 #[cfg(all(test, loom))]
@@ -25,6 +26,7 @@ pub(crate) use cell::UnsafeCell;
 
 pub(crate) use lock::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub(crate) use panic::panic_message;
+pub(crate) use spin::spin_while;
 
 /// `Arc` and atomics: std's, or loom's in a model build.
 #[cfg(not(loom))]
