@@ -51,8 +51,13 @@ static void probe_destroy(probe *p) {
     pthread_cond_destroy(&p->cv);
 }
 
-static void probe_signal(probe *p) {
+/* Adds one to `*counter` and wakes the waiters, both under the mutex: probe_wait sees the new
+ * count only after this unlocked, so its caller may then destroy the probe or let it go out of
+ * scope (counting before the lock let probe_wait return while the callback's thread had still to
+ * lock and broadcast on a probe that was gone). */
+static void probe_count(probe *p, atomic_int *counter) {
     pthread_mutex_lock(&p->mu);
+    atomic_fetch_add(counter, 1);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
@@ -75,8 +80,7 @@ static void probe_wait(probe *p, int calls_min, int drops_min) {
 static void probe_drop(void *ctx) {
     probe *p = ctx;
     if (atomic_load(&p->freed)) atomic_fetch_add(&p->dropped_after_free, 1);
-    atomic_fetch_add(&p->drops, 1);
-    probe_signal(p);
+    probe_count(p, &p->drops);
 }
 
 /* ---- closures ---- */
@@ -84,8 +88,7 @@ static int32_t sink_handle(void *ctx, transom_pid self, const transom_message *m
     (void)self;
     (void)m;
     probe *p = ctx;
-    atomic_fetch_add(&p->calls, 1);
-    probe_signal(p);
+    probe_count(p, &p->calls);
     return 0;
 }
 
@@ -114,15 +117,13 @@ static void monitor_call(void *ctx, transom_pid pid, const transom_exit_reason *
     probe *p = ctx;
     p->pid = pid;
     p->reason = *reason;
-    atomic_fetch_add(&p->calls, 1);
-    probe_signal(p);
+    probe_count(p, &p->calls);
 }
 
 static void crash_call(void *ctx, const transom_crash_info *info) {
     probe *p = ctx;
     p->info = *info;
-    atomic_fetch_add(&p->calls, 1);
-    probe_signal(p);
+    probe_count(p, &p->calls);
 }
 
 static int32_t compensate_continue(void *ctx, transom_pid participant, const transom_exit_reason *reason,
@@ -916,8 +917,7 @@ static int32_t free_runtime_handle(void *ctx, transom_pid self, const transom_me
     probe *p = ctx;
     transom_runtime_free(p->rt);
     atomic_store(&p->freed, 1);
-    atomic_fetch_add(&p->calls, 1);
-    probe_signal(p);
+    probe_count(p, &p->calls);
     return 0;
 }
 
@@ -927,8 +927,7 @@ static void free_runtime_monitor(void *ctx, transom_pid pid, const transom_exit_
     probe *p = ctx;
     transom_runtime_free(p->rt);
     atomic_store(&p->freed, 1);
-    atomic_fetch_add(&p->calls, 1);
-    probe_signal(p);
+    probe_count(p, &p->calls);
 }
 
 typedef struct {
@@ -1034,8 +1033,7 @@ static void demonitor_self(void *ctx, transom_pid pid, const transom_exit_reason
     (void)reason;
     probe *p = ctx;
     atomic_store(&p->status, transom_runtime_remove_monitor(p->rt, p->mref));
-    atomic_fetch_add(&p->calls, 1);
-    probe_signal(p);
+    probe_count(p, &p->calls);
 }
 
 static void demonitor_from_inside_its_own_callback_returns_not_found(void) {
