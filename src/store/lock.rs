@@ -16,7 +16,20 @@ pub const LOCK_FILE: &str = "LOCK";
 /// A held `flock(LOCK_EX)` on `<dir>/LOCK`.
 #[derive(Debug)]
 pub(crate) struct DirLock {
-    _file: File,
+    file: File,
+}
+
+/// Unlocks explicitly before the descriptor closes. Closing alone releases an flock only when
+/// the *last* descriptor of the open file description closes, and a process that spawns a
+/// child on another thread lends the child a copy of every descriptor between its fork and
+/// exec (close-on-exec acts only at the exec): a store closed in that window stayed locked and
+/// an immediate reopen failed with `Locked` (seen in CI, `tests/cli.rs`, whose tests spawn the
+/// CLI in parallel). `LOCK_UN` releases the lock of the description whoever else holds it.
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        // SAFETY: `self.file` owns a valid open descriptor; flock touches no memory of ours.
+        unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
+    }
 }
 
 impl DirLock {
@@ -36,7 +49,7 @@ impl DirLock {
         // reads the descriptor number and touches no memory of ours.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc == 0 {
-            return Ok(DirLock { _file: file });
+            return Ok(DirLock { file });
         }
         let err = io::Error::last_os_error();
         if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
@@ -62,5 +75,17 @@ mod tests {
         ));
         drop(first);
         DirLock::acquire(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_dropped_lock_is_released_even_while_a_copy_of_its_descriptor_lives() {
+        // What a child process forked on another thread holds until its exec.
+        let dir = TestDir::new("lock-dup");
+        let first = DirLock::acquire(dir.path()).unwrap();
+        let copy = first.file.try_clone().unwrap();
+        drop(first);
+        let second = DirLock::acquire(dir.path()).unwrap();
+        drop(copy);
+        drop(second);
     }
 }
