@@ -15,9 +15,8 @@
 //!   appended to an in-memory store (includes the append itself);
 //! - `canal_sub_notify` / `canal_cursor_notify`: the same, with the clock started when the
 //!   store begins notifying its commit listeners (the canal's own notification path);
-//! - `spin_handoff`: a mailbox receiver in its spin window (the busy spin of its first 3 µs) when
-//!   the message comes, 0.5 µs after it entered `receive`; `spin_handoff_late`: 6 µs after, in
-//!   the yielding part of the spin (until 10 µs), for comparison;
+//! - `spin_handoff` / `spin_handoff_late`: a mailbox receiver in its spin window (a 10 µs busy
+//!   spin before it parks) when the message comes, 0.5 µs / 6 µs after it entered `receive`;
 //! - `on_crash` / `on_crash_with_waiter`: crash → first instruction of the `on_crash` callback,
 //!   with nobody else waiting vs with a thread blocked in `await_crash` on the same
 //!   conversation;
@@ -538,8 +537,8 @@ fn canal_pull(n: usize, pause: Duration, cursor: bool, from: ClockFrom) -> Vec<u
 /// sender sends `delay` after that, and the receiver records the time `receive` returned. Both
 /// threads busy-wait on atomics between samples (no park, no channel), so the sender is awake
 /// and the message really arrives `delay` into the receiver's spin — a sender that parks between
-/// samples wakes microseconds late, after the busy part of the spin (`RECEIVE_BUSY_SPIN`, 3 µs)
-/// is over, and then measures the yielding part instead.
+/// samples wakes microseconds late, so the message came at a random point of the spin (or after
+/// it, once the receiver had parked).
 fn spin_handoff(rt: &Runtime, n: usize, delay: Duration) -> Vec<u64> {
     let mb = rt.open_mailbox(SpawnOptions::new()).expect("mailbox");
     let pid = mb.pid();

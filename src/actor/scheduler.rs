@@ -25,7 +25,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 /// How long an idle worker keeps looking for work before it parks.
-pub(crate) const SPIN: Duration = Duration::from_micros(20);
+pub(crate) const SPIN: Duration = Duration::from_micros(50);
 
 struct State<J> {
     jobs: VecDeque<J>,
