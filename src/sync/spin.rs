@@ -20,10 +20,10 @@ use std::time::Duration;
 /// for can only come from a thread that needs that CPU.
 #[cfg(not(loom))]
 pub(crate) fn spin_while(budget: Duration, mut busy: impl FnMut() -> bool) -> bool {
-    if !may_spin() {
+    let start = std::time::Instant::now();
+    if !may_spin(start) {
         return !busy();
     }
-    let start = std::time::Instant::now();
     loop {
         // A clock read (~20 ns with the vDSO) every 16 looks keeps the bound without slowing
         // the look that sees the change.
@@ -43,13 +43,12 @@ pub(crate) fn spin_while(budget: Duration, mut busy: impl FnMut() -> bool) -> bo
 /// (`taskset`, `sched_setaffinity`), so the answer is re-read at most every
 /// [`AFFINITY_RECHECK`] per thread (one system call) and is otherwise a thread-local read.
 #[cfg(not(loom))]
-fn may_spin() -> bool {
+fn may_spin(now: std::time::Instant) -> bool {
     use std::cell::Cell;
     use std::time::Instant;
     std::thread_local! {
         static CACHED: Cell<Option<(bool, Instant)>> = const { Cell::new(None) };
     }
-    let now = Instant::now();
     if let Some((may, at)) = CACHED.get() {
         if now.duration_since(at) < AFFINITY_RECHECK {
             return may;
