@@ -34,6 +34,16 @@
 //! start with `RESULT` for scripts. Finally the idle CPU use of a runtime and of a canal blocked
 //! in a pull, over `TRANSOM_WAKE_IDLE_MS` (10 s) each.
 //!
+//! **Early and late wake-ups.** On this VM a woken thread almost always runs on the CPU of the
+//! thread that woke it, and the scheduler (EEVDF) either lets it preempt the waker at once
+//! (*early*: the waiter's clock reading comes before the notifying call returned) or queues it
+//! until the waker blocks (*late*). Which one happens depends on how much CPU each thread used
+//! recently — for the bare floor it is a coin flip, about half and half — and the two modes
+//! differ by ~2 µs, so a row's p50 jumps between them with a few percent change of that
+//! fraction. Every row whose notifier is the bench thread therefore also reports the share of
+//! early samples and the p50 of each mode, with ratios to the paired floor's p50 *in the same
+//! mode*: what the path costs, apart from the scheduler's coin.
+//!
 //! Knobs: `TRANSOM_WAKE_ROUNDS` (5), `TRANSOM_WAKE_N` (samples per path per round, 1500),
 //! `TRANSOM_WAKE_PAUSE_US` (300), `TRANSOM_WAKE_IDLE_MS` (10000), `TRANSOM_WAKE_ONLY` (a
 //! comma-separated list of path names, e.g. `floor,await_crash`: only those rows, for
@@ -110,7 +120,30 @@ struct PairedFloor {
     gen: Arc<AtomicU64>,
     waiter: thread::Thread,
     rx: Receiver<Instant>,
-    samples: Vec<u64>,
+    samples: Vec<Sample>,
+}
+
+/// One wake-up: its latency, and whether it was early (the woken thread's clock reading came
+/// before the notifying call returned, see the module doc).
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    ns: u64,
+    early: bool,
+}
+
+impl Sample {
+    /// Notified at `t0`, the notifying call returned at `returned`, the waiter woke at `woke`.
+    fn new(t0: Instant, returned: Instant, woke: Instant) -> Sample {
+        Sample {
+            ns: ns(woke.saturating_duration_since(t0)),
+            early: woke < returned,
+        }
+    }
+}
+
+std::thread_local! {
+    /// The classified samples of the row being measured (see [`Reporter::take`]).
+    static SAMPLES: std::cell::RefCell<Vec<Sample>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 static PAIRED: std::sync::Mutex<Option<PairedFloor>> = std::sync::Mutex::new(None);
@@ -133,12 +166,13 @@ impl PairedFloor {
         let t0 = Instant::now();
         self.gen.fetch_add(1, Ordering::Release);
         self.waiter.unpark();
+        let returned = Instant::now();
         let t1 = self.rx.recv_timeout(WAIT).expect("floor woken");
-        self.samples.push(ns(t1.saturating_duration_since(t0)));
+        self.samples.push(Sample::new(t0, returned, t1));
     }
 
     /// The floor samples taken since the last call.
-    fn take() -> Vec<u64> {
+    fn take() -> Vec<Sample> {
         PAIRED
             .lock()
             .unwrap()
@@ -204,12 +238,39 @@ struct Reporter {
 }
 
 impl Reporter {
+    /// The latency from `t0` to the waiter's report. Call right after the notifying call
+    /// returned: the sample is also classified early or late (see [`Sample`]) for the row.
     fn take(&self, t0: Instant) -> u64 {
-        ns(self
-            .rx
-            .recv_timeout(WAIT)
-            .expect("woken")
-            .saturating_duration_since(t0))
+        let returned = Instant::now();
+        let woke = self.rx.recv_timeout(WAIT).expect("woken");
+        let s = Sample::new(t0, returned, woke);
+        SAMPLES.with(|v| v.borrow_mut().push(s));
+        s.ns
+    }
+}
+
+/// The early share and the p50 of each mode of `samples` (a mode's p50 is `None` when it has
+/// fewer than 20 samples).
+struct Modes {
+    early_share: f64,
+    early_p50: Option<u64>,
+    late_p50: Option<u64>,
+}
+
+fn modes(samples: &[Sample]) -> Modes {
+    let p50 = |early: bool| {
+        let v: Vec<u64> = samples
+            .iter()
+            .filter(|s| s.early == early)
+            .map(|s| s.ns)
+            .collect();
+        (v.len() >= 20).then(|| percentiles(v).p50)
+    };
+    Modes {
+        early_share: samples.iter().filter(|s| s.early).count() as f64
+            / samples.len().max(1) as f64,
+        early_p50: p50(true),
+        late_p50: p50(false),
     }
 }
 
@@ -533,6 +594,11 @@ fn canal_pull(n: usize, pause: Duration, cursor: bool, from: ClockFrom) -> Vec<u
     out
 }
 
+/// An atomic alone on its cache lines (two, for the adjacent-line prefetcher).
+#[derive(Default)]
+#[repr(align(128))]
+struct Padded(AtomicU64);
+
 /// A mailbox receiver still in its spin window: it records the time it enters `receive`, the
 /// sender sends `delay` after that, and the receiver records the time `receive` returned. Both
 /// threads busy-wait on atomics between samples (no park, no channel), so the sender is awake
@@ -544,16 +610,18 @@ fn spin_handoff(rt: &Runtime, n: usize, delay: Duration) -> Vec<u64> {
     let pid = mb.pid();
     let base = Instant::now();
     let since = move || (base.elapsed().as_nanos() as u64).max(1);
-    // 0 = nothing new; otherwise ns since `base`.
-    let entered = Arc::new(AtomicU64::new(0));
-    let returned = Arc::new(AtomicU64::new(0));
+    // 0 = nothing new; otherwise ns since `base`. Each on its own cache lines: the sender
+    // writes them, and a line shared with the receiver's own data (the heap puts small
+    // allocations side by side) would add a cache-line transfer to the receiver's path.
+    let entered = Arc::new(Padded::default());
+    let returned = Arc::new(Padded::default());
     let waiter = {
         let (entered, returned) = (Arc::clone(&entered), Arc::clone(&returned));
         thread::spawn(move || loop {
-            entered.store(since(), Ordering::Release);
+            entered.0.store(since(), Ordering::Release);
             match mb.receive(Duration::MAX) {
                 Ok(Some(Message::User { bytes, .. })) if bytes.first() != Some(&0xff) => {
-                    returned.store(since(), Ordering::Release)
+                    returned.0.store(since(), Ordering::Release)
                 }
                 _ => return,
             }
@@ -569,13 +637,13 @@ fn spin_handoff(rt: &Runtime, n: usize, delay: Duration) -> Vec<u64> {
     let delay = ns(delay);
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        let t_enter = spin_take(&entered);
+        let t_enter = spin_take(&entered.0);
         while since() < t_enter + delay {
             std::hint::spin_loop();
         }
         let t0 = since();
         rt.send(pid, vec![1u8]).unwrap();
-        out.push(spin_take(&returned).saturating_sub(t0));
+        out.push(spin_take(&returned.0).saturating_sub(t0));
     }
     rt.send(pid, vec![0xffu8]).unwrap();
     waiter.join().unwrap();
@@ -679,14 +747,29 @@ fn main() {
     let mut all: BTreeMap<&'static str, Vec<P>> = BTreeMap::new();
     // Per row and round: the paired floor (see `PairedFloor`), when the row has one.
     let mut paired: BTreeMap<&'static str, Vec<P>> = BTreeMap::new();
+    // Per row and round: the early/late split of the row and of its paired floor.
+    let mut split: BTreeMap<&'static str, Vec<(Modes, Modes)>> = BTreeMap::new();
     for round in 0..rounds {
         let mut row = |name: &'static str, measure: &mut dyn FnMut() -> Vec<u64>| {
             if !wanted(name) {
                 return;
             }
             let _ = PairedFloor::take();
+            SAMPLES.with(|v| v.borrow_mut().clear());
             let p = percentiles(measure());
+            let classified = SAMPLES.with(|v| std::mem::take(&mut *v.borrow_mut()));
             let fl = PairedFloor::take();
+            if !classified.is_empty() && !fl.is_empty() {
+                let (m, f) = (modes(&classified), modes(&fl));
+                let show = |x: Option<u64>| x.map_or("-".to_owned(), |v| v.to_string());
+                println!(
+                    "RESULT wake/{name} round={round} early_share={:.2} early_p50_ns={} late_p50_ns={} paired_floor_early_share={:.2} paired_floor_early_p50_ns={} paired_floor_late_p50_ns={}",
+                    m.early_share, show(m.early_p50), show(m.late_p50),
+                    f.early_share, show(f.early_p50), show(f.late_p50)
+                );
+                split.entry(name).or_default().push((m, f));
+            }
+            let fl: Vec<u64> = fl.iter().map(|s| s.ns).collect();
             // The A/B `on_crash` rows are measured together: the second shares the pairing.
             let fl = if fl.is_empty() && name == "on_crash_with_waiter" {
                 paired.get("on_crash").and_then(|v| v.last().copied())
@@ -828,6 +911,37 @@ fn main() {
             m(|p| p.p99),
             r(|p| p.p50),
             r(|p| p.p99)
+        );
+    }
+    println!(
+        "\nEARLY / LATE (see the module doc: early = the woken thread ran before the notifying"
+    );
+    println!(
+        "call returned; ratios to the paired floor's p50 in the same mode, median over rounds)"
+    );
+    println!(
+        "{:<26} {:>8} {:>12} {:>14} {:>14}",
+        "path", "early", "floor_early", "early/floor", "late/floor"
+    );
+    for (name, rounds) in &split {
+        let med_of = |v: Vec<f64>| if v.is_empty() { f64::NAN } else { median(v) };
+        let ratio = |pick: fn(&Modes) -> Option<u64>| {
+            med_of(
+                rounds
+                    .iter()
+                    .filter_map(|(m, f)| Some(pick(m)? as f64 / pick(f)? as f64))
+                    .collect(),
+            )
+        };
+        let early = med_of(rounds.iter().map(|(m, _)| m.early_share).collect());
+        let floor_early = med_of(rounds.iter().map(|(_, f)| f.early_share).collect());
+        let (re, rl) = (ratio(|m| m.early_p50), ratio(|m| m.late_p50));
+        println!(
+            "{:<26} {:>8.2} {:>12.2} {:>14.2} {:>14.2}",
+            name, early, floor_early, re, rl
+        );
+        println!(
+            "RESULT split/{name} early_share={early:.3} floor_early_share={floor_early:.3} early_p50_over_floor_early={re:.3} late_p50_over_floor_late={rl:.3}"
         );
     }
     if let (Some(with), Some(alone)) = (all.get("on_crash_with_waiter"), all.get("on_crash")) {

@@ -25,7 +25,8 @@ use super::process::ProcKind;
 use super::reason::ExitReason;
 
 /// How long a receive looks for a message without the lock (a busy spin) before it parks: a
-/// message sent then is taken within a cache-line transfer instead of a futex wake-up.
+/// message sent then is taken within a cache-line transfer instead of a futex wake-up. Only
+/// while this mailbox's messages recently came that soon (`crate::sync::SpinHistory`).
 const RECEIVE_SPIN: Duration = Duration::from_micros(10);
 
 impl RuntimeHandle {
@@ -93,14 +94,20 @@ impl Mailbox {
                 return Ok(Some(msg));
             }
             if !spun {
-                // Once, briefly (a busy spin of at most RECEIVE_SPIN, see crate::sync::spin),
-                // before sleeping: a reply that is about to arrive is taken without a futex
-                // sleep and wake-up. Bounded, so an idle receiver parks and costs no CPU.
                 spun = true;
-                drop(st);
-                crate::sync::spin_while(RECEIVE_SPIN, || self.proc.queued_hint() == 0);
-                st = self.proc.lock();
-                continue;
+                if st.receive_spin.should_spin() {
+                    // Once, briefly (a busy spin, see crate::sync::spin), before sleeping: a
+                    // reply that is about to arrive is taken without a futex sleep and
+                    // wake-up. Bounded by the spin window and the timeout, so an idle receiver
+                    // parks and costs no CPU.
+                    drop(st);
+                    let saw_it = crate::sync::spin_while(RECEIVE_SPIN.min(timeout), || {
+                        self.proc.queued_hint() == 0
+                    });
+                    st = self.proc.lock();
+                    st.receive_spin.record(saw_it);
+                    continue;
+                }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(None);
@@ -203,5 +210,66 @@ impl Drop for Mailbox {
         // The process may outlive its handle (the table, monitors): close the descriptor now.
         let fd = self.proc.lock().fd.take();
         drop(fd);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::actor::Runtime;
+    use crate::sync::SpinHistory;
+
+    /// Waits (a bounded busy look, no sleep) until a receive is parked on `mb`.
+    fn parked(mb: &Mailbox) {
+        let t = Instant::now();
+        while mb.proc.lock().waiters.is_empty() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "the receive never parked"
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn receives_whose_messages_come_after_the_spin_window_stop_spinning() {
+        let rt = Runtime::new(1).unwrap();
+        let mb = Arc::new(rt.open_mailbox(SpawnOptions::new()).unwrap());
+        let pid = mb.pid();
+        assert_eq!(
+            mb.proc.lock().receive_spin.count(),
+            SpinHistory::MAX,
+            "a new mailbox spins"
+        );
+        // A zero-timeout receive that finds nothing does not spin: nothing is recorded.
+        for _ in 0..2 * SpinHistory::MAX {
+            assert_eq!(mb.try_receive().unwrap(), None);
+        }
+        assert_eq!(mb.proc.lock().receive_spin.count(), SpinHistory::MAX);
+        for i in 0..SpinHistory::MAX {
+            let r = {
+                let mb = Arc::clone(&mb);
+                std::thread::spawn(move || mb.receive(Duration::from_secs(30)))
+            };
+            // Late: the receive's spin ran out and it parked.
+            parked(&mb);
+            rt.send(pid, vec![i]).unwrap();
+            match r.join().unwrap() {
+                Ok(Some(Message::User { bytes, .. })) => assert_eq!(*bytes, [i]),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(
+            mb.proc.lock().receive_spin.count(),
+            0,
+            "MAX missed spins in a row stop the spinning"
+        );
+        // A message that is there at once is no wait: nothing changes.
+        rt.send(pid, vec![9]).unwrap();
+        assert!(matches!(
+            mb.receive(Duration::from_secs(30)),
+            Ok(Some(Message::User { .. }))
+        ));
+        assert_eq!(mb.proc.lock().receive_spin.count(), 0);
     }
 }

@@ -31,7 +31,7 @@
 
 use crate::sync::ready_fd::{self, ReadyFd};
 use crate::sync::wake::{Waiters, Wakes};
-use crate::sync::{Mutex, MutexGuard};
+use crate::sync::{Mutex, MutexGuard, SpinHistory};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,6 +67,8 @@ pub(crate) struct ProcState<B> {
     /// A mailbox's blocked receivers (`crate::sync::wake`): a delivery wakes one, the exit all,
     /// each after the lock is released.
     pub(crate) waiters: Waiters,
+    /// Whether a mailbox receive that found nothing spins first (`crate::sync::SpinHistory`).
+    pub(crate) receive_spin: SpinHistory,
 }
 
 impl<B> ProcState<B> {
@@ -181,6 +183,7 @@ impl<B> Proc<B> {
                 behaviour,
                 fd: None,
                 waiters: Waiters::default(),
+                receive_spin: SpinHistory::new(),
             }),
             queued: AtomicUsize::new(0),
         }
@@ -214,10 +217,13 @@ impl<B> Proc<B> {
         st.queue.push_back(msg);
         match self.kind {
             ProcKind::Mailbox => {
-                self.publish_len(&st);
                 st.sync_fd();
                 // One message, one receiver: wake one, after unlocking (it re-checks).
-                Ok(Delivered::Woke(st.waiters.take_one()))
+                let wakes = st.waiters.take_one();
+                // Last before the unlock: a receiver spinning on the count takes the lock
+                // right after it sees the message, and should find it free.
+                self.publish_len(&st);
+                Ok(Delivered::Woke(wakes))
             }
             ProcKind::Callback if st.scheduled => Ok(Delivered::Queued),
             ProcKind::Callback => {

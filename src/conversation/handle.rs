@@ -173,6 +173,12 @@ impl Conversation {
         self.shared.lock().waiter_count()
     }
 
+    /// The receive spin history's count (tests).
+    #[cfg(test)]
+    pub(super) fn receive_spin_count(&self) -> u8 {
+        self.shared.lock().receive_spin.count()
+    }
+
     /// The conversation actor's pid (participants reply to it).
     pub fn pid(&self) -> Pid {
         self.pid
@@ -310,14 +316,18 @@ impl Conversation {
                 return Ok(None);
             }
             if !spun {
-                // Once, briefly, before sleeping: a reply about to arrive is taken without a
-                // futex sleep and wake-up.
                 spun = true;
-                let seen = self.shared.epoch();
-                drop(st);
-                self.shared.spin_until_changed(seen);
-                st = self.shared.lock();
-                continue;
+                // Briefly, before sleeping, while this conversation's spins pay (see
+                // crate::sync::SpinHistory): a reply about to arrive is taken without a futex
+                // sleep and wake-up.
+                if st.receive_spin.should_spin() {
+                    let seen = self.shared.epoch();
+                    drop(st);
+                    let saw_it = self.shared.spin_until_changed(seen, until);
+                    st = self.shared.lock();
+                    st.receive_spin.record(saw_it);
+                    continue;
+                }
             }
             // Wake at the deadline too, to move the conversation to DEADLINE_EXCEEDED on time.
             let wake = earliest(until, st.deadline.map(|(at, _)| at));

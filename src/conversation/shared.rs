@@ -20,7 +20,7 @@ use std::time::Instant;
 use crate::actor::ExitReason;
 use crate::sync::ready_fd::{self, ReadyFd};
 use crate::sync::wake::{Waiters, Wakes};
-use crate::sync::{Mutex, MutexGuard};
+use crate::sync::{Mutex, MutexGuard, SpinHistory};
 
 use super::callbacks::CrashCallbacks;
 use super::error::ConversationError;
@@ -30,7 +30,8 @@ use super::state::{CrashInfo, Health, ParticipantState, Reply};
 use super::trace::TraceContext;
 
 /// How long a receive looks for a reply without the lock (a busy spin, see
-/// `crate::sync::spin`) before it parks.
+/// `crate::sync::spin`) before it parks, while replies recently came that soon
+/// ([`SpinHistory`]).
 const SPIN: std::time::Duration = std::time::Duration::from_micros(10);
 
 pub(super) struct State {
@@ -57,6 +58,8 @@ pub(super) struct State {
     pub(super) fd: Option<ReadyFd>,
     /// Raised once an await_crash would not wait, once asked for.
     pub(super) crash_fd: Option<ReadyFd>,
+    /// Whether a receive that found nothing spins first ([`SpinHistory`]).
+    pub(super) receive_spin: SpinHistory,
     /// Threads blocked in receive or await_crash.
     waiters: Waiters,
     /// Waiters taken by `notify`, woken when the guard releases the lock.
@@ -84,6 +87,7 @@ impl State {
             actor_exit: None,
             fd: None,
             crash_fd: None,
+            receive_spin: SpinHistory::new(),
             waiters: Waiters::default(),
             pending: Wakes::default(),
         }
@@ -234,10 +238,14 @@ impl Shared {
         self.epoch.load(Ordering::Acquire)
     }
 
-    /// Spins briefly (microseconds, no lock held) until a notification after `seen`: a reply
-    /// about to arrive is then taken without a futex sleep and wake-up.
-    pub(super) fn spin_until_changed(&self, seen: u64) {
-        crate::sync::spin_while(SPIN, || self.epoch() == seen);
+    /// Spins briefly (microseconds, no lock held, never past `until`) until a notification
+    /// after `seen`; true when one came. A reply about to arrive is then taken without a futex
+    /// sleep and wake-up.
+    pub(super) fn spin_until_changed(&self, seen: u64, until: Option<Instant>) -> bool {
+        let budget = until.map_or(SPIN, |u| {
+            SPIN.min(u.saturating_duration_since(Instant::now()))
+        });
+        crate::sync::spin_while(budget, || self.epoch() == seen)
     }
 
     /// Waits for a change, at most until `until` (no limit when `None`). Callers re-check

@@ -53,6 +53,44 @@ fn next_request(mb: &Mailbox) -> (Pid, u64, TraceContext, Vec<u8>) {
 }
 
 #[test]
+fn receives_whose_spins_run_out_stop_spinning_and_replies_still_arrive() {
+    use crate::sync::SpinHistory;
+    let rt = runtime();
+    let conv = Conversation::open(
+        &rt,
+        ConversationConfig::new(vec![echo_or_crash()], OnCrash::Fail),
+    )
+    .unwrap();
+    assert_eq!(
+        conv.receive_spin_count(),
+        SpinHistory::MAX,
+        "a new one spins"
+    );
+    // Zero-timeout receives do not spin: nothing is recorded.
+    for _ in 0..2 * SpinHistory::MAX {
+        assert!(conv.receive(Some(Duration::ZERO)).unwrap().is_none());
+    }
+    assert_eq!(conv.receive_spin_count(), SpinHistory::MAX);
+    // Nothing comes: each receive's spin runs out, then its 1 ms timeout.
+    for _ in 0..SpinHistory::MAX {
+        assert!(conv
+            .receive(Some(Duration::from_millis(1)))
+            .unwrap()
+            .is_none());
+    }
+    assert_eq!(
+        conv.receive_spin_count(),
+        0,
+        "MAX missed spins stop the spinning"
+    );
+    // Parked receives still get their replies, in order.
+    for p in [&b"a"[..], b"b", b"c"] {
+        conv.send(None, p).unwrap();
+        assert_eq!(&*next_reply(&conv).payload, p);
+    }
+}
+
+#[test]
 fn requests_are_forwarded_and_replies_received_in_order() {
     let rt = runtime();
     let conv = Conversation::open(

@@ -26,7 +26,7 @@ pub(crate) use cell::UnsafeCell;
 
 pub(crate) use lock::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub(crate) use panic::panic_message;
-pub(crate) use spin::spin_while;
+pub(crate) use spin::{spin_while, SpinHistory};
 
 /// `Arc` and atomics: std's, or loom's in a model build.
 #[cfg(not(loom))]
