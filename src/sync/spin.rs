@@ -144,28 +144,17 @@ impl SpinHistory {
 
     /// Records a spin's outcome: `saw_it` when the message came during the spin.
     pub(crate) fn record(&mut self, saw_it: bool) {
-        let next = if saw_it {
+        self.count = if saw_it {
             self.count.saturating_add(1).min(Self::MAX)
         } else {
             self.count.saturating_sub(1)
         };
-        // No store when nothing changes (a spin that saw the message at the top): the line
-        // stays clean for the sender's next delivery.
-        if next != self.count {
-            self.count = next;
-        }
     }
 
     /// The count (tests).
     #[cfg(test)]
     pub(crate) fn count(&self) -> u8 {
         self.count
-    }
-}
-
-impl Default for SpinHistory {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
